@@ -1,0 +1,32 @@
+# The CUDA backend is compiled only here; kernels live in src/cuda/*.cu and
+# see no host library (Eigen, HDF5, yaml-cpp stay out of every .cu file).
+# dynshare_backends always exists: with CUDA it holds the kernels, without
+# it a stub that reports that the backend was not built.
+set(DYNSHARE_WITH_CUDA OFF)
+if(NOT DYNSHARE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(DYNSHARE_WITH_CUDA ON)
+  elseif(DYNSHARE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "DYNSHARE_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()
+
+file(GLOB DYNSHARE_CUDA_SOURCES CONFIGURE_DEPENDS src/cuda/*.cu)
+if(DYNSHARE_WITH_CUDA AND DYNSHARE_CUDA_SOURCES)
+  enable_language(CUDA)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "52")
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
+  find_package(CUDAToolkit REQUIRED)
+  add_library(dynshare_backends STATIC src/backends/backend_factory.cpp ${DYNSHARE_CUDA_SOURCES} src/cuda/cuda_backend.cpp)
+  target_link_libraries(dynshare_backends PUBLIC dynshare_core CUDA::cudart)
+  target_compile_definitions(dynshare_backends PUBLIC DYNSHARE_HAVE_CUDA=1)
+  message(STATUS "dynshare: CUDA backend ON (architectures ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  add_library(dynshare_backends STATIC src/backends/backend_factory.cpp src/backends/cuda_unavailable.cpp)
+  target_link_libraries(dynshare_backends PUBLIC dynshare_core)
+  message(STATUS "dynshare: CUDA backend OFF (no nvcc found or no kernels); building the CPU backend only")
+endif()
+target_include_directories(dynshare_backends PUBLIC include PRIVATE src)

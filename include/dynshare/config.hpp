@@ -1,0 +1,111 @@
+// Typed, validated parameters of one simulation. YAML becomes these structs
+// once, at the edge (src/io/config_yaml.cpp); the engine never sees YAML.
+// Field names mirror the YAML key paths (section.key), documented in README.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dynshare {
+
+enum class ModelKind { ideal, ei_rate };
+enum class Integrator { euler, rk4, dopri5, exponential };
+enum class ScheduleKind { constant, inv, inv_sqrt };
+// discrete: momentum SGD applied once per dt step (the paper's simulation).
+// continuous: dw/dt = -g / tau_w(t), the continuum limit of the discrete rule.
+// auto: discrete for euler/rk4, continuous for dopri5/exponential.
+enum class PlasticityForm { automatic, discrete, continuous };
+enum class Nonlinearity { relu, identity };
+enum class Connectivity { grid, full, period };
+enum class LayerSchedule { simultaneous, layer_by_layer };
+
+struct LayerParams {           // layer.*
+    int neurons = 100;         // N
+    int kernel = 9;            // k (k^2 inputs per neuron)
+    double init_mean = 1.0;    // initial weights: init_mean + init_std * N(0,1)
+    double init_std = 1.0;
+};
+
+struct DynamicsParams {        // dynamics.*
+    double tau = 0.03;         // s
+    double dt = 0.001;         // s, step of euler/rk4 and the plasticity clock
+    double alpha = 10.0;       // inhibition strength
+    double bias = 1.0;         // b
+    Integrator integrator = Integrator::euler;
+    double macro_step = 0.0;   // s, exponential integrator's step; 0 = one presentation
+    double abs_tol = 1e-8;     // dopri5
+    double rel_tol = 1e-8;     // dopri5
+};
+
+struct PlasticityParams {      // plasticity.*
+    double lr = 3.0e-4;        // per step (ei_rate) or per iteration (ideal)
+    double gamma = 0.1;
+    double momentum = 0.95;
+    ScheduleKind schedule = ScheduleKind::inv_sqrt;
+    double schedule_t0 = 2.0;  // in steps (iterations for ideal)
+    int64_t delay_steps = 50;  // learning rate is 0 before this step
+    PlasticityForm form = PlasticityForm::automatic;
+    double tau_w = 0.0;        // s, continuous form; 0 = dt (1 - momentum) / lr
+};
+
+struct InputParams {           // input.*
+    double presentation = 0.15;  // s each x is shown (ei_rate)
+    double noise_std = 0.0;      // x_i = x + noise_std * xi_i
+};
+
+struct RunParams {             // run.*
+    int64_t presentations = 10000;
+    int64_t record_every = 150;     // steps (ei_rate) or iterations (ideal)
+    uint64_t seed = 0;
+    uint64_t stream = 0;            // second half of the random key (seed, run)
+    int64_t checkpoint_every = 500; // presentations between checkpoints in the file
+};
+
+struct StackInput {            // stack.input.*
+    int channels = 3, height = 32, width = 32;
+};
+
+struct StackLayer {            // one entry of stack.layers
+    int channels = 16, kernel = 3, stride = 1, padding = 1;
+    Nonlinearity nonlinearity = Nonlinearity::relu;
+    double init_mean = 0.0;    // used when no --weights file is given
+    double init_std = -1.0;    // < 0: He initialisation, sqrt(2 / fan_in)
+};
+
+struct StackParams {           // stack.*
+    bool enabled = false;      // true when the config has a stack section
+    StackInput input;
+    std::vector<StackLayer> layers;
+    Connectivity connectivity = Connectivity::grid;
+    int period = 0;            // for connectivity period:<p>
+    LayerSchedule schedule = LayerSchedule::simultaneous;
+    bool normalize = true;     // rescale each propagated pattern to unit RMS
+};
+
+struct SimConfig {
+    ModelKind model = ModelKind::ei_rate;
+    LayerParams layer;
+    DynamicsParams dynamics;
+    PlasticityParams plasticity;
+    InputParams input;
+    RunParams run;
+    StackParams stack;
+
+    // Derived values (computed by derive(), never read from YAML).
+    int64_t steps_per_presentation() const;   // 1 for ideal
+    int64_t total_steps() const;
+    PlasticityForm effective_form() const;
+    double effective_tau_w() const;
+};
+
+// Throws UserError naming the key, the value and the allowed range.
+void validate(const SimConfig& cfg);
+
+const char* to_string(ModelKind);
+const char* to_string(Integrator);
+const char* to_string(ScheduleKind);
+const char* to_string(PlasticityForm);
+const char* to_string(Nonlinearity);
+const char* to_string(LayerSchedule);
+
+}  // namespace dynshare

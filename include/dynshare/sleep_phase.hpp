@@ -1,0 +1,33 @@
+// The sleep phase of Section 4.1 over stacked LC layers, callable on weights
+// held by someone else (the trainer, a weights file). Weights are in the
+// layout of lc_geometry.hpp, one vector per layer, updated in place.
+#pragma once
+#include <functional>
+#include <vector>
+
+#include "dynshare/config.hpp"
+#include "dynshare/lc_geometry.hpp"
+
+namespace dynshare {
+
+struct SleepPhaseResult {
+    std::vector<double> neg_log_snr_before;  // per layer, Eq. 6 over non-border neurons
+    std::vector<double> neg_log_snr_after;
+    double seconds = 0.0;                    // wall time of the phase
+};
+
+// Geometry of every layer of cfg.stack (validated; throws UserError).
+std::vector<LcGeometry> stack_geometry(const StackParams& stack);
+
+// Runs cfg.run.presentations presentations of the sleep phase (cfg.model,
+// cfg.dynamics, cfg.plasticity, cfg.input, cfg.stack) on `weights`, one
+// vector per layer of size geometry[l].weight_count(). `seed_run` selects the
+// random patterns (so successive phases differ). Threads: OpenMP's setting.
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 std::vector<std::vector<double>>& weights, uint64_t seed_run);
+
+// Per-layer -log SNR_w (Eq. 6) of LC weights, averaged over modules and
+// channels, non-border neurons only; `period` is the module period (k for grid).
+double lc_neg_log_snr(const LcGeometry& g, const double* weights, int period);
+
+}  // namespace dynshare

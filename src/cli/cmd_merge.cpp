@@ -1,0 +1,109 @@
+// dynshare merge: joins the shard files of one sweep (`dynshare sweep
+// --shard i/n`) into one file with the same layout as a whole sweep.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "dynshare/errors.hpp"
+#include "io/h5.hpp"
+#include "io/sweep_file.hpp"
+
+namespace dynshare::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: dynshare merge OUT.h5 SHARD.h5... [--overwrite] [--quiet]\n"
+    "\n"
+    "Joins sweep files made from the same sweep (their `sweep` attributes must be\n"
+    "equal), e.g. the shards of `dynshare sweep --shard i/n`: every finished\n"
+    "/runs/<index> group is copied (a run present in several files is taken from\n"
+    "the first), and /sweep/params, /sweep/index and /sweep/seed are rebuilt.\n"
+    "OUT.h5 has complete = 1 when it holds every run of the sweep; an incomplete\n"
+    "one can be finished with `dynshare sweep SWEEP.yaml -o OUT.h5 --resume`.\n"
+    "\n"
+    "  --overwrite    replace an existing OUT.h5\n"
+    "  --quiet        no summary line\n"
+    "Exit status: 0 done, 2 bad input (nothing written).\n";
+
+// The varied keys (grid keys, then lists keys), read from the sweep text.
+std::vector<std::string> sweep_keys(const std::string& text) {
+    std::vector<std::string> keys;
+    const YAML::Node root = YAML::Load(text);
+    for (const char* section : {"grid", "lists"})
+        if (root[section] && root[section].IsMap())
+            for (const auto& kv : root[section]) keys.push_back(kv.first.Scalar());
+    return keys;
+}
+
+}  // namespace
+
+int cmd_merge(int argc, char** argv) {
+    const Args args = parse_args(
+        argc, argv, 2,
+        {{"--overwrite", false, false}, {"--quiet", false, false}, {"--help", false, false}, {"-h", false, false}},
+        "merge");
+    if (args.has("--help") || args.has("-h")) {
+        std::fputs(kHelp, stdout);
+        return 0;
+    }
+    if (args.positional.size() < 2) throw UserError("usage: dynshare merge OUT.h5 SHARD.h5... (see --help)");
+    const std::string out = args.positional[0];
+    const std::vector<std::string> inputs(args.positional.begin() + 1, args.positional.end());
+    namespace fs = std::filesystem;
+    if (fs::exists(out) && !args.has("--overwrite"))
+        throw UserError("output file '" + out + "' exists; pass --overwrite to replace it");
+
+    // Every input is checked before the output is created.
+    std::vector<h5::Handle> files;
+    SweepFileHeader first;
+    for (const std::string& in : inputs) {
+        std::error_code ec;
+        if (fs::exists(out) && fs::equivalent(in, out, ec))
+            throw UserError(in + " is also the output file; merge into a new file");
+        files.push_back(h5::open_file(in, h5::Mode::read_only));
+        const SweepFileHeader h = read_sweep_header(files.back().id(), in);
+        if (files.size() == 1) {
+            first = h;
+        } else if (h.sweep_text != first.sweep_text || h.runs_total != first.runs_total) {
+            throw UserError(in + " was made from a different config than " + inputs[0] +
+                            " (their `sweep` attributes differ)");
+        }
+    }
+    const std::vector<std::string> keys = sweep_keys(first.sweep_text);
+
+    h5::Handle dst = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
+    write_sweep_header(dst.id(), {first.sweep_text, first.runs_total, 0, 1});
+    std::string merged_from;
+    for (const std::string& in : inputs) merged_from += (merged_from.empty() ? "" : "\n") + in;
+    h5::set_attr(dst.id(), "merged_from", merged_from);
+    std::set<int64_t> copied;
+    int64_t duplicates = 0;
+    for (size_t f = 0; f < files.size(); ++f) {
+        for (const auto& [index, status] : finished_runs(files[f].id())) {
+            if (index < 0 || index >= first.runs_total)
+                throw UserError(inputs[f] + ": run " + std::to_string(index) + " is outside the sweep's " +
+                                std::to_string(first.runs_total) + " runs");
+            if (!copied.insert(index).second) {
+                ++duplicates;
+                continue;
+            }
+            copy_run(files[f].id(), dst.id(), index);
+        }
+    }
+    const SweepTally tally = finish_sweep_file(dst.id(), keys, first.runs_total);
+    if (!args.has("--quiet")) {
+        std::fprintf(stderr, "wrote %s: %lld/%lld runs from %zu files%s, %s\n", out.c_str(),
+                     static_cast<long long>(tally.done), static_cast<long long>(first.runs_total), inputs.size(),
+                     duplicates ? (" (" + std::to_string(duplicates) + " duplicate runs skipped)").c_str() : "",
+                     tally.complete ? "complete" : "incomplete (complete = 0; finish it with sweep --resume)");
+    }
+    return 0;
+}
+
+}  // namespace dynshare::cli

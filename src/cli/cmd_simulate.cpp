@@ -1,0 +1,135 @@
+// dynshare simulate: one run from a YAML config (or the built-in Fig. 4B
+// default) to an HDF5 file; --resume continues an interrupted file.
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
+#include "cli/stack_run.hpp"
+#include "dynshare/backend.hpp"
+#include "dynshare/errors.hpp"
+#include "io/config_yaml.hpp"
+#include "io/h5.hpp"
+#include "io/run_file.hpp"
+
+namespace dynshare::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: dynshare simulate [CONFIG] [-o OUT.h5] [--set key.path=value]... [--seed S]\n"
+    "                         [--threads N] [--backend auto|cpu|cuda] [--overwrite] [--quiet]\n"
+    "                         [--weights WEIGHTS.h5]\n"
+    "       dynshare simulate --resume OUT.h5 [--threads N]\n"
+    "\n"
+    "Runs one simulation. Without CONFIG the built-in default runs: one Fig. 4B curve\n"
+    "(ei_rate, N = 100, k = 9, alpha = 10, gamma = 0.1, 10,000 presentations of 150 ms).\n"
+    "A config with a `stack` section runs the sleep phase over stacked LC layers.\n"
+    "\n"
+    "  -o OUT.h5        output file (default: dynshare_run.h5); never overwritten without --overwrite\n"
+    "  --set k=v        override one config key, e.g. --set dynamics.alpha=30 (repeatable)\n"
+    "  --seed S         same as --set run.seed=S\n"
+    "  --threads N      OpenMP threads (stacked layers); results do not depend on N\n"
+    "  --backend B      auto (default: GPU when usable), cpu or cuda\n"
+    "  --weights F      stacked runs: start from the layer weights in F (see README)\n"
+    "  --resume OUT.h5  continue an interrupted run from its last checkpoint\n"
+    "  --overwrite      replace an existing OUT.h5\n"
+    "  --quiet          no summary line\n"
+    "Exit status: 0 done, 2 bad input, 3 the run diverged, 130 interrupted (file valid, complete = 0).\n";
+
+std::string run_status_line(const SingleLayerResult& r, const std::string& path, double seconds) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "wrote %s: %lld presentations, %s, theory min -log SNR_w = %.4f, %.2f s",
+                  path.c_str(), static_cast<long long>(r.state.presentation),
+                  r.status == RunStatus::complete ? "complete" : "incomplete (complete = 0)", r.theory_min, seconds);
+    return buf;
+}
+
+int exit_status(const SingleLayerResult& r) {
+    if (r.status == RunStatus::diverged) {
+        std::fprintf(stderr, "dynshare simulate: error: %s\n", r.message.c_str());
+        return 3;
+    }
+    return r.status == RunStatus::interrupted ? 130 : 0;
+}
+
+int run_single(const SimConfig& cfg, const std::string& yaml, h5::Handle& file, const LayerCheckpoint* resume,
+               const std::string& out, BackendKind backend_kind, bool quiet) {
+    std::string notice;
+    auto backend = make_backend(backend_kind, &notice);
+    if (backend_kind == BackendKind::automatic && !quiet && backend->name() != "cpu")
+        std::fprintf(stderr, "%s\n", notice.c_str());
+    RunGroupWriter writer(file.id(), file.id(), cfg, yaml, resume != nullptr);
+    ProgressBar bar("presentations");
+    writer.stop = interrupted;
+    writer.progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
+    const auto t0 = std::chrono::steady_clock::now();
+    const SingleLayerResult result = backend->run_single(cfg, writer, resume);
+    writer.finish(result);
+    bar.finish();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!quiet) std::fprintf(stderr, "%s\n", run_status_line(result, out, secs).c_str());
+    return exit_status(result);
+}
+
+int resume_run(const std::string& path, const Args& args) {
+    if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o"))
+        throw UserError("--resume takes the config from " + path + "; CONFIG, -o, --set and --seed cannot be given");
+    h5::Handle file = h5::open_file(path, h5::Mode::read_write);
+    const std::string yaml = h5::attr_string(file.id(), "config");
+    const SimConfig cfg = parse_config(yaml, {}, path + ":config");
+    if (h5::attr_int(file.id(), "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
+    if (cfg.stack.enabled) return resume_stack_run(cfg, yaml, file, path, args.has("--quiet"));
+    const LayerCheckpoint ck = read_checkpoint(file.id());
+    truncate_records(file.id(), ck.step);
+    return run_single(cfg, yaml, file, &ck, path, parse_backend(args.get("--backend", "auto")), args.has("--quiet"));
+}
+
+}  // namespace
+
+int cmd_simulate(int argc, char** argv) {
+    const Args args = parse_args(argc, argv, 2,
+                                 {{"-o", true, false},
+                                  {"--set", true, true},
+                                  {"--seed", true, false},
+                                  {"--threads", true, false},
+                                  {"--backend", true, false},
+                                  {"--weights", true, false},
+                                  {"--resume", true, false},
+                                  {"--overwrite", false, false},
+                                  {"--quiet", false, false},
+                                  {"--help", false, false},
+                                  {"-h", false, false}},
+                                 "simulate");
+    if (args.has("--help") || args.has("-h")) {
+        std::fputs(kHelp, stdout);
+        return 0;
+    }
+    if (args.positional.size() > 1) throw UserError("simulate takes at most one CONFIG file");
+    if (args.has("--threads")) omp_set_num_threads(std::max(1, parse_int(args.get("--threads"), "--threads")));
+    install_interrupt_handlers();
+    if (args.has("--resume")) return resume_run(args.get("--resume"), args);
+
+    std::vector<std::string> sets = args.all("--set");
+    if (args.has("--seed")) sets.push_back("run.seed=" + args.get("--seed"));
+    const SimConfig cfg = load_config(args.positional.empty() ? "" : args.positional[0], sets);
+    const BackendKind backend = parse_backend(args.get("--backend", "auto"));
+    const std::string out = args.get("-o", "dynshare_run.h5");
+    if (args.has("--weights") && !cfg.stack.enabled)
+        throw UserError("--weights needs a config with a `stack` section");
+    // Everything is validated before the output file is created.
+    StackInputs stack_inputs;
+    if (cfg.stack.enabled) stack_inputs = prepare_stack_run(cfg, args.get("--weights"));
+    const std::string yaml = to_yaml(cfg);
+    h5::Handle file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
+    if (cfg.stack.enabled) return run_stack(cfg, yaml, file, out, stack_inputs, args.has("--quiet"));
+    return run_single(cfg, yaml, file, nullptr, out, backend, args.has("--quiet"));
+}
+
+}  // namespace dynshare::cli

@@ -1,0 +1,243 @@
+// dynshare sweep: every run of a sweep file (base config x grid/lists x
+// trials) in parallel, one run per thread, into one HDF5 file.
+//
+// Each worker thread takes the next pending run, runs it single-threaded with
+// its output collected in memory (RunCollector), then writes it as
+// /runs/<index> while holding the file's mutex: HDF5 is only ever called by
+// one thread at a time. Results do not depend on the number of threads or on
+// the order in which runs finish. Ctrl-C stops scheduling; running runs stop
+// at their next presentation boundary and are not written, so --resume runs
+// them again from the start.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/progress.hpp"
+#include "dynshare/backend.hpp"
+#include "dynshare/errors.hpp"
+#include "io/config_yaml.hpp"
+#include "io/h5.hpp"
+#include "io/sweep_config.hpp"
+#include "io/sweep_file.hpp"
+
+namespace dynshare::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: dynshare sweep SWEEP.yaml -o OUT.h5 [--set key.path=value]... [--threads N]\n"
+    "                      [--shard i/n] [--resume | --overwrite] [--quiet]\n"
+    "\n"
+    "Runs every run of a parameter sweep into one HDF5 file. A sweep file is\n"
+    "    base: fig4b.yaml                 # run config (relative to the sweep file, then the current dir)\n"
+    "    set:  {run.presentations: 2000}  # overrides for every run\n"
+    "    grid: {dynamics.alpha: [3, 10], plasticity.gamma: [0.1, 0.01]}   # Cartesian product\n"
+    "    lists: {layer.kernel: [3, 6], layer.neurons: [50, 100]}         # zipped, crossed with grid\n"
+    "    trials: 10                       # runs per point, differing in their seed\n"
+    "Run index = point * trials + trial; its seed is derived from the base run.seed and\n"
+    "the index (attribute `seed` of /runs/<index>), so one run is reproduced alone by\n"
+    "    dynshare simulate BASE --set <set...> --set <its values...> --set run.seed=<seed>\n"
+    "\n"
+    "  -o OUT.h5      output file (required); never replaced without --overwrite\n"
+    "  --set k=v      override one key of every run (folded into the sweep's `set`)\n"
+    "  --threads N    runs in parallel, one thread each (default: all cores); results do not depend on N\n"
+    "  --shard i/n    run only the runs with index % n == i (0 <= i < n); join shards with `dynshare merge`\n"
+    "  --resume       continue OUT.h5: keep its finished runs, run the others (same sweep required)\n"
+    "  --overwrite    replace an existing OUT.h5\n"
+    "  --quiet        no summary line\n"
+    "\n"
+    "File: /runs/<index>/ (single-run layout + swept values as attributes named by key path,\n"
+    "seed, trial, point, index), /sweep/params (runs x keys, float64, attribute `columns` = key\n"
+    "paths), /sweep/index, /sweep/seed; root attributes sweep, version, runs_total, shard,\n"
+    "runs_done, complete. Only finished runs are written.\n"
+    "Exit status: 0 done, 2 bad input, 3 some run diverged (written with status = diverged),\n"
+    "130 interrupted (file valid, complete = 0; rerun with --resume).\n";
+
+struct Pool {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> abort{false};
+    std::atomic<int64_t> presentations{0};
+    std::atomic<int64_t> written{0}, diverged{0}, stopped{0};
+    std::atomic<int> running{0};
+    std::mutex file_mutex;  // every HDF5 call on the output file
+    double write_seconds = 0;  // under file_mutex
+    std::exception_ptr error;
+    std::string first_divergence;
+};
+
+void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file) {
+    omp_set_num_threads(1);  // each run single-threaded; the sweep is parallel over runs
+    const auto backend = make_cpu_backend();
+    for (;;) {
+        if (interrupted() || pool.abort.load()) break;
+        const size_t j = pool.next.fetch_add(1);
+        if (j >= pending.size()) break;
+        const SweepRun& run = *pending[j];
+        try {
+            RunCollector data;
+            data.stop = [&pool] { return interrupted() || pool.abort.load(); };
+            data.progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
+            const SingleLayerResult result = backend->run_single(run.config, data, nullptr);
+            if (result.status == RunStatus::interrupted) {  // not written: runs again on --resume
+                pool.stopped.fetch_add(1);
+                continue;
+            }
+            const std::string yaml = to_yaml(run.config);
+            std::lock_guard<std::mutex> lock(pool.file_mutex);
+            const auto w0 = std::chrono::steady_clock::now();
+            write_sweep_run(file, run, yaml, data, result);
+            pool.write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+            pool.written.fetch_add(1);
+            if (result.status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
+                pool.first_divergence = "run " + std::to_string(run.index) + ": " + result.message;
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(pool.file_mutex);
+            if (!pool.error) pool.error = std::current_exception();
+            pool.abort.store(true);
+        }
+    }
+    pool.running.fetch_sub(1);
+}
+
+// Opens OUT for --resume: same sweep, finished runs kept (their configs must
+// match the current sweep's), unfinished groups dropped.
+h5::Handle open_for_resume(const std::string& out, const std::string& sweep_path, const SweepSpec& spec,
+                           std::map<int64_t, std::string>* finished) {
+    if (!std::filesystem::exists(out)) throw UserError("--resume: " + out + " does not exist (nothing to resume)");
+    h5::Handle file = h5::open_file(out, h5::Mode::read_write);
+    const SweepFileHeader h = read_sweep_header(file.id(), out);
+    const auto first_line = [](const std::string& t) { return t.substr(0, t.find('\n')); };
+    const auto rest = [](const std::string& t) { return t.substr(std::min(t.size(), t.find('\n'))); };
+    if (h.sweep_text != spec.text && rest(h.sweep_text) == rest(spec.text))
+        throw UserError("--resume: " + out + " was made from a different config: its `sweep` attribute has '" +
+                        first_line(h.sweep_text) + "', now '" + first_line(spec.text) +
+                        "' (the base path as found must match: run from the directory the sweep was started in)");
+    if (h.sweep_text != spec.text)
+        throw UserError("--resume: " + out + " was made from a different config (its `sweep` attribute differs from " +
+                        sweep_path +
+                        " as resolved now, --set options included); use another -o, or --overwrite to start again");
+    drop_unfinished_runs(file.id());
+    *finished = finished_runs(file.id());
+    for (const auto& [i, status] : *finished) {
+        if (i >= int64_t(spec.runs.size()))
+            throw UserError("--resume: " + out + " holds run " + std::to_string(i) + " but the sweep has only " +
+                            std::to_string(spec.runs.size()) + " runs (made from a different config)");
+        if (run_config_text(file.id(), i) != to_yaml(spec.runs[size_t(i)].config))
+            throw UserError("--resume: " + out + " was made from a different config (run " + std::to_string(i) +
+                            "'s config differs: was the base file " + spec.base_path + " edited?)");
+    }
+    return file;
+}
+
+}  // namespace
+
+int cmd_sweep(int argc, char** argv) {
+    const Args args = parse_args(argc, argv, 2,
+                                 {{"-o", true, false},
+                                  {"--set", true, true},
+                                  {"--threads", true, false},
+                                  {"--shard", true, false},
+                                  {"--resume", false, false},
+                                  {"--overwrite", false, false},
+                                  {"--quiet", false, false},
+                                  {"--help", false, false},
+                                  {"-h", false, false}},
+                                 "sweep");
+    if (args.has("--help") || args.has("-h")) {
+        std::fputs(kHelp, stdout);
+        return 0;
+    }
+    if (args.positional.size() != 1) throw UserError("sweep takes exactly one SWEEP.yaml file (see --help)");
+    if (!args.has("-o")) throw UserError("-o OUT.h5 is required");
+    const bool resume = args.has("--resume"), quiet = args.has("--quiet");
+    if (resume && args.has("--overwrite")) throw UserError("--resume and --overwrite exclude each other");
+    int64_t shard_index = 0, shard_count = 1;
+    if (args.has("--shard")) parse_shard(args.get("--shard"), &shard_index, &shard_count);
+    int threads = std::max(1u, std::thread::hardware_concurrency());
+    if (args.has("--threads")) {
+        threads = parse_int(args.get("--threads"), "--threads");
+        if (threads < 1) throw UserError("--threads = " + args.get("--threads") + ": must be >= 1");
+    }
+    const std::string sweep_path = args.positional[0], out = args.get("-o");
+
+    // Everything is validated before the output file is touched.
+    const SweepSpec spec = load_sweep(sweep_path, args.all("--set"));
+    for (const SweepRun& run : spec.runs)
+        if (run.config.stack.enabled)
+            throw UserError(sweep_path + ": sweeps of stacked configs are not supported yet (run " +
+                            std::to_string(run.index) + " has a `stack` section)");
+    install_interrupt_handlers();
+
+    h5::Handle file;
+    std::map<int64_t, std::string> finished;
+    if (resume) {
+        file = open_for_resume(out, sweep_path, spec, &finished);
+    } else {
+        if (std::filesystem::exists(out) && !args.has("--overwrite"))
+            throw UserError("output file '" + out +
+                            "' exists; pass --resume to continue it or --overwrite to replace it");
+        file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
+    }
+    write_sweep_header(file.id(), {spec.text, int64_t(spec.runs.size()), shard_index, shard_count});
+
+    std::vector<const SweepRun*> pending;
+    int64_t total_presentations = 0;
+    for (const SweepRun& run : spec.runs)
+        if (run.index % shard_count == shard_index && !finished.count(run.index)) {
+            pending.push_back(&run);
+            total_presentations += run.config.run.presentations;
+        }
+    const int64_t expected = shard_size(int64_t(spec.runs.size()), shard_index, shard_count);
+    const int nthreads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, pending.size())));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    Pool pool;
+    pool.running = nthreads;
+    {
+        ProgressBar bar("presentations");
+        std::vector<std::thread> workers;
+        for (int t = 0; t < nthreads; ++t)
+            workers.emplace_back([&pool, &pending, &file] { worker(pool, pending, file.id()); });
+        while (pool.running.load() > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            bar.update(pool.presentations.load(), total_presentations);
+        }
+        for (std::thread& w : workers) w.join();
+        bar.finish();
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const SweepTally tally = finish_sweep_file(file.id(), spec.keys, expected);
+    file.reset();
+    if (pool.error) std::rethrow_exception(pool.error);
+
+    if (!quiet) {
+        std::fprintf(stderr, "wrote %s: %lld/%lld runs of shard %lld/%lld (%lld now, %zu kept), %s, %.2f s (%.2f s writing), %d thread%s\n",
+                     out.c_str(), static_cast<long long>(tally.done), static_cast<long long>(expected),
+                     static_cast<long long>(shard_index), static_cast<long long>(shard_count),
+                     static_cast<long long>(pool.written.load()), finished.size(),
+                     tally.complete ? "complete" : "incomplete (complete = 0; rerun with --resume)", secs,
+                     pool.write_seconds, nthreads,
+                     nthreads == 1 ? "" : "s");
+    }
+    if (interrupted() && !tally.complete) return 130;
+    if (tally.diverged > 0) {
+        std::fprintf(stderr, "dynshare sweep: error: %lld run%s diverged (status = diverged), e.g. %s\n",
+                     static_cast<long long>(tally.diverged), tally.diverged == 1 ? "" : "s",
+                     pool.first_divergence.empty() ? "see the file" : pool.first_divergence.c_str());
+        return 3;
+    }
+    return 0;
+}
+
+}  // namespace dynshare::cli

@@ -1,0 +1,36 @@
+#include "cli/progress.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace dynshare::cli {
+
+ProgressBar::ProgressBar(std::string unit)
+    : unit_(std::move(unit)), enabled_(isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(int64_t done, int64_t total) {
+    if (!enabled_ || total <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (elapsed < 1.0 || (std::chrono::duration<double>(now - last_).count() < 0.2 && done < total)) return;
+    last_ = now;
+    shown_ = true;
+    const double frac = static_cast<double>(done) / static_cast<double>(total);
+    const int width = 30, filled = static_cast<int>(frac * width);
+    const double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+    std::fprintf(stderr, "\r[%-*.*s] %3d%% %lld/%lld %s  %.0fs elapsed, ETA %.0fs ", width, filled,
+                 "##############################", static_cast<int>(frac * 100), static_cast<long long>(done),
+                 static_cast<long long>(total), unit_.c_str(), elapsed, eta);
+    std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+    if (shown_) std::fprintf(stderr, "\n");
+    shown_ = false;
+}
+
+}  // namespace dynshare::cli

@@ -1,0 +1,32 @@
+// The random draws of a single-layer run, each a pure function of
+// (seed, stream, presentation, neuron) through Philox: any presentation can
+// be regenerated alone (resume, theory minimum, GPU backend).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "dynshare/config.hpp"
+#include "dynshare/philox.hpp"
+
+namespace dynshare {
+
+class SingleLayerInputs {
+public:
+    SingleLayerInputs(const SimConfig& cfg);
+    // Inputs of presentation p: one shared x (stride 0), or one row per
+    // neuron when input.noise_std > 0. Returns the row stride.
+    int64_t fill(int64_t p, std::vector<double>& x) const;
+    // The shared x of presentation p (without per-neuron noise).
+    void shared(int64_t p, double* x) const;
+    // Initial weights init_mean + init_std * N(0,1), n x k.
+    std::vector<double> initial_weights() const;
+    // C = (1/P) sum_p x_p x_p^T over presentations [0, P), shared x only.
+    std::vector<double> covariance(int64_t presentations) const;
+
+private:
+    RngKey key_;
+    int64_t n_, k_;
+    double noise_std_, init_mean_, init_std_;
+};
+
+}  // namespace dynshare

@@ -1,0 +1,58 @@
+// Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp),
+// thin wrappers over core/stack_engine.
+#include "dynshare/sleep_phase.hpp"
+
+#include <limits>
+
+#include "core/stack_engine.hpp"
+#include "dynshare/errors.hpp"
+
+namespace dynshare {
+
+std::vector<LcGeometry> stack_geometry(const StackParams& stack) {
+    std::vector<LcGeometry> g = make_stack_geometry(stack);
+    make_stack_plan(stack, g);  // module periods and strides (throws UserError)
+    return g;
+}
+
+namespace {
+struct PhaseObserver : StackObserver {
+    std::vector<double> first;
+    void on_record(int64_t step, double, const std::vector<double>& nls, const std::vector<double>&) override {
+        if (step == 0) first = nls;
+    }
+};
+}  // namespace
+
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 std::vector<std::vector<double>>& weights, uint64_t seed_run) {
+    const StackPlan plan = make_stack_plan(cfg.stack, geometry);
+    if (weights.size() != geometry.size())
+        throw UserError("run_sleep_phase: " + std::to_string(weights.size()) + " weight vectors for " +
+                        std::to_string(geometry.size()) + " layers");
+    SimConfig c = cfg;
+    // Only the records at the start and at the end are wanted; no checkpoints.
+    c.run.record_every = std::numeric_limits<int64_t>::max() / 2;
+    c.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
+    PhaseObserver obs;
+    const StackRunResult r = run_stack_engine(c, plan, make_key(cfg.run.seed, seed_run), weights, obs);
+    if (r.status == RunStatus::diverged) throw DivergenceError("sleep phase: " + r.message);
+    SleepPhaseResult out;
+    out.neg_log_snr_before = obs.first;
+    for (size_t l = 0; l < geometry.size(); ++l) {
+        weights[l] = r.state.layers[l].w;
+        out.neg_log_snr_after.push_back(lc_neg_log_snr(geometry[l], weights[l].data(), plan.layers[l].period));
+    }
+    out.seconds = r.seconds;
+    return out;
+}
+
+// -log of the module-averaged SNR_w: for each module (period `period`; 1 =
+// one module per channel) SNR_w of Eq. 6 over its non-border neurons, then
+// the mean over all modules of all channels, then -log. Modules with fewer
+// than two non-border neurons are skipped.
+double lc_neg_log_snr(const LcGeometry& g, const double* weights, int period) {
+    return lc_snr(g, weights, period).neg_log_snr;
+}
+
+}  // namespace dynshare

@@ -1,0 +1,40 @@
+#include "core/step_params.hpp"
+
+#include <cmath>
+
+namespace dynshare {
+
+StepParams StepParams::from(const SimConfig& cfg) {
+    StepParams p;
+    p.model = cfg.model;
+    p.integrator = cfg.dynamics.integrator;
+    p.continuous = cfg.effective_form() == PlasticityForm::continuous;
+    p.ei = EiRateParams{cfg.dynamics.tau, cfg.dynamics.alpha, cfg.dynamics.bias};
+    p.dt = cfg.dynamics.dt;
+    p.steps = cfg.steps_per_presentation();
+    const double presentation = p.steps * p.dt;
+    p.macro_step = cfg.dynamics.macro_step > 0 ? cfg.dynamics.macro_step : presentation;
+    p.abs_tol = cfg.dynamics.abs_tol;
+    p.rel_tol = cfg.dynamics.rel_tol;
+    p.mu = cfg.plasticity.momentum;
+    p.gamma = cfg.plasticity.gamma;
+    p.schedule.lr = cfg.plasticity.lr;
+    p.schedule.kind = static_cast<int>(cfg.plasticity.schedule);
+    p.schedule.t0 = cfg.plasticity.schedule_t0;
+    p.schedule.delay = cfg.plasticity.delay_steps;
+    // kappa(t) = 1/tau_w(t) = eta(t) / (lr * tau_w): the schedule's shape scales the rate.
+    const double tau_w = cfg.effective_tau_w();
+    p.kappa_scale = (cfg.plasticity.lr > 0 && std::isfinite(tau_w)) ? 1.0 / (cfg.plasticity.lr * tau_w) : 0.0;
+    return p;
+}
+
+double StepParams::kappa_at(double step_real) const {
+    if (!plastic || kappa_scale == 0.0 || step_real < static_cast<double>(schedule.delay)) return 0.0;
+    const double t = step_real - static_cast<double>(schedule.delay);
+    double eta = schedule.lr;
+    if (schedule.kind == 1) eta = schedule.lr / (schedule.t0 + t);
+    if (schedule.kind == 2) eta = schedule.lr / std::sqrt(1.0 + t / schedule.t0);
+    return eta * kappa_scale;
+}
+
+}  // namespace dynshare

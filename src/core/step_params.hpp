@@ -1,0 +1,30 @@
+// Run-constant numbers the integrators need, derived once from SimConfig
+// (NEST's "derived values"): nothing here is read from YAML.
+#pragma once
+#include <cstdint>
+
+#include "dynshare/config.hpp"
+#include "models/ei_rate.hpp"
+#include "models/lr_schedule.hpp"
+
+namespace dynshare {
+
+struct StepParams {
+    ModelKind model = ModelKind::ei_rate;
+    Integrator integrator = Integrator::euler;
+    bool continuous = false;       // plasticity form in effect
+    EiRateParams ei;
+    double dt = 1e-3;
+    int64_t steps = 150;           // steps per presentation
+    double macro_step = 0.0;       // exponential integrator's largest sub-step (s)
+    double abs_tol = 1e-8, rel_tol = 1e-8;
+    double mu = 0.95, gamma = 0.1;
+    LrSchedule schedule;
+    double kappa_scale = 0.0;      // continuous form: kappa(t) = eta(t/dt) * kappa_scale
+    bool plastic = true;           // false: rates only (used by layer_by_layer and tests)
+
+    static StepParams from(const SimConfig& cfg);
+    double kappa_at(double step_real) const;  // 1/tau_w at a (fractional) global step
+};
+
+}  // namespace dynshare

@@ -1,0 +1,244 @@
+#include "io/h5.hpp"
+
+#include <cstring>
+#include <filesystem>
+
+#include "dynshare/errors.hpp"
+
+namespace dynshare::h5 {
+
+namespace {
+void check(herr_t status, const std::string& what) {
+    if (status < 0) throw std::runtime_error("HDF5: " + what);
+}
+hid_t checked(hid_t id, const std::string& what) {
+    if (id < 0) throw std::runtime_error("HDF5: " + what);
+    return id;
+}
+std::vector<hsize_t> shape_of(hid_t ds) {
+    Handle space(H5Dget_space(ds), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.id());
+    std::vector<hsize_t> dims(rank > 0 ? rank : 0);
+    if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+    return dims;
+}
+template <class T>
+void write_impl(hid_t loc, const std::string& path, const std::vector<T>& data, std::vector<hsize_t> dims,
+                hid_t type) {
+    if (exists(loc, path)) check(H5Ldelete(loc, path.c_str(), H5P_DEFAULT), "delete " + path);
+    const auto slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) group(loc, path.substr(0, slash));
+    Handle space(checked(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "space"), H5Sclose);
+    Handle ds(checked(H5Dcreate2(loc, path.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      "create " + path),
+              H5Dclose);
+    if (!data.empty()) check(H5Dwrite(ds.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write " + path);
+}
+template <class T>
+std::vector<T> read_impl(hid_t loc, const std::string& path, std::vector<hsize_t>* dims, hid_t type) {
+    if (!exists(loc, path)) throw UserError("dataset '" + path + "' is missing");
+    Handle ds(checked(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + path), H5Dclose);
+    const auto shape = shape_of(ds.id());
+    hsize_t n = 1;
+    for (auto d : shape) n *= d;
+    std::vector<T> out(n);
+    if (n > 0) check(H5Dread(ds.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + path);
+    if (dims) *dims = shape;
+    return out;
+}
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+    if (this != &o) {
+        reset();
+        id_ = o.id_;
+        closer_ = o.closer_;
+        o.id_ = -1;
+    }
+    return *this;
+}
+
+void Handle::reset() {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = -1;
+}
+
+Handle open_file(const std::string& path, Mode mode) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become our exceptions, not stderr dumps
+    hid_t id = -1;
+    switch (mode) {
+        case Mode::create_exclusive: id = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT); break;
+        case Mode::create_truncate: id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); break;
+        case Mode::read_write: id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT); break;
+        case Mode::read_only: id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); break;
+    }
+    if (id < 0) {
+        const bool present = std::filesystem::exists(path);
+        if (mode == Mode::create_exclusive && present)
+            throw UserError("output file '" + path + "' exists; pass --overwrite to replace it");
+        if (!present && (mode == Mode::read_only || mode == Mode::read_write))
+            throw UserError("cannot open '" + path + "': no such file");
+        throw UserError("cannot open '" + path + "' as an HDF5 file" +
+                        (mode == Mode::read_only || mode == Mode::read_write ? "" : " for writing"));
+    }
+    return Handle(id, H5Fclose);
+}
+
+void flush(const Handle& file) { H5Fflush(file.id(), H5F_SCOPE_GLOBAL); }
+
+bool exists(hid_t loc, const std::string& path) {
+    // Check each component so that a missing parent is "false", not an error.
+    std::string partial;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        const size_t next = path.find('/', pos + 1);
+        partial = path.substr(0, next);
+        if (!partial.empty() && partial != "/" && H5Lexists(loc, partial.c_str(), H5P_DEFAULT) <= 0) return false;
+        pos = next;
+    }
+    return true;
+}
+
+Handle group(hid_t loc, const std::string& path) {
+    if (exists(loc, path)) return Handle(checked(H5Gopen2(loc, path.c_str(), H5P_DEFAULT), "open " + path), H5Gclose);
+    Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.id(), 1);
+    return Handle(checked(H5Gcreate2(loc, path.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT), "create " + path),
+                  H5Gclose);
+}
+
+bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
+
+namespace {
+void set_attr_raw(hid_t obj, const std::string& name, hid_t type, const void* value) {
+    if (has_attr(obj, name)) H5Adelete(obj, name.c_str());
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle a(checked(H5Acreate2(obj, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT), "attr " + name),
+             H5Aclose);
+    check(H5Awrite(a.id(), type, value), "write attr " + name);
+}
+}  // namespace
+
+void set_attr(hid_t obj, const std::string& name, const std::string& value) {
+    // Variable-length UTF-8 string: h5py reads it as a Python str.
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.id(), H5T_VARIABLE);
+    H5Tset_cset(type.id(), H5T_CSET_UTF8);
+    const char* p = value.c_str();
+    set_attr_raw(obj, name, type.id(), &p);
+}
+void set_attr(hid_t obj, const std::string& name, int64_t value) { set_attr_raw(obj, name, H5T_NATIVE_INT64, &value); }
+void set_attr(hid_t obj, const std::string& name, double value) { set_attr_raw(obj, name, H5T_NATIVE_DOUBLE, &value); }
+
+std::string attr_string(hid_t obj, const std::string& name) {
+    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
+    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    Handle ftype(H5Aget_type(a.id()), H5Tclose);
+    if (H5Tis_variable_str(ftype.id()) > 0) {
+        Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mtype.id(), H5T_VARIABLE);
+        H5Tset_cset(mtype.id(), H5Tget_cset(ftype.id()));
+        char* p = nullptr;
+        check(H5Aread(a.id(), mtype.id(), &p), "read attr " + name);
+        std::string out = p ? p : "";
+        H5free_memory(p);
+        return out;
+    }
+    const size_t n = H5Tget_size(ftype.id());
+    std::string out(n, '\0');
+    check(H5Aread(a.id(), ftype.id(), out.data()), "read attr " + name);
+    return out.substr(0, std::strlen(out.c_str()));
+}
+
+int64_t attr_int(hid_t obj, const std::string& name) {
+    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
+    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    int64_t v = 0;
+    check(H5Aread(a.id(), H5T_NATIVE_INT64, &v), "read attr " + name);
+    return v;
+}
+
+double attr_double(hid_t obj, const std::string& name) {
+    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
+    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    double v = 0;
+    check(H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v), "read attr " + name);
+    return v;
+}
+
+void write(hid_t loc, const std::string& path, const std::vector<double>& data, std::vector<hsize_t> dims) {
+    write_impl(loc, path, data, std::move(dims), H5T_NATIVE_DOUBLE);
+}
+void write(hid_t loc, const std::string& path, const std::vector<int64_t>& data, std::vector<hsize_t> dims) {
+    write_impl(loc, path, data, std::move(dims), H5T_NATIVE_INT64);
+}
+void write_scalar(hid_t loc, const std::string& path, double value) {
+    write_impl(loc, path, std::vector<double>{value}, {}, H5T_NATIVE_DOUBLE);
+}
+std::vector<double> read_doubles(hid_t loc, const std::string& path, std::vector<hsize_t>* dims) {
+    return read_impl<double>(loc, path, dims, H5T_NATIVE_DOUBLE);
+}
+std::vector<int64_t> read_ints(hid_t loc, const std::string& path, std::vector<hsize_t>* dims) {
+    return read_impl<int64_t>(loc, path, dims, H5T_NATIVE_INT64);
+}
+
+Appendable Appendable::create(hid_t loc, const std::string& path, hid_t type, hsize_t rows) {
+    Appendable a;
+    a.type_ = type;
+    a.rows_ = rows;
+    const int rank = rows == 0 ? 1 : 2;
+    hsize_t dims[2] = {rows, 0}, maxdims[2] = {rows, H5S_UNLIMITED}, chunk[2] = {rows, 1024};
+    if (rank == 1) {
+        dims[0] = 0;
+        maxdims[0] = H5S_UNLIMITED;
+        chunk[0] = 1024;
+    } else {
+        chunk[1] = std::max<hsize_t>(1, 4096 / rows);
+    }
+    const auto slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) group(loc, path.substr(0, slash));
+    Handle space(H5Screate_simple(rank, dims, maxdims), H5Sclose);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(dcpl.id(), rank, chunk);
+    a.ds_ = Handle(checked(H5Dcreate2(loc, path.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
+                           "create " + path),
+                   H5Dclose);
+    return a;
+}
+
+Appendable Appendable::open(hid_t loc, const std::string& path, hid_t type) {
+    Appendable a;
+    a.type_ = type;
+    a.ds_ = Handle(checked(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + path), H5Dclose);
+    const auto dims = shape_of(a.ds_.id());
+    a.rows_ = dims.size() == 2 ? dims[0] : 0;
+    a.n_ = dims.back();
+    return a;
+}
+
+void Appendable::append(const void* column) {
+    const int rank = rows_ == 0 ? 1 : 2;
+    const hsize_t r = rows_ == 0 ? 1 : rows_;
+    hsize_t newdims[2] = {rows_, n_ + 1};
+    if (rank == 1) newdims[0] = n_ + 1;
+    check(H5Dset_extent(ds_.id(), newdims), "extend");
+    Handle fspace(H5Dget_space(ds_.id()), H5Sclose);
+    hsize_t start[2] = {0, n_}, count[2] = {r, 1};
+    if (rank == 1) {
+        start[0] = n_;
+        count[0] = 1;
+    }
+    H5Sselect_hyperslab(fspace.id(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+    Handle mspace(H5Screate_simple(1, &r, nullptr), H5Sclose);
+    check(H5Dwrite(ds_.id(), type_, mspace.id(), fspace.id(), H5P_DEFAULT, column), "append");
+    ++n_;
+}
+
+void Appendable::truncate(hsize_t n) {
+    hsize_t newdims[2] = {rows_, n};
+    if (rows_ == 0) newdims[0] = n;
+    check(H5Dset_extent(ds_.id(), newdims), "truncate");
+    n_ = n;
+}
+
+}  // namespace dynshare::h5

@@ -1,0 +1,69 @@
+// A thin RAII layer over the HDF5 C API: just what dynshare's files need
+// (groups, string/number attributes, fixed and extendible datasets).
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dynshare::h5 {
+
+// Owns one hid_t and closes it with the right H5*close.
+class Handle {
+public:
+    Handle() = default;
+    Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+    Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
+    Handle& operator=(Handle&& o) noexcept;
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() { reset(); }
+    void reset();
+    hid_t id() const { return id_; }
+    bool valid() const { return id_ >= 0; }
+
+private:
+    hid_t id_ = -1;
+    herr_t (*closer_)(hid_t) = nullptr;
+};
+
+enum class Mode { create_exclusive, create_truncate, read_write, read_only };
+
+Handle open_file(const std::string& path, Mode mode);   // throws UserError naming the path
+void flush(const Handle& file);
+bool exists(hid_t loc, const std::string& path);
+Handle group(hid_t loc, const std::string& path);        // opens or creates (with parents)
+
+void set_attr(hid_t obj, const std::string& name, const std::string& value);
+void set_attr(hid_t obj, const std::string& name, int64_t value);
+void set_attr(hid_t obj, const std::string& name, double value);
+std::string attr_string(hid_t obj, const std::string& name);
+int64_t attr_int(hid_t obj, const std::string& name);
+double attr_double(hid_t obj, const std::string& name);
+bool has_attr(hid_t obj, const std::string& name);
+
+// Fixed-size datasets (replaced if present). dims gives the shape.
+void write(hid_t loc, const std::string& path, const std::vector<double>& data, std::vector<hsize_t> dims);
+void write(hid_t loc, const std::string& path, const std::vector<int64_t>& data, std::vector<hsize_t> dims);
+void write_scalar(hid_t loc, const std::string& path, double value);
+std::vector<double> read_doubles(hid_t loc, const std::string& path, std::vector<hsize_t>* dims = nullptr);
+std::vector<int64_t> read_ints(hid_t loc, const std::string& path, std::vector<hsize_t>* dims = nullptr);
+
+// A dataset that grows along its last axis: shape (rows, n) or (n,) when rows == 0.
+class Appendable {
+public:
+    Appendable() = default;
+    static Appendable create(hid_t loc, const std::string& path, hid_t type, hsize_t rows);
+    static Appendable open(hid_t loc, const std::string& path, hid_t type);
+    void append(const void* column);   // rows values (or one for 1D)
+    void truncate(hsize_t n);          // keep the first n entries
+    hsize_t size() const { return n_; }
+
+private:
+    Handle ds_;
+    hid_t type_ = -1;
+    hsize_t rows_ = 0, n_ = 0;
+};
+
+}  // namespace dynshare::h5

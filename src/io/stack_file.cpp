@@ -1,0 +1,222 @@
+#include "io/stack_file.hpp"
+
+#include <cmath>
+
+#include "dynshare/errors.hpp"
+
+namespace dynshare {
+
+namespace {
+
+std::string shape_text(const std::vector<hsize_t>& d) {
+    std::string s = "(";
+    for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+    return s + ")";
+}
+
+std::vector<hsize_t> lc_shape(const LcGeometry& g) {
+    return {hsize_t(g.c_out), hsize_t(g.h_out()), hsize_t(g.w_out()), hsize_t(g.fan_in())};
+}
+
+std::string layer_path(size_t l) { return "layers/" + std::to_string(l); }
+
+void write_geometry(hid_t file, size_t l, const StackLayerPlan& pl) {
+    h5::Handle g = h5::group(file, layer_path(l));
+    const LcGeometry& q = pl.g;
+    h5::set_attr(g.id(), "c_in", int64_t{q.c_in});
+    h5::set_attr(g.id(), "h_in", int64_t{q.h_in});
+    h5::set_attr(g.id(), "w_in", int64_t{q.w_in});
+    h5::set_attr(g.id(), "c_out", int64_t{q.c_out});
+    h5::set_attr(g.id(), "k", int64_t{q.k});
+    h5::set_attr(g.id(), "stride", int64_t{q.stride});
+    h5::set_attr(g.id(), "padding", int64_t{q.padding});
+    h5::set_attr(g.id(), "h_out", int64_t{q.h_out()});
+    h5::set_attr(g.id(), "w_out", int64_t{q.w_out()});
+    h5::set_attr(g.id(), "period", int64_t{pl.period});
+    h5::set_attr(g.id(), "modules", pl.modules());
+    h5::set_attr(g.id(), "nonlinearity", std::string(to_string(pl.phi)));
+}
+
+const char* connectivity_name(const StackParams& s) {
+    switch (s.connectivity) {
+        case Connectivity::grid: return "grid";
+        case Connectivity::full: return "full";
+        case Connectivity::period: return "period";
+    }
+    return "?";
+}
+
+}  // namespace
+
+void write_lc_weights(hid_t loc, const std::string& path, const LcGeometry& g, const std::vector<double>& w) {
+    h5::write(loc, path, w, lc_shape(g));
+}
+
+std::vector<std::vector<double>> read_stack_weights(const std::string& path, const std::vector<LcGeometry>& geometry) {
+    h5::Handle file = h5::open_file(path, h5::Mode::read_only);
+    std::vector<std::vector<double>> out;
+    for (size_t l = 0; l < geometry.size(); ++l) {
+        const LcGeometry& g = geometry[l];
+        const std::vector<hsize_t> want = lc_shape(g);
+        const std::string base = "/" + layer_path(l) + "/";
+        std::string ds = base + "weights";
+        if (!h5::exists(file.id(), ds) && h5::exists(file.id(), base + "weights_final")) ds = base + "weights_final";
+        if (!h5::exists(file.id(), ds))
+            throw UserError(path + ": dataset " + base + "weights (or " + base + "weights_final) is missing; layer " +
+                            std::to_string(l) + " needs shape " + shape_text(want) + " = (c_out, h_out, w_out, c_in*k*k)");
+        std::vector<hsize_t> dims;
+        std::vector<double> w = h5::read_doubles(file.id(), ds, &dims);
+        const std::vector<hsize_t> six = {want[0], want[1], want[2], hsize_t(g.c_in), hsize_t(g.k), hsize_t(g.k)};
+        if (dims != want && dims != six)
+            throw UserError(path + ": dataset " + ds + " has shape " + shape_text(dims) + "; the config needs " +
+                            shape_text(want) + " = (c_out, h_out, w_out, c_in*k*k) for layer " + std::to_string(l));
+        for (double v : w)
+            if (!std::isfinite(v)) throw UserError(path + ": dataset " + ds + " holds non-finite values");
+        out.push_back(std::move(w));
+    }
+    return out;
+}
+
+StackFileWriter::StackFileWriter(hid_t file, const SimConfig& cfg, const std::string& config_yaml,
+                                 const StackPlan& plan, bool resumed)
+    : file_(file), plan_(plan) {
+    const hsize_t L = plan.layers.size();
+    if (resumed) {
+        step_ = h5::Appendable::open(file, "snr/step", H5T_NATIVE_INT64);
+        time_ = h5::Appendable::open(file, "snr/time", H5T_NATIVE_DOUBLE);
+        nls_ = h5::Appendable::open(file, "snr/neg_log_snr", H5T_NATIVE_DOUBLE);
+        mas_ = h5::Appendable::open(file, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE);
+        h5::set_attr(file, "complete", int64_t{0});
+        h5::set_attr(file, "status", std::string("running"));
+        return;
+    }
+    h5::set_attr(file, "config", config_yaml);
+    h5::set_attr(file, "version", std::string(DYNSHARE_VERSION));
+    h5::set_attr(file, "seed", static_cast<int64_t>(cfg.run.seed));
+    h5::set_attr(file, "complete", int64_t{0});
+    h5::set_attr(file, "status", std::string("running"));
+    h5::set_attr(file, "model", std::string(to_string(cfg.model)));
+    h5::set_attr(file, "integrator", std::string(to_string(cfg.dynamics.integrator)));
+    h5::set_attr(file, "gamma", cfg.plasticity.gamma);
+    h5::set_attr(file, "alpha", cfg.dynamics.alpha);
+    h5::set_attr(file, "steps_per_presentation", cfg.steps_per_presentation());
+    h5::set_attr(file, "layers", static_cast<int64_t>(L));
+    h5::set_attr(file, "connectivity", std::string(connectivity_name(cfg.stack)));
+    h5::set_attr(file, "schedule", std::string(to_string(cfg.stack.schedule)));
+    h5::set_attr(file, "pattern_period", int64_t{plan.pattern_period});
+    for (size_t l = 0; l < L; ++l) write_geometry(file, l, plan.layers[l]);
+    step_ = h5::Appendable::create(file, "snr/step", H5T_NATIVE_INT64, 0);
+    time_ = h5::Appendable::create(file, "snr/time", H5T_NATIVE_DOUBLE, 0);
+    nls_ = h5::Appendable::create(file, "snr/neg_log_snr", H5T_NATIVE_DOUBLE, L);
+    mas_ = h5::Appendable::create(file, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE, L);
+}
+
+void StackFileWriter::on_begin(const StackState& initial) {
+    for (size_t l = 0; l < initial.layers.size(); ++l)
+        write_lc_weights(file_, layer_path(l) + "/weights_initial", plan_.layers[l].g, initial.layers[l].w);
+    on_checkpoint(initial);
+}
+
+void StackFileWriter::on_record(int64_t step, double time, const std::vector<double>& nls,
+                                const std::vector<double>& mas) {
+    steps_buf_.push_back(step);
+    time_buf_.push_back(time);
+    nls_buf_.insert(nls_buf_.end(), nls.begin(), nls.end());
+    mas_buf_.insert(mas_buf_.end(), mas.begin(), mas.end());
+}
+
+void StackFileWriter::flush_records() {
+    const size_t L = plan_.layers.size();
+    for (size_t i = 0; i < steps_buf_.size(); ++i) {
+        step_.append(&steps_buf_[i]);
+        time_.append(&time_buf_[i]);
+        nls_.append(&nls_buf_[i * L]);
+        mas_.append(&mas_buf_[i * L]);
+    }
+    steps_buf_.clear();
+    time_buf_.clear();
+    nls_buf_.clear();
+    mas_buf_.clear();
+}
+
+void StackFileWriter::on_checkpoint(const StackState& s) {
+    flush_records();
+    h5::Handle g = h5::group(file_, "checkpoint");
+    h5::set_attr(g.id(), "presentation", s.presentation);
+    h5::set_attr(g.id(), "step", s.step);
+    for (size_t l = 0; l < s.layers.size(); ++l) {
+        const StackLayerState& q = s.layers[l];
+        const LcGeometry& geo = plan_.layers[l].g;
+        h5::Handle lg = h5::group(g.id(), layer_path(l));
+        const std::vector<hsize_t> mat = {hsize_t(geo.neurons()), hsize_t(geo.fan_in())};
+        h5::write(lg.id(), "w", q.w, mat);
+        h5::write(lg.id(), "w0", q.w0, mat);
+        h5::write(lg.id(), "v", q.v, mat);
+        h5::write(lg.id(), "r", q.r, {hsize_t(q.r.size())});
+        h5::write(lg.id(), "r_inh", q.r_inh, {hsize_t(q.r_inh.size())});
+    }
+    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
+}
+
+void StackFileWriter::on_progress(int64_t done, int64_t total) {
+    if (progress) progress(done, total);
+}
+
+void StackFileWriter::finish(const StackRunResult& result) {
+    const char* status = result.status == RunStatus::complete      ? "complete"
+                         : result.status == RunStatus::interrupted ? "interrupted"
+                                                                   : "diverged";
+    if (result.status == RunStatus::diverged) {
+        flush_records();  // the checkpoint stays the last finite state
+        h5::set_attr(file_, "message", result.message);
+    } else {
+        on_checkpoint(result.state);
+        if (result.status == RunStatus::complete)
+            for (size_t l = 0; l < result.state.layers.size(); ++l)
+                write_lc_weights(file_, layer_path(l) + "/weights_final", plan_.layers[l].g,
+                                 result.state.layers[l].w);
+    }
+    const hsize_t L = plan_.layers.size();
+    h5::write(file_, "timing/layer_seconds", result.layer_seconds, {L});
+    h5::write(file_, "timing/pattern_seconds", result.pattern_seconds, {L});
+    h5::set_attr(file_, "seconds", result.seconds);
+    h5::set_attr(file_, "presentations_done", result.state.presentation);
+    h5::set_attr(file_, "status", std::string(status));
+    h5::set_attr(file_, "complete", int64_t{result.status == RunStatus::complete ? 1 : 0});
+    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
+}
+
+StackState read_stack_checkpoint(hid_t file, const StackPlan& plan) {
+    if (!h5::exists(file, "checkpoint/layers")) throw UserError("the file holds no stack checkpoint to resume from");
+    h5::Handle g = h5::group(file, "checkpoint");
+    StackState s;
+    s.presentation = h5::attr_int(g.id(), "presentation");
+    s.step = h5::attr_int(g.id(), "step");
+    for (size_t l = 0; l < plan.layers.size(); ++l) {
+        const StackLayerPlan& pl = plan.layers[l];
+        const std::string base = layer_path(l) + "/";
+        StackLayerState q;
+        q.w = h5::read_doubles(g.id(), base + "w");
+        q.w0 = h5::read_doubles(g.id(), base + "w0");
+        q.v = h5::read_doubles(g.id(), base + "v");
+        q.r = h5::read_doubles(g.id(), base + "r");
+        q.r_inh = h5::read_doubles(g.id(), base + "r_inh");
+        const size_t nk = size_t(pl.g.weight_count());
+        if (q.w.size() != nk || q.w0.size() != nk || q.v.size() != nk || q.r.size() != size_t(pl.g.neurons()) ||
+            q.r_inh.size() != size_t(pl.modules()))
+            throw UserError("checkpoint/layers/" + std::to_string(l) + " does not match the config's geometry");
+        s.layers.push_back(std::move(q));
+    }
+    return s;
+}
+
+void truncate_stack_records(hid_t file, int64_t step) {
+    const std::vector<int64_t> steps = h5::read_ints(file, "snr/step");
+    hsize_t keep = 0;
+    while (keep < steps.size() && steps[keep] <= step) ++keep;
+    h5::Appendable::open(file, "snr/step", H5T_NATIVE_INT64).truncate(keep);
+    for (const char* name : {"snr/time", "snr/neg_log_snr", "snr/mean_abs_over_std"})
+        h5::Appendable::open(file, name, H5T_NATIVE_DOUBLE).truncate(keep);
+}
+
+}  // namespace dynshare

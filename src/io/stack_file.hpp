@@ -1,0 +1,73 @@
+// HDF5 layout of a stacked sleep-phase run (`dynshare simulate` with a
+// `stack` section), written at the file's root:
+//   attrs: config, version, seed, complete, status, model, integrator, gamma,
+//          alpha, steps_per_presentation, layers, connectivity, schedule,
+//          pattern_period, presentations_done, seconds
+//   /snr/step (records), /snr/time (records)
+//   /snr/neg_log_snr (layers, records)       -log of the module-averaged SNR_w
+//   /snr/mean_abs_over_std (layers, records) mean over modules and inputs of |mean w| / std w
+//   /layers/<l>/ attrs c_in, h_in, w_in, c_out, k, stride, padding, h_out,
+//          w_out, period, modules, nonlinearity
+//   /layers/<l>/weights_initial, /layers/<l>/weights_final
+//          shape (c_out, h_out, w_out, c_in*k*k): the layout of lc_geometry.hpp
+//   /timing/layer_seconds, /timing/pattern_seconds (layers)
+//   /checkpoint attrs presentation, step; /checkpoint/layers/<l>/{w, w0, v, r, r_inh}
+//          (w, w0, v: (neurons, fan_in) in LC order; r: neurons; r_inh: modules)
+// Records are buffered and reach the file at every checkpoint, as for one layer.
+#pragma once
+#include <hdf5.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/stack_engine.hpp"
+#include "dynshare/config.hpp"
+#include "dynshare/lc_geometry.hpp"
+#include "io/h5.hpp"
+
+namespace dynshare {
+
+// Weights for `--weights FILE`: per layer /layers/<l>/weights, or
+// /layers/<l>/weights_final of an earlier run, of shape (c_out, h_out, w_out,
+// c_in*k*k) (or the 6D (c_out, h_out, w_out, c_in, k, k)). Throws UserError
+// naming the file, the dataset and the expected shape.
+std::vector<std::vector<double>> read_stack_weights(const std::string& path, const std::vector<LcGeometry>& geometry);
+
+// One layer's weights as (c_out, h_out, w_out, fan_in) at `loc`/`path`.
+void write_lc_weights(hid_t loc, const std::string& path, const LcGeometry& g, const std::vector<double>& w);
+
+class StackFileWriter : public StackObserver {
+public:
+    // `resumed` opens the existing datasets instead of creating them.
+    StackFileWriter(hid_t file, const SimConfig& cfg, const std::string& config_yaml, const StackPlan& plan,
+                    bool resumed);
+
+    std::function<bool()> stop;
+    std::function<void(int64_t, int64_t)> progress;
+
+    void on_begin(const StackState& initial) override;
+    void on_record(int64_t step, double time, const std::vector<double>& nls,
+                   const std::vector<double>& mas) override;
+    void on_checkpoint(const StackState& state) override;
+    void on_progress(int64_t done, int64_t total) override;
+    bool stop_requested() override { return stop && stop(); }
+
+    void finish(const StackRunResult& result);
+
+private:
+    void flush_records();
+    hid_t file_;
+    const StackPlan& plan_;
+    h5::Appendable step_, time_, nls_, mas_;
+    std::vector<int64_t> steps_buf_;
+    std::vector<double> time_buf_, nls_buf_, mas_buf_;
+};
+
+// The stack checkpoint of a file (throws UserError when missing or when its
+// shapes do not match the plan).
+StackState read_stack_checkpoint(hid_t file, const StackPlan& plan);
+// Drops the records after `step` (all four /snr series).
+void truncate_stack_records(hid_t file, int64_t step);
+
+}  // namespace dynshare

@@ -1,0 +1,61 @@
+// Forward pass as one batched matrix product over output positions:
+//   cols (L, B, fan_in) x W (L, fan_in, c_out) -> (L, B, c_out),  L = h_out*w_out.
+// Autograd then keeps only `cols` and W for the backward pass (two more bmm's)
+// instead of the batch x c_out x fan_in x L product a plain unfold-and-
+// multiply LC layer creates, which is what makes LC ResNets fit in memory.
+#include "trainer/locally_connected.hpp"
+
+#include <cmath>
+
+#include "dynshare/errors.hpp"
+
+namespace dynshare::trainer {
+
+LocallyConnected2dImpl::LocallyConnected2dImpl(const LocallyConnected2dOptions& options) : options_(options) {
+    const LcGeometry& g = options_.geometry;
+    if (g.h_out() < 1 || g.w_out() < 1)
+        throw UserError("locally connected layer: input " + std::to_string(g.h_in) + "x" + std::to_string(g.w_in) +
+                        " too small for kernel " + std::to_string(g.k) + " (stride " + std::to_string(g.stride) +
+                        ", padding " + std::to_string(g.padding) + ")");
+    // Same initialisation as torch's Conv2d (kaiming_uniform with a = sqrt(5)):
+    // uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), for weights and bias.
+    const double bound = 1.0 / std::sqrt(double(g.fan_in()));
+    weight = register_parameter(
+        "weight", torch::empty({g.c_out, g.h_out(), g.w_out(), g.fan_in()}).uniform_(-bound, bound));
+    if (options_.bias)
+        bias = register_parameter("bias", torch::empty({g.c_out, g.h_out(), g.w_out()}).uniform_(-bound, bound));
+}
+
+torch::Tensor LocallyConnected2dImpl::forward(const torch::Tensor& x) {
+    const LcGeometry& g = options_.geometry;
+    TORCH_CHECK(x.dim() == 4 && x.size(1) == g.c_in && x.size(2) == g.h_in && x.size(3) == g.w_in,
+                "LocallyConnected2d: expected input (B, ", g.c_in, ", ", g.h_in, ", ", g.w_in, "), got ", x.sizes());
+    const int64_t B = x.size(0), L = int64_t(g.h_out()) * g.w_out(), F = g.fan_in();
+    namespace F_ = torch::nn::functional;
+    // (B, F, L) in Conv2d's (c_in, ky, kx) order, which is the engine's order too.
+    auto cols = F_::unfold(x, F_::UnfoldFuncOptions({g.k, g.k}).padding(g.padding).stride(g.stride));
+    cols = cols.permute({2, 0, 1});                                       // (L, B, F)
+    auto w = weight.view({g.c_out, L, F}).permute({1, 2, 0});             // (L, F, c_out)
+    auto out = torch::bmm(cols, w);                                       // (L, B, c_out)
+    out = out.permute({1, 2, 0}).reshape({B, g.c_out, g.h_out(), g.w_out()});
+    if (bias.defined()) out = out + bias.unsqueeze(0);
+    return out;
+}
+
+void LocallyConnected2dImpl::set_shared_kernel(const torch::Tensor& kernel) {
+    const LcGeometry& g = options_.geometry;
+    torch::NoGradGuard no_grad;
+    weight.copy_(kernel.reshape({g.c_out, 1, 1, g.fan_in()}).expand_as(weight));
+}
+
+void LocallyConnected2dImpl::conv_init(double eps) {
+    const LcGeometry& g = options_.geometry;
+    torch::NoGradGuard no_grad;
+    const double bound = 1.0 / std::sqrt(double(g.fan_in()));
+    auto kernel = torch::empty({g.c_out, g.fan_in()}, weight.options()).uniform_(-bound, bound);
+    set_shared_kernel(kernel);
+    if (eps > 0) weight.add_(torch::empty_like(weight).uniform_(-bound, bound), eps);
+    if (bias.defined()) bias.copy_(torch::empty({g.c_out, 1, 1}, bias.options()).uniform_(-bound, bound).expand_as(bias));
+}
+
+}  // namespace dynshare::trainer

@@ -1,0 +1,40 @@
+// LocallyConnected2d: a Conv2d whose kernel differs at every output position.
+// The weight tensor has shape (c_out, h_out, w_out, c_in*k*k), contiguous,
+// i.e. exactly the engine's layout [c_out][h_out][w_out][c_in][k][k]
+// (include/dynshare/lc_geometry.hpp), so sleep phases read it in place.
+#pragma once
+#include <torch/torch.h>
+
+#include "dynshare/lc_geometry.hpp"
+
+namespace dynshare::trainer {
+
+struct LocallyConnected2dOptions {
+    LcGeometry geometry;
+    bool bias = true;
+};
+
+class LocallyConnected2dImpl : public torch::nn::Module {
+public:
+    explicit LocallyConnected2dImpl(const LocallyConnected2dOptions& options);
+
+    // x: (B, c_in, h_in, w_in) -> (B, c_out, h_out, w_out)
+    torch::Tensor forward(const torch::Tensor& x);
+
+    // Every position starts from one shared kernel plus eps * noise of the
+    // same scale (the follow-up paper's "convolutional initialisation").
+    void conv_init(double eps);
+    // Every position holds `kernel` (c_out, c_in, k, k).
+    void set_shared_kernel(const torch::Tensor& kernel);
+
+    const LcGeometry& geometry() const { return options_.geometry; }
+
+    torch::Tensor weight;  // (c_out, h_out, w_out, fan_in)
+    torch::Tensor bias;    // (c_out, h_out, w_out) or undefined
+
+private:
+    LocallyConnected2dOptions options_;
+};
+TORCH_MODULE(LocallyConnected2d);
+
+}  // namespace dynshare::trainer

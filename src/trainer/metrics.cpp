@@ -1,0 +1,138 @@
+// HDF5 output with the C API; a whole-file rewrite per epoch is cheap (a few
+// kB) and keeps the file valid if the run is killed mid-epoch.
+#include "trainer/metrics.hpp"
+
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace dynshare::trainer {
+namespace {
+
+using Vec = std::vector<double>;
+using Mat = std::vector<std::vector<double>>;
+
+torch::Tensor vec_tensor(const Vec& v) { return torch::tensor(v.empty() ? Vec{} : v, torch::kDouble).clone(); }
+
+torch::Tensor mat_tensor(const Mat& m) {
+    if (m.empty()) return torch::zeros({0, 0}, torch::kDouble);
+    auto t = torch::empty({int64_t(m.size()), int64_t(m[0].size())}, torch::kDouble);
+    for (size_t i = 0; i < m.size(); ++i)
+        for (size_t j = 0; j < m[i].size(); ++j) t[i][j] = m[i][j];
+    return t;
+}
+
+Vec tensor_vec(const torch::Tensor& t) {
+    auto c = t.to(torch::kDouble).contiguous();
+    return Vec(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+Mat tensor_mat(const torch::Tensor& t) {
+    Mat m;
+    for (int64_t i = 0; i < t.size(0); ++i) m.push_back(tensor_vec(t[i]));
+    return m;
+}
+
+void check(herr_t status, const std::string& what) {
+    if (status < 0) throw std::runtime_error("HDF5: cannot write " + what);
+}
+
+void write_dataset(hid_t group, const std::string& name, const double* data, hsize_t rows, hsize_t cols, bool matrix) {
+    hsize_t dims[2] = {rows, cols};
+    hid_t space = H5Screate_simple(matrix ? 2 : 1, dims, nullptr);
+    hid_t ds = H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (ds < 0) throw std::runtime_error("HDF5: cannot create dataset " + name);
+    if (rows * (matrix ? cols : 1) > 0) check(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+    H5Dclose(ds);
+    H5Sclose(space);
+}
+
+void write_vec(hid_t g, const std::string& name, const Vec& v) { write_dataset(g, name, v.data(), v.size(), 1, false); }
+
+void write_mat(hid_t g, const std::string& name, const Mat& m, size_t cols) {
+    Vec flat;
+    for (const auto& row : m) flat.insert(flat.end(), row.begin(), row.end());
+    write_dataset(g, name, flat.data(), m.size(), cols, true);
+}
+
+void write_string_attr(hid_t obj, const std::string& name, const std::string& value) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size() + 1);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+    check(H5Awrite(attr, type, value.c_str()), "attribute " + name);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> Metrics::to_tensors() const {
+    return {{"train_loss", vec_tensor(train_loss)}, {"train_top1", vec_tensor(train_top1)},
+            {"test_loss", vec_tensor(test_loss)},   {"test_top1", vec_tensor(test_top1)},
+            {"test_top5", vec_tensor(test_top5)},   {"val_loss", vec_tensor(val_loss)},
+            {"val_top1", vec_tensor(val_top1)},     {"val_top5", vec_tensor(val_top5)},
+            {"lr", vec_tensor(lr)},                 {"seconds", vec_tensor(seconds)},
+            {"iterations", vec_tensor(iterations)}, {"snr", mat_tensor(snr)},
+            {"sleep_iteration", vec_tensor(sleep_iteration)}, {"sleep_seconds", vec_tensor(sleep_seconds)},
+            {"sleep_snr_before", mat_tensor(sleep_snr_before)}, {"sleep_snr_after", mat_tensor(sleep_snr_after)}};
+}
+
+void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+    for (const auto& [name, t] : named) {
+        if (name == "snr") snr = tensor_mat(t);
+        else if (name == "sleep_snr_before") sleep_snr_before = tensor_mat(t);
+        else if (name == "sleep_snr_after") sleep_snr_after = tensor_mat(t);
+        else {
+            Vec* v = name == "train_loss" ? &train_loss : name == "train_top1" ? &train_top1
+                   : name == "test_loss" ? &test_loss : name == "test_top1" ? &test_top1
+                   : name == "test_top5" ? &test_top5 : name == "val_loss" ? &val_loss
+                   : name == "val_top1" ? &val_top1 : name == "val_top5" ? &val_top5
+                   : name == "lr" ? &lr : name == "seconds" ? &seconds
+                   : name == "iterations" ? &iterations : name == "sleep_iteration" ? &sleep_iteration
+                   : name == "sleep_seconds" ? &sleep_seconds : nullptr;
+            if (v) *v = tensor_vec(t);
+        }
+    }
+}
+
+void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
+                      const std::string& network, const std::vector<std::string>& lc_names) {
+    const std::string tmp = path + ".tmp";
+    hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) throw std::runtime_error("cannot create " + tmp);
+    std::string names;
+    for (const auto& n : lc_names) names += (names.empty() ? "" : "\n") + n;
+    write_string_attr(file, "config", config_yaml);
+    write_string_attr(file, "network", network);
+    write_string_attr(file, "lc_layers", names);
+    const size_t layers = lc_names.size();
+    hid_t ep = H5Gcreate2(file, "epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    write_vec(ep, "train_loss", m.train_loss);
+    write_vec(ep, "train_top1", m.train_top1);
+    write_vec(ep, "test_loss", m.test_loss);
+    write_vec(ep, "test_top1", m.test_top1);
+    write_vec(ep, "test_top5", m.test_top5);
+    write_vec(ep, "val_loss", m.val_loss);
+    write_vec(ep, "val_top1", m.val_top1);
+    write_vec(ep, "val_top5", m.val_top5);
+    write_vec(ep, "lr", m.lr);
+    write_vec(ep, "seconds", m.seconds);
+    write_vec(ep, "iterations", m.iterations);
+    write_mat(ep, "snr", m.snr, layers);
+    H5Gclose(ep);
+    hid_t sl = H5Gcreate2(file, "sleep", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    write_vec(sl, "iteration", m.sleep_iteration);
+    write_vec(sl, "seconds", m.sleep_seconds);
+    write_mat(sl, "snr_before", m.sleep_snr_before, layers);
+    write_mat(sl, "snr_after", m.sleep_snr_after, layers);
+    H5Gclose(sl);
+    H5Fclose(file);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+}  // namespace dynshare::trainer

@@ -1,0 +1,42 @@
+// Everything a run records, kept in memory, saved whole to RUN_DIR/metrics.h5
+// after every epoch and inside every checkpoint (so --resume restores it).
+//
+// metrics.h5 layout (all float64; fractions in [0, 1]; E epochs, S sleep
+// phases, L LC layers in forward order):
+//   attribute /config           resolved YAML of the run
+//   attribute /network          architecture signature
+//   attribute /lc_layers        LC layer names, newline-separated
+//   /epochs/train_loss (E)      mean cross-entropy over the epoch's batches
+//   /epochs/train_top1 (E)
+//   /epochs/test_loss, /epochs/test_top1, /epochs/test_top5 (E)
+//   /epochs/val_loss, /epochs/val_top1, /epochs/val_top5 (E; NaN without a validation split)
+//   /epochs/lr (E), /epochs/seconds (E, training wall time), /epochs/iterations (E, cumulative)
+//   /epochs/snr (E x L)         -log SNR_w per LC layer at the end of each epoch
+//   /sleep/iteration (S)        iteration after which each sharing phase ran
+//   /sleep/seconds (S)          wall time of each phase
+//   /sleep/snr_before, /sleep/snr_after (S x L)
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace dynshare::trainer {
+
+struct Metrics {
+    std::vector<double> train_loss, train_top1, test_loss, test_top1, test_top5, val_loss, val_top1, val_top5;
+    std::vector<double> lr, seconds, iterations;
+    std::vector<std::vector<double>> snr;
+    std::vector<double> sleep_iteration, sleep_seconds;
+    std::vector<std::vector<double>> sleep_snr_before, sleep_snr_after;
+
+    // Flat name -> tensor view for checkpoints (and back).
+    std::vector<std::pair<std::string, torch::Tensor>> to_tensors() const;
+    void from_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& named);
+};
+
+// Writes the whole file (via a temporary file renamed into place).
+void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
+                      const std::string& network, const std::vector<std::string>& lc_names);
+
+}  // namespace dynshare::trainer

@@ -1,0 +1,148 @@
+// Instant and Hebbian sharing and the SNR metric, in LibTorch on the
+// layer's own device. Module membership is an index per output position
+// (y mod p) * p + (x mod p), so module sums are one index_add_.
+#include "trainer/sharing.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "dynshare/errors.hpp"
+
+namespace dynshare::trainer {
+namespace {
+
+// Module id of every output position, (L,) int64.
+torch::Tensor module_ids(const LcGeometry& g, int p, const torch::Device& dev) {
+    auto y = torch::arange(g.h_out(), torch::kLong).remainder(p);
+    auto x = torch::arange(g.w_out(), torch::kLong).remainder(p);
+    return (y.unsqueeze(1) * p + x.unsqueeze(0)).flatten().to(dev);
+}
+
+// Mean over each module of v (c, L, ...) -> (c, p*p, ...), using `ids`.
+torch::Tensor module_mean(const torch::Tensor& v, const torch::Tensor& ids, int p) {
+    auto shape = v.sizes().vec();
+    shape[1] = int64_t(p) * p;
+    auto sums = torch::zeros(shape, v.options()).index_add_(1, ids, v);
+    auto counts = torch::bincount(ids, {}, int64_t(p) * p).to(v.dtype());
+    std::vector<int64_t> cshape(v.dim(), 1);
+    cshape[1] = int64_t(p) * p;
+    return sums / counts.clamp_min(1).view(cshape);
+}
+
+}  // namespace
+
+double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int p) {
+    torch::NoGradGuard no_grad;
+    std::vector<int64_t> inner;  // positions whose receptive field avoids the padding
+    for (int y = 0; y < g.h_out(); ++y)
+        for (int x = 0; x < g.w_out(); ++x)
+            if (!g.is_border(y, x)) inner.push_back(int64_t(y) * g.w_out() + x);
+    if (inner.empty()) return std::nan("");
+    auto idx = torch::tensor(inner, torch::kLong).to(weight.device());
+    auto w = weight.detach().to(torch::kDouble).reshape({g.c_out, -1, g.fan_in()}).index_select(1, idx);
+    auto ids = module_ids(g, p, weight.device()).index_select(0, idx);
+    auto counts = torch::bincount(ids, {}, int64_t(p) * p);
+    auto mean = module_mean(w, ids, p);                                  // (c, M, F)
+    auto dev = w - mean.index_select(1, ids);
+    auto var = module_mean(dev * dev, ids, p).clamp_min(1e-20);         // population variance
+    auto snr = (mean * mean / var).mean(-1);                             // (c, M)
+    auto valid = (counts >= 2).to(weight.device());                      // one neuron has no variance
+    if (valid.sum().item<int64_t>() == 0) return std::nan("");
+    return (-torch::log(snr)).index_select(1, valid.nonzero().flatten()).mean().item<double>();
+}
+
+void share_instant(LocallyConnected2dImpl& layer, int p) {
+    torch::NoGradGuard no_grad;
+    const LcGeometry& g = layer.geometry();
+    auto ids = module_ids(g, p, layer.weight.device());
+    auto w = layer.weight.view({g.c_out, -1, g.fan_in()});
+    w.copy_(module_mean(w, ids, p).index_select(1, ids));
+    if (layer.bias.defined()) {
+        auto b = layer.bias.view({g.c_out, -1});
+        b.copy_(module_mean(b, ids, p).index_select(1, ids));
+    }
+}
+
+void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, int patterns, double lr,
+                   double gamma, uint64_t seed) {
+    torch::NoGradGuard no_grad;
+    const LcGeometry& g = layer.geometry();
+    auto dev = layer.weight.device();
+    auto gen = at::detail::createCPUGenerator(seed);
+    auto ids = module_ids(g, p, dev);
+    auto w = layer.weight.view({g.c_out, -1, g.fan_in()});
+    const auto w0 = w.clone();
+    const int period = p * g.stride;  // neurons p apart read inputs p*stride apart
+    const int reps_y = (g.h_in + period - 1) / period, reps_x = (g.w_in + period - 1) / period;
+    namespace F = torch::nn::functional;
+    for (int64_t t = 0; t < presentations; ++t) {
+        auto tile = torch::randn({patterns, g.c_in, period, period}, gen, torch::kFloat) /
+                    std::sqrt(double(g.fan_in()));                      // unit-norm patches on average
+        auto img = tile.repeat({1, 1, reps_y, reps_x}).narrow(2, 0, g.h_in).narrow(3, 0, g.w_in).to(dev);
+        auto x = F::unfold(img, F::UnfoldFuncOptions({g.k, g.k}).padding(g.padding).stride(g.stride));
+        x = x.permute({2, 0, 1}).to(w.dtype());                        // (L, M, F)
+        auto z = torch::bmm(x, w.permute({1, 2, 0}));                   // (L, M, c_out)
+        z = z.permute({2, 0, 1});                                       // (c_out, L, M)
+        auto r = z - module_mean(z, ids, p).index_select(1, ids);
+        auto hebb = torch::bmm(r.permute({1, 0, 2}), x).permute({1, 0, 2});  // (c_out, L, F)
+        w.sub_(lr * (hebb + gamma * (w - w0)));
+    }
+}
+
+std::vector<size_t> sleep_chain(const Net& net) {
+    const auto& lc = net->lc_layers();
+    std::vector<size_t> best, run;
+    auto chains = [&](size_t a, size_t b) {
+        const LcGeometry& x = lc[a].layer->geometry();
+        const LcGeometry& y = lc[b].layer->geometry();
+        return x.c_out == y.c_in && x.h_out() == y.h_in && x.w_out() == y.w_in;
+    };
+    for (size_t i = 0; i < lc.size(); ++i) {
+        if (!lc[i].main_path) continue;
+        if (!run.empty() && !chains(run.back(), i)) run.clear();
+        run.push_back(i);
+        if (run.size() > best.size()) best = run;
+    }
+    return best;
+}
+
+std::vector<double> network_snr(const Net& net) {
+    std::vector<double> out;
+    for (const auto& l : net->lc_layers())
+        out.push_back(neg_log_snr(l.layer->weight, l.layer->geometry(), module_period(l.layer->geometry())));
+    return out;
+}
+
+SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
+    SleepRecord rec;
+    rec.snr_before = network_snr(net);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto& lc = net->lc_layers();
+    const auto& s = cfg.sharing;
+    const uint64_t seed = cfg.train.seed * 1000003ULL + phase;
+    switch (s.mode) {
+    case SharingMode::none: break;
+    case SharingMode::instant:
+        for (const auto& l : lc) share_instant(*l.layer.ptr(), module_period(l.layer->geometry()));
+        break;
+    case SharingMode::hebbian:
+        for (size_t i = 0; i < lc.size(); ++i)
+            share_hebbian(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry()), s.presentations, 32, s.lr,
+                          s.gamma, seed * 131 + i);
+        break;
+    case SharingMode::simulated: {
+        const auto chain = sleep_chain(net);
+        std::vector<bool> in_chain(lc.size(), false);
+        for (size_t i : chain) in_chain[i] = true;
+        run_simulated_sleep(cfg, net, chain, seed);
+        for (size_t i = 0; i < lc.size(); ++i)  // e.g. 1x1 shortcuts: off the chain
+            if (!in_chain[i]) share_instant(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry()));
+        break;
+    }
+    }
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.snr_after = network_snr(net);
+    return rec;
+}
+
+}  // namespace dynshare::trainer

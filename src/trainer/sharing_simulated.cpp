@@ -1,0 +1,68 @@
+// The only file that calls the engine: the simulated sleep phase (Eq. 8 over
+// stacked LC layers, include/dynshare/sleep_phase.hpp) on the network's own
+// LC weights. Compiled as a stub throwing UserError until src/core provides
+// run_sleep_phase (DYNSHARE_HAVE_SLEEP_PHASE is set by src/trainer/CMakeLists).
+#include "trainer/sharing.hpp"
+
+#include "dynshare/errors.hpp"
+#include "dynshare/sleep_phase.hpp"
+
+namespace dynshare::trainer {
+
+bool have_simulated_sleep() { return DYNSHARE_HAVE_SLEEP_PHASE != 0; }
+
+#if DYNSHARE_HAVE_SLEEP_PHASE
+namespace {
+
+// The engine's view of the chain: input shape and one StackLayer per layer.
+SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo, uint64_t phase) {
+    SimConfig sim = cfg.sleep;
+    sim.model = ModelKind::ei_rate;
+    sim.run.presentations = cfg.sharing.presentations;
+    sim.run.seed = cfg.train.seed;
+    sim.run.stream = phase;
+    sim.stack.enabled = true;
+    sim.stack.connectivity = Connectivity::grid;
+    sim.stack.input = StackInput{geo.front().c_in, geo.front().h_in, geo.front().w_in};
+    sim.stack.layers.clear();
+    for (const auto& g : geo) {
+        StackLayer l;
+        l.channels = g.c_out;
+        l.kernel = g.k;
+        l.stride = g.stride;
+        l.padding = g.padding;
+        l.nonlinearity = Nonlinearity::relu;
+        sim.stack.layers.push_back(l);
+    }
+    return sim;
+}
+
+}  // namespace
+
+void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase) {
+    if (chain.empty()) return;
+    torch::NoGradGuard no_grad;
+    const auto& lc = net->lc_layers();
+    std::vector<LcGeometry> geo;
+    std::vector<std::vector<double>> weights;
+    for (size_t i : chain) {
+        const auto& layer = *lc[i].layer;
+        geo.push_back(layer.geometry());
+        auto w = layer.weight.detach().to(torch::kCPU, torch::kDouble).contiguous();
+        weights.emplace_back(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
+    }
+    run_sleep_phase(engine_config(cfg, geo, phase), geo, weights, phase);
+    for (size_t n = 0; n < chain.size(); ++n) {
+        auto& layer = *lc[chain[n]].layer.ptr();
+        auto w = torch::from_blob(weights[n].data(), {int64_t(weights[n].size())}, torch::kDouble);
+        layer.weight.copy_(w.view(layer.weight.sizes()).to(layer.weight.device(), layer.weight.scalar_type()));
+    }
+}
+#else
+void run_simulated_sleep(const RunConfig&, Net&, const std::vector<size_t>&, uint64_t) {
+    throw UserError("sharing.mode simulated needs the engine's sleep phase (run_sleep_phase), "
+                    "which this build does not include; use sharing.mode instant or hebbian");
+}
+#endif
+
+}  // namespace dynshare::trainer

@@ -1,0 +1,92 @@
+// Typed, validated parameters of one training run. The YAML (and --set
+// overrides) becomes these structs once, in train_config.cpp; the rest of
+// the trainer never sees YAML. Key paths: network.*, data.*, sharing.*,
+// train.*, sleep.* (documented in experiments/train_fmnist_quick.yaml).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dynshare/config.hpp"
+
+namespace dynshare::trainer {
+
+enum class Arch { resnet20, resnet18, small };
+enum class Connect { conv, lc };
+enum class Dataset { fashion_mnist, cifar10, cifar100 };
+enum class SharingMode { none, instant, hebbian, simulated };
+
+struct NetworkConfig {
+    Arch arch = Arch::resnet20;
+    Connect connectivity = Connect::lc;
+    int width = 0;               // channels of the first stage; 0 = the arch's default
+    int depth = 3;               // small: number of LC layers (1-6)
+    int kernel = 3;              // small: kernel size
+    int first_conv_layers = 0;   // the first n spatial layers stay convolutional
+    bool conv_1x1 = false;       // 1x1 (shortcut) layers convolutional
+    double conv_init_eps = -1.0; // >= 0: LC starts as one shared kernel + eps * noise
+    bool batch_norm = true;
+};
+
+struct DataConfig {
+    Dataset dataset = Dataset::fashion_mnist;
+    std::string path = "/usr/share/datasets/fashion-mnist";
+    int canvas = 0;        // > 0: each image at a random (fixed) offset in a canvas
+    int padding = 4;       // random-crop padding (zero after normalisation)
+    bool flip = false;     // random horizontal flips
+    int repetitions = 1;   // copies of each image per batch, independent crops
+    int validation = 5000; // images held out of the training split
+    bool final_test = true;// evaluate on the test set every epoch
+    int limit_train = 0;   // > 0: use only the first n training images (smoke runs)
+    int limit_test = 0;
+};
+
+struct SharingConfig {
+    SharingMode mode = SharingMode::none;
+    int every = 10;             // iterations between sharing phases
+    int64_t presentations = 100;// hebbian and simulated
+    double lr = 0.5;            // hebbian step (patterns have unit norm)
+    double gamma = 0.01;        // hebbian pull to the initial weights (Eq. 4)
+};
+
+struct TrainConfig {
+    int epochs = 10;
+    int batch_size = 128;
+    double lr = 1.0e-3;
+    double weight_decay = 1.0e-4;
+    std::vector<int> lr_decay_epochs;
+    double lr_decay = 0.25;
+    int64_t max_iterations = 0;
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    int threads = 0;
+    int checkpoint_every = 1;   // epochs; 0 = only at the end
+    int eval_batch_size = 500;
+    std::string progress = "auto";  // auto | always | never
+};
+
+struct RunConfig {
+    NetworkConfig network;
+    DataConfig data;
+    SharingConfig sharing;
+    TrainConfig train;
+    SimConfig sleep;  // simulated mode: dynamics/plasticity/input of the engine
+};
+
+// Parses YAML text with `key=value` overrides applied (value parsed as YAML).
+// Throws UserError naming the key for unknown keys and invalid values.
+RunConfig parse_run_config(const std::string& yaml_text,
+                           const std::vector<std::pair<std::string, std::string>>& overrides);
+RunConfig load_run_config(const std::string& path,
+                          const std::vector<std::pair<std::string, std::string>>& overrides);
+
+// The resolved configuration (every key, defaults included) as YAML.
+std::string to_yaml(const RunConfig& cfg);
+
+const char* to_string(Arch);
+const char* to_string(Connect);
+const char* to_string(Dataset);
+const char* to_string(SharingMode);
+
+}  // namespace dynshare::trainer
