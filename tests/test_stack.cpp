@@ -232,7 +232,9 @@ TEST(Stack, IdenticalWeightsInModulesAreAFixedPoint) {
             // Eq. 4 (ideal): z_i = mean z and w = w_init, nothing moves. Eq. 8
             // (ei_rate): r - b = z / (1 + alpha) is not 0, so the common mode of a
             // module moves (anti-Hebbian, held by gamma) while the spread stays 0.
-            if (model == ModelKind::ideal) EXPECT_LE(moved, 1e-12) << "layer " << l;
+            if (model == ModelKind::ideal) {
+                EXPECT_LE(moved, 1e-12) << "layer " << l;
+            }
         }
     }
 }
@@ -262,9 +264,10 @@ TEST(Stack, ModulesReachTheEq5FixedPoint) {
     //   w_i* = mean_j w0_j + gamma (C + gamma I)^-1 (w0_i - mean_j w0_j).
     SimConfig cfg = stack_config(ModelKind::ideal, {layer(2, 3, 1, 0), layer(2, 3, 1, 0, Nonlinearity::identity)}, 1, 11);
     cfg.plasticity.gamma = 0.3;
-    cfg.plasticity.lr = 0.02;
+    cfg.plasticity.lr = 4.0;  // eta = lr / (t0 + t): 0.02 falling to 0.0012
+    cfg.plasticity.schedule_t0 = 200;
     cfg.plasticity.momentum = 0.0;
-    cfg.plasticity.schedule = ScheduleKind::constant;
+    cfg.plasticity.schedule = ScheduleKind::inv;
     cfg.run.presentations = 3000;
     cfg.run.record_every = 3000;
     const auto g = stack_geometry(cfg.stack);
@@ -295,8 +298,11 @@ TEST(Stack, ModulesReachTheEq5FixedPoint) {
                 spread += (got - mean0).squaredNorm();
             }
         }
-        // The spread shrinks a lot, and what is left is Eq. 5's gamma bias.
-        EXPECT_LT(spread, 0.25 * spread0) << "layer " << l;
+        // The spread shrinks (layer 0: C ~ I, to ~5%; layer 1: its C, relu
+        // patterns of a 9-dimensional patch, has small eigenvalues, so Eq. 5
+        // keeps about half), and what is left is Eq. 5's gamma bias (measured:
+        // relative distances 0.06 and 0.02).
+        EXPECT_LT(spread, (l == 0 ? 0.1 : 0.6) * spread0) << "layer " << l;
         EXPECT_LT(std::sqrt(err / spread), 0.1) << "layer " << l << ": relative distance to Eq. 5";
     }
 }
@@ -506,11 +512,31 @@ TEST(Stack, BadConfigsExitTwoWritingNothing) {
     expect_error("--set 'stack.layers=[{kernel: 11, padding: 1}]'", "stack.layers[0].kernel");  // kernel > input
 }
 
+// Sum over modules of the variance of the non-border members' weights.
+double module_variance(const StackLayerPlan& pl, const std::vector<double>& w) {
+    const int64_t k = pl.g.fan_in();
+    double total = 0.0;
+    for (size_t m = 0; m + 1 < pl.snr_offsets.size(); ++m) {
+        const int64_t a = pl.snr_offsets[m], n = pl.snr_offsets[m + 1] - a;
+        for (int64_t j = 0; j < k; ++j) {
+            double s1 = 0.0, s2 = 0.0;
+            for (int64_t r = a; r < a + n; ++r) {
+                const double v = w[pl.order[pl.snr_rows[r]] * k + j];
+                s1 += v;
+                s2 += v * v;
+            }
+            total += s2 / n - (s1 / n) * (s1 / n);
+        }
+    }
+    return total;
+}
+
 TEST(Stack, SleepPhaseApiAndMetrics) {
     SimConfig cfg = stack_config(ModelKind::ei_rate, {layer(3, 3, 1, 1), layer(3, 3, 1, 1)}, 2, 12);
-    cfg.run.presentations = 20;
+    cfg.run.presentations = 30;
     cfg.plasticity.gamma = 0.01;
     const auto g = stack_geometry(cfg.stack);
+    const StackPlan plan = make_stack_plan(cfg.stack, g);
     auto w = random_weights(cfg, g);
     const auto w_start = w;
     const SleepPhaseResult r = run_sleep_phase(cfg, g, w, 5);
@@ -519,8 +545,13 @@ TEST(Stack, SleepPhaseApiAndMetrics) {
     for (size_t l = 0; l < 2; ++l) {
         EXPECT_EQ(r.neg_log_snr_before[l], lc_neg_log_snr(g[l], w_start[l].data(), 3));
         EXPECT_EQ(r.neg_log_snr_after[l], lc_neg_log_snr(g[l], w[l].data(), 3));
+        // Eq. 8 equalises the weights inside the modules.
+        EXPECT_LT(module_variance(plan.layers[l], w[l]), 0.8 * module_variance(plan.layers[l], w_start[l])) << l;
     }
-    EXPECT_LT(r.neg_log_snr_after[0], r.neg_log_snr_before[0] - 0.5);  // the first layer shares quickly
+    // The same as the engine with the key (seed, seed_run).
+    Collect obs;
+    const StackRunResult e = run_stack_engine(cfg, plan, make_key(cfg.run.seed, 5), w_start, obs);
+    EXPECT_EQ(e.state.layers[1].w, w[1]);
     // lc_neg_log_snr by hand: one module of a 1-channel 1x... layer, period 1.
     LcGeometry one;
     one.c_in = 1; one.h_in = 3; one.w_in = 3; one.c_out = 1; one.k = 1;

@@ -207,23 +207,23 @@ struct DatasetInfo {
 };
 std::map<std::string, DatasetInfo> datasets(hid_t loc) {
     std::map<std::string, DatasetInfo> out;
-    H5Ovisit(
+    H5Lvisit(
         loc, H5_INDEX_NAME, H5_ITER_INC,
-        [](hid_t obj, const char* name, const H5O_info_t* info, void* op) -> herr_t {
-            if (info->type != H5O_TYPE_DATASET) return 0;
-            h5::Handle ds(H5Dopen2(obj, name, H5P_DEFAULT), H5Dclose);
-            h5::Handle space(H5Dget_space(ds.id()), H5Sclose), type(H5Dget_type(ds.id()), H5Tclose);
+        [](hid_t group, const char* name, const H5L_info_t*, void* op) -> herr_t {
+            h5::Handle obj(H5Oopen(group, name, H5P_DEFAULT), H5Oclose);
+            if (H5Iget_type(obj.id()) != H5I_DATASET) return 0;
+            h5::Handle space(H5Dget_space(obj.id()), H5Sclose), type(H5Dget_type(obj.id()), H5Tclose);
             DatasetInfo d;
             const int rank = H5Sget_simple_extent_ndims(space.id());
             d.dims.resize(size_t(rank));
             d.maxdims.resize(size_t(rank));
             H5Sget_simple_extent_dims(space.id(), d.dims.data(), d.maxdims.data());
             d.bytes.resize(size_t(H5Sget_simple_extent_npoints(space.id())) * H5Tget_size(type.id()));
-            if (!d.bytes.empty()) H5Dread(ds.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, d.bytes.data());
+            if (!d.bytes.empty()) H5Dread(obj.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, d.bytes.data());
             (*static_cast<std::map<std::string, DatasetInfo>*>(op))[name] = d;
             return 0;
         },
-        &out, H5O_INFO_BASIC);
+        &out);
     return out;
 }
 
@@ -368,9 +368,9 @@ TEST(SweepCli, BadInputIsRefusedAndWritesNothing) {
 TEST(SweepCli, InterruptedSweepResumesToTheSameFile) {
     TempDir dir;
     write_text(dir.file("base.yaml"), kBase);
-    // Enough work that SIGINT arrives mid-sweep: 24 runs of 400 presentations.
+    // Enough work that SIGINT arrives mid-sweep: 24 runs of 2000 presentations (~2 s in all).
     write_text(dir.file("sweep.yaml"),
-               "base: base.yaml\nset: {run.presentations: 400, layer.neurons: 50}\n"
+               "base: base.yaml\nset: {run.presentations: 2000, layer.neurons: 50}\n"
                "grid: {plasticity.gamma: [0.1, 0.01, 0.001]}\ntrials: 8\n");
     const std::string err = dir.file("stderr.txt");
     const pid_t pid = fork();
@@ -389,7 +389,7 @@ TEST(SweepCli, InterruptedSweepResumesToTheSameFile) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         if (!fs::exists(dir.file("cut.h5"))) continue;
         // The file is open for writing: just wait a little past the first runs.
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
         break;
     }
     kill(pid, SIGINT);

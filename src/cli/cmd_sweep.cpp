@@ -122,7 +122,7 @@ h5::Handle open_for_resume(const std::string& out, const std::string& sweep_path
     if (h.sweep_text != spec.text && rest(h.sweep_text) == rest(spec.text))
         throw UserError("--resume: " + out + " was made from a different config: its `sweep` attribute has '" +
                         first_line(h.sweep_text) + "', now '" + first_line(spec.text) +
-                        "' (the base path as found must match: run from the directory the sweep was started in)");
+                        "' (if that is the same file, run from the directory the sweep was started in)");
     if (h.sweep_text != spec.text)
         throw UserError("--resume: " + out + " was made from a different config (its `sweep` attribute differs from " +
                         sweep_path +
@@ -198,6 +198,15 @@ int cmd_sweep(int argc, char** argv) {
             pending.push_back(&run);
             total_presentations += run.config.run.presentations;
         }
+    // Longest runs first, so that no thread is left with a long run at the
+    // end (the order does not change any result: runs are independent).
+    const auto cost = [](const SweepRun* r) {
+        const SimConfig& c = r->config;
+        return double(c.run.presentations) * double(c.steps_per_presentation()) * c.layer.neurons * c.layer.kernel *
+               c.layer.kernel;
+    };
+    std::stable_sort(pending.begin(), pending.end(),
+                     [&cost](const SweepRun* a, const SweepRun* b) { return cost(a) > cost(b); });
     const int64_t expected = shard_size(int64_t(spec.runs.size()), shard_index, shard_count);
     const int nthreads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, pending.size())));
 

@@ -319,7 +319,7 @@ public:
         double* pos = pos_.data();
         // Every output channel at (y, x) sees the same receptive field: gather
         // it once per position, then copy it to each neuron's row.
-        const bool par = n * fan >= (int64_t(1) << 16);
+        const bool par = n * fan >= (int64_t(1) << 18);
 #pragma omp parallel if (par)
         {
 #pragma omp for schedule(static)
@@ -470,6 +470,12 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
     auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
     auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
 
+    // Threads only pay when a presentation has enough work: each parallel
+    // region costs a barrier, which on a busy machine can take a time slice.
+    int64_t work = 0;
+    for (const auto& pl : plan.layers) work += pl.g.weight_count() + pl.g.neurons() * S;
+    const bool par = work >= (int64_t(1) << 18);
+
     PatternBuilder patterns(cfg, plan, key);
     StackRunResult result;
     result.layer_seconds.assign(L, 0.0);
@@ -490,7 +496,7 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
     int64_t step = resume ? resume->step : 0;
     if (!resume) {
         observer.on_begin(snapshot(plan, blocks, 0, 0));
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
         observer.on_record(0, 0.0, nls, mas);
     }
@@ -521,7 +527,7 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
             const int64_t j = stops[seg];
             const bool last = seg + 1 == stops.size();
             const bool record = !last || (step + S) % R == 0;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (par)
             for (int i = 0; i < L; ++i) {
                 const int l = sched[i];
                 const double t0 = omp_get_wtime();

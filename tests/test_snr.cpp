@@ -1,0 +1,51 @@
+// Eq. 6 against hand-computed values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "dynshare/snr.hpp"
+
+using namespace dynshare;
+
+TEST(Snr, HandComputedTwoByTwo) {
+    // Columns (1,3): mean 2, var 1 -> 4; (2,4): mean 3, var 1 -> 9; SNR = 6.5.
+    const double w[] = {1, 2, 3, 4};
+    EXPECT_DOUBLE_EQ(snr_w(w, 2, 2), 6.5);
+    EXPECT_DOUBLE_EQ(neg_log_snr(w, 2, 2), -std::log(6.5));
+}
+
+TEST(Snr, HandComputedThreeNeurons) {
+    // One input: values 0, 1, 5 -> mean 2, var (4 + 1 + 9)/3 = 14/3 -> SNR = 4 / (14/3) = 6/7.
+    const double w[] = {0, 1, 5};
+    EXPECT_NEAR(snr_w(w, 3, 1), 6.0 / 7.0, 1e-15);
+}
+
+TEST(Snr, SharedWeightsGiveInfiniteSnr) {
+    const double w[] = {0.5, -1, 0.5, -1, 0.5, -1};
+    EXPECT_EQ(snr_w(w, 3, 2), std::numeric_limits<double>::infinity());
+}
+
+TEST(Snr, NearlySharedWeightsKeepPrecision) {
+    // Mean 1e3, deviations +-1e-6: SNR = 1e6 / 1e-12 = 1e18 (a naive E[w^2] - mean^2 gives garbage).
+    const double w[] = {1e3 + 1e-6, 1e3 - 1e-6};
+    EXPECT_NEAR(std::log10(snr_w(w, 2, 1)), 18.0, 1e-6);
+}
+
+TEST(Snr, SubsetOfRows) {
+    const double w[] = {1, 2, 100, 100, 3, 4};
+    const int64_t rows[] = {0, 2};
+    EXPECT_DOUBLE_EQ(snr_w_rows(w, rows, 2, 2), 6.5);
+}
+
+TEST(Snr, TheoryMinimumWithIdentityCovariance) {
+    // C = I: w_i* = (mean0 + gamma w0_i) / (1 + gamma); deviations shrink by gamma/(1+gamma).
+    const double gamma = 0.1;
+    std::vector<double> C = {1, 0, 0, 1}, w0 = {1, 2, 3, 4};
+    const auto w = eq5_fixed_point(C, w0, 2, 2, gamma);
+    const double s = gamma / (1 + gamma);
+    EXPECT_NEAR(w[0], 2 - s, 1e-14);
+    EXPECT_NEAR(w[2], 2 + s, 1e-14);
+    // SNR: col 0 mean 2, var s^2; col 1 mean 3, var s^2.
+    EXPECT_NEAR(theory_min_neg_log_snr(C, w0, 2, 2, gamma), -std::log((4 + 9) / (2 * s * s)), 1e-12);
+}
