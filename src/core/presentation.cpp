@@ -63,6 +63,14 @@ void materialize_weights_row(int64_t k, double G, double ci, const double* __res
                              const double* __restrict w0, double* __restrict w) {
     for (int64_t j = 0; j < k; ++j) w[j] = w[j] + G * (w[j] - w0[j]) + ci * x[j];
 }
+// Eq. 4 with momentum for one neuron's weights (restrict: vectorises).
+void ideal_row(int64_t k, double z, double zbar, double mu, double gamma, double eta, const double* __restrict x,
+               const double* __restrict w0, double* __restrict w, double* __restrict v) {
+    for (int64_t j = 0; j < k; ++j) {
+        v[j] = mu * v[j] + ideal_grad(z, zbar, x[j], w[j], w0[j], gamma);
+        w[j] -= eta * v[j];
+    }
+}
 }  // namespace
 
 void PresentationIntegrator::begin(LayerBlock& block, InputView in, int64_t s0) {
@@ -218,16 +226,8 @@ void PresentationIntegrator::ideal_step() {
     module_means(z.data(), means_);
     const auto& off = b.module_offsets;
     for (int64_t m = 0; m + 1 < static_cast<int64_t>(off.size()); ++m) {
-        for (int64_t i = off[m]; i < off[m + 1]; ++i) {
-            const double* x = in_.row(i);
-            double* w = &b.w[i * k];
-            double* v = &b.v[i * k];
-            const double* w0 = &b.w0[i * k];
-            for (int64_t j = 0; j < k; ++j) {
-                v[j] = p_.mu * v[j] + ideal_grad(z[i], means_[m], x[j], w[j], w0[j], p_.gamma);
-                w[j] -= eta * v[j];
-            }
-        }
+        for (int64_t i = off[m]; i < off[m + 1]; ++i)
+            ideal_row(k, z[i], means_[m], p_.mu, p_.gamma, eta, in_.row(i), &b.w0[i * k], &b.w[i * k], &b.v[i * k]);
     }
 }
 
@@ -256,7 +256,9 @@ bool PresentationIntegrator::state_finite() const {
     double acc = s.A + s.B + s.F + s.G;
     for (int64_t i = 0; i < b_->n; ++i) acc += b_->r[i] + c_[i] + e_[i];
     for (double q : b_->r_inh) acc += q;
-    return std::isfinite(acc) && (p_.model != ModelKind::ideal || std::isfinite(sum(b_->w.data(), b_->n * b_->k)));
+    // Ideal: the drives z_i = w_i . x_i of the last iteration (in rnew_) see every weight along x.
+    if (p_.model == ModelKind::ideal) acc += sum(rnew_.data(), b_->n);
+    return std::isfinite(acc);
 }
 
 void PresentationIntegrator::end() {

@@ -218,6 +218,7 @@ std::vector<double> stack_initial_weights(const StackLayer& layer, const LcGeome
     const int64_t n = g.neurons(), k = g.fan_in();
     const double sd = layer.init_std >= 0 ? layer.init_std : std::sqrt(2.0 / static_cast<double>(k));
     std::vector<double> w(n * k);
+#pragma omp parallel for schedule(static) if (n * k >= (int64_t(1) << 18))
     for (int64_t i = 0; i < n; ++i) {
         double* row = &w[i * k];
         fill_normals(key, Stream::initial_weights, static_cast<uint32_t>(i), static_cast<uint32_t>(l), row,
@@ -484,6 +485,7 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
     std::vector<std::vector<double>> w_now(L);
     std::vector<char> finite(L, 1);
     std::vector<PresentationIntegrator*> integ(L);
+    std::vector<char> tokens(L + 1, 0);
 
     auto metrics_of = [&](int l, const double* w) {
         const StackLayerPlan& pl = plan.layers[l];
@@ -505,14 +507,6 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
             result.status = RunStatus::interrupted;
             break;
         }
-        // Inputs, layer after layer (each layer's pattern comes from the one below).
-        patterns.first_pattern(p);
-        for (int l = 0; l < L; ++l) {
-            const double t0 = omp_get_wtime();
-            patterns.layer_inputs(p, l, blocks[l]);
-            result.pattern_seconds[l] += omp_get_wtime() - t0;
-            if (observer.wants_inputs()) observer.on_inputs(p, l, patterns.inputs(l));
-        }
         const int act = by_layer ? active_layer(p) : -1;
         std::vector<int64_t> s0(L, step);
         for (int l = 0; l < L; ++l) {
@@ -523,29 +517,52 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
         std::vector<int64_t> stops;
         for (int64_t j = R - (step % R); j < S; j += R) stops.push_back(j);
         stops.push_back(S);
-        for (size_t seg = 0; seg < stops.size(); ++seg) {
-            const int64_t j = stops[seg];
+        const bool record_at_end = (step + S) % R == 0;
+        // One segment of one layer: begin (first), advance, record or end (last).
+        auto segment = [&](int l, size_t seg) {
+            const double t0 = omp_get_wtime();
+            PresentationIntegrator& it = *integ[l];
             const bool last = seg + 1 == stops.size();
-            const bool record = !last || (step + S) % R == 0;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-            for (int i = 0; i < L; ++i) {
-                const int l = sched[i];
-                const double t0 = omp_get_wtime();
-                PresentationIntegrator& it = *integ[l];
-                if (seg == 0)
-                    it.begin(blocks[l], InputView{patterns.inputs(l), plan.layers[l].g.fan_in()}, s0[l]);
-                it.advance_to(j);
-                if (!last) {
-                    it.current_weights(w_now[l]);
-                    metrics_of(l, w_now[l].data());
-                } else {
-                    finite[l] = it.state_finite() ? 1 : 0;
-                    it.end();
-                    if (record && finite[l]) metrics_of(l, blocks[l].w.data());
-                }
-                result.layer_seconds[l] += omp_get_wtime() - t0;
+            if (seg == 0) it.begin(blocks[l], InputView{patterns.inputs(l), plan.layers[l].g.fan_in()}, s0[l]);
+            it.advance_to(stops[seg]);
+            if (!last) {
+                it.current_weights(w_now[l]);
+                metrics_of(l, w_now[l].data());
+            } else {
+                finite[l] = it.state_finite() ? 1 : 0;
+                it.end();
+                if (record_at_end && finite[l]) metrics_of(l, blocks[l].w.data());
             }
-            if (!last) observer.on_record(step + j, static_cast<double>(step + j) * dt_record, nls, mas);
+            result.layer_seconds[l] += omp_get_wtime() - t0;
+        };
+        // Inputs come layer after layer (each pattern comes from the layer
+        // below), and layer l's first segment can start as soon as its inputs
+        // exist: one task chain builds the inputs while the other threads
+        // integrate the layers already served. Every task computes the same
+        // numbers whichever thread runs it.
+        patterns.first_pattern(p);
+        [[maybe_unused]] char* tok = tokens.data();  // tok[l + 1]: layer l's inputs are built
+#pragma omp parallel if (par)
+#pragma omp single
+        {
+            for (int l = 0; l < L; ++l) {
+#pragma omp task default(shared) firstprivate(l) depend(in : tok[l]) depend(out : tok[l + 1])
+                {
+                    const double t0 = omp_get_wtime();
+                    patterns.layer_inputs(p, static_cast<size_t>(l), blocks[l]);
+                    result.pattern_seconds[l] += omp_get_wtime() - t0;
+                    if (observer.wants_inputs()) observer.on_inputs(p, l, patterns.inputs(l));
+                }
+#pragma omp task default(shared) firstprivate(l) depend(in : tok[l + 1])
+                segment(l, 0);
+            }
+        }
+        for (size_t seg = 1; seg < stops.size(); ++seg) {
+            if (seg == 1) observer.on_record(step + stops[0], static_cast<double>(step + stops[0]) * dt_record, nls, mas);
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+            for (int i = 0; i < L; ++i) segment(sched[i], seg);
+            if (seg + 1 < stops.size())
+                observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
         }
         step += S;
         int bad = -1;

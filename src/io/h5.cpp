@@ -216,22 +216,24 @@ Appendable Appendable::open(hid_t loc, const std::string& path, hid_t type) {
     return a;
 }
 
-void Appendable::append(const void* column) {
+void Appendable::append(const void* column) { append_many(column, 1); }
+
+void Appendable::append_many(const void* data, hsize_t count) {
+    if (count == 0) return;
     const int rank = rows_ == 0 ? 1 : 2;
-    const hsize_t r = rows_ == 0 ? 1 : rows_;
-    hsize_t newdims[2] = {rows_, n_ + 1};
-    if (rank == 1) newdims[0] = n_ + 1;
+    hsize_t newdims[2] = {rows_, n_ + count};
+    hsize_t start[2] = {0, n_}, block[2] = {rows_, count};
+    if (rank == 1) {
+        newdims[0] = n_ + count;
+        start[0] = n_;
+        block[0] = count;
+    }
     check(H5Dset_extent(ds_.id(), newdims), "extend");
     Handle fspace(H5Dget_space(ds_.id()), H5Sclose);
-    hsize_t start[2] = {0, n_}, count[2] = {r, 1};
-    if (rank == 1) {
-        start[0] = n_;
-        count[0] = 1;
-    }
-    H5Sselect_hyperslab(fspace.id(), H5S_SELECT_SET, start, nullptr, count, nullptr);
-    Handle mspace(H5Screate_simple(1, &r, nullptr), H5Sclose);
-    check(H5Dwrite(ds_.id(), type_, mspace.id(), fspace.id(), H5P_DEFAULT, column), "append");
-    ++n_;
+    H5Sselect_hyperslab(fspace.id(), H5S_SELECT_SET, start, nullptr, block, nullptr);
+    Handle mspace(H5Screate_simple(rank, block, nullptr), H5Sclose);
+    check(H5Dwrite(ds_.id(), type_, mspace.id(), fspace.id(), H5P_DEFAULT, data), "append");
+    n_ += count;
 }
 
 void Appendable::truncate(hsize_t n) {

@@ -57,6 +57,8 @@ public:
     static Appendable create(hid_t loc, const std::string& path, hid_t type, hsize_t rows);
     static Appendable open(hid_t loc, const std::string& path, hid_t type);
     void append(const void* column);   // rows values (or one for 1D)
+    // `count` entries at once; data is (rows, count) row-major (or count values for 1D).
+    void append_many(const void* data, hsize_t count);
     void truncate(hsize_t n);          // keep the first n entries
     hsize_t size() const { return n_; }
 

@@ -50,11 +50,14 @@ void RunGroupWriter::on_record(int64_t step, double time, const std::vector<doub
 
 void RunGroupWriter::flush_records() {
     const size_t per = layers_ == 0 ? 1 : static_cast<size_t>(layers_);
-    for (size_t i = 0; i < steps_buf_.size(); ++i) {
-        step_.append(&steps_buf_[i]);
-        time_.append(&time_buf_[i]);
-        nls_.append(&nls_buf_[i * per]);
-    }
+    const size_t count = steps_buf_.size();
+    step_.append_many(steps_buf_.data(), count);
+    time_.append_many(time_buf_.data(), count);
+    // Buffered as (records, layers); the dataset is (layers, records).
+    std::vector<double> by_layer(nls_buf_.size());
+    for (size_t i = 0; i < count; ++i)
+        for (size_t l = 0; l < per; ++l) by_layer[l * count + i] = nls_buf_[i * per + l];
+    nls_.append_many(by_layer.data(), count);
     steps_buf_.clear();
     time_buf_.clear();
     nls_buf_.clear();
