@@ -293,6 +293,11 @@ TEST(SweepCli, ResumeAfterSomeRunsEqualsAStraightRun) {
     const Cli again = dynshare(dir, "sweep sweep.yaml -o part.h5 --resume");
     EXPECT_EQ(again.status, 0);
     EXPECT_NE(again.err.find("0 now, 16 kept"), std::string::npos) << again.err;
+
+    // One shard, then the other shard resumed into the same file.
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o halves.h5 --shard 0/2 --quiet").status, 0);
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o halves.h5 --shard 1/2 --resume --quiet").status, 0);
+    EXPECT_TRUE(read_file(dir.file("halves.h5")).same_results(read_file(dir.file("straight.h5"))));
 }
 
 TEST(SweepCli, ShardsMergedEqualTheFullSweep) {

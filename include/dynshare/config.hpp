@@ -80,6 +80,8 @@ struct StackParams {           // stack.*
     int period = 0;            // for connectivity period:<p>
     LayerSchedule schedule = LayerSchedule::simultaneous;
     bool normalize = true;     // rescale each propagated pattern to unit RMS
+    double drive = 0.0;        // spontaneous module activity added before the nonlinearity
+                               // (std, relative to the propagated pattern's RMS); 0 = pure propagation
 };
 
 struct SimConfig {

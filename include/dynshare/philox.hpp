@@ -40,7 +40,7 @@ DS_HD uint64_t splitmix64(uint64_t z) {
 }
 
 // What a stream of draws is for; part of the counter so streams never overlap.
-enum class Stream : uint32_t { input = 0, initial_weights = 1, input_noise = 2 };
+enum class Stream : uint32_t { input = 0, initial_weights = 1, input_noise = 2, module_drive = 3 };
 
 // Key of one run: (seed, run). `run` lets several runs share a seed.
 struct RngKey {

@@ -9,5 +9,6 @@ bool cuda_usable(std::string* why) {
 }
 
 std::unique_ptr<Backend> make_cuda_backend() { return nullptr; }
+std::unique_ptr<Backend> make_cuda_backend(DevicePrecision) { return nullptr; }
 
 }  // namespace dynshare

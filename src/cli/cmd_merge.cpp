@@ -78,7 +78,8 @@ int cmd_merge(int argc, char** argv) {
     const std::vector<std::string> keys = sweep_keys(first.sweep_text);
 
     h5::Handle dst = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
-    write_sweep_header(dst.id(), {first.sweep_text, first.runs_total, 0, 1});
+    const SweepFileHeader header{first.sweep_text, first.runs_total, 0, 1};
+    write_sweep_header(dst.id(), header);
     std::string merged_from;
     for (const std::string& in : inputs) merged_from += (merged_from.empty() ? "" : "\n") + in;
     h5::set_attr(dst.id(), "merged_from", merged_from);
@@ -96,7 +97,7 @@ int cmd_merge(int argc, char** argv) {
             copy_run(files[f].id(), dst.id(), index);
         }
     }
-    const SweepTally tally = finish_sweep_file(dst.id(), keys, first.runs_total);
+    const SweepTally tally = finish_sweep_file(dst.id(), keys, header);
     if (!args.has("--quiet")) {
         std::fprintf(stderr, "wrote %s: %lld/%lld runs from %zu files%s, %s\n", out.c_str(),
                      static_cast<long long>(tally.done), static_cast<long long>(first.runs_total), inputs.size(),

@@ -189,7 +189,8 @@ int cmd_sweep(int argc, char** argv) {
                             "' exists; pass --resume to continue it or --overwrite to replace it");
         file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
     }
-    write_sweep_header(file.id(), {spec.text, int64_t(spec.runs.size()), shard_index, shard_count});
+    const SweepFileHeader header{spec.text, int64_t(spec.runs.size()), shard_index, shard_count};
+    write_sweep_header(file.id(), header);
 
     std::vector<const SweepRun*> pending;
     int64_t total_presentations = 0;
@@ -207,7 +208,6 @@ int cmd_sweep(int argc, char** argv) {
     };
     std::stable_sort(pending.begin(), pending.end(),
                      [&cost](const SweepRun* a, const SweepRun* b) { return cost(a) > cost(b); });
-    const int64_t expected = shard_size(int64_t(spec.runs.size()), shard_index, shard_count);
     const int nthreads = int(std::min<size_t>(size_t(threads), std::max<size_t>(1, pending.size())));
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -226,18 +226,19 @@ int cmd_sweep(int argc, char** argv) {
         bar.finish();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const SweepTally tally = finish_sweep_file(file.id(), spec.keys, expected);
+    const SweepTally tally = finish_sweep_file(file.id(), spec.keys, header);
     file.reset();
     if (pool.error) std::rethrow_exception(pool.error);
 
     if (!quiet) {
-        std::fprintf(stderr, "wrote %s: %lld/%lld runs of shard %lld/%lld (%lld now, %zu kept), %s, %.2f s (%.2f s writing), %d thread%s\n",
-                     out.c_str(), static_cast<long long>(tally.done), static_cast<long long>(expected),
-                     static_cast<long long>(shard_index), static_cast<long long>(shard_count),
+        std::fprintf(stderr,
+                     "wrote %s: shard %lld/%lld of %lld runs, %lld finished runs in the file (%lld now, %zu kept), %s, "
+                     "%.2f s (%.2f s writing), %d thread%s\n",
+                     out.c_str(), static_cast<long long>(shard_index), static_cast<long long>(shard_count),
+                     static_cast<long long>(spec.runs.size()), static_cast<long long>(tally.done),
                      static_cast<long long>(pool.written.load()), finished.size(),
                      tally.complete ? "complete" : "incomplete (complete = 0; rerun with --resume)", secs,
-                     pool.write_seconds, nthreads,
-                     nthreads == 1 ? "" : "s");
+                     pool.write_seconds, nthreads, nthreads == 1 ? "" : "s");
     }
     if (interrupted() && !tally.complete) return 130;
     if (tally.diverged > 0) {

@@ -67,7 +67,7 @@ int resume_stack_run(const SimConfig& cfg, const std::string& yaml, h5::Handle& 
                      bool quiet) {
     const std::vector<LcGeometry> geometry = stack_geometry(cfg.stack);
     const StackPlan plan = make_stack_plan(cfg.stack, geometry);
-    const StackState ck = read_stack_checkpoint(file.id(), plan);
+    const StackState ck = read_stack_checkpoint(file.id(), plan, cfg.dynamics.bias);
     truncate_stack_records(file.id(), ck.step);
     return execute(cfg, yaml, plan, {}, file, out, &ck, quiet);
 }

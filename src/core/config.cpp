@@ -103,15 +103,25 @@ void validate_layer(const SimConfig& c) {
     non_negative("layer.init_std", c.layer.init_std);
 }
 
-// Bounds on the leak dr/dt = -r/tau: euler's factor 1 - dt/tau stays
-// positive (monotone relaxation, no sign flipping) only for dt < tau; rk4 is
-// stable up to about 2.785 tau, and 2.5 tau leaves a margin.
+// Stability of the explicit steps. The leak alone needs dt < tau for euler
+// (monotone relaxation). The inhibitory loop of Eq. 8 has eigenvalues
+// (-1 +- i sqrt(alpha)) / tau: euler is stable only for dt < 2 tau / (1 + alpha)
+// (|1 + dt lambda| < 1), and rk4, whose stability region reaches |dt lambda| ~ 2.8,
+// needs dt sqrt(1 + alpha) < 2.5 tau (with a margin).
 void validate_step_size(const DynamicsParams& d) {
     const std::string dt = "dynamics.dt";
-    if (d.integrator == Integrator::euler)
+    if (d.integrator == Integrator::euler) {
         check(d.dt < d.tau, dt, d.dt, "the euler integrator needs dt < dynamics.tau = " + show(d.tau));
-    if (d.integrator == Integrator::rk4)
-        check(d.dt < 2.5 * d.tau, dt, d.dt, "the rk4 integrator needs dt < 2.5 * dynamics.tau = " + show(2.5 * d.tau));
+        const double limit = 2.0 * d.tau / (1.0 + d.alpha);
+        check(d.dt < limit, dt, d.dt,
+              "the euler integrator is unstable for dt >= 2 tau / (1 + dynamics.alpha) = " + show(limit) +
+                  " (use a smaller dt, or integrator rk4 or exponential)");
+    }
+    if (d.integrator == Integrator::rk4) {
+        const double limit = 2.5 * d.tau / std::sqrt(1.0 + d.alpha);
+        check(d.dt < limit, dt, d.dt,
+              "the rk4 integrator needs dt < 2.5 tau / sqrt(1 + dynamics.alpha) = " + show(limit));
+    }
 }
 
 void validate_dynamics(const SimConfig& c) {
@@ -184,6 +194,7 @@ void validate_stack_layers(const StackParams& s) {
 void validate_stack(const StackParams& s) {
     if (!s.enabled) return;
     if (s.layers.empty()) throw UserError("stack.layers = []: needs at least one layer");
+    non_negative("stack.drive", s.drive);
     at_least("stack.input.channels", s.input.channels, 1);
     at_least("stack.input.height", s.input.height, 1);
     at_least("stack.input.width", s.input.width, 1);

@@ -157,6 +157,7 @@ StackPlan make_stack_plan(const StackParams& stack, const std::vector<LcGeometry
     if (geometry.size() > 255) throw UserError("stack.layers: at most 255 layers (got " + std::to_string(geometry.size()) + ")");
     StackPlan plan;
     plan.normalize = stack.normalize;
+    plan.drive = stack.drive;
     for (size_t l = 0; l < geometry.size(); ++l) {
         const LcGeometry& g = geometry[l];
         if (g.c_in < 1 || g.h_in < 1 || g.w_in < 1 || g.c_out < 1 || g.k < 1 || g.stride < 1 || g.padding < 0 ||
@@ -320,7 +321,9 @@ public:
         double* pos = pos_.data();
         // Every output channel at (y, x) sees the same receptive field: gather
         // it once per position, then copy it to each neuron's row.
-        const bool par = n * fan >= (int64_t(1) << 18);
+        // Parallel over neurons only when called outside a parallel region
+        // (inside the run loop's task chain the other threads integrate).
+        const bool par = n * fan >= (int64_t(1) << 18) && !omp_in_parallel();
 #pragma omp parallel if (par)
         {
 #pragma omp for schedule(static)
@@ -369,12 +372,17 @@ public:
                 z[s] = dot(&b.w[s * fan], row, fan);
             }
         }
-        if (l + 1 < plan_.layers.size()) propagate(l);
+        if (l + 1 < plan_.layers.size()) propagate(l, p);
     }
 
 private:
     // phi(module mean of z), laid out as (c_out, h_out, w_out), optionally at unit RMS.
-    void propagate(size_t l) {
+    // With stack.drive > 0 each module also gets independent spontaneous activity
+    // before phi: phi(mean_m / rms + drive * xi_m), xi_m ~ N(0,1) per (presentation,
+    // layer, module). Without it, a deep layer's inputs are a function of the first
+    // layer's patch only, so their covariance can be near-singular and Eq. 5 keeps
+    // part of the initial spread (docs: README "Stacked layers").
+    void propagate(size_t l, int64_t presentation) {
         const StackLayerPlan& pl = plan_.layers[l];
         const LcGeometry& g = pl.g;
         const auto& off = pl.module_offsets;
@@ -383,9 +391,11 @@ private:
         for (int64_t m = 0; m < pl.modules(); ++m) {
             double acc = 0.0;
             for (int64_t s = off[m]; s < off[m + 1]; ++s) acc += z[s];
-            const double mean = acc / static_cast<double>(off[m + 1] - off[m]);
-            means_[m] = pl.phi == Nonlinearity::relu ? std::max(0.0, mean) : mean;
+            means_[m] = acc / static_cast<double>(off[m + 1] - off[m]);
         }
+        if (plan_.drive > 0.0) add_drive(l, presentation);
+        for (double& v : means_)
+            if (pl.phi == Nonlinearity::relu) v = std::max(0.0, v);
         std::vector<double>& out = pin_[l + 1];
         const int p = pl.period, ho = g.h_out(), wo = g.w_out();
         double ss = 0.0;
@@ -406,11 +416,22 @@ private:
         }
     }
 
+    void add_drive(size_t l, int64_t p) {
+        double ss = 0.0;
+        for (double v : means_) ss += v * v;
+        const double rms = std::sqrt(ss / static_cast<double>(means_.size()));
+        const double scale = rms > 0.0 && std::isfinite(rms) ? 1.0 / rms : 1.0;
+        drive_.resize(means_.size());
+        fill_normals(key_, Stream::module_drive, static_cast<uint32_t>(p), static_cast<uint32_t>(l), drive_.data(),
+                     static_cast<int>(drive_.size()));
+        for (size_t m = 0; m < means_.size(); ++m) means_[m] = means_[m] * scale + plan_.drive * drive_[m];
+    }
+
     const StackPlan& plan_;
     RngKey key_;
     double noise_;
     std::vector<std::vector<double>> x_, pin_, z_;
-    std::vector<double> patch_, means_, pos_;
+    std::vector<double> patch_, means_, pos_, drive_;
 };
 
 }  // namespace

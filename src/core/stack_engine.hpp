@@ -63,6 +63,7 @@ struct StackPlan {
     std::vector<StackLayerPlan> layers;
     int pattern_period = 1;  // P0
     bool normalize = true;
+    double drive = 0.0;  // stack.drive
 };
 
 // Module period of a layer under the stack's connectivity.

@@ -49,7 +49,7 @@ template <class V> void visit(V& v, StackLayer& p) {
 template <class V> void visit(V& v, StackParams& p) {
     ConnectivityRef connectivity{p.connectivity, p.period};
     v("input", p.input); v("layers", p.layers); v("connectivity", connectivity); v("schedule", p.schedule);
-    v("normalize", p.normalize);
+    v("normalize", p.normalize); v("drive", p.drive);
 }
 template <class V> void visit(V& v, SimConfig& c) {
     v("model", c.model); v("layer", c.layer); v("dynamics", c.dynamics); v("plasticity", c.plasticity);

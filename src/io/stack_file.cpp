@@ -111,10 +111,16 @@ StackFileWriter::StackFileWriter(hid_t file, const SimConfig& cfg, const std::st
     mas_ = h5::Appendable::create(file, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE, L);
 }
 
+// The initial state is weights_initial with v = 0, r = bias, r_inh = 0: the
+// checkpoint at presentation 0 holds no arrays (read_stack_checkpoint rebuilds it).
 void StackFileWriter::on_begin(const StackState& initial) {
     for (size_t l = 0; l < initial.layers.size(); ++l)
         write_lc_weights(file_, layer_path(l) + "/weights_initial", plan_.layers[l].g, initial.layers[l].w);
-    on_checkpoint(initial);
+    flush_records();
+    h5::Handle g = h5::group(file_, "checkpoint");
+    h5::set_attr(g.id(), "presentation", initial.presentation);
+    h5::set_attr(g.id(), "step", initial.step);
+    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
 }
 
 void StackFileWriter::on_record(int64_t step, double time, const std::vector<double>& nls,
@@ -149,8 +155,7 @@ void StackFileWriter::on_checkpoint(const StackState& s) {
         const LcGeometry& geo = plan_.layers[l].g;
         h5::Handle lg = h5::group(g.id(), layer_path(l));
         const std::vector<hsize_t> mat = {hsize_t(geo.neurons()), hsize_t(geo.fan_in())};
-        h5::write(lg.id(), "w", q.w, mat);
-        h5::write(lg.id(), "w0", q.w0, mat);
+        h5::write(lg.id(), "w", q.w, mat);  // w0 is weights_initial
         h5::write(lg.id(), "v", q.v, mat);
         h5::write(lg.id(), "r", q.r, {hsize_t(q.r.size())});
         h5::write(lg.id(), "r_inh", q.r_inh, {hsize_t(q.r_inh.size())});
@@ -169,12 +174,13 @@ void StackFileWriter::finish(const StackRunResult& result) {
     if (result.status == RunStatus::diverged) {
         flush_records();  // the checkpoint stays the last finite state
         h5::set_attr(file_, "message", result.message);
-    } else {
+    } else if (result.status == RunStatus::interrupted) {
         on_checkpoint(result.state);
-        if (result.status == RunStatus::complete)
-            for (size_t l = 0; l < result.state.layers.size(); ++l)
-                write_lc_weights(file_, layer_path(l) + "/weights_final", plan_.layers[l].g,
-                                 result.state.layers[l].w);
+    } else {
+        // A complete run cannot be resumed: its final weights are all it needs.
+        flush_records();
+        for (size_t l = 0; l < result.state.layers.size(); ++l)
+            write_lc_weights(file_, layer_path(l) + "/weights_final", plan_.layers[l].g, result.state.layers[l].w);
     }
     const hsize_t L = plan_.layers.size();
     h5::write(file_, "timing/layer_seconds", result.layer_seconds, {L});
@@ -186,21 +192,30 @@ void StackFileWriter::finish(const StackRunResult& result) {
     h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
 }
 
-StackState read_stack_checkpoint(hid_t file, const StackPlan& plan) {
-    if (!h5::exists(file, "checkpoint/layers")) throw UserError("the file holds no stack checkpoint to resume from");
+StackState read_stack_checkpoint(hid_t file, const StackPlan& plan, double bias) {
+    if (!h5::exists(file, "checkpoint")) throw UserError("the file holds no stack checkpoint to resume from");
     h5::Handle g = h5::group(file, "checkpoint");
     StackState s;
     s.presentation = h5::attr_int(g.id(), "presentation");
     s.step = h5::attr_int(g.id(), "step");
+    const bool initial = !h5::exists(g.id(), "layers");
+    if (initial && s.presentation != 0) throw UserError("the file's checkpoint holds no layer state");
     for (size_t l = 0; l < plan.layers.size(); ++l) {
         const StackLayerPlan& pl = plan.layers[l];
         const std::string base = layer_path(l) + "/";
         StackLayerState q;
-        q.w = h5::read_doubles(g.id(), base + "w");
-        q.w0 = h5::read_doubles(g.id(), base + "w0");
-        q.v = h5::read_doubles(g.id(), base + "v");
-        q.r = h5::read_doubles(g.id(), base + "r");
-        q.r_inh = h5::read_doubles(g.id(), base + "r_inh");
+        q.w0 = h5::read_doubles(file, base + "weights_initial");
+        if (initial) {
+            q.w = q.w0;
+            q.v.assign(q.w.size(), 0.0);
+            q.r.assign(size_t(pl.g.neurons()), bias);
+            q.r_inh.assign(size_t(pl.modules()), 0.0);
+        } else {
+            q.w = h5::read_doubles(g.id(), base + "w");
+            q.v = h5::read_doubles(g.id(), base + "v");
+            q.r = h5::read_doubles(g.id(), base + "r");
+            q.r_inh = h5::read_doubles(g.id(), base + "r_inh");
+        }
         const size_t nk = size_t(pl.g.weight_count());
         if (q.w.size() != nk || q.w0.size() != nk || q.v.size() != nk || q.r.size() != size_t(pl.g.neurons()) ||
             q.r_inh.size() != size_t(pl.modules()))

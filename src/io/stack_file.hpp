@@ -11,8 +11,11 @@
 //   /layers/<l>/weights_initial, /layers/<l>/weights_final
 //          shape (c_out, h_out, w_out, c_in*k*k): the layout of lc_geometry.hpp
 //   /timing/layer_seconds, /timing/pattern_seconds (layers)
-//   /checkpoint attrs presentation, step; /checkpoint/layers/<l>/{w, w0, v, r, r_inh}
-//          (w, w0, v: (neurons, fan_in) in LC order; r: neurons; r_inh: modules)
+//   /checkpoint attrs presentation, step; /checkpoint/layers/<l>/{w, v, r, r_inh}
+//          (w, v: (neurons, fan_in) in LC order; r: neurons; r_inh: modules);
+//          w0 is weights_initial. The checkpoint at presentation 0 has no
+//          arrays (the initial state follows from weights_initial), and a
+//          complete run writes weights_final instead of a last checkpoint.
 // Records are buffered and reach the file at every checkpoint, as for one layer.
 #pragma once
 #include <hdf5.h>
@@ -66,7 +69,7 @@ private:
 
 // The stack checkpoint of a file (throws UserError when missing or when its
 // shapes do not match the plan).
-StackState read_stack_checkpoint(hid_t file, const StackPlan& plan);
+StackState read_stack_checkpoint(hid_t file, const StackPlan& plan, double bias);
 // Drops the records after `step` (all four /snr series).
 void truncate_stack_records(hid_t file, int64_t step);
 

@@ -233,7 +233,7 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
     writer.finish(result);
 }
 
-SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, int64_t expected) {
+SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, const SweepFileHeader& header) {
     const auto finished = finished_runs(file);
     SweepTally tally;
     std::vector<double> params;
@@ -255,7 +255,10 @@ SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, i
     }
     h5::write(sweep.id(), "index", index, {static_cast<hsize_t>(index.size())});
     write_u64(sweep.id(), "seed", seeds);
-    tally.complete = tally.done >= expected;
+    int64_t in_shard = 0;
+    for (const auto& entry : finished)
+        if (entry.first < header.runs_total && entry.first % header.shard_count == header.shard_index) ++in_shard;
+    tally.complete = in_shard == shard_size(header.runs_total, header.shard_index, header.shard_count);
     h5::set_attr(file, "runs_done", tally.done);
     h5::set_attr(file, "runs_diverged", tally.diverged);
     h5::set_attr(file, "complete", int64_t{tally.complete ? 1 : 0});

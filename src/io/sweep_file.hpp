@@ -94,12 +94,13 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
                      const SingleLayerResult& result);
 
 // Rebuilds /sweep/{params,index,seed} from the finished runs and sets
-// runs_done, runs_diverged and complete (all `expected` runs finished).
+// runs_done, runs_diverged and complete (every run of the file's shard,
+// index % shard_count == shard_index among runs_total, is finished).
 struct SweepTally {
     int64_t done = 0, diverged = 0;
     bool complete = false;
 };
-SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, int64_t expected);
+SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, const SweepFileHeader& header);
 
 // The key paths of /sweep/params (its `columns` attribute); empty if absent.
 std::vector<std::string> sweep_columns(hid_t file);

@@ -9,6 +9,10 @@
 
 namespace dynshare::trainer {
 
+// Receptive fields of x (B, c_in, h_in, w_in) as (L, B, fan_in), L = h_out*w_out,
+// each in Conv2d's (c_in, ky, kx) order; differentiable.
+torch::Tensor lc_patches(const torch::Tensor& x, const LcGeometry& g);
+
 struct LocallyConnected2dOptions {
     LcGeometry geometry;
     bool bias = true;

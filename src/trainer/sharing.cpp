@@ -48,7 +48,7 @@ double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int p) {
     auto snr = (mean * mean / var).mean(-1);                             // (c, M)
     auto valid = (counts >= 2).to(weight.device());                      // one neuron has no variance
     if (valid.sum().item<int64_t>() == 0) return std::nan("");
-    return (-torch::log(snr)).index_select(1, valid.nonzero().flatten()).mean().item<double>();
+    return -std::log(snr.index_select(1, valid.nonzero().flatten()).mean().item<double>());
 }
 
 void share_instant(LocallyConnected2dImpl& layer, int p) {
@@ -74,13 +74,11 @@ void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, 
     const auto w0 = w.clone();
     const int period = p * g.stride;  // neurons p apart read inputs p*stride apart
     const int reps_y = (g.h_in + period - 1) / period, reps_x = (g.w_in + period - 1) / period;
-    namespace F = torch::nn::functional;
     for (int64_t t = 0; t < presentations; ++t) {
         auto tile = torch::randn({patterns, g.c_in, period, period}, gen, torch::kFloat) /
                     std::sqrt(double(g.fan_in()));                      // unit-norm patches on average
         auto img = tile.repeat({1, 1, reps_y, reps_x}).narrow(2, 0, g.h_in).narrow(3, 0, g.w_in).to(dev);
-        auto x = F::unfold(img, F::UnfoldFuncOptions({g.k, g.k}).padding(g.padding).stride(g.stride));
-        x = x.permute({2, 0, 1}).to(w.dtype());                        // (L, M, F)
+        auto x = lc_patches(img, g).to(w.dtype());                      // (L, M, F)
         auto z = torch::bmm(x, w.permute({1, 2, 0}));                   // (L, M, c_out)
         z = z.permute({2, 0, 1});                                       // (c_out, L, M)
         auto r = z - module_mean(z, ids, p).index_select(1, ids);

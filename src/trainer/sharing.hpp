@@ -17,9 +17,10 @@ namespace dynshare::trainer {
 inline int module_period(const LcGeometry& g) { return g.k; }
 
 // -log SNR_w (Eq. 6) of one layer: per channel and module over its
-// non-border neurons, SNR = mean_j(mu_j^2 / var_j), then -log SNR averaged
-// over channels and modules. var is floored at 1e-20 so exactly shared
-// weights give a large finite value instead of -inf.
+// non-border neurons, SNR = mean_j(mu_j^2 / var_j); then -log of the mean
+// over channels and modules (the engine's lc_neg_log_snr does the same).
+// var is floored at 1e-20 so exactly shared weights give a large finite
+// value instead of -inf.
 double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int period);
 
 // Sets every module's weights (and biases) to the module mean.

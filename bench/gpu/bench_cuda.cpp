@@ -1,0 +1,187 @@
+// GPU benchmark of the CUDA backend (issue 4, "Performance"):
+//  1. the card's ceilings, measured in this run: device copy bandwidth and fp32 FMA rate;
+//  2. (a) a batch of Fig. 4B-sized runs (N = 100, k = 9, 150 Euler steps per
+//     presentation, 10,000 presentations = 1.5 M steps each by default) through
+//     Backend::run_batch, with each kernel's FLOPs and minimum bytes counted
+//     analytically (below), the achieved rates against the ceilings, and the
+//     speed-up over the CPU backend on all cores (timed on a subset of the runs,
+//     one run per core as `dynshare sweep` does, and scaled to the whole batch);
+//  3. (b) the stacked sleep phase: not on the GPU yet (reported as such).
+//
+//   dynshare_bench_gpu [--runs 10000] [--presentations 10000] [--precision fp32|fp64]
+//                      [--cpu-runs 32] [--cpu-presentations 100] [--json FILE]
+//
+// FLOP count per run (Euler, discrete momentum, eta > 0; an FMA counts 2):
+//   per step and neuron: drive z = sw + F sv + G sd + c xx           6
+//                        r += h (-r + z + d0)                         4
+//                        e = mu e + gamma c + (r - b); c -= eta e      7
+//                        module-mean sum                              1   -> 18 n
+//   per step and run:    r_inh update 4, shared A, B, F, G update 10     -> 14
+//   per presentation:    dots w.x, v.x, w0.x per neuron (2K each)     6 K n
+//                        materialize w (7) and v (5) per weight       12 K n
+//                        record (-log SNR_w pass, 4 per weight)       4 K n (when a record falls)
+// Minimum bytes per presentation and run (state in registers/shared memory,
+// every weight array read or written once, fp32: 4 bytes, fp64: 8):
+//   read w, w0, v and write w, v: 5 K n elements. Everything else (x drawn on
+//   the device, rates and coordinates in registers) needs no DRAM traffic.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cuda/kernels.hpp"
+#include "dynshare/backend.hpp"
+#include "dynshare/run_observer.hpp"
+
+using namespace dynshare;
+
+namespace {
+
+struct LastRecord : RunObserver {
+    int64_t records = 0;
+    double last = 0.0;
+    void on_record(int64_t, double, const std::vector<double>& v) override {
+        ++records;
+        last = v.empty() ? 0.0 : v[0];
+    }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Counts {
+    double flop = 0.0, bytes = 0.0;
+};
+
+Counts fig4b_counts(const SimConfig& c, int64_t runs, size_t elem) {
+    const double n = c.layer.neurons, K = double(c.layer.kernel) * c.layer.kernel;
+    const double S = double(c.steps_per_presentation()), P = double(c.run.presentations);
+    const double records_per_presentation = S / double(c.run.record_every);
+    const double per_presentation = S * (18.0 * n + 14.0) + 18.0 * K * n + 4.0 * K * n * records_per_presentation;
+    Counts out;
+    out.flop = per_presentation * P * double(runs);
+    out.bytes = 5.0 * K * n * double(elem) * P * double(runs);
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int64_t runs = 10000, presentations = 10000, cpu_runs = 0, cpu_presentations = 100;
+    std::string precision = "fp32", json;
+    for (int a = 1; a < argc; ++a) {
+        const std::string s = argv[a];
+        auto next = [&]() -> std::string {
+            if (a + 1 >= argc) {
+                std::fprintf(stderr, "%s needs a value\n", s.c_str());
+                std::exit(2);
+            }
+            return argv[++a];
+        };
+        if (s == "--runs") runs = std::stoll(next());
+        else if (s == "--presentations") presentations = std::stoll(next());
+        else if (s == "--precision") precision = next();
+        else if (s == "--cpu-runs") cpu_runs = std::stoll(next());
+        else if (s == "--cpu-presentations") cpu_presentations = std::stoll(next());
+        else if (s == "--json") json = next();
+        else {
+            std::fprintf(stderr,
+                         "usage: dynshare_bench_gpu [--runs N] [--presentations P] [--precision fp32|fp64]\n"
+                         "                          [--cpu-runs M] [--cpu-presentations Q] [--json FILE]\n");
+            return s == "--help" || s == "-h" ? 0 : 2;
+        }
+    }
+    std::string why;
+    if (!cuda_usable(&why)) {
+        std::fprintf(stderr, "dynshare_bench_gpu: %s\n", why.c_str());
+        return 1;
+    }
+    const DevicePrecision prec = precision == "fp64" ? DevicePrecision::fp64 : DevicePrecision::fp32;
+    const size_t elem = prec == DevicePrecision::fp64 ? 8 : 4;
+    const int threads = omp_get_max_threads();
+    if (cpu_runs <= 0) cpu_runs = 2 * threads;
+
+    // --- 1. ceilings ---------------------------------------------------------
+    double bw = 0.0, fp32 = 0.0;
+    if (const char* e = cuda::measure_copy_bandwidth(1.0, &bw)) std::fprintf(stderr, "copy bandwidth: %s\n", e);
+    if (const char* e = cuda::measure_fp32_rate(1.0, &fp32)) std::fprintf(stderr, "fp32 rate: %s\n", e);
+    std::printf("ceilings: copy bandwidth %.1f GB/s (read + write), fp32 FMA rate %.1f TFLOP/s\n", bw * 1e-9,
+                fp32 * 1e-12);
+
+    // --- 2. (a) Fig. 4B batch -------------------------------------------------
+    SimConfig base;  // the built-in defaults are Fig. 4B (experiments/fig4b.yaml)
+    base.run.presentations = presentations;
+    std::vector<SimConfig> cfgs(static_cast<size_t>(runs), base);
+    for (int64_t i = 0; i < runs; ++i) cfgs[size_t(i)].run.seed = static_cast<uint64_t>(i);
+    std::vector<LastRecord> obs(cfgs.size());
+    std::vector<RunObserver*> ptrs;
+    for (auto& o : obs) ptrs.push_back(&o);
+    auto gpu = make_cuda_backend(prec);
+    BatchOptions opt;
+    opt.checkpoints = false;
+    opt.final_state = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto results = gpu->run_batch(cfgs, ptrs, opt);
+    const double t_gpu = seconds_since(t0);
+    int64_t diverged = 0, records = 0;
+    double mean_last = 0.0;
+    for (size_t i = 0; i < results.size(); ++i) {
+        diverged += results[i].status == RunStatus::diverged;
+        records += obs[i].records;
+        mean_last += obs[i].last / double(results.size());
+    }
+    const Counts cnt = fig4b_counts(base, runs, elem);
+    const double steps = double(runs) * presentations * base.steps_per_presentation();
+    std::printf("(a) %lld Fig. 4B runs x %lld presentations (%.3g Euler steps each), %s: %.2f s on the GPU\n",
+                (long long)runs, (long long)presentations, double(presentations * base.steps_per_presentation()),
+                precision.c_str(), t_gpu);
+    std::printf("    %.3g neuron-steps/s; %lld records; %lld diverged; mean final -log SNR_w %.4f\n",
+                steps * base.layer.neurons / t_gpu, (long long)records, (long long)diverged, mean_last);
+    std::printf("    analytic FLOPs %.3g -> %.2f TFLOP/s = %.1f%% of the fp32 ceiling\n", cnt.flop,
+                cnt.flop / t_gpu * 1e-12, 100.0 * cnt.flop / t_gpu / fp32);
+    std::printf("    minimum bytes %.3g -> %.1f GB/s = %.1f%% of the copy-bandwidth ceiling\n", cnt.bytes,
+                cnt.bytes / t_gpu * 1e-9, 100.0 * cnt.bytes / t_gpu / bw);
+    std::printf("    (includes set-up on the host, the theory line's covariance and Eq. 5 solves)\n");
+
+    // CPU backend, all cores, one run per core (as `dynshare sweep` runs them).
+    SimConfig cpu_cfg = base;
+    cpu_cfg.run.presentations = std::min(cpu_presentations, presentations);
+    auto cpu = make_cpu_backend();
+    const auto t1 = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < cpu_runs; ++i) {
+        SimConfig c = cpu_cfg;
+        c.run.seed = static_cast<uint64_t>(i);
+        LastRecord o;
+        make_cpu_backend()->run_single(c, o, nullptr);
+    }
+    const double t_cpu_sample = seconds_since(t1);
+    const double t_cpu = t_cpu_sample * (double(runs) / double(cpu_runs)) *
+                         (double(presentations) / double(cpu_cfg.run.presentations));
+    std::printf("    CPU backend, %d threads: %lld runs x %lld presentations in %.2f s -> %.1f s for the batch "
+                "(scaled); speed-up %.1fx\n",
+                threads, (long long)cpu_runs, (long long)cpu_cfg.run.presentations, t_cpu_sample, t_cpu,
+                t_cpu / t_gpu);
+    (void)cpu;
+
+    // --- 3. (b) stacked sleep phase -------------------------------------------
+    std::printf("(b) stacked sleep phase: not implemented on the GPU (src/cuda/device_weights.hpp plan only)\n");
+
+    if (!json.empty()) {
+        std::ofstream f(json);
+        f << "{\"copy_bandwidth_Bps\": " << bw << ", \"fp32_flops\": " << fp32 << ", \"runs\": " << runs
+          << ", \"presentations\": " << presentations << ", \"precision\": \"" << precision
+          << "\", \"gpu_seconds\": " << t_gpu << ", \"flop\": " << cnt.flop << ", \"min_bytes\": " << cnt.bytes
+          << ", \"cpu_threads\": " << threads << ", \"cpu_seconds_scaled\": " << t_cpu
+          << ", \"speedup\": " << t_cpu / t_gpu << ", \"diverged\": " << diverged << "}\n";
+    }
+    return 0;
+}

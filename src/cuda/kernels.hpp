@@ -1,0 +1,90 @@
+// The plain interface between the CUDA backend's host side
+// (src/cuda/cuda_backend.cpp, C++ compiler) and its kernels (src/cuda/*.cu,
+// nvcc). Plain structs of sizes, parameters and device pointers only: no
+// Eigen, HDF5, yaml-cpp or Boost on either side of this header.
+//
+// Device layout of one batch of R runs with n neurons and K = k^2 inputs:
+//   w, w0, v   R x K x n  (run-major, then input j, then neuron i: neuron
+//              index fastest, so the threads of a block, one per neuron,
+//              read consecutive addresses)
+//   r          R x n, r_inh R (one module per single layer)
+// The host converts to and from the engine's n x K row-major doubles.
+#pragma once
+#include <cstdint>
+
+namespace dynshare {
+namespace cuda {
+
+// How the layer is integrated (the CPU integrator it mirrors).
+enum KernelMethod : int {
+    method_ideal = 0,        // Eq. 4: one iteration per presentation (PresentationIntegrator::ideal_step)
+    method_euler = 1,        // ei_rate, Euler + discrete momentum (euler_discrete_step)
+    method_rk4 = 2,          // ei_rate, RK4 rates + discrete momentum (rk4_discrete_step)
+    method_exponential = 3,  // ei_rate, exponential sub-steps, continuous plasticity (exponential_substep)
+};
+
+// What all runs of a batch share: the loop structure.
+struct BatchShape {
+    int method = method_euler;
+    int n = 0;                 // neurons (one module), <= max_neurons
+    int k = 0;                 // inputs per neuron (layer.kernel^2)
+    int64_t steps = 1;         // steps per presentation (1 for ideal)
+    int64_t presentations = 0; // run.presentations
+    int64_t record_every = 1;  // run.record_every
+    int noisy = 0;             // input.noise_std > 0: one input row per neuron
+};
+
+constexpr int max_neurons = 1024;  // one thread per neuron, one block per run
+
+// Per-run parameters (fp64: O(1) per step per run; the per-neuron state is in T).
+struct RunScalars {
+    uint32_t key0 = 0, key1 = 0;   // RngKey of (run.seed, run.stream)
+    double dt = 1e-3, tau = 0.03, alpha = 10.0, bias = 1.0;
+    double mu = 0.95, gamma = 0.1;
+    double lr = 0.0, t0 = 1.0;     // LrSchedule
+    int sched_kind = 0;
+    int plastic = 1;
+    int64_t delay = 0;
+    double macro_step = 0.0;       // exponential: largest sub-step (s)
+    double kappa_scale = 0.0;      // continuous form: kappa = eta(step) * kappa_scale
+    double noise_std = 0.0;
+};
+
+// Device pointers of a batch (T = float or double).
+template <class T>
+struct BatchState {
+    T *w = nullptr, *w0 = nullptr, *v = nullptr;   // R x K x n
+    T *r = nullptr, *r_inh = nullptr;              // R x n, R
+    T *xbuf = nullptr;                             // R x K x n, only when shape.noisy
+    const RunScalars* params = nullptr;            // R
+    int* active = nullptr;         // R: 1 = integrate this run in the next chunk
+    int64_t* next = nullptr;       // R: next presentation to integrate
+    int64_t* step = nullptr;       // R: global steps done
+    int64_t* substeps = nullptr;   // R: integrator steps taken (cost metric)
+    int* diverged = nullptr;       // R: 1 once the state became non-finite
+    // Records of the last chunk: run b's records at [b * rec_cap, b * rec_cap + rec_count[b]).
+    int64_t* rec_step = nullptr;
+    double* rec_value = nullptr;   // -log SNR_w
+    int* rec_count = nullptr;
+    int rec_cap = 0;
+};
+
+// Integrates presentations [p_begin, p_end) of every active run (each from
+// max(p_begin, next[b])), writing the records that fall in them. Returns a
+// CUDA error string, or nullptr on success (the launch is synchronous).
+template <class T>
+const char* run_chunk(const BatchShape& shape, const BatchState<T>& state, int runs, int64_t p_begin,
+                      int64_t p_end);
+
+// Input covariance C_b = (1/P_b) sum_{p < P_b} x_p x_p^T of each run (shared x,
+// fp64, the same Philox draws), for the Eq. 5 theory line. cov: R x K x K.
+const char* input_covariance(const RunScalars* params, const int64_t* presentations, int runs, int k,
+                             double* cov);
+
+// Ceiling measurements for the benchmark (bench/gpu): device-to-device copy
+// bandwidth (bytes/s, read + write counted) and fp32 FMA rate (FLOP/s, 2 per FMA).
+const char* measure_copy_bandwidth(double seconds_target, double* bytes_per_s);
+const char* measure_fp32_rate(double seconds_target, double* flop_per_s);
+
+}  // namespace cuda
+}  // namespace dynshare

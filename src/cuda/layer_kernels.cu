@@ -1,0 +1,536 @@
+// Single-layer runs on the GPU: one thread block per run, one thread per
+// neuron. The same algorithm as the CPU integrators (src/core/presentation.cpp
+// and presentation_continuous.cpp), in the same reduced coordinates and the
+// same order of operations where a thread's own arithmetic is concerned; the
+// module mean is a block reduction (warp shuffles, then the warps' partial
+// sums in a fixed order), so sums differ from the CPU's four-lane sums by
+// rounding only. Per-run scalars (the shared coefficients A, B, F, G, the
+// learning-rate schedule, the (mean, r_inh) propagator) are fp64 whatever T
+// is: they cost O(1) per step per run. Inputs are drawn here with the same
+// Philox functions as the CPU (include/dynshare/philox.hpp).
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/kernels.hpp"
+#include "dynshare/philox.hpp"
+#include "models/anti_hebbian.hpp"
+#include "models/ei_rate.hpp"
+#include "models/lr_schedule.hpp"
+
+namespace dynshare {
+namespace cuda {
+
+namespace {
+
+constexpr int kRedSlots = 2 * 2 * 32;  // parity x pair x warp
+
+__device__ inline double warp_sum(double v) {
+    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+    return v;
+}
+__device__ inline float warp_sum(float v) {
+    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+    return v;
+}
+
+// Block-wide sums with one __syncthreads per call: the warps' partials go to
+// one of two buffers, alternately, so a call never overwrites partials that a
+// slower warp may still be reading from the previous call. Every thread gets
+// the same total (the partials are added in warp order by every thread).
+struct Reducer {
+    double* buf;
+    int parity = 0;
+    int nwarps, warp, lane;
+
+    __device__ Reducer(double* b) : buf(b) {
+        nwarps = (blockDim.x + 31) / 32;
+        warp = threadIdx.x / 32;
+        lane = threadIdx.x % 32;
+    }
+    template <class T>
+    __device__ T sum(T v) {
+        v = warp_sum(v);
+        double* p = buf + parity * 64;
+        if (lane == 0) p[warp] = static_cast<double>(v);
+        __syncthreads();
+        T s = 0;
+        for (int w = 0; w < nwarps; ++w) s += static_cast<T>(p[w]);
+        parity ^= 1;
+        return s;
+    }
+    template <class T>
+    __device__ void sum2(T& a, T& b) {
+        a = warp_sum(a);
+        b = warp_sum(b);
+        double* p = buf + parity * 64;
+        if (lane == 0) {
+            p[warp] = static_cast<double>(a);
+            p[32 + warp] = static_cast<double>(b);
+        }
+        __syncthreads();
+        T sa = 0, sb = 0;
+        for (int w = 0; w < nwarps; ++w) {
+            sa += static_cast<T>(p[w]);
+            sb += static_cast<T>(p[32 + w]);
+        }
+        a = sa;
+        b = sb;
+        parity ^= 1;
+    }
+    __device__ double max(double v) {
+        for (int m = 16; m > 0; m >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, m));
+        double* p = buf + parity * 64;
+        if (lane == 0) p[warp] = v;
+        __syncthreads();
+        double s = p[0];
+        for (int w = 1; w < nwarps; ++w) s = fmax(s, p[w]);
+        parity ^= 1;
+        return s;
+    }
+};
+
+// kappa(t) = 1/tau_w(t) at a fractional global step (StepParams::kappa_at).
+__device__ inline double kappa_at(const RunScalars& P, double step_real) {
+    if (!P.plastic || P.kappa_scale == 0.0 || step_real < static_cast<double>(P.delay)) return 0.0;
+    const double t = step_real - static_cast<double>(P.delay);
+    double eta = P.lr;
+    if (P.sched_kind == 1) eta = P.lr / (P.t0 + t);
+    if (P.sched_kind == 2) eta = P.lr / std::sqrt(1.0 + t / P.t0);
+    return eta * P.kappa_scale;
+}
+
+// Right-hand sides of Eq. 8 in T (models/ei_rate.hpp's ei_drdt, ei_drinh_dt).
+template <class T>
+__device__ inline T drdt(T tau, T alpha, T bias, T r, T z, T q) {
+    return (-r + z - alpha * q + bias) / tau;
+}
+template <class T>
+__device__ inline T drinh(T tau, T bias, T q, T mean) {
+    return (-q + mean - bias) / tau;
+}
+
+// The per-presentation state of one run held by one thread (its neuron).
+template <class T>
+struct Neuron {
+    T r = 0, c = 0, e = 0;       // rate, reduced coordinates
+    T sw = 0, sv = 0, sd = 0, xx = 0;
+};
+
+template <class T, int METHOD>
+__global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchState<T> st, int64_t p_begin,
+                                                     int64_t p_end) {
+    const int b = blockIdx.x;
+    if (!st.active[b]) return;
+    extern __shared__ double smem[];
+    double* red_buf = smem;               // kRedSlots
+    double* xs = smem + kRedSlots;        // K: the shared input x of the presentation
+    T* csh = reinterpret_cast<T*>(xs + shape.k);  // n: c_i for the records
+    Reducer red(red_buf);
+
+    const int n = shape.n, K = shape.k;
+    const int i = threadIdx.x;
+    const bool act = i < n;
+    const RunScalars P = st.params[b];
+    const RngKey key{P.key0, P.key1};
+    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
+    const size_t wbase = static_cast<size_t>(b) * K * n;
+    T* w = st.w + wbase;
+    T* w0 = st.w0 + wbase;
+    T* v = st.v + wbase;
+    T* xrow = shape.noisy ? st.xbuf + wbase : nullptr;
+    const int64_t S = shape.steps, R = shape.record_every;
+    const T tau = static_cast<T>(P.tau), alpha = static_cast<T>(P.alpha), bias = static_cast<T>(P.bias);
+    const T mu = static_cast<T>(P.mu), gamma = static_cast<T>(P.gamma);
+    const double invn = 1.0 / static_cast<double>(n);
+    const T tn = static_cast<T>(n);  // module size, for the means
+
+    Neuron<T> s;
+    s.r = act ? st.r[static_cast<size_t>(b) * n + i] : T(0);
+    T q = st.r_inh[b];
+    int64_t step = st.step[b];
+    int64_t substeps = st.substeps[b];
+    int rec = 0;
+    int64_t p = p_begin > st.next[b] ? p_begin : st.next[b];
+    bool diverged = false;
+
+    auto X = [&](int j) -> T { return shape.noisy ? xrow[static_cast<size_t>(j) * n + i] : static_cast<T>(xs[j]); };
+    // Four fixed lanes, as the CPU's dot(): the same summation order.
+    auto dot_col = [&](const T* a) -> T {
+        T acc[4] = {0, 0, 0, 0};
+        int j = 0;
+        for (; j + 4 <= K; j += 4)
+            for (int l = 0; l < 4; ++l) acc[l] += a[static_cast<size_t>(j + l) * n + i] * X(j + l);
+        for (; j < K; ++j) acc[0] += a[static_cast<size_t>(j) * n + i] * X(j);
+        return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    };
+    auto write_record = [&](int64_t at, double value) {
+        if (threadIdx.x == 0 && rec < st.rec_cap) {
+            st.rec_step[static_cast<size_t>(b) * st.rec_cap + rec] = at;
+            st.rec_value[static_cast<size_t>(b) * st.rec_cap + rec] = value;
+        }
+        ++rec;
+    };
+    // -log SNR_w (Eq. 6, snr_impl's shifted one-pass sums in fp64) of the
+    // weights w_ij = w^s + F v^s + G (w^s - w0) + c_i x_j; materialized=true
+    // reads w as it is. One warp per input j, lanes over neurons.
+    auto neg_log_snr = [&](const ReducedShared& sh, bool materialized) -> double {
+        if (!materialized) {
+            if (act) csh[i] = s.c;
+            __syncthreads();
+        }
+        const T F = static_cast<T>(sh.F), G = static_cast<T>(sh.G);
+        double part = 0.0, bad = 0.0;
+        for (int j = red.warp; j < K; j += red.nwarps) {
+            auto wnow = [&](int ii) -> double {
+                const size_t idx = static_cast<size_t>(j) * n + ii;
+                if (materialized) return static_cast<double>(w[idx]);
+                const T ws = w[idx];
+                const T xj = shape.noisy ? xrow[idx] : static_cast<T>(xs[j]);
+                return static_cast<double>(ws + F * v[idx] + G * (ws - w0[idx]) + csh[ii] * xj);
+            };
+            const double ref = wnow(0);
+            double s1 = 0.0, s2 = 0.0;
+            for (int ii = red.lane; ii < n; ii += 32) {
+                const double d = wnow(ii) - ref;
+                s1 += d;
+                s2 += d * d;
+            }
+            s1 = warp_sum(s1);
+            s2 = warp_sum(s2);
+            if (red.lane == 0) {
+                const double md = s1 * invn;
+                const double var = s2 * invn - md * md;
+                const double mean = ref + md;
+                if (!(var > 0.0)) bad += 1.0;
+                else part += mean * mean / var;
+            }
+        }
+        red.sum2(part, bad);
+        if (bad > 0.0) return -INFINITY;  // -log(+inf), as snr_w returns +inf
+        return -std::log(part / static_cast<double>(K));
+    };
+
+    for (; p < p_end; ++p) {
+        // --- inputs of presentation p (SingleLayerInputs::fill) -------------
+        const int pairs = (K + 1) / 2;
+        for (int t = threadIdx.x; t < pairs; t += blockDim.x) {
+            double n0, n1;
+            normal_pair(key, static_cast<uint32_t>(t), static_cast<uint32_t>(Stream::input),
+                        static_cast<uint32_t>(p), static_cast<uint32_t>(p >> 32), n0, n1);
+            xs[2 * t] = n0;
+            if (2 * t + 1 < K) xs[2 * t + 1] = n1;
+        }
+        __syncthreads();
+        if (shape.noisy && act) {
+            for (int t = 0; t < pairs; ++t) {
+                double n0, n1;
+                normal_pair(key, static_cast<uint32_t>(t), static_cast<uint32_t>(Stream::input_noise),
+                            static_cast<uint32_t>(p), static_cast<uint32_t>(i), n0, n1);
+                xrow[static_cast<size_t>(2 * t) * n + i] = static_cast<T>(xs[2 * t] + P.noise_std * n0);
+                if (2 * t + 1 < K) xrow[static_cast<size_t>(2 * t + 1) * n + i] = static_cast<T>(xs[2 * t + 1] + P.noise_std * n1);
+            }
+        }
+        __syncthreads();
+
+        if (METHOD == method_ideal) {
+            // --- Eq. 4, one iteration (PresentationIntegrator::ideal_step) ---
+            const double eta = P.plastic ? sched(step) : 0.0;
+            if (eta != 0.0) {
+                const T z = act ? dot_col(w) : T(0);
+                const T zbar = red.sum(z) / tn;
+                if (act) {
+                    const T teta = static_cast<T>(eta);
+                    for (int j = 0; j < K; ++j) {
+                        const size_t idx = static_cast<size_t>(j) * n + i;
+                        const T wj = w[idx];
+                        const T vj = mu * v[idx] + ((z - zbar) * X(j) + gamma * (wj - w0[idx]));
+                        v[idx] = vj;
+                        w[idx] = wj - teta * vj;
+                    }
+                }
+            }
+            // state_finite(): the rates (constant here) and the weights.
+            T acc = act ? s.r : T(0);
+            if (act)
+                for (int j = 0; j < K; ++j) acc += w[static_cast<size_t>(j) * n + i];
+            const T tot = red.sum(acc);
+            const bool finite = isfinite(static_cast<double>(tot) + static_cast<double>(q));
+            step += S;
+            __syncthreads();
+            if (finite && step % R == 0) write_record(step, neg_log_snr(ReducedShared{}, true));
+            if (!finite) {
+                diverged = true;
+                break;
+            }
+            continue;
+        }
+
+        // --- ei_rate: begin() ---------------------------------------------
+        constexpr bool continuous = METHOD == method_exponential;
+        if (act) {
+            s.sw = dot_col(w);
+            s.sv = continuous ? T(0) : dot_col(v);
+            s.sd = s.sw - dot_col(w0);
+            if (shape.noisy) {
+                T acc[4] = {0, 0, 0, 0};
+                int j = 0;
+                for (; j + 4 <= K; j += 4)
+                    for (int l = 0; l < 4; ++l) acc[l] += X(j + l) * X(j + l);
+                for (; j < K; ++j) acc[0] += X(j) * X(j);
+                s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            } else {
+                T acc[4] = {0, 0, 0, 0};
+                int j = 0;
+                for (; j + 4 <= K; j += 4)
+                    for (int l = 0; l < 4; ++l) acc[l] += static_cast<T>(xs[j + l]) * static_cast<T>(xs[j + l]);
+                for (; j < K; ++j) acc[0] += static_cast<T>(xs[j]) * static_cast<T>(xs[j]);
+                s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            }
+        }
+        s.c = 0;
+        s.e = 0;
+        ReducedShared sh;
+        const int64_t s0 = step;
+        int64_t jj = 0;
+        double t_local = 0.0;
+        double xx_max = 0.0;
+        if (continuous) xx_max = shape.noisy ? red.max(act ? static_cast<double>(s.xx) : 0.0)
+                                             : static_cast<double>(s.xx);  // every thread has the shared xx
+        const T h_euler = static_cast<T>(P.dt / P.tau);
+        const T dt = static_cast<T>(P.dt);
+
+        auto drive = [&](const ReducedShared& c) -> T {
+            return s.sw + static_cast<T>(c.F) * s.sv + static_cast<T>(c.G) * s.sd + s.c * s.xx;
+        };
+        auto euler_step = [&]() {
+            const double eta = P.plastic ? sched(s0 + jj) : 0.0;
+            const T mean = red.sum(act ? s.r : T(0)) / tn;
+            const ReducedShared old = sh;
+            const T drive0 = -alpha * q + bias;
+            if (act) {
+                const T z = drive(old);
+                const T ri = s.r;
+                s.r = ri + h_euler * (-ri + z + drive0);
+                if (eta > 0.0) {
+                    const T teta = static_cast<T>(eta);
+                    s.e = mu * s.e + gamma * s.c + (ri - bias);
+                    s.c = s.c - teta * s.e;
+                }
+            }
+            q = q + h_euler * (-q + mean - bias);
+            if (eta > 0.0) sh = momentum_step_shared(old, P.mu, P.gamma, eta);
+        };
+        auto rk4_step = [&]() {
+            const double eta = P.plastic ? sched(s0 + jj) : 0.0;
+            const T z = act ? drive(sh) : T(0);
+            const T half = static_cast<T>(0.5 * P.dt);
+            const T m1 = red.sum(act ? s.r : T(0)) / tn;
+            const T k1 = drdt(tau, alpha, bias, s.r, z, q), k1q = drinh(tau, bias, q, m1);
+            const T y2 = s.r + half * k1, y2q = q + half * k1q;
+            const T m2 = red.sum(act ? y2 : T(0)) / tn;
+            const T k2 = drdt(tau, alpha, bias, y2, z, y2q), k2q = drinh(tau, bias, y2q, m2);
+            const T y3 = s.r + half * k2, y3q = q + half * k2q;
+            const T m3 = red.sum(act ? y3 : T(0)) / tn;
+            const T k3 = drdt(tau, alpha, bias, y3, z, y3q), k3q = drinh(tau, bias, y3q, m3);
+            const T y4 = s.r + dt * k3, y4q = q + dt * k3q;
+            const T m4 = red.sum(act ? y4 : T(0)) / tn;
+            const T k4 = drdt(tau, alpha, bias, y4, z, y4q), k4q = drinh(tau, bias, y4q, m4);
+            if (eta > 0.0) {
+                const T teta = static_cast<T>(eta);
+                s.e = mu * s.e + gamma * s.c + (s.r - bias);
+                s.c = s.c - teta * s.e;
+                sh = momentum_step_shared(sh, P.mu, P.gamma, eta);
+            }
+            s.r += dt * ((k1 + T(2) * k2 + T(2) * k3 + k4) / T(6));
+            q += dt * ((k1q + T(2) * k2q + T(2) * k3q + k4q) / T(6));
+        };
+        auto exponential_substep = [&](double h) {
+            const double kappa = kappa_at(P, static_cast<double>(s0) + (t_local + 0.5 * h) / P.dt);
+            const T E = static_cast<T>(std::exp(-h / P.tau));
+            const T one_minus_E = static_cast<T>(-std::expm1(-h / P.tau));
+            const double decay = continuous_decay(kappa, P.gamma, h);
+            const T tdecay = static_cast<T>(decay);
+            const T kphi = static_cast<T>(kappa * continuous_phi(kappa, P.gamma, h));
+            const T z = act ? drive(sh) : T(0);
+            T zsum = z, rsum = act ? s.r : T(0);
+            red.sum2(zsum, rsum);
+            const T zbar = zsum / tn, mean_r = rsum / tn;
+            const EiRateParams ei{P.tau, P.alpha, P.bias};
+            const MeanInhStep m = ei_mean_inh_exact(ei, static_cast<double>(mean_r), static_cast<double>(q),
+                                                    static_cast<double>(zbar), h);
+            if (act) {
+                const T th = static_cast<T>(h);
+                const T zeta = z - zbar;
+                const T delta = s.r - mean_r;
+                const T int_delta = zeta * th + (delta - zeta) * tau * one_minus_E;
+                s.r = static_cast<T>(m.m) + zeta + (delta - zeta) * E;
+                s.c = s.c * tdecay - kphi * (int_delta + static_cast<T>(m.integral_m) - bias * th);
+            }
+            q = static_cast<T>(m.q);
+            sh.G = -1.0 + (1.0 + sh.G) * decay;
+            t_local += h;
+            ++substeps;
+        };
+        auto advance_to = [&](int64_t target) {
+            if (!continuous) {
+                while (jj < target) {
+                    if (METHOD == method_rk4) rk4_step();
+                    else euler_step();
+                    ++jj;
+                    ++substeps;
+                }
+                return;
+            }
+            const double t_end = static_cast<double>(target) * P.dt;
+            while (t_local < t_end - 1e-12 * P.dt) {
+                const double kappa = kappa_at(P, (t_local / P.dt) + static_cast<double>(s0));
+                double h = P.macro_step;
+                if (kappa * xx_max > 0) h = fmin(h, 0.1 / (kappa * xx_max));
+                h = fmax(h, P.dt);
+                h = fmin(h, t_end - t_local);
+                exponential_substep(h);
+            }
+            jj = target;
+            t_local = t_end;
+        };
+
+        // Records inside the presentation, then its end (run_single_layer).
+        for (int64_t j = R - (step % R); j < S; j += R) {
+            advance_to(j);
+            write_record(step + j, neg_log_snr(sh, false));
+        }
+        advance_to(S);
+        // state_finite(), then end(): materialize w (and v) at the end point.
+        const T loc = act ? s.r + s.c + s.e : T(0);
+        const T tot = red.sum(loc);
+        const bool finite = isfinite(sh.A + sh.B + sh.F + sh.G + static_cast<double>(tot) + static_cast<double>(q));
+        if (act) {
+            const T A = static_cast<T>(sh.A), B = static_cast<T>(sh.B), F = static_cast<T>(sh.F),
+                    G = static_cast<T>(sh.G);
+            for (int j = 0; j < K; ++j) {
+                const size_t idx = static_cast<size_t>(j) * n + i;
+                const T xj = X(j);
+                const T ws = w[idx], d = ws - w0[idx];
+                if (continuous) {
+                    w[idx] = ws + G * d + s.c * xj;
+                } else {
+                    const T vs = v[idx];
+                    w[idx] = ws + F * vs + G * d + s.c * xj;
+                    v[idx] = A * vs + B * d + s.e * xj;
+                }
+            }
+        }
+        __syncthreads();
+        step += S;
+        if (finite && step % R == 0) write_record(step, neg_log_snr(sh, true));
+        if (!finite) {
+            diverged = true;
+            break;
+        }
+    }
+
+    if (act) st.r[static_cast<size_t>(b) * n + i] = s.r;
+    if (threadIdx.x == 0) {
+        st.r_inh[b] = q;
+        st.step[b] = step;
+        st.substeps[b] = substeps;
+        st.next[b] = p;  // the diverged presentation, or p_end
+        st.rec_count[b] = rec;
+        if (diverged) st.diverged[b] = 1;
+    }
+}
+
+template <class T, int METHOD>
+cudaError_t launch(const BatchShape& shape, const BatchState<T>& st, int runs, int64_t p_begin, int64_t p_end) {
+    const int threads = ((shape.n + 31) / 32) * 32;
+    const size_t shmem = sizeof(double) * (kRedSlots + shape.k) + sizeof(T) * shape.n;
+    auto kernel = chunk_kernel<T, METHOD>;
+    if (shmem > 48 * 1024) {
+        const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   static_cast<int>(shmem));
+        if (e != cudaSuccess) return e;
+    }
+    kernel<<<runs, threads, shmem>>>(shape, st, p_begin, p_end);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+    return cudaDeviceSynchronize();
+}
+
+// Covariance of the shared inputs: one block per run, tiles of presentations
+// drawn into shared memory, threads over the K x K entries.
+__global__ void covariance_kernel(const RunScalars* params, const int64_t* presentations, int k, int tile,
+                                  double* cov) {
+    extern __shared__ double xt[];  // tile x k
+    const int b = blockIdx.x;
+    const RunScalars P = params[b];
+    const RngKey key{P.key0, P.key1};
+    const int64_t np = presentations[b];
+    double* C = cov + static_cast<size_t>(b) * k * k;
+    const int kk = k * k;
+    for (int t = threadIdx.x; t < kk; t += blockDim.x) C[t] = 0.0;
+    const int pairs = (k + 1) / 2;
+    for (int64_t p0 = 0; p0 < np; p0 += tile) {
+        const int rows = static_cast<int>((np - p0) < tile ? (np - p0) : tile);
+        __syncthreads();
+        for (int t = threadIdx.x; t < rows * pairs; t += blockDim.x) {
+            const int rr = t / pairs, pr = t % pairs;
+            const int64_t p = p0 + rr;
+            double n0, n1;
+            normal_pair(key, static_cast<uint32_t>(pr), static_cast<uint32_t>(Stream::input),
+                        static_cast<uint32_t>(p), static_cast<uint32_t>(p >> 32), n0, n1);
+            xt[rr * k + 2 * pr] = n0;
+            if (2 * pr + 1 < k) xt[rr * k + 2 * pr + 1] = n1;
+        }
+        __syncthreads();
+        for (int t = threadIdx.x; t < kk; t += blockDim.x) {
+            const int a = t / k, c = t % k;
+            double acc = C[t];
+            for (int rr = 0; rr < rows; ++rr) acc += xt[rr * k + a] * xt[rr * k + c];
+            C[t] = acc;
+        }
+    }
+    __syncthreads();
+    if (np > 0)
+        for (int t = threadIdx.x; t < kk; t += blockDim.x) C[t] /= static_cast<double>(np);
+}
+
+}  // namespace
+
+template <class T>
+const char* run_chunk(const BatchShape& shape, const BatchState<T>& state, int runs, int64_t p_begin,
+                      int64_t p_end) {
+    if (runs <= 0 || p_end <= p_begin) return nullptr;
+    cudaError_t e = cudaSuccess;
+    switch (shape.method) {
+        case method_ideal: e = launch<T, method_ideal>(shape, state, runs, p_begin, p_end); break;
+        case method_euler: e = launch<T, method_euler>(shape, state, runs, p_begin, p_end); break;
+        case method_rk4: e = launch<T, method_rk4>(shape, state, runs, p_begin, p_end); break;
+        case method_exponential: e = launch<T, method_exponential>(shape, state, runs, p_begin, p_end); break;
+        default: return "unknown kernel method";
+    }
+    return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+template const char* run_chunk<float>(const BatchShape&, const BatchState<float>&, int, int64_t, int64_t);
+template const char* run_chunk<double>(const BatchShape&, const BatchState<double>&, int, int64_t, int64_t);
+
+const char* input_covariance(const RunScalars* params, const int64_t* presentations, int runs, int k, double* cov) {
+    if (runs <= 0) return nullptr;
+    int tile = 32;
+    while (tile > 1 && static_cast<size_t>(tile) * k * sizeof(double) > 32 * 1024) tile /= 2;
+    const size_t shmem = static_cast<size_t>(tile) * k * sizeof(double);
+    if (shmem > 48 * 1024) {
+        const cudaError_t e = cudaFuncSetAttribute(covariance_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   static_cast<int>(shmem));
+        if (e != cudaSuccess) return cudaGetErrorString(e);
+    }
+    covariance_kernel<<<runs, 256, shmem>>>(params, presentations, k, tile, cov);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+}  // namespace cuda
+}  // namespace dynshare

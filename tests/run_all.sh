@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every test: installs dependencies, builds (Release, trainer and CUDA backend
+# included where available) and runs ctest; then builds the engine's unit
+# tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and
+# runs them; any sanitizer report fails the run. Exit status 0 = all passed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/install_deps.sh
+jobs=$(nproc)
+
+echo "== Release build and tests (build/)"
+bash scripts/build.sh
+(cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests (build-asan/)"
+BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 900)
+echo "== all tests passed"

@@ -1,0 +1,111 @@
+// LocallyConnected2d: layout, finite-difference gradients, and equality with
+// Conv2d when every position holds the same kernel.
+#include <gtest/gtest.h>
+
+#include "trainer/locally_connected.hpp"
+
+using namespace dynshare;
+using namespace dynshare::trainer;
+
+namespace {
+
+LocallyConnected2d make_lc(const LcGeometry& g, bool bias) {
+    torch::manual_seed(1);
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, bias});
+    lc->to(torch::kDouble);
+    return lc;
+}
+
+}  // namespace
+
+// Output (c, y, x) = sum over (ci, ky, kx) of weight[c][y][x][ci][ky][kx] *
+// input[ci][y*s - p + ky][x*s - p + kx]: the engine's layout, checked by hand.
+TEST(LocallyConnected, WeightLayoutMatchesEngine) {
+    const LcGeometry g{2, 5, 6, 3, 3, 2, 1};
+    auto lc = make_lc(g, false);
+    auto x = torch::randn({1, g.c_in, g.h_in, g.w_in}, torch::kDouble);
+    auto out = lc->forward(x);
+    auto w = lc->weight.contiguous();
+    const double* wp = w.data_ptr<double>();
+    for (int c = 0; c < g.c_out; ++c)
+        for (int y = 0; y < g.h_out(); ++y)
+            for (int xo = 0; xo < g.w_out(); ++xo) {
+                double sum = 0;
+                const double* wn = wp + g.neuron(c, y, xo) * g.fan_in();
+                for (int ci = 0; ci < g.c_in; ++ci)
+                    for (int ky = 0; ky < g.k; ++ky)
+                        for (int kx = 0; kx < g.k; ++kx) {
+                            const int iy = y * g.stride - g.padding + ky, ix = xo * g.stride - g.padding + kx;
+                            if (iy < 0 || ix < 0 || iy >= g.h_in || ix >= g.w_in) continue;
+                            sum += wn[(ci * g.k + ky) * g.k + kx] * x[0][ci][iy][ix].item<double>();
+                        }
+                // Same products, different summation order: a few ulps.
+                EXPECT_NEAR(out[0][c][y][xo].item<double>(), sum, 1e-13) << c << " " << y << " " << xo;
+            }
+}
+
+// The loss sum(out * R) is linear in every weight, bias and input entry, so
+// central differences are exact up to rounding: |error| ~ 1e-16 |loss| / h.
+TEST(LocallyConnected, GradientMatchesFiniteDifferences) {
+    const LcGeometry g{2, 5, 5, 3, 3, 2, 1};
+    auto lc = make_lc(g, true);
+    auto x = torch::randn({2, g.c_in, g.h_in, g.w_in}, torch::kDouble).requires_grad_(true);
+    auto R = torch::randn({2, g.c_out, g.h_out(), g.w_out()}, torch::kDouble);
+    auto loss_of = [&] { return (lc->forward(x) * R).sum(); };
+    loss_of().backward();
+    const double h = 1e-6;
+    for (torch::Tensor t : {lc->weight, lc->bias, x}) {
+        auto grad = t.grad().clone();
+        auto flat = t.detach().view({-1});
+        for (int64_t i = 0; i < flat.numel(); i += 7) {
+            torch::NoGradGuard ng;
+            const double v = flat[i].item<double>();
+            flat[i] = v + h;
+            const double lp = loss_of().item<double>();
+            flat[i] = v - h;
+            const double lm = loss_of().item<double>();
+            flat[i] = v;
+            EXPECT_NEAR(grad.view({-1})[i].item<double>(), (lp - lm) / (2 * h), 1e-8) << i;
+        }
+    }
+}
+
+// Shared kernel == Conv2d, output and input gradient; double precision, the
+// two differ only in summation order (tolerance 1e-12 on O(1) values).
+TEST(LocallyConnected, SharedKernelEqualsConv2d) {
+    for (auto g : {LcGeometry{3, 8, 8, 4, 3, 1, 1}, LcGeometry{3, 9, 7, 5, 3, 2, 0}, LcGeometry{4, 6, 6, 2, 1, 2, 0}}) {
+        torch::manual_seed(2);
+        torch::nn::Conv2d conv(torch::nn::Conv2dOptions(g.c_in, g.c_out, g.k).stride(g.stride).padding(g.padding).bias(true));
+        conv->to(torch::kDouble);
+        auto lc = make_lc(g, true);
+        lc->set_shared_kernel(conv->weight.detach());
+        {
+            torch::NoGradGuard ng;
+            lc->bias.copy_(conv->bias.view({g.c_out, 1, 1}).expand_as(lc->bias));
+        }
+        auto x1 = torch::randn({3, g.c_in, g.h_in, g.w_in}, torch::kDouble).requires_grad_(true);
+        auto x2 = x1.detach().clone().requires_grad_(true);
+        auto R = torch::randn({3, g.c_out, g.h_out(), g.w_out()}, torch::kDouble);
+        auto y1 = conv->forward(x1), y2 = lc->forward(x2);
+        ASSERT_EQ(y1.sizes(), y2.sizes());
+        EXPECT_LT((y1 - y2).abs().max().item<double>(), 1e-12);
+        (y1 * R).sum().backward();
+        (y2 * R).sum().backward();
+        EXPECT_LT((x1.grad() - x2.grad()).abs().max().item<double>(), 1e-12);
+    }
+}
+
+TEST(LocallyConnected, ConvInitSharesOneKernel) {
+    const LcGeometry g{2, 6, 6, 3, 3, 1, 1};
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, false});
+    lc->conv_init(0.0);
+    auto w = lc->weight.view({g.c_out, -1, g.fan_in()});
+    EXPECT_EQ((w - w.select(1, 0).unsqueeze(1)).abs().max().item<float>(), 0.0f);
+    lc->conv_init(0.1);
+    EXPECT_GT((w - w.select(1, 0).unsqueeze(1)).abs().max().item<float>(), 0.0f);
+}
+
+TEST(LocallyConnected, TooSmallInputIsAUserError) {
+    EXPECT_THROW(LocallyConnected2d(LocallyConnected2dOptions{LcGeometry{1, 2, 2, 1, 3, 1, 0}, false}),
+                 dynshare::UserError);
+}

@@ -1,0 +1,85 @@
+// Sharing regularisers: instant sharing equalises every module, Hebbian and
+// simulated sleep phases raise SNR_w, the chain fed to the engine.
+#include <gtest/gtest.h>
+
+#include "dynshare/sleep_phase.hpp"
+#include "trainer/sharing.hpp"
+
+using namespace dynshare;
+using namespace dynshare::trainer;
+
+namespace {
+
+LocallyConnected2d random_lc(const LcGeometry& g, bool bias = false) {
+    torch::manual_seed(3);
+    return LocallyConnected2d(LocallyConnected2dOptions{g, bias});
+}
+
+// Conv-initialised layer plus noise: a layer that training has pulled away
+// from sharing, the situation a sleep phase should repair.
+LocallyConnected2d noisy_shared_lc(const LcGeometry& g) {
+    torch::manual_seed(4);
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, false});
+    lc->conv_init(0.3);
+    return lc;
+}
+
+}  // namespace
+
+TEST(Sharing, InstantMakesEveryModuleEqual) {
+    const LcGeometry g{2, 9, 9, 3, 3, 1, 1};
+    auto lc = random_lc(g, true);
+    share_instant(*lc, 3);
+    auto w = lc->weight;  // (c, y, x, F)
+    for (int y = 0; y < g.h_out(); ++y)
+        for (int x = 0; x < g.w_out(); ++x) {
+            EXPECT_TRUE(torch::equal(w.select(1, y).select(1, x), w.select(1, y % 3).select(1, x % 3)));
+            EXPECT_TRUE(torch::equal(lc->bias.select(1, y).select(1, x), lc->bias.select(1, y % 3).select(1, x % 3)));
+        }
+    EXPECT_GT(neg_log_snr(random_lc(g)->weight, g, 3), 0.0);  // random weights: SNR ~ 1/3 < 1
+    EXPECT_LT(neg_log_snr(w, g, 3), -20.0);                     // only the variance floor is left
+}
+
+TEST(Sharing, SnrMatchesEngine) {
+    const LcGeometry g{2, 8, 7, 3, 3, 1, 1};
+    auto lc = noisy_shared_lc(g);
+    auto w = lc->weight.detach().to(torch::kDouble).contiguous();
+    // Same formula in double either way; different summation order.
+    EXPECT_NEAR(neg_log_snr(lc->weight, g, 3), lc_neg_log_snr(g, w.data_ptr<double>(), 3), 1e-6);
+}
+
+TEST(Sharing, HebbianRaisesSnr) {
+    const LcGeometry g{2, 9, 9, 3, 3, 1, 1};
+    auto lc = noisy_shared_lc(g);
+    const double before = neg_log_snr(lc->weight, g, 3);
+    share_hebbian(*lc, 3, 100, 32, 0.5, 0.01, 7);
+    const double after = neg_log_snr(lc->weight, g, 3);
+    EXPECT_LT(after, before - 2.0) << before << " -> " << after;
+}
+
+TEST(Sharing, ResNet20ChainSkipsShortcuts) {
+    NetworkConfig cfg;
+    cfg.width = 4;
+    Net net = build_network(cfg, InputShape{3, 16, 16, 10});
+    EXPECT_EQ(net->lc_layers().size(), 19u + 2u);  // 19 3x3 layers + 2 1x1 shortcuts
+    const auto chain = sleep_chain(net);
+    EXPECT_EQ(chain.size(), 19u);
+    for (size_t i : chain) EXPECT_EQ(net->lc_layers()[i].layer->geometry().k, 3);
+}
+
+TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
+    if (!have_simulated_sleep()) GTEST_SKIP() << "built without the engine's sleep phase";
+    RunConfig cfg;
+    cfg.network.arch = Arch::small;
+    cfg.network.depth = 2;
+    cfg.network.width = 2;
+    cfg.network.conv_init_eps = 0.3;
+    cfg.sharing.mode = SharingMode::simulated;
+    cfg.sharing.presentations = 200;
+    torch::manual_seed(5);
+    Net net = build_network(cfg.network, InputShape{1, 10, 10, 10});
+    const SleepRecord r = apply_sharing(cfg, net, 0);
+    ASSERT_EQ(r.snr_before.size(), 2u);
+    for (size_t l = 0; l < 2; ++l) EXPECT_LT(r.snr_after[l], r.snr_before[l]) << "layer " << l;
+    EXPECT_GT(r.seconds, 0.0);
+}

@@ -1,0 +1,158 @@
+// End to end: config parsing, two iterations writing a valid metrics.h5,
+// resume, refusal of foreign checkpoints, exit statuses of train_main.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "dynshare/errors.hpp"
+#include "test_helpers.hpp"
+#include "trainer/train_command.hpp"
+#include "trainer/trainer.hpp"
+
+using namespace dynshare;
+using namespace dynshare::trainer;
+namespace t = dynshare::trainer::testing;
+
+namespace {
+
+std::string tiny_yaml(const std::string& data_dir) {
+    return "network: {arch: small, connectivity: lc, width: 4, depth: 2}\n"
+           "data: {dataset: fashion_mnist, path: " + data_dir + ", padding: 2, validation: 16}\n"
+           "sharing: {mode: instant, every: 1}\n"
+           "train: {epochs: 1, batch_size: 16, lr: 1.0e-2, threads: 1, progress: never}\n";
+}
+
+const std::string& data_dir() {
+    static const std::string dir = [] {
+        auto d = t::temp_dir("train_data");
+        t::write_fmnist(d, 64, 32, 12);
+        return d;
+    }();
+    return dir;
+}
+
+std::vector<double> read_h5(const std::string& file, const std::string& name, std::vector<hsize_t>* dims = nullptr) {
+    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    EXPECT_GE(f, 0);
+    hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+    EXPECT_GE(ds, 0) << name;
+    hid_t sp = H5Dget_space(ds);
+    const int rank = H5Sget_simple_extent_ndims(sp);
+    std::vector<hsize_t> d(rank);
+    H5Sget_simple_extent_dims(sp, d.data(), nullptr);
+    hsize_t n = 1;
+    for (auto v : d) n *= v;
+    std::vector<double> out(n);
+    if (n) H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
+    if (dims) *dims = d;
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return out;
+}
+
+int run_cli(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return train_main(int(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST(Config, DefaultsOverridesAndUnknownKeys) {
+    auto c = parse_run_config("train: {lr: 0.5}\n", {{"network.arch", "small"}, {"train.lr_decay_epochs", "[3, 6]"}});
+    EXPECT_EQ(c.network.arch, Arch::small);
+    EXPECT_DOUBLE_EQ(c.train.lr, 0.5);
+    EXPECT_EQ(c.train.lr_decay_epochs, (std::vector<int>{3, 6}));
+    EXPECT_EQ(c.network.width, 16);
+    // The resolved YAML parses back to the same config.
+    auto c2 = parse_run_config(to_yaml(c), {});
+    EXPECT_EQ(to_yaml(c2), to_yaml(c));
+    try {
+        parse_run_config("train: {lr: 0.5, lrr: 1}\n", {});
+        FAIL();
+    } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("train.lrr"), std::string::npos);
+    }
+    EXPECT_THROW(parse_run_config("sharing: {mode: magic}\n", {}), UserError);
+    EXPECT_THROW(parse_run_config("sharing: {every: 0}\n", {}), UserError);
+    EXPECT_THROW(parse_run_config("train: {lr: fast}\n", {}), UserError);
+    EXPECT_THROW(parse_run_config("sleep: {dynamics: {integrator: leapfrog}}\n", {}), UserError);
+}
+
+TEST(Train, TwoIterationsWriteValidHdf5) {
+    const auto run = t::temp_dir("run_two");
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.max_iterations", "2"}});
+    const auto state = run_training(cfg, RunOptions{run, false, true});
+    EXPECT_EQ(state.iteration, 2);
+    const std::string h5 = run + "/metrics.h5";
+    std::vector<hsize_t> dims;
+    auto loss = read_h5(h5, "/epochs/train_loss");
+    ASSERT_EQ(loss.size(), 1u);
+    EXPECT_TRUE(std::isfinite(loss[0]));
+    for (const char* name : {"/epochs/test_top1", "/epochs/test_top5", "/epochs/val_top1"}) {
+        auto v = read_h5(h5, name);
+        ASSERT_EQ(v.size(), 1u);
+        EXPECT_GE(v[0], 0.0);
+        EXPECT_LE(v[0], 1.0);
+    }
+    read_h5(h5, "/epochs/snr", &dims);
+    EXPECT_EQ(dims, (std::vector<hsize_t>{1, 2}));  // one epoch, two LC layers
+    auto secs = read_h5(h5, "/sleep/seconds");
+    EXPECT_EQ(secs.size(), 2u);  // instant sharing after each of the two iterations
+    read_h5(h5, "/sleep/snr_after", &dims);
+    EXPECT_EQ(dims, (std::vector<hsize_t>{2, 2}));
+    hid_t f = H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    EXPECT_GT(H5Aexists(f, "config"), 0);
+    H5Fclose(f);
+    EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint.pt"));
+}
+
+TEST(Train, ResumeContinuesWhereTheCheckpointStopped) {
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.epochs", "2"}});
+    const auto straight = run_training(cfg, RunOptions{t::temp_dir("run_straight"), false, true});
+    const auto run = t::temp_dir("run_resumed");
+    auto first = parse_run_config(tiny_yaml(data_dir()), {{"train.epochs", "1"}});
+    run_training(first, RunOptions{run, false, true});
+    const auto resumed = run_training(cfg, RunOptions{run, true, false});
+    EXPECT_EQ(resumed.epochs_done, 2);
+    EXPECT_EQ(resumed.iteration, straight.iteration);
+    EXPECT_EQ(resumed.metrics.sleep_seconds.size(), straight.metrics.sleep_seconds.size());
+    // Same data order, crops and arithmetic (one thread): the same numbers.
+    ASSERT_EQ(resumed.metrics.train_loss.size(), 2u);
+    EXPECT_NEAR(resumed.metrics.train_loss[1], straight.metrics.train_loss[1], 1e-5);
+    EXPECT_NEAR(resumed.metrics.test_top1[1], straight.metrics.test_top1[1], 1e-9);
+    EXPECT_EQ(read_h5(run + "/metrics.h5", "/epochs/train_loss").size(), 2u);
+}
+
+TEST(Train, RefusesCheckpointOfAnotherArchitecture) {
+    const auto run = t::temp_dir("run_arch");
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.max_iterations", "1"}});
+    run_training(cfg, RunOptions{run, false, true});
+    auto other = parse_run_config(tiny_yaml(data_dir()), {{"network.width", "8"}});
+    try {
+        run_training(other, RunOptions{run, true, false});
+        FAIL();
+    } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("different architecture"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(run_training(cfg, RunOptions{run, false, false}), UserError);  // run exists, no --overwrite
+}
+
+TEST(Train, CommandExitStatuses) {
+    const auto dir = t::temp_dir("cli");
+    const std::string config = dir + "/c.yaml";
+    std::ofstream(config) << tiny_yaml(data_dir());
+    const std::string out = dir + "/run";
+    EXPECT_EQ(run_cli({"train", "--help"}), 0);
+    EXPECT_EQ(run_cli({"train", config}), 2);  // no -o
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "sharing.mode=magic"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "sharing.every=0"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "bogus.key=1"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "network.depth=6", "--set", "network.kernel=13"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "data.path=/nonexistent"}), 2);
+    if (!torch::cuda::is_available()) EXPECT_EQ(run_cli({"train", config, "-o", out, "--device", "cuda"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "train.max_iterations=1"}), 0);
+}
