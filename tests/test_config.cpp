@@ -223,7 +223,9 @@ TEST(Config, IdealModelHasNoStepSizeLimit) {
 }
 
 TEST(Config, ValidCombinations) {
-    EXPECT_NO_THROW(parse("dynamics: {integrator: rk4, dt: 0.05}"));  // < 2.5 tau, 3 steps per presentation
+    // rk4: dt < 2.5 tau / sqrt(1 + alpha) = 0.0226 at alpha = 10; 0.015 gives 10 steps per presentation.
+    EXPECT_NO_THROW(parse("dynamics: {integrator: rk4, dt: 0.015}"));
+    EXPECT_NO_THROW(parse("dynamics: {integrator: rk4, dt: 0.05, alpha: 0}"));
     EXPECT_NO_THROW(parse("dynamics: {integrator: dopri5, dt: 0.05}\nplasticity: {form: continuous}"));
     EXPECT_NO_THROW(parse("dynamics: {integrator: exponential}\nstack: {layers: [{kernel: 34}]}"));
 }
@@ -241,7 +243,8 @@ TEST(ConfigErrors, Validation) {
         {{"dynamics.dt=-0.001"}, {"dynamics.dt = -0.001"}},
         {{"dynamics.alpha=-1"}, {"dynamics.alpha = -1"}},
         {{"dynamics.dt=0.05"}, {"dynamics.dt = 0.05: the euler integrator needs dt < dynamics.tau = 0.03"}},
-        {{"dynamics.dt=0.075", "dynamics.integrator=rk4"}, {"dynamics.dt = 0.075", "rk4", "dynamics.tau"}},
+        {{"dynamics.dt=0.075", "dynamics.integrator=rk4"}, {"dynamics.dt = 0.075", "rk4", "dynamics.alpha"}},
+        {{"dynamics.alpha=100"}, {"dynamics.dt = 0.001", "euler", "dynamics.alpha"}},
         {{"dynamics.macro_step=-1"}, {"dynamics.macro_step"}},
         {{"dynamics.abs_tol=0"}, {"dynamics.abs_tol"}},
         {{"dynamics.rel_tol=0"}, {"dynamics.rel_tol"}},

@@ -52,6 +52,7 @@ const char* kHelp =
     "  -o OUT.h5      output file (required); never replaced without --overwrite\n"
     "  --set k=v      override one key of every run (folded into the sweep's `set`)\n"
     "  --threads N    runs in parallel, one thread each (default: all cores); results do not depend on N\n"
+    "  --backend B    auto (GPU when usable), cpu or cuda: on the GPU all runs go in batches\n"
     "  --shard i/n    run only the runs with index % n == i (0 <= i < n); join shards with `dynshare merge`\n"
     "  --resume       continue OUT.h5: keep its finished runs, run the others (same sweep required)\n"
     "  --overwrite    replace an existing OUT.h5\n"
@@ -110,6 +111,33 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
     pool.running.fetch_sub(1);
 }
 
+// The CUDA backend: all pending runs in batches on the device (thousands in
+// flight, records computed there), written one by one afterwards.
+void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file) {
+    const size_t batch = 16384;
+    for (size_t b0 = 0; b0 < pending.size() && !interrupted(); b0 += batch) {
+        const size_t n = std::min(batch, pending.size() - b0);
+        std::vector<RunCollector> data(n);
+        std::vector<SimConfig> cfgs;
+        std::vector<RunObserver*> observers;
+        for (size_t i = 0; i < n; ++i) {
+            data[i].stop = [] { return interrupted(); };
+            data[i].progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
+            cfgs.push_back(pending[b0 + i]->config);
+            observers.push_back(&data[i]);
+        }
+        const std::vector<SingleLayerResult> results = backend.run_batch(cfgs, observers, BatchOptions{false, true});
+        for (size_t i = 0; i < n; ++i) {
+            if (results[i].status == RunStatus::interrupted) continue;
+            const SweepRun& run = *pending[b0 + i];
+            write_sweep_run(file, run, to_yaml(run.config), data[i], results[i]);
+            pool.written.fetch_add(1);
+            if (results[i].status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
+                pool.first_divergence = "run " + std::to_string(run.index) + ": " + results[i].message;
+        }
+    }
+}
+
 // Opens OUT for --resume: same sweep, finished runs kept (their configs must
 // match the current sweep's), unfinished groups dropped.
 h5::Handle open_for_resume(const std::string& out, const std::string& sweep_path, const SweepSpec& spec,
@@ -147,6 +175,7 @@ int cmd_sweep(int argc, char** argv) {
                                  {{"-o", true, false},
                                   {"--set", true, true},
                                   {"--threads", true, false},
+                                  {"--backend", true, false},
                                   {"--shard", true, false},
                                   {"--resume", false, false},
                                   {"--overwrite", false, false},
@@ -177,6 +206,9 @@ int cmd_sweep(int argc, char** argv) {
         if (run.config.stack.enabled)
             throw UserError(sweep_path + ": sweeps of stacked configs are not supported yet (run " +
                             std::to_string(run.index) + " has a `stack` section)");
+    std::string notice;
+    const auto backend = make_backend(parse_backend(args.get("--backend", "auto")), &notice);
+    if (!quiet && backend->name() != "cpu") std::fprintf(stderr, "%s\n", notice.c_str());
     install_interrupt_handlers();
 
     h5::Handle file;
@@ -216,8 +248,20 @@ int cmd_sweep(int argc, char** argv) {
     {
         ProgressBar bar("presentations");
         std::vector<std::thread> workers;
-        for (int t = 0; t < nthreads; ++t)
-            workers.emplace_back([&pool, &pending, &file] { worker(pool, pending, file.id()); });
+        if (backend->name() == "cpu") {
+            for (int t = 0; t < nthreads; ++t)
+                workers.emplace_back([&pool, &pending, &file] { worker(pool, pending, file.id()); });
+        } else {
+            pool.running = 1;
+            workers.emplace_back([&] {
+                try {
+                    run_on_device(*backend, pool, pending, file.id());
+                } catch (...) {
+                    pool.error = std::current_exception();
+                }
+                pool.running.fetch_sub(1);
+            });
+        }
         while (pool.running.load() > 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             bar.update(pool.presentations.load(), total_presentations);

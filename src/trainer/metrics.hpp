@@ -14,7 +14,8 @@
 //   /epochs/snr (E x L)         -log SNR_w per LC layer at the end of each epoch
 //   /sleep/iteration (S)        iteration after which each sharing phase ran
 //   /sleep/seconds (S)          wall time of each phase
-//   /sleep/snr_before, /sleep/snr_after (S x L)
+//   /sleep/snr_before, /sleep/snr_after (S x L; NaN where not measured:
+//                               instant sharing measures every 10th phase)
 #pragma once
 #include <torch/torch.h>
 

@@ -113,7 +113,11 @@ std::vector<double> network_snr(const Net& net) {
 
 SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
     SleepRecord rec;
-    rec.snr_before = network_snr(net);
+    // The SNR costs more than an instant phase itself; for instant sharing
+    // (often every iteration) it is measured on every 10th phase only.
+    const bool measure = cfg.sharing.mode != SharingMode::instant || phase % 10 == 0;
+    const std::vector<double> unmeasured(net->lc_layers().size(), std::nan(""));
+    rec.snr_before = measure ? network_snr(net) : unmeasured;
     const auto t0 = std::chrono::steady_clock::now();
     const auto& lc = net->lc_layers();
     const auto& s = cfg.sharing;
@@ -139,7 +143,7 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
     }
     }
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rec.snr_after = network_snr(net);
+    rec.snr_after = measure ? network_snr(net) : unmeasured;
     return rec;
 }
 

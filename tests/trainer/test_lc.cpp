@@ -2,6 +2,7 @@
 // Conv2d when every position holds the same kernel.
 #include <gtest/gtest.h>
 
+#include "dynshare/errors.hpp"
 #include "trainer/locally_connected.hpp"
 
 using namespace dynshare;
@@ -106,6 +107,6 @@ TEST(LocallyConnected, ConvInitSharesOneKernel) {
 }
 
 TEST(LocallyConnected, TooSmallInputIsAUserError) {
-    EXPECT_THROW(LocallyConnected2d(LocallyConnected2dOptions{LcGeometry{1, 2, 2, 1, 3, 1, 0}, false}),
-                 dynshare::UserError);
+    const LocallyConnected2dOptions tiny{LcGeometry{1, 2, 2, 1, 3, 1, 0}, false};
+    EXPECT_THROW(LocallyConnected2d{tiny}, dynshare::UserError);
 }
