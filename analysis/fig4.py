@@ -182,14 +182,16 @@ def plot_single(run, args, plt):
         ax.axhline(run.theory(), color="k", ls="--", lw=0.9, label="theory min (Eq. 5)")
     final = run.final(args.layer)
     note = " (mean over layers)" if y.ndim == 2 and args.layer is None else ""
-    ax.annotate(f"final{note}: {final:.3f}", xy=(0.98, 0.96), xycoords="axes fraction",
-                ha="right", va="top", fontsize=9)
+    ax.annotate(f"final{note}: {final:.3f}", xy=(0.02, 0.04), xycoords="axes fraction",
+                ha="left", va="bottom", fontsize=9)
     ax.set_xscale("log")
     ax.set_xlabel(x_label([run], run.model))
     ax.set_ylabel("−log SNR$_w$")
-    bits = [run.model]
-    for label, key in (("k", "layer.kernel"), ("N", "layer.neurons"), ("γ", "plasticity.gamma"),
-                       ("α", "dynamics.alpha"), ("seed", "seed")):
+    stacked = run.neg_log_snr.ndim == 2
+    bits = [run.model + (f", {run.neg_log_snr.shape[0]} stacked LC layers" if stacked else "")]
+    # A stacked run's geometry is per layer (in /layers/<l>); layer.* does not apply.
+    keys = (("k", "layer.kernel"), ("N", "layer.neurons")) if not stacked else ()
+    for label, key in keys + (("γ", "plasticity.gamma"), ("α", "dynamics.alpha"), ("seed", "seed")):
         v = run.param(key)
         if v is not None and not (key == "dynamics.alpha" and run.model == "ideal"):
             bits.append(f"{label} = {format_value(v)}")

@@ -147,7 +147,11 @@ TEST(RunFileCli, SigintLeavesValidFileAndResumeCompletesIt) {
         execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // The handlers are installed before the output file is created: wait for
+    // the file (slow starts under sanitizers), then let the run get going.
+    for (int i = 0; i < 400 && !std::filesystem::exists(out); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     kill(pid, SIGINT);
     int st = 0;
     waitpid(pid, &st, 0);

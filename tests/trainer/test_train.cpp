@@ -151,7 +151,7 @@ TEST(Train, CommandExitStatuses) {
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "sharing.mode=magic"}), 2);
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "sharing.every=0"}), 2);
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "bogus.key=1"}), 2);
-    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "network.depth=6", "--set", "network.kernel=13"}), 2);
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "data.canvas=5"}), 2);  // canvas < image
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "data.path=/nonexistent"}), 2);
     if (!torch::cuda::is_available()) {
         EXPECT_EQ(run_cli({"train", config, "-o", out, "--device", "cuda"}), 2);
