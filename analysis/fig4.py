@@ -129,7 +129,7 @@ def plot_groups(ax, runs, args, colour, style):
 def legend_handles(runs, args, colour, style, ntrials, extra, marker_of, theory):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    h = [Line2D([], [], color=c, lw=2, label=f"k = {k}") for k, c in colour.items()]
+    h = [Line2D([], [], color=c, lw=2, label=f"k = {format_value(k)}") for k, c in colour.items()]
     h += [Line2D([], [], color="0.35", ls=s, lw=1.6, label=f"γ = {g:g}") for g, s in style.items()]
     for (key, v), m in marker_of.items():
         if m is not None:

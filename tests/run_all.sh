@@ -17,6 +17,7 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests (build-as
 BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 900)
 echo "== all tests passed"

@@ -41,10 +41,21 @@ torch::Tensor LocallyConnected2dImpl::forward(const torch::Tensor& x) {
     TORCH_CHECK(x.dim() == 4 && x.size(1) == g.c_in && x.size(2) == g.h_in && x.size(3) == g.w_in,
                 "LocallyConnected2d: expected input (B, ", g.c_in, ", ", g.h_in, ", ", g.w_in, "), got ", x.sizes());
     const int64_t B = x.size(0), L = int64_t(g.h_out()) * g.w_out(), F = g.fan_in();
+    if (naive) return forward_naive(x);
     auto cols = lc_patches(x, g);                                         // (L, B, F), Conv2d's (c_in, ky, kx) order
     auto w = weight.view({g.c_out, L, F}).permute({1, 2, 0});             // (L, F, c_out)
     auto out = torch::bmm(cols, w);                                       // (L, B, c_out)
     out = out.permute({1, 2, 0}).reshape({B, g.c_out, g.h_out(), g.w_out()});
+    if (bias.defined()) out = out + bias.unsqueeze(0);
+    return out;
+}
+
+torch::Tensor LocallyConnected2dImpl::forward_naive(const torch::Tensor& x) {
+    const LcGeometry& g = options_.geometry;
+    auto xp = g.padding > 0 ? torch::constant_pad_nd(x, {g.padding, g.padding, g.padding, g.padding}, 0.0) : x;
+    auto p = xp.unfold(2, g.k, g.stride).unfold(3, g.k, g.stride);  // (B, C, h, w, k, k)
+    p = p.permute({0, 2, 3, 1, 4, 5}).reshape({x.size(0), 1, g.h_out(), g.w_out(), g.fan_in()});
+    auto out = (p * weight.unsqueeze(0)).sum(-1);                   // (B, c_out, h, w)
     if (bias.defined()) out = out + bias.unsqueeze(0);
     return out;
 }

@@ -33,10 +33,16 @@ public:
 
     const LcGeometry& geometry() const { return options_.geometry; }
 
+    // Reference algorithm for benchmarks and tests: the plain
+    // unfold-and-multiply LC layer, which materialises the
+    // (B, c_out, h_out, w_out, fan_in) product.
+    bool naive = false;
+
     torch::Tensor weight;  // (c_out, h_out, w_out, fan_in)
     torch::Tensor bias;    // (c_out, h_out, w_out) or undefined
 
 private:
+    torch::Tensor forward_naive(const torch::Tensor& x);
     LocallyConnected2dOptions options_;
 };
 TORCH_MODULE(LocallyConnected2d);
