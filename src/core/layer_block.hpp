@@ -21,11 +21,14 @@ struct LayerBlock {
     void resize(int64_t neurons, int64_t inputs, const std::vector<int64_t>& offsets, double bias);
 };
 
-// The inputs of one presentation: neuron i sees x + i * stride (stride 0: all share x).
+// The inputs of one presentation: neuron i sees x + i * stride (stride 0: all
+// share x), or rows[i] when a row table is given (neurons that share a
+// receptive field point at one copy of it: stacked LC layers without noise).
 struct InputView {
     const double* x = nullptr;
     int64_t stride = 0;
-    const double* row(int64_t i) const { return x + i * stride; }
+    const double* const* rows = nullptr;
+    const double* row(int64_t i) const { return rows ? rows[i] : x + i * stride; }
 };
 
 }  // namespace dynshare

@@ -276,11 +276,15 @@ public:
         : plan_(plan), key_(key), noise_(cfg.input.noise_std) {
         const size_t L = plan.layers.size();
         x_.resize(L);
+        pos_.resize(L);
+        rows_.resize(L);
         pin_.resize(L);
         z_.resize(L);
         for (size_t l = 0; l < L; ++l) {
             const LcGeometry& g = plan.layers[l].g;
-            x_[l].assign(static_cast<size_t>(g.neurons() * g.fan_in()), 0.0);
+            if (noise_ > 0.0) x_[l].assign(static_cast<size_t>(g.neurons() * g.fan_in()), 0.0);
+            pos_[l].assign(static_cast<size_t>(int64_t(g.h_out()) * g.w_out() * g.fan_in()), 0.0);
+            rows_[l].assign(static_cast<size_t>(g.neurons()), nullptr);
             pin_[l].assign(static_cast<size_t>(g.c_in) * g.h_in * g.w_in, 0.0);
             z_[l].assign(static_cast<size_t>(g.neurons()), 0.0);
         }
@@ -288,7 +292,13 @@ public:
         patch_.assign(static_cast<size_t>(g0.c_in) * plan.pattern_period * plan.pattern_period, 0.0);
     }
 
-    const double* inputs(size_t l) const { return x_[l].data(); }
+    // Layer l's inputs for the integrator: with noise every neuron has its own
+    // row in x_; without, neurons point at their position's receptive field.
+    InputView inputs(size_t l) const {
+        const int64_t fan = plan_.layers[l].g.fan_in();
+        if (noise_ > 0.0) return InputView{x_[l].data(), fan, nullptr};
+        return InputView{nullptr, fan, rows_[l].data()};
+    }
 
     // The first layer's input: the random patch tiled with period P0.
     void first_pattern(int64_t p) {
@@ -313,12 +323,12 @@ public:
         const int64_t n = b.n, fan = g.fan_in(), hw = int64_t(g.h_out()) * g.w_out();
         const int k = g.k, wo = g.w_out();
         const double* in = pin_[l].data();
-        double* X = x_[l].data();
+        double* X = noise_ > 0.0 ? x_[l].data() : nullptr;
+        const double** rows = rows_[l].data();
         double* z = z_[l].data();
         const double noise = noise_;
         const RngKey key = key_;
-        pos_.resize(static_cast<size_t>(hw * fan));
-        double* pos = pos_.data();
+        double* pos = pos_[l].data();  // per layer: the integrator reads it during the presentation
         // Every output channel at (y, x) sees the same receptive field: gather
         // it once per position, then copy it to each neuron's row.
         // Parallel over neurons only when called outside a parallel region
@@ -350,8 +360,8 @@ public:
             for (int64_t s = 0; s < n; ++s) {
                 const int64_t nidx = pl.order[s];
                 const double* src = pos + (nidx % hw) * fan;
-                double* row = X + s * fan;
                 if (noise > 0.0) {
+                    double* row = X + s * fan;
                     // Noise on the existing inputs only: padding stays 0.
                     const int64_t rem = nidx % hw;
                     const int y0 = static_cast<int>(rem / wo) * g.stride - g.padding;
@@ -366,10 +376,11 @@ public:
                                 const bool inside = iy >= 0 && iy < g.h_in && ix >= 0 && ix < g.w_in;
                                 row[j] = inside ? src[j] + noise * row[j] : 0.0;
                             }
+                    z[s] = dot(&b.w[s * fan], row, fan);
                 } else {
-                    std::copy_n(src, fan, row);
+                    rows[s] = src;
+                    z[s] = dot(&b.w[s * fan], src, fan);
                 }
-                z[s] = dot(&b.w[s * fan], row, fan);
             }
         }
         if (l + 1 < plan_.layers.size()) propagate(l, p);
@@ -431,7 +442,9 @@ private:
     RngKey key_;
     double noise_;
     std::vector<std::vector<double>> x_, pin_, z_;
-    std::vector<double> patch_, means_, pos_, drive_;
+    std::vector<std::vector<double>> pos_;          // per layer: receptive field of each output position
+    std::vector<std::vector<const double*>> rows_;  // per layer: each neuron's input row (no noise)
+    std::vector<double> patch_, means_, drive_;
 };
 
 }  // namespace
@@ -544,7 +557,7 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
             const double t0 = omp_get_wtime();
             PresentationIntegrator& it = *integ[l];
             const bool last = seg + 1 == stops.size();
-            if (seg == 0) it.begin(blocks[l], InputView{patterns.inputs(l), plan.layers[l].g.fan_in()}, s0[l]);
+            if (seg == 0) it.begin(blocks[l], patterns.inputs(l), s0[l]);
             it.advance_to(stops[seg]);
             if (!last) {
                 it.current_weights(w_now[l]);
@@ -572,7 +585,14 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
                     const double t0 = omp_get_wtime();
                     patterns.layer_inputs(p, static_cast<size_t>(l), blocks[l]);
                     result.pattern_seconds[l] += omp_get_wtime() - t0;
-                    if (observer.wants_inputs()) observer.on_inputs(p, l, patterns.inputs(l));
+                    if (observer.wants_inputs()) {
+                        // Tests look at every neuron's row, contiguous (n x fan_in).
+                        const InputView v = patterns.inputs(l);
+                        const int64_t fan = plan.layers[l].g.fan_in();
+                        std::vector<double> rows(static_cast<size_t>(blocks[l].n * fan));
+                        for (int64_t i = 0; i < blocks[l].n; ++i) std::copy_n(v.row(i), fan, &rows[i * fan]);
+                        observer.on_inputs(p, l, rows.data());
+                    }
                 }
 #pragma omp task default(shared) firstprivate(l) depend(in : tok[l + 1])
                 segment(l, 0);
