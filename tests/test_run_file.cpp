@@ -71,7 +71,7 @@ TEST(RunFile, RoundTrip) {
     run_to_file(cfg, dir.file("a.h5"));
     h5::Handle f = h5::open_file(dir.file("a.h5"), h5::Mode::read_only);
     EXPECT_EQ(h5::attr_int(f.id(), "complete"), 1);
-    EXPECT_EQ(h5::attr_int(f.id(), "seed"), 0);
+    EXPECT_EQ(h5::attr_uint(f.id(), "seed"), 0u);
     EXPECT_EQ(to_yaml(parse_config(h5::attr_string(f.id(), "config"), {}, "a")), to_yaml(cfg));
     std::vector<hsize_t> dims;
     EXPECT_EQ(h5::read_doubles(f.id(), "weights/final", &dims), direct.state.w);

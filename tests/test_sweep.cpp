@@ -131,7 +131,7 @@ FileData read_file(const std::string& path) {
         r.theory_min = h5::read_doubles(g.id(), "snr/theory_min");
         r.config = h5::attr_string(g.id(), "config");
         r.status = status;
-        r.seed = attr_u64(g.id(), "seed");
+        r.seed = h5::attr_uint(g.id(), "seed");
         r.trial = h5::attr_int(g.id(), "trial");
         r.point = h5::attr_int(g.id(), "point");
         r.index = h5::attr_int(g.id(), "index");

@@ -129,6 +129,7 @@ void set_attr(hid_t obj, const std::string& name, const std::string& value) {
 }
 void set_attr(hid_t obj, const std::string& name, int64_t value) { set_attr_raw(obj, name, H5T_NATIVE_INT64, &value); }
 void set_attr(hid_t obj, const std::string& name, double value) { set_attr_raw(obj, name, H5T_NATIVE_DOUBLE, &value); }
+void set_attr(hid_t obj, const std::string& name, uint64_t value) { set_attr_raw(obj, name, H5T_NATIVE_UINT64, &value); }
 
 std::string attr_string(hid_t obj, const std::string& name) {
     if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
@@ -155,6 +156,14 @@ int64_t attr_int(hid_t obj, const std::string& name) {
     Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
     int64_t v = 0;
     check(H5Aread(a.id(), H5T_NATIVE_INT64, &v), "read attr " + name);
+    return v;
+}
+
+uint64_t attr_uint(hid_t obj, const std::string& name) {
+    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
+    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    uint64_t v = 0;
+    check(H5Aread(a.id(), H5T_NATIVE_UINT64, &v), "read attr " + name);
     return v;
 }
 

@@ -38,8 +38,10 @@ Handle group(hid_t loc, const std::string& path);        // opens or creates (wi
 void set_attr(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, int64_t value);
 void set_attr(hid_t obj, const std::string& name, double value);
+void set_attr(hid_t obj, const std::string& name, uint64_t value);  // seeds: the full 64-bit range
 std::string attr_string(hid_t obj, const std::string& name);
 int64_t attr_int(hid_t obj, const std::string& name);
+uint64_t attr_uint(hid_t obj, const std::string& name);
 double attr_double(hid_t obj, const std::string& name);
 bool has_attr(hid_t obj, const std::string& name);
 

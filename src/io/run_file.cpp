@@ -22,7 +22,7 @@ RunGroupWriter::RunGroupWriter(hid_t file, hid_t group, const SimConfig& cfg, co
     }
     h5::set_attr(group, "config", config_yaml);
     h5::set_attr(group, "version", std::string(DYNSHARE_VERSION));
-    h5::set_attr(group, "seed", static_cast<int64_t>(cfg.run.seed));
+    h5::set_attr(group, "seed", static_cast<uint64_t>(cfg.run.seed));
     h5::set_attr(group, "complete", int64_t{0});
     h5::set_attr(group, "status", std::string("running"));
     h5::set_attr(group, "model", std::string(to_string(cfg.model)));

@@ -92,7 +92,7 @@ StackFileWriter::StackFileWriter(hid_t file, const SimConfig& cfg, const std::st
     }
     h5::set_attr(file, "config", config_yaml);
     h5::set_attr(file, "version", std::string(DYNSHARE_VERSION));
-    h5::set_attr(file, "seed", static_cast<int64_t>(cfg.run.seed));
+    h5::set_attr(file, "seed", static_cast<uint64_t>(cfg.run.seed));
     h5::set_attr(file, "complete", int64_t{0});
     h5::set_attr(file, "status", std::string("running"));
     h5::set_attr(file, "model", std::string(to_string(cfg.model)));

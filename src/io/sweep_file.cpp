@@ -226,7 +226,7 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
     h5::set_attr(g.id(), "point", run.point);
     h5::set_attr(g.id(), "index", run.index);
     RunGroupWriter writer(file, g.id(), run.config, config_yaml, false);
-    set_attr_u64(g.id(), "seed", run.seed);  // the writer's int64 would turn seeds >= 2^63 negative
+    h5::set_attr(g.id(), "seed", static_cast<uint64_t>(run.seed));
     const bool bulk = data.one_value_per_record();
     data.replay(writer, !bulk);
     if (bulk) data.write_records(g.id());  // before finish() marks the run complete
@@ -243,7 +243,7 @@ SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, c
         h5::Handle g = h5::group(file, run_path(i));
         for (const std::string& key : keys) params.push_back(numeric_attr(g.id(), key));
         index.push_back(i);
-        seeds.push_back(h5::has_attr(g.id(), "seed") ? attr_u64(g.id(), "seed") : 0);
+        seeds.push_back(h5::has_attr(g.id(), "seed") ? h5::attr_uint(g.id(), "seed") : 0);
         ++tally.done;
         if (status == "diverged") ++tally.diverged;
     }
@@ -287,22 +287,6 @@ void copy_run(hid_t from, hid_t to, int64_t index) {
     h5::group(to, "runs");
     const std::string path = run_path(index);
     check(H5Ocopy(from, path.c_str(), to, path.c_str(), H5P_DEFAULT, H5P_DEFAULT), "copy " + path);
-}
-
-void set_attr_u64(hid_t obj, const std::string& name, uint64_t value) {
-    if (h5::has_attr(obj, name)) H5Adelete(obj, name.c_str());
-    h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    h5::Handle a(H5Acreate2(obj, name.c_str(), H5T_NATIVE_UINT64, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    if (!a.valid()) throw std::runtime_error("HDF5: attr " + name);
-    check(H5Awrite(a.id(), H5T_NATIVE_UINT64, &value), "write attr " + name);
-}
-
-uint64_t attr_u64(hid_t obj, const std::string& name) {
-    if (!h5::has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
-    h5::Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
-    uint64_t v = 0;
-    check(H5Aread(a.id(), H5T_NATIVE_UINT64, &v), "read attr " + name);
-    return v;
 }
 
 }  // namespace dynshare

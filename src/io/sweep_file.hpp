@@ -108,8 +108,4 @@ std::vector<std::string> sweep_columns(hid_t file);
 // Copies /runs/<index> from one open file into another (H5Ocopy).
 void copy_run(hid_t from, hid_t to, int64_t index);
 
-// uint64 attribute (the run seeds).
-void set_attr_u64(hid_t obj, const std::string& name, uint64_t value);
-uint64_t attr_u64(hid_t obj, const std::string& name);
-
 }  // namespace dynshare
