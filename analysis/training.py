@@ -40,7 +40,8 @@ def main():
         m = load(run)
         label = os.path.basename(os.path.normpath(run))
         epochs = np.arange(1, len(m["top1"]) + 1)
-        ax[0].plot(epochs, 100 * m["top1"], marker="o", label=label)
+        done = ~np.isnan(m["top1"])  # train.eval_every > 1 leaves NaN between evaluations
+        ax[0].plot(epochs[done], 100 * m["top1"][done], marker="o", label=label)
         if m["snr"].size:
             for j, name in enumerate(m["layers"]):
                 ax[1].plot(epochs, m["snr"][:, j], label=f"{label}: {name}" if len(args.runs) > 1 else name)

@@ -1,12 +1,13 @@
 // Trainer benchmark: time per training iteration (forward + backward +
-// AdamW step) of LC ResNet-20 on CIFAR-sized input, with the trainer's
-// batched-matmul LC layer and with a plain unfold-and-multiply LC layer,
+// AdamW step) of LC ResNet-20 on CIFAR-sized input, with each of the LC
+// layer's algorithms (the CPU cache kernel, patches + batched matmul, and a
+// plain unfold-and-multiply layer),
 // same threads, plus the peak resident memory of each (each variant runs
 // in its own process so VmHWM is its own), and the cost of one simulated
 // sleep phase relative to one training epoch.
 //
 //   bench_trainer [--batch 128] [--iters 5] [--threads 2] [--presentations 100]
-//                 [--device cpu|cuda] [--variant bmm|naive|sleep]
+//                 [--device cpu|cuda] [--variant kernel|bmm|naive|sleep]
 #include <unistd.h>
 
 #include <chrono>
@@ -48,13 +49,20 @@ NetworkConfig resnet20_lc() {
     return n;
 }
 
+LcAlgorithm algorithm_of(const std::string& variant) {
+    if (variant == "naive") return LcAlgorithm::naive;
+    if (variant == "bmm") return LcAlgorithm::patches_bmm;
+    if (variant == "kernel") return LcAlgorithm::cache_kernel;
+    return LcAlgorithm::automatic;
+}
+
 // One variant in this process: prints "seconds_per_iter peak_mib".
 int run_variant(const Options& o) {
     torch::set_num_threads(o.threads);
     torch::manual_seed(0);
     torch::Device dev(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
     Net net = build_network(resnet20_lc(), InputShape{3, 32, 32, 10});
-    for (auto& l : net->lc_layers()) l.layer.ptr()->naive = o.variant == "naive";
+    for (auto& l : net->lc_layers()) l.layer.ptr()->algorithm = algorithm_of(o.variant);
     net->to(dev);
     torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(1e-3));
     auto x = torch::randn({o.batch, 3, 32, 32}).to(dev);
@@ -124,16 +132,23 @@ int main(int argc, char** argv) {
     if (o.variant == "sleep") return run_sleep(o);
     if (!o.variant.empty()) return run_variant(o);
 
-    double t_bmm = 0, m_bmm = 0, t_naive = 0, m_naive = 0, t_sleep = 0;
+    double t_kernel = 0, m_kernel = 0, t_bmm = 0, m_bmm = 0, t_naive = 0, m_naive = 0, t_sleep = 0;
+    const bool cpu = o.device == "cpu";
+    if (cpu) std::istringstream(child(o, "kernel")) >> t_kernel >> m_kernel;
     std::istringstream(child(o, "bmm")) >> t_bmm >> m_bmm;
     std::istringstream(child(o, "naive")) >> t_naive >> m_naive;
     std::istringstream(child(o, "sleep")) >> t_sleep;
-    const double epoch = t_bmm * std::ceil(50000.0 / o.batch);
+    const double t_best = cpu ? t_kernel : t_bmm, m_best = cpu ? m_kernel : m_bmm;
+    const double epoch = t_best * std::ceil(50000.0 / o.batch);
     std::printf("bench_trainer: LC ResNet-20, 3x32x32 input, batch %d, %d threads, device %s, best of %d iterations\n",
                 o.batch, o.threads, o.device.c_str(), o.iters);
-    std::printf("  batched-matmul LC : %8.3f s/iteration  peak RSS %8.1f MiB\n", t_bmm, m_bmm);
+    if (cpu) std::printf("  cache-kernel LC   : %8.3f s/iteration  peak RSS %8.1f MiB\n", t_kernel, m_kernel);
+    std::printf("  patches + bmm LC  : %8.3f s/iteration  peak RSS %8.1f MiB\n", t_bmm, m_bmm);
     std::printf("  unfold-multiply LC: %8.3f s/iteration  peak RSS %8.1f MiB\n", t_naive, m_naive);
-    std::printf("  speed-up %.2fx, memory ratio %.2f\n", t_naive / t_bmm, m_bmm / m_naive);
+    std::printf("  %s vs unfold-multiply: speed-up %.2fx, memory ratio %.2f\n", cpu ? "cache kernel" : "bmm",
+                t_naive / t_best, m_best / m_naive);
+    if (cpu) std::printf("  cache kernel vs patches + bmm: speed-up %.2fx, memory ratio %.2f\n", t_bmm / t_kernel,
+                         m_kernel / m_bmm);
     std::printf("  one epoch (50000 images) ~ %.1f s; one simulated sleep phase (%lld presentations): %.3f s = %.4f epochs\n",
                 epoch, static_cast<long long>(o.presentations), t_sleep, t_sleep / epoch);
     return 0;

@@ -15,9 +15,24 @@ enum class ScheduleKind { constant, inv, inv_sqrt };
 // continuous: dw/dt = -g / tau_w(t), the continuum limit of the discrete rule.
 // auto: discrete for euler/rk4, continuous for dopri5/exponential.
 enum class PlasticityForm { automatic, discrete, continuous };
+// none: every neuron uses plasticity.lr. fan_in: a neuron with F inputs uses
+// lr / F, so lr is the per-step gain lr |x|^2 / F, the same in every layer
+// whatever its width. Stacked layers need it: with unit-RMS inputs the
+// per-presentation gain grows like F and a wide layer's anti-Hebbian loop
+// overshoots (c_in k^2 = 576 in ResNet-20's last stage) at a learning rate
+// that barely moves a 3x3 single-channel layer.
+enum class LrScaling { none, fan_in };
 enum class Nonlinearity { relu, identity };
 enum class Connectivity { grid, full, period };
 enum class LayerSchedule { simultaneous, layer_by_layer };
+// What a border neuron (receptive field partly in the padding) sees there
+// during the sleep phase: zero, as the network's zero padding; or periodic,
+// the pattern's periodic continuation, so that every member of a module sees
+// exactly the same input and border neurons are equalised too (as the
+// paper's instant sharing does). With zero, a module's inhibitory mean mixes
+// border neurons' smaller drives into every member's rate, which pulls the
+// module mean down a little every presentation.
+enum class BorderInput { zero, periodic };
 
 struct LayerParams {           // layer.*
     int neurons = 100;         // N
@@ -46,6 +61,7 @@ struct PlasticityParams {      // plasticity.*
     int64_t delay_steps = 50;  // learning rate is 0 before this step
     PlasticityForm form = PlasticityForm::automatic;
     double tau_w = 0.0;        // s, continuous form; 0 = dt (1 - momentum) / lr
+    LrScaling lr_scaling = LrScaling::none;  // fan_in: lr (and 1/tau_w) divided by the fan-in
 };
 
 struct InputParams {           // input.*
@@ -82,6 +98,7 @@ struct StackParams {           // stack.*
     bool normalize = true;     // rescale each propagated pattern to unit RMS
     double drive = 0.0;        // spontaneous module activity added before the nonlinearity
                                // (std, relative to the propagated pattern's RMS); 0 = pure propagation
+    BorderInput border = BorderInput::zero;  // what border neurons see in the padding
 };
 
 struct SimConfig {
@@ -107,7 +124,9 @@ const char* to_string(ModelKind);
 const char* to_string(Integrator);
 const char* to_string(ScheduleKind);
 const char* to_string(PlasticityForm);
+const char* to_string(LrScaling);
 const char* to_string(Nonlinearity);
 const char* to_string(LayerSchedule);
+const char* to_string(BorderInput);
 
 }  // namespace dynshare

@@ -41,7 +41,11 @@ const char* to_string(PlasticityForm v) {
     return "?";
 }
 
+const char* to_string(LrScaling v) { return v == LrScaling::none ? "none" : "fan_in"; }
+
 const char* to_string(Nonlinearity v) { return v == Nonlinearity::relu ? "relu" : "identity"; }
+
+const char* to_string(BorderInput v) { return v == BorderInput::zero ? "zero" : "periodic"; }
 
 const char* to_string(LayerSchedule v) {
     return v == LayerSchedule::simultaneous ? "simultaneous" : "layer_by_layer";

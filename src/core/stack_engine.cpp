@@ -158,6 +158,7 @@ StackPlan make_stack_plan(const StackParams& stack, const std::vector<LcGeometry
     StackPlan plan;
     plan.normalize = stack.normalize;
     plan.drive = stack.drive;
+    plan.periodic_border = stack.border == BorderInput::periodic;
     for (size_t l = 0; l < geometry.size(); ++l) {
         const LcGeometry& g = geometry[l];
         if (g.c_in < 1 || g.h_in < 1 || g.w_in < 1 || g.c_out < 1 || g.k < 1 || g.stride < 1 || g.padding < 0 ||
@@ -199,6 +200,10 @@ StackPlan make_stack_plan(const StackParams& stack, const std::vector<LcGeometry
                             "use equal kernels (grid) or a stride that makes period * stride a multiple of " +
                             std::to_string(pl.in_period));
         }
+        if (plan.periodic_border && (g.h_in < pl.in_period || g.w_in < pl.in_period))
+            throw UserError(layer_key(l) + ": stack.border = periodic needs the layer's input (" + std::to_string(g.h_in) +
+                            "x" + std::to_string(g.w_in) + ") to be at least one pattern period (" +
+                            std::to_string(pl.in_period) + ") high and wide; use stack.border zero");
         build_modules(pl);
         plan.layers.push_back(std::move(pl));
     }
@@ -328,6 +333,10 @@ public:
         double* z = z_[l].data();
         const double noise = noise_;
         const RngKey key = key_;
+        const bool periodic = plan_.periodic_border;
+        const int P = pl.in_period;
+        // Into [0, n) by whole periods (stack.border = periodic; n >= P is validated).
+        auto wrap = [P](int i, int n) { return i < 0 ? i + P * ((-i + P - 1) / P) : i >= n ? i - P * ((i - n) / P + 1) : i; };
         double* pos = pos_[l].data();  // per layer: the integrator reads it during the presentation
         // Every output channel at (y, x) sees the same receptive field: gather
         // it once per position, then copy it to each neuron's row.
@@ -343,16 +352,20 @@ public:
                 double* row = pos + q * fan;
                 for (int ci = 0; ci < g.c_in; ++ci)
                     for (int ky = 0; ky < k; ++ky) {
-                        const int iy = y0 + ky;
+                        int iy = y0 + ky;
                         double* dst = row + (int64_t(ci) * k + ky) * k;
                         if (iy < 0 || iy >= g.h_in) {
-                            std::fill_n(dst, k, 0.0);
-                            continue;
+                            if (!periodic) {
+                                std::fill_n(dst, k, 0.0);
+                                continue;
+                            }
+                            iy = wrap(iy, g.h_in);
                         }
                         const double* src = in + (static_cast<int64_t>(ci) * g.h_in + iy) * g.w_in;
                         for (int kx = 0; kx < k; ++kx) {
                             const int ix = x0 + kx;
-                            dst[kx] = ix < 0 || ix >= g.w_in ? 0.0 : src[ix];
+                            const bool out = ix < 0 || ix >= g.w_in;
+                            dst[kx] = !out ? src[ix] : periodic ? src[wrap(ix, g.w_in)] : 0.0;
                         }
                     }
             }
@@ -362,7 +375,7 @@ public:
                 const double* src = pos + (nidx % hw) * fan;
                 if (noise > 0.0) {
                     double* row = X + s * fan;
-                    // Noise on the existing inputs only: padding stays 0.
+                    // Noise on the existing inputs only: zero padding stays 0 (periodic: every input is real).
                     const int64_t rem = nidx % hw;
                     const int y0 = static_cast<int>(rem / wo) * g.stride - g.padding;
                     const int x0 = static_cast<int>(rem % wo) * g.stride - g.padding;
@@ -373,7 +386,7 @@ public:
                             for (int kx = 0; kx < k; ++kx) {
                                 const int64_t j = (int64_t(ci) * k + ky) * k + kx;
                                 const int iy = y0 + ky, ix = x0 + kx;
-                                const bool inside = iy >= 0 && iy < g.h_in && ix >= 0 && ix < g.w_in;
+                                const bool inside = periodic || (iy >= 0 && iy < g.h_in && ix >= 0 && ix < g.w_in);
                                 row[j] = inside ? src[j] + noise * row[j] : 0.0;
                             }
                     z[s] = dot(&b.w[s * fan], row, fan);
@@ -495,7 +508,8 @@ StackRunResult run_stack_engine(const SimConfig& cfg, const StackPlan& plan, Rng
 
     std::vector<PresentationIntegrator> active, frozen;
     active.reserve(L);
-    for (int l = 0; l < L; ++l) active.emplace_back(sp);
+    // Per layer: plasticity.lr_scaling = fan_in divides each layer's rate by its own fan-in.
+    for (int l = 0; l < L; ++l) active.emplace_back(StepParams::from(cfg, plan.layers[l].g.fan_in()));
     if (by_layer) {
         frozen.reserve(L);
         for (int l = 0; l < L; ++l) frozen.emplace_back(sp_frozen);

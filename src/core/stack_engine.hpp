@@ -28,6 +28,12 @@
 // patterns per channel, the idealised convolution); full with stride k: P0 = k,
 // each channel is exactly the single-layer model of Fig. 4.
 //
+// Border inputs. With stack.border = periodic a receptive field that reaches
+// into the padding reads the pattern's periodic continuation there (input
+// position i outside [0, n) reads i shifted by a multiple of the input
+// period into range), so all members of a module see identical inputs; it
+// needs every layer's input to be at least one period high and wide.
+//
 // Random draws (Philox, key (seed, stream)): the first layer's patch of
 // presentation p uses Stream::input (p, p >> 32) like the single-layer x;
 // the noise of neuron n (LC index) of layer l uses Stream::input_noise
@@ -64,6 +70,7 @@ struct StackPlan {
     int pattern_period = 1;  // P0
     bool normalize = true;
     double drive = 0.0;  // stack.drive
+    bool periodic_border = false;  // stack.border = periodic
 };
 
 // Module period of a layer under the stack's connectivity.

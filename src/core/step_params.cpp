@@ -4,7 +4,7 @@
 
 namespace dynshare {
 
-StepParams StepParams::from(const SimConfig& cfg) {
+StepParams StepParams::from(const SimConfig& cfg, int64_t fan_in) {
     StepParams p;
     p.model = cfg.model;
     p.integrator = cfg.dynamics.integrator;
@@ -18,11 +18,14 @@ StepParams StepParams::from(const SimConfig& cfg) {
     p.rel_tol = cfg.dynamics.rel_tol;
     p.mu = cfg.plasticity.momentum;
     p.gamma = cfg.plasticity.gamma;
-    p.schedule.lr = cfg.plasticity.lr;
+    if (fan_in <= 0) fan_in = int64_t(cfg.layer.kernel) * cfg.layer.kernel;
+    const double lr_divisor = cfg.plasticity.lr_scaling == LrScaling::fan_in ? static_cast<double>(fan_in) : 1.0;
+    p.schedule.lr = cfg.plasticity.lr / lr_divisor;
     p.schedule.kind = static_cast<int>(cfg.plasticity.schedule);
     p.schedule.t0 = cfg.plasticity.schedule_t0;
     p.schedule.delay = cfg.plasticity.delay_steps;
-    // kappa(t) = 1/tau_w(t) = eta(t) / (lr * tau_w): the schedule's shape scales the rate.
+    // kappa(t) = 1/tau_w(t) = eta(t) / (lr * tau_w): the schedule's shape scales the rate
+    // (and lr_scaling's divisor, which is in eta, scales it like the discrete step).
     const double tau_w = cfg.effective_tau_w();
     p.kappa_scale = (cfg.plasticity.lr > 0 && std::isfinite(tau_w)) ? 1.0 / (cfg.plasticity.lr * tau_w) : 0.0;
     return p;

@@ -23,7 +23,9 @@ struct StepParams {
     double kappa_scale = 0.0;      // continuous form: kappa(t) = eta(t/dt) * kappa_scale
     bool plastic = true;           // false: rates only (used by layer_by_layer and tests)
 
-    static StepParams from(const SimConfig& cfg);
+    // fan_in: inputs per neuron of the layer these parameters drive, for
+    // plasticity.lr_scaling = fan_in; 0 = the single layer's k^2.
+    static StepParams from(const SimConfig& cfg, int64_t fan_in = 0);
     double kappa_at(double step_real) const;  // 1/tau_w at a (fractional) global step
 };
 

@@ -35,6 +35,7 @@ template <class V> void visit(V& v, DynamicsParams& p) {
 template <class V> void visit(V& v, PlasticityParams& p) {
     v("lr", p.lr); v("gamma", p.gamma); v("momentum", p.momentum); v("schedule", p.schedule);
     v("schedule_t0", p.schedule_t0); v("delay_steps", p.delay_steps); v("form", p.form); v("tau_w", p.tau_w);
+    v("lr_scaling", p.lr_scaling);
 }
 template <class V> void visit(V& v, InputParams& p) { v("presentation", p.presentation); v("noise_std", p.noise_std); }
 template <class V> void visit(V& v, RunParams& p) {
@@ -49,7 +50,7 @@ template <class V> void visit(V& v, StackLayer& p) {
 template <class V> void visit(V& v, StackParams& p) {
     ConnectivityRef connectivity{p.connectivity, p.period};
     v("input", p.input); v("layers", p.layers); v("connectivity", connectivity); v("schedule", p.schedule);
-    v("normalize", p.normalize); v("drive", p.drive);
+    v("normalize", p.normalize); v("drive", p.drive); v("border", p.border);
 }
 template <class V> void visit(V& v, SimConfig& c) {
     v("model", c.model); v("layer", c.layer); v("dynamics", c.dynamics); v("plasticity", c.plasticity);
@@ -67,6 +68,8 @@ template <> std::vector<ScheduleKind> enum_values() {
 template <> std::vector<PlasticityForm> enum_values() {
     return {PlasticityForm::automatic, PlasticityForm::discrete, PlasticityForm::continuous};
 }
+template <> std::vector<LrScaling> enum_values() { return {LrScaling::none, LrScaling::fan_in}; }
+template <> std::vector<BorderInput> enum_values() { return {BorderInput::zero, BorderInput::periodic}; }
 template <> std::vector<Nonlinearity> enum_values() { return {Nonlinearity::relu, Nonlinearity::identity}; }
 template <> std::vector<LayerSchedule> enum_values() {
     return {LayerSchedule::simultaneous, LayerSchedule::layer_by_layer};

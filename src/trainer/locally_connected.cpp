@@ -1,4 +1,5 @@
-// Forward pass as one batched matrix product over output positions:
+// The CPU forward and backward are lc_cpu_kernel.cpp's. The GPU (and
+// LcAlgorithm::patches_bmm) computes one batched matrix product over output positions:
 //   cols (L, B, fan_in) x W (L, fan_in, c_out) -> (L, B, c_out),  L = h_out*w_out.
 // Autograd then keeps only `cols` and W for the backward pass (two more bmm's)
 // instead of the batch x c_out x fan_in x L product a plain unfold-and-
@@ -8,6 +9,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "trainer/lc_cpu_kernel.hpp"
 
 namespace dynshare::trainer {
 
@@ -40,8 +42,23 @@ torch::Tensor LocallyConnected2dImpl::forward(const torch::Tensor& x) {
     const LcGeometry& g = options_.geometry;
     TORCH_CHECK(x.dim() == 4 && x.size(1) == g.c_in && x.size(2) == g.h_in && x.size(3) == g.w_in,
                 "LocallyConnected2d: expected input (B, ", g.c_in, ", ", g.h_in, ", ", g.w_in, "), got ", x.sizes());
+    LcAlgorithm a = algorithm;
+    if (a == LcAlgorithm::automatic) a = x.is_cpu() ? LcAlgorithm::cache_kernel : LcAlgorithm::patches_bmm;
+    if (a == LcAlgorithm::cache_kernel && !x.is_cpu())
+        throw UserError("LocallyConnected2d: the cache_kernel algorithm runs on the CPU only");
+    switch (a) {
+    case LcAlgorithm::naive: return forward_naive(x);
+    case LcAlgorithm::cache_kernel: {
+        auto out = lc_forward_cpu(x, weight, g);
+        return bias.defined() ? out + bias.unsqueeze(0) : out;
+    }
+    default: return forward_bmm(x);
+    }
+}
+
+torch::Tensor LocallyConnected2dImpl::forward_bmm(const torch::Tensor& x) {
+    const LcGeometry& g = options_.geometry;
     const int64_t B = x.size(0), L = int64_t(g.h_out()) * g.w_out(), F = g.fan_in();
-    if (naive) return forward_naive(x);
     auto cols = lc_patches(x, g);                                         // (L, B, F), Conv2d's (c_in, ky, kx) order
     auto w = weight.view({g.c_out, L, F}).permute({1, 2, 0});             // (L, F, c_out)
     auto out = torch::bmm(cols, w);                                       // (L, B, c_out)

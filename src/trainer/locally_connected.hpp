@@ -13,6 +13,15 @@ namespace dynshare::trainer {
 // each in Conv2d's (c_in, ky, kx) order; differentiable.
 torch::Tensor lc_patches(const torch::Tensor& x, const LcGeometry& g);
 
+// How the forward and backward passes are computed; all give the same
+// numbers up to summation order.
+//   automatic: cache_kernel on the CPU, patches_bmm on the GPU.
+//   cache_kernel: lc_cpu_kernel.hpp, each position's patches gathered in cache (CPU only).
+//   patches_bmm: all patches as one (L, B, fan_in) tensor, one batched matmul.
+//   naive: the plain unfold-and-multiply layer, which materialises the
+//          (B, c_out, h_out, w_out, fan_in) product (benchmarks and tests).
+enum class LcAlgorithm { automatic, cache_kernel, patches_bmm, naive };
+
 struct LocallyConnected2dOptions {
     LcGeometry geometry;
     bool bias = true;
@@ -33,16 +42,14 @@ public:
 
     const LcGeometry& geometry() const { return options_.geometry; }
 
-    // Reference algorithm for benchmarks and tests: the plain
-    // unfold-and-multiply LC layer, which materialises the
-    // (B, c_out, h_out, w_out, fan_in) product.
-    bool naive = false;
+    LcAlgorithm algorithm = LcAlgorithm::automatic;
 
     torch::Tensor weight;  // (c_out, h_out, w_out, fan_in)
     torch::Tensor bias;    // (c_out, h_out, w_out) or undefined
 
 private:
     torch::Tensor forward_naive(const torch::Tensor& x);
+    torch::Tensor forward_bmm(const torch::Tensor& x);
     LocallyConnected2dOptions options_;
 };
 TORCH_MODULE(LocallyConnected2d);

@@ -5,16 +5,19 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "dynshare/errors.hpp"
+#include "io/config_yaml.hpp"
 
 namespace dynshare::trainer {
 namespace {
 
 using Flat = std::map<std::string, YAML::Node>;
+
 
 void flatten(const YAML::Node& node, const std::string& prefix, Flat& out) {
     if (node.IsMap()) {
@@ -133,6 +136,7 @@ void read_train(Reader& r, TrainConfig& t) {
     r.get("train.threads", t.threads);
     r.get("train.checkpoint_every", t.checkpoint_every);
     r.get("train.eval_batch_size", t.eval_batch_size);
+    r.get("train.eval_every", t.eval_every);
     r.get("train.progress", t.progress);
     require(t.epochs >= 1, "train.epochs", "must be >= 1");
     require(t.batch_size >= 1, "train.batch_size", "must be >= 1");
@@ -144,40 +148,93 @@ void read_train(Reader& r, TrainConfig& t) {
     require(t.threads >= 0, "train.threads", "must be >= 0");
     require(t.checkpoint_every >= 0, "train.checkpoint_every", "must be >= 0");
     require(t.eval_batch_size >= 1, "train.eval_batch_size", "must be >= 1");
+    require(t.eval_every >= 1, "train.eval_every", "must be >= 1");
     require(t.progress == "auto" || t.progress == "always" || t.progress == "never", "train.progress",
             "'" + t.progress + "' (allowed: auto, always, never)");
 }
 
-// Engine parameters of the simulated sleep phase; same names as the
-// simulator's dynamics.*, plasticity.*, input.* keys, under sleep.
-void read_sleep(Reader& r, SimConfig& c) {
-    c.model = ModelKind::ei_rate;
-    r.get("sleep.dynamics.tau", c.dynamics.tau);
-    r.get("sleep.dynamics.dt", c.dynamics.dt);
-    r.get("sleep.dynamics.alpha", c.dynamics.alpha);
-    r.get("sleep.dynamics.bias", c.dynamics.bias);
-    r.get_enum("sleep.dynamics.integrator", c.dynamics.integrator,
-               {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}, {"dopri5", Integrator::dopri5},
-                {"exponential", Integrator::exponential}});
-    r.get("sleep.dynamics.macro_step", c.dynamics.macro_step);
-    r.get("sleep.plasticity.lr", c.plasticity.lr);
-    r.get("sleep.plasticity.gamma", c.plasticity.gamma);
-    r.get("sleep.plasticity.momentum", c.plasticity.momentum);
-    r.get_enum("sleep.plasticity.schedule", c.plasticity.schedule,
-               {{"constant", ScheduleKind::constant}, {"inv", ScheduleKind::inv}, {"inv_sqrt", ScheduleKind::inv_sqrt}});
-    r.get("sleep.plasticity.schedule_t0", c.plasticity.schedule_t0);
-    r.get("sleep.plasticity.delay_steps", c.plasticity.delay_steps);
-    r.get("sleep.input.presentation", c.input.presentation);
-    r.get("sleep.input.noise_std", c.input.noise_std);
+// Engine parameters of the simulated sleep phase: sleep.dynamics.*,
+// sleep.plasticity.* and sleep.input.* are the simulator's own keys (read and
+// validated by its schema, src/io/config_yaml.cpp, so every simulator key
+// works here and is checked the same way); sleep.stack.{normalize, drive,
+// schedule, border} are the stack keys that do not describe the geometry. The rest of
+// the engine config (stack geometry, run length, seeds) comes from the
+// network and sharing.* when a phase starts (sharing_simulated.cpp).
+void read_sleep(Flat& flat, SimConfig& c) {
+    const SimConfig defaults = default_sleep_config();
+    SimConfig no_stack = defaults;
+    no_stack.stack.enabled = false;
+    const YAML::Node written = YAML::Load(dynshare::to_yaml(no_stack));
+    YAML::Node tree;
+    for (const char* section : {"dynamics", "plasticity", "input"}) tree[section] = written[section];
+    for (auto it = flat.begin(); it != flat.end();) {
+        const std::string& key = it->first;
+        if (key.rfind("sleep.", 0) != 0 || key.rfind("sleep.stack.", 0) == 0) {
+            ++it;
+            continue;
+        }
+        const std::string rest = key.substr(6);
+        const size_t dot = rest.find('.');
+        const std::string section = rest.substr(0, dot);
+        if (section != "dynamics" && section != "plasticity" && section != "input")
+            throw UserError("unknown key: " + key +
+                            " (sleep sections: dynamics, plasticity, input, stack.{normalize, drive, schedule, border}; "
+                            "the model, run and stack geometry come from the network and sharing.*)");
+        if (dot == std::string::npos || rest.find('.', dot + 1) != std::string::npos)
+            throw UserError("unknown key: " + key + " (expected sleep." + section + ".<key>)");
+        tree[section][rest.substr(dot + 1)] = it->second;
+        it = flat.erase(it);
+    }
+    c = config_from_node(tree, "sleep");
+    c.stack = defaults.stack;
+    Reader r(flat);
     r.get("sleep.stack.normalize", c.stack.normalize);
+    r.get("sleep.stack.drive", c.stack.drive);
     r.get_enum("sleep.stack.schedule", c.stack.schedule,
                {{"simultaneous", LayerSchedule::simultaneous}, {"layer_by_layer", LayerSchedule::layer_by_layer}});
-    require(c.dynamics.tau > 0 && c.dynamics.dt > 0, "sleep.dynamics.tau/dt", "must be > 0");
-    require(c.input.presentation >= c.dynamics.dt, "sleep.input.presentation", "must be >= sleep.dynamics.dt");
+    r.get_enum("sleep.stack.border", c.stack.border, {{"zero", BorderInput::zero}, {"periodic", BorderInput::periodic}});
+    for (const auto& kv : flat)
+        if (kv.first.rfind("sleep.stack.", 0) == 0)
+            throw UserError("unknown key: " + kv.first + " (sleep.stack keys: normalize, drive, schedule, border; the "
+                            "layers, input and connectivity are the network's own)");
+    require(c.stack.drive >= 0 && std::isfinite(c.stack.drive), "sleep.stack.drive", "must be >= 0");
     require(c.plasticity.lr > 0, "sleep.plasticity.lr", "must be > 0");
 }
 
 }  // namespace
+
+// Defaults of the simulated sleep phase inside training, where they differ
+// from the simulator's (Fig. 4B) defaults; the measurements behind them are in
+// the README ("Training", "The simulated sleep phase").
+// - Rate: Fig. 4B's 3e-4 per step with momentum 0.95 and a 1/sqrt decay is
+//   tuned for one layer of k^2 = 81 inputs over 10,000 presentations. A phase
+//   of ~100 presentations over layers of up to c_in k^2 = 576 inputs needs a
+//   rate per unit input power (lr_scaling fan_in: per-step gain 0.008 in
+//   every layer), constant, and no momentum, whose lag makes the anti-Hebbian
+//   loop overshoot in wide layers.
+// - alpha: at Eq. 8's fixed point a module's mean weight shrinks each phase to
+//   gamma / (gamma + lambda / (1 + alpha)) of itself (lambda ~ 1, the input
+//   covariance of unit-RMS patterns): 9 % per phase at alpha = 100, which over
+//   hundreds of phases erases the weights the network learned; 0.1 % at
+//   alpha = 1e4. The exponential integrator is exact for any alpha.
+// - stack.drive = 1 gives deep layers inputs that span their space.
+// - stack.border = periodic lets border neurons see their module's pattern;
+//   with zero padding they also pull every module mean down.
+SimConfig default_sleep_config() {
+    SimConfig s;
+    s.model = ModelKind::ei_rate;
+    s.dynamics.alpha = 1.0e4;
+    s.dynamics.integrator = Integrator::exponential;
+    s.plasticity.lr = 0.008;
+    s.plasticity.gamma = 0.1;
+    s.plasticity.momentum = 0.0;
+    s.plasticity.schedule = ScheduleKind::constant;
+    s.plasticity.delay_steps = 0;
+    s.plasticity.lr_scaling = LrScaling::fan_in;
+    s.stack.drive = 1.0;
+    s.stack.border = BorderInput::periodic;
+    return s;
+}
 
 RunConfig parse_run_config(const std::string& yaml_text,
                            const std::vector<std::pair<std::string, std::string>>& overrides) {
@@ -203,7 +260,7 @@ RunConfig parse_run_config(const std::string& yaml_text,
     read_data(r, cfg.data);
     read_sharing(r, cfg.sharing);
     read_train(r, cfg.train);
-    read_sleep(r, cfg.sleep);
+    read_sleep(flat, cfg.sleep);
     if (!flat.empty()) throw UserError("unknown key: " + flat.begin()->first);
     return cfg;
 }
@@ -244,26 +301,6 @@ const char* to_string(SharingMode m) {
     return "?";
 }
 
-namespace {
-const char* integrator_name(Integrator i) {
-    switch (i) {
-    case Integrator::euler: return "euler";
-    case Integrator::rk4: return "rk4";
-    case Integrator::dopri5: return "dopri5";
-    case Integrator::exponential: return "exponential";
-    }
-    return "?";
-}
-const char* schedule_name(ScheduleKind s) {
-    switch (s) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::inv: return "inv";
-    case ScheduleKind::inv_sqrt: return "inv_sqrt";
-    }
-    return "?";
-}
-}  // namespace
-
 std::string to_yaml(const RunConfig& c) {
     YAML::Emitter e;
     e << YAML::BeginMap;
@@ -303,27 +340,22 @@ std::string to_yaml(const RunConfig& c) {
       << YAML::Key << "threads" << YAML::Value << t.threads
       << YAML::Key << "checkpoint_every" << YAML::Value << t.checkpoint_every
       << YAML::Key << "eval_batch_size" << YAML::Value << t.eval_batch_size
+      << YAML::Key << "eval_every" << YAML::Value << t.eval_every
       << YAML::Key << "progress" << YAML::Value << t.progress << YAML::EndMap;
+    // The sleep section: the simulator's own writer for dynamics, plasticity and
+    // input (every key, in its format), then the three stack keys.
     const auto& sl = c.sleep;
-    e << YAML::Key << "sleep" << YAML::Value << YAML::BeginMap
-      << YAML::Key << "dynamics" << YAML::Value << YAML::BeginMap
-      << YAML::Key << "tau" << YAML::Value << sl.dynamics.tau << YAML::Key << "dt" << YAML::Value << sl.dynamics.dt
-      << YAML::Key << "alpha" << YAML::Value << sl.dynamics.alpha << YAML::Key << "bias" << YAML::Value << sl.dynamics.bias
-      << YAML::Key << "integrator" << YAML::Value << integrator_name(sl.dynamics.integrator)
-      << YAML::Key << "macro_step" << YAML::Value << sl.dynamics.macro_step << YAML::EndMap
-      << YAML::Key << "plasticity" << YAML::Value << YAML::BeginMap
-      << YAML::Key << "lr" << YAML::Value << sl.plasticity.lr << YAML::Key << "gamma" << YAML::Value << sl.plasticity.gamma
-      << YAML::Key << "momentum" << YAML::Value << sl.plasticity.momentum
-      << YAML::Key << "schedule" << YAML::Value << schedule_name(sl.plasticity.schedule)
-      << YAML::Key << "schedule_t0" << YAML::Value << sl.plasticity.schedule_t0
-      << YAML::Key << "delay_steps" << YAML::Value << sl.plasticity.delay_steps << YAML::EndMap
-      << YAML::Key << "input" << YAML::Value << YAML::BeginMap
-      << YAML::Key << "presentation" << YAML::Value << sl.input.presentation
-      << YAML::Key << "noise_std" << YAML::Value << sl.input.noise_std << YAML::EndMap
-      << YAML::Key << "stack" << YAML::Value << YAML::BeginMap
+    SimConfig engine = sl;
+    engine.stack.enabled = false;
+    const YAML::Node written = YAML::Load(dynshare::to_yaml(engine));
+    e << YAML::Key << "sleep" << YAML::Value << YAML::BeginMap;
+    for (const char* section : {"dynamics", "plasticity", "input"})
+        e << YAML::Key << section << YAML::Value << written[section];
+    e << YAML::Key << "stack" << YAML::Value << YAML::BeginMap
       << YAML::Key << "normalize" << YAML::Value << sl.stack.normalize
-      << YAML::Key << "schedule" << YAML::Value
-      << (sl.stack.schedule == LayerSchedule::simultaneous ? "simultaneous" : "layer_by_layer") << YAML::EndMap
+      << YAML::Key << "drive" << YAML::Value << sl.stack.drive
+      << YAML::Key << "schedule" << YAML::Value << to_string(sl.stack.schedule)
+      << YAML::Key << "border" << YAML::Value << to_string(sl.stack.border) << YAML::EndMap
       << YAML::EndMap;
     e << YAML::EndMap;
     return std::string(e.c_str()) + "\n";

@@ -63,15 +63,20 @@ struct TrainConfig {
     int threads = 0;
     int checkpoint_every = 1;   // epochs; 0 = only at the end
     int eval_batch_size = 500;
+    int eval_every = 1;         // epochs between test/validation evaluations (the last epoch always)
     std::string progress = "auto";  // auto | always | never
 };
+
+// The sleep phase's engine parameters when the config gives none (see
+// train_config.cpp for why they differ from the simulator's defaults).
+SimConfig default_sleep_config();
 
 struct RunConfig {
     NetworkConfig network;
     DataConfig data;
     SharingConfig sharing;
     TrainConfig train;
-    SimConfig sleep;  // simulated mode: dynamics/plasticity/input of the engine
+    SimConfig sleep = default_sleep_config();  // simulated mode: dynamics/plasticity/input/stack keys of the engine
 };
 
 // Parses YAML text with `key=value` overrides applied (value parsed as YAML).

@@ -155,13 +155,17 @@ struct Session {
         return done == batches.size();
     }
 
-    void end_epoch(int epoch, double loss, double top1, double seconds) {
+    void end_epoch(int epoch, bool complete, double loss, double top1, double seconds) {
         auto& m = state.metrics;
         m.train_loss.push_back(loss);
         m.train_top1.push_back(top1);
         const int eb = cfg.train.eval_batch_size;
-        EvalResult test = cfg.data.final_test ? evaluate(net, data.test, *maker, eb) : EvalResult{};
-        EvalResult val = evaluate(net, data.validation, *maker, eb);
+        // Evaluations are skipped (NaN) between every eval_every-th epoch; the
+        // last epoch, or one that max_iterations cut short, is always evaluated.
+        const bool last = epoch + 1 == cfg.train.epochs || !complete;
+        const bool eval = last || (epoch + 1) % cfg.train.eval_every == 0;
+        EvalResult test = eval && cfg.data.final_test ? evaluate(net, data.test, *maker, eb) : EvalResult{};
+        EvalResult val = eval ? evaluate(net, data.validation, *maker, eb) : EvalResult{};
         m.test_loss.push_back(test.loss);
         m.test_top1.push_back(test.top1);
         m.test_top5.push_back(test.top5);
@@ -188,7 +192,7 @@ struct Session {
             double loss = NAN, top1 = NAN;
             const bool complete = train_epoch(epoch, loss, top1);
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            end_epoch(epoch, loss, top1, secs);
+            end_epoch(epoch, complete, loss, top1, secs);
             const bool last = !complete || epoch + 1 == t.epochs;
             if (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0))
                 save_checkpoint(path("checkpoint.pt"), net, *optim, state);

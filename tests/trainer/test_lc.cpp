@@ -111,13 +111,60 @@ TEST(LocallyConnected, TooSmallInputIsAUserError) {
     EXPECT_THROW(LocallyConnected2d{tiny}, dynshare::UserError);
 }
 
-// The batched-matmul forward and the plain unfold-and-multiply reference
-// agree (double; different summation order).
-TEST(LocallyConnected, MatchesNaiveReference) {
-    const LcGeometry g{3, 7, 6, 4, 3, 2, 1};
-    auto lc = make_lc(g, true);
-    auto x = torch::randn({2, g.c_in, g.h_in, g.w_in}, torch::kDouble);
-    auto fast = lc->forward(x);
-    lc->naive = true;
-    EXPECT_LT((fast - lc->forward(x)).abs().max().item<double>(), 1e-12);
+namespace {
+
+// Output and the gradients of sum(out * R) for weight, bias and input.
+std::vector<torch::Tensor> outputs_and_grads(LocallyConnected2d& lc, const torch::Tensor& x0, const torch::Tensor& R) {
+    for (auto& p : lc->parameters()) p.mutable_grad() = torch::Tensor();
+    auto x = x0.clone().requires_grad_(true);
+    auto out = lc->forward(x);
+    (out * R).sum().backward();
+    return {out.detach(), lc->weight.grad().clone(), lc->bias.grad().clone(), x.grad().clone()};
+}
+
+}  // namespace
+
+// The three algorithms (cache kernel, patches + bmm, unfold-and-multiply)
+// give the same output and gradients, in double: they differ only in the
+// order of summation, so 1e-12 on O(1)-O(10) values. The geometries cover
+// stride 2, padding 0-2, 1x1 and 5x5 kernels, batch sizes that are not a
+// multiple of the kernel's 8-row block, and channel counts that leave
+// vector remainders.
+TEST(LocallyConnected, AlgorithmsAgreeOnOutputAndGradients) {
+    const std::vector<std::pair<LcGeometry, int>> cases = {
+        {LcGeometry{3, 7, 6, 4, 3, 2, 1}, 2}, {LcGeometry{1, 9, 9, 16, 3, 1, 1}, 11},
+        {LcGeometry{5, 6, 8, 19, 3, 1, 0}, 9}, {LcGeometry{4, 6, 6, 8, 1, 2, 0}, 3},
+        {LcGeometry{2, 8, 7, 3, 5, 1, 2}, 17}};
+    for (const auto& [g, batch] : cases) {
+        auto lc = make_lc(g, true);
+        auto x = torch::randn({batch, g.c_in, g.h_in, g.w_in}, torch::kDouble);
+        auto R = torch::randn({batch, g.c_out, g.h_out(), g.w_out()}, torch::kDouble);
+        lc->algorithm = LcAlgorithm::cache_kernel;
+        const auto a = outputs_and_grads(lc, x, R);
+        for (LcAlgorithm other : {LcAlgorithm::patches_bmm, LcAlgorithm::naive}) {
+            lc->algorithm = other;
+            const auto b = outputs_and_grads(lc, x, R);
+            for (size_t i = 0; i < a.size(); ++i)
+                EXPECT_LT((a[i] - b[i]).abs().max().item<double>(), 1e-12)
+                    << "tensor " << i << " (out, dweight, dbias, dx), algorithm " << int(other) << ", c_in "
+                    << g.c_in << " k " << g.k << " stride " << g.stride << " batch " << batch;
+        }
+    }
+}
+
+// Each output and gradient entry of the cache kernel is summed by one thread
+// in a fixed order, so 1 and 2 threads give bit-identical results (float).
+TEST(LocallyConnected, CacheKernelIndependentOfThreadCount) {
+    const LcGeometry g{6, 10, 9, 16, 3, 1, 1};
+    torch::manual_seed(4);
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, true});
+    auto x = torch::randn({13, g.c_in, g.h_in, g.w_in});
+    auto R = torch::randn({13, g.c_out, g.h_out(), g.w_out()});
+    const int before = torch::get_num_threads();
+    torch::set_num_threads(1);
+    const auto one = outputs_and_grads(lc, x, R);
+    torch::set_num_threads(2);
+    const auto two = outputs_and_grads(lc, x, R);
+    torch::set_num_threads(before);
+    for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << "tensor " << i;
 }

@@ -2,6 +2,8 @@
 // simulated sleep phases raise SNR_w, the chain fed to the engine.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "dynshare/sleep_phase.hpp"
 #include "trainer/sharing.hpp"
 
@@ -22,6 +24,31 @@ LocallyConnected2d noisy_shared_lc(const LcGeometry& g) {
     LocallyConnected2d lc(LocallyConnected2dOptions{g, false});
     lc->conv_init(0.3);
     return lc;
+}
+
+// Squared distance of every neuron's weights from its grid module's mean
+// (period k; all neurons, border ones included).
+double module_deviation(const torch::Tensor& weight, const LcGeometry& g) {
+    auto w = weight.detach().to(torch::kDouble).view({g.c_out, g.h_out(), g.w_out(), g.fan_in()});
+    double total = 0;
+    for (int a = 0; a < g.k; ++a)
+        for (int b = 0; b < g.k; ++b) {
+            auto m = w.slice(1, a, g.h_out(), g.k).slice(2, b, g.w_out(), g.k);
+            total += (m - m.mean({1, 2}, true)).pow(2).sum().item<double>();
+        }
+    return total;
+}
+
+// Norm of the module means (each neuron's weights replaced by its module's mean).
+double module_mean_norm(const torch::Tensor& weight, const LcGeometry& g) {
+    auto w = weight.detach().to(torch::kDouble).view({g.c_out, g.h_out(), g.w_out(), g.fan_in()});
+    double total = 0;
+    for (int a = 0; a < g.k; ++a)
+        for (int b = 0; b < g.k; ++b) {
+            auto m = w.slice(1, a, g.h_out(), g.k).slice(2, b, g.w_out(), g.k);
+            total += m.mean({1, 2}).pow(2).sum().item<double>() * double(m.size(1) * m.size(2));
+        }
+    return std::sqrt(total);
 }
 
 }  // namespace
@@ -82,4 +109,38 @@ TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
     ASSERT_EQ(r.snr_before.size(), 2u);
     for (size_t l = 0; l < 2; ++l) EXPECT_LT(r.snr_after[l], r.snr_before[l]) << "layer " << l;
     EXPECT_GT(r.seconds, 0.0);
+}
+
+// The trainer's default sleep phase on a network of realistic width (fan-ins
+// 9, 144 and 288): every layer's weights move towards their module means,
+// not just to a better SNR, and the means themselves stay (a phase repeats
+// hundreds of times in a run, so a bias compounds). With the simulator's
+// Fig. 4B parameters (3e-4 per step, momentum 0.95, no fan-in scaling) the
+// widest layer's spread more than doubled in 100 presentations instead (the
+// anti-Hebbian loop overshoots); with alpha = 100 or zero border inputs the
+// first layer's module means lost 8 % in one phase.
+TEST(Sharing, DefaultSleepPhaseShrinksEveryLayersModuleSpread) {
+    if (!have_simulated_sleep()) GTEST_SKIP() << "built without the engine's sleep phase";
+    RunConfig cfg;
+    cfg.network.arch = Arch::small;
+    cfg.network.depth = 3;
+    cfg.network.width = 16;
+    cfg.sharing.mode = SharingMode::simulated;
+    cfg.sharing.presentations = 100;
+    torch::manual_seed(5);
+    Net net = build_network(cfg.network, InputShape{1, 36, 36, 10});  // translated Fashion-MNIST
+    std::vector<double> before, mean_before;
+    for (const auto& l : net->lc_layers()) {
+        before.push_back(module_deviation(l.layer->weight, l.layer->geometry()));
+        mean_before.push_back(module_mean_norm(l.layer->weight, l.layer->geometry()));
+    }
+    ASSERT_EQ(net->lc_layers()[2].layer->geometry().fan_in(), 288);
+    const SleepRecord r = apply_sharing(cfg, net, 0);
+    for (size_t l = 0; l < before.size(); ++l) {
+        const auto& layer = *net->lc_layers()[l].layer;
+        EXPECT_LT(r.snr_after[l], r.snr_before[l]) << "layer " << l << " dev " << before[l] << " -> " << module_deviation(layer.weight, layer.geometry());
+        EXPECT_LT(module_deviation(layer.weight, layer.geometry()), 0.95 * before[l]) << "layer " << l;
+        EXPECT_NEAR(module_mean_norm(layer.weight, layer.geometry()), mean_before[l], 0.01 * mean_before[l])
+            << "layer " << l;
+    }
 }

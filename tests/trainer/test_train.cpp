@@ -82,6 +82,44 @@ TEST(Config, DefaultsOverridesAndUnknownKeys) {
     EXPECT_THROW(parse_run_config("sleep: {dynamics: {integrator: leapfrog}}\n", {}), UserError);
 }
 
+// sleep.* goes through the simulator's own schema and validation: every
+// simulator key of dynamics/plasticity/input works, the defaults are the
+// trainer's (default_sleep_config), and errors name the key; the keys the
+// trainer derives from the network (model, run, stack geometry) are refused.
+TEST(Config, SleepSectionUsesTheSimulatorSchema) {
+    auto message = [](const std::string& yaml) {
+        try {
+            parse_run_config(yaml, {});
+        } catch (const UserError& e) {
+            return std::string(e.what());
+        }
+        return std::string("<no UserError>");
+    };
+    const RunConfig d = parse_run_config("", {});
+    EXPECT_EQ(d.sleep.dynamics.integrator, Integrator::exponential);
+    EXPECT_EQ(d.sleep.plasticity.lr_scaling, LrScaling::fan_in);
+    EXPECT_EQ(d.sleep.stack.border, BorderInput::periodic);
+    const auto sleep_part = [](const std::string& y) { return y.substr(y.find("\nsleep:")); };
+    EXPECT_EQ(sleep_part(to_yaml(d)), sleep_part(to_yaml(RunConfig{})));  // struct defaults == parsed defaults
+    const RunConfig c = parse_run_config(
+        "sleep: {dynamics: {abs_tol: 1.0e-6}, plasticity: {lr_scaling: none, tau_w: 0.5}, stack: {drive: 0.5, border: zero}}\n",
+        {{"sleep.dynamics.alpha", "50"}});
+    EXPECT_DOUBLE_EQ(c.sleep.dynamics.abs_tol, 1e-6);
+    EXPECT_DOUBLE_EQ(c.sleep.dynamics.alpha, 50);
+    EXPECT_EQ(c.sleep.plasticity.lr_scaling, LrScaling::none);
+    EXPECT_DOUBLE_EQ(c.sleep.plasticity.tau_w, 0.5);
+    EXPECT_DOUBLE_EQ(c.sleep.stack.drive, 0.5);
+    EXPECT_EQ(c.sleep.stack.border, BorderInput::zero);
+    EXPECT_EQ(to_yaml(parse_run_config(to_yaml(c), {})), to_yaml(c));
+    // Euler's stability rule of the simulator applies here too.
+    EXPECT_NE(message("sleep: {dynamics: {integrator: euler, alpha: 100}}\n").find("dynamics.dt"), std::string::npos);
+    EXPECT_NE(message("sleep: {plasticity: {lr_scaling: always}}\n").find("lr_scaling"), std::string::npos);
+    EXPECT_NE(message("sleep: {run: {presentations: 5}}\n").find("sleep.run.presentations"), std::string::npos);
+    EXPECT_NE(message("sleep: {stack: {layers: []}}\n").find("sleep.stack.layers"), std::string::npos);
+    EXPECT_NE(message("sleep: {stack: {drive: -1}}\n").find("sleep.stack.drive"), std::string::npos);
+    EXPECT_NE(message("train: {eval_every: 0}\n").find("train.eval_every"), std::string::npos);
+}
+
 TEST(Train, TwoIterationsWriteValidHdf5) {
     const auto run = t::temp_dir("run_two");
     auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.max_iterations", "2"}});
@@ -108,6 +146,20 @@ TEST(Train, TwoIterationsWriteValidHdf5) {
     EXPECT_GT(H5Aexists(f, "config"), 0);
     H5Fclose(f);
     EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint.pt"));
+}
+
+// train.eval_every 2 over 3 epochs: evaluated after epochs 2 and 3 (the
+// last one always), NaN after epoch 1.
+TEST(Train, EvalEverySkipsEvaluationsButNotTheLastEpoch) {
+    const auto run = t::temp_dir("run_eval_every");
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.epochs", "3"}, {"train.eval_every", "2"}});
+    run_training(cfg, RunOptions{run, false, true});
+    for (const char* name : {"/epochs/test_top1", "/epochs/val_top1"}) {
+        const auto v = read_h5(run + "/metrics.h5", name);
+        ASSERT_EQ(v.size(), 3u) << name;
+        EXPECT_TRUE(std::isnan(v[0])) << name;
+        EXPECT_TRUE(std::isfinite(v[1]) && std::isfinite(v[2])) << name;
+    }
 }
 
 TEST(Train, ResumeContinuesWhereTheCheckpointStopped) {
