@@ -138,7 +138,8 @@ TEST(RunFileCli, RefusesToOverwriteAndWritesNothingOnBadInput) {
 // completes it, bit-identical to a run that went straight through.
 TEST(RunFileCli, SigintLeavesValidFileAndResumeCompletesIt) {
     TempDir dir;
-    const std::string args = " --set run.presentations=4000 --set run.checkpoint_every=50 --quiet";
+    // Long enough (~1 s in Release) that the signal lands mid-run even on an idle machine.
+    const std::string args = " --set run.presentations=20000 --set run.checkpoint_every=50 --quiet";
     ASSERT_EQ(run_cli("simulate -o " + dir.file("straight.h5") + args), 0);
     const std::string out = dir.file("cut.h5");
     const pid_t pid = fork();

@@ -296,6 +296,7 @@ struct LcFunction : public torch::autograd::Function<LcFunction> {
         const LcGeometry g{int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), int(v[6])};
         const Shape s(g, xt.size(3));
         (void)v;
+        if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};  // output unused
         auto G = grads[0].contiguous();
         auto Gt = torch::empty({s.L, s.C, s.B}, G.options());
         torch::Tensor dx, dw;

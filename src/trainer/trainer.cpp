@@ -4,8 +4,10 @@
 // run would have done.
 #include "trainer/trainer.hpp"
 
+#include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -206,7 +208,9 @@ struct Session {
 TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     prepare_run_dir(options);
     Session s(cfg, options);
-    if (cfg.train.threads > 0) torch::set_num_threads(cfg.train.threads);
+    // threads 0 = every CPU this process may run on (LibTorch's own default
+    // can be fewer: one thread on a 2-core virtual machine).
+    torch::set_num_threads(cfg.train.threads > 0 ? cfg.train.threads : std::max(1, omp_get_num_procs()));
     torch::manual_seed(cfg.train.seed);
     s.data = load_data(cfg.data, cfg.train.seed);
     s.net = build_network(cfg.network, s.data.shape);

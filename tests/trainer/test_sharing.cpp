@@ -26,29 +26,25 @@ LocallyConnected2d noisy_shared_lc(const LcGeometry& g) {
     return lc;
 }
 
-// Squared distance of every neuron's weights from its grid module's mean
-// (period k; all neurons, border ones included).
-double module_deviation(const torch::Tensor& weight, const LcGeometry& g) {
+// Per layer, over its grid modules (period k, all neurons, border ones
+// included): the squared distance of every neuron's weights from its
+// module's mean, and the norm of the module means (each neuron's weights
+// replaced by its module's mean).
+struct ModuleStats {
+    double deviation = 0, mean_norm = 0;
+};
+ModuleStats module_stats(const torch::Tensor& weight, const LcGeometry& g) {
     auto w = weight.detach().to(torch::kDouble).view({g.c_out, g.h_out(), g.w_out(), g.fan_in()});
-    double total = 0;
+    ModuleStats st;
     for (int a = 0; a < g.k; ++a)
         for (int b = 0; b < g.k; ++b) {
             auto m = w.slice(1, a, g.h_out(), g.k).slice(2, b, g.w_out(), g.k);
-            total += (m - m.mean({1, 2}, true)).pow(2).sum().item<double>();
+            auto mean = m.mean({1, 2}, true);
+            st.deviation += (m - mean).pow(2).sum().item<double>();
+            st.mean_norm += mean.pow(2).sum().item<double>() * double(m.size(1) * m.size(2));
         }
-    return total;
-}
-
-// Norm of the module means (each neuron's weights replaced by its module's mean).
-double module_mean_norm(const torch::Tensor& weight, const LcGeometry& g) {
-    auto w = weight.detach().to(torch::kDouble).view({g.c_out, g.h_out(), g.w_out(), g.fan_in()});
-    double total = 0;
-    for (int a = 0; a < g.k; ++a)
-        for (int b = 0; b < g.k; ++b) {
-            auto m = w.slice(1, a, g.h_out(), g.k).slice(2, b, g.w_out(), g.k);
-            total += m.mean({1, 2}).pow(2).sum().item<double>() * double(m.size(1) * m.size(2));
-        }
-    return std::sqrt(total);
+    st.mean_norm = std::sqrt(st.mean_norm);
+    return st;
 }
 
 }  // namespace
@@ -129,18 +125,15 @@ TEST(Sharing, DefaultSleepPhaseShrinksEveryLayersModuleSpread) {
     cfg.sharing.presentations = 100;
     torch::manual_seed(5);
     Net net = build_network(cfg.network, InputShape{1, 36, 36, 10});  // translated Fashion-MNIST
-    std::vector<double> before, mean_before;
-    for (const auto& l : net->lc_layers()) {
-        before.push_back(module_deviation(l.layer->weight, l.layer->geometry()));
-        mean_before.push_back(module_mean_norm(l.layer->weight, l.layer->geometry()));
-    }
+    std::vector<ModuleStats> before;
+    for (const auto& l : net->lc_layers()) before.push_back(module_stats(l.layer->weight, l.layer->geometry()));
     ASSERT_EQ(net->lc_layers()[2].layer->geometry().fan_in(), 288);
     const SleepRecord r = apply_sharing(cfg, net, 0);
     for (size_t l = 0; l < before.size(); ++l) {
         const auto& layer = *net->lc_layers()[l].layer;
-        EXPECT_LT(r.snr_after[l], r.snr_before[l]) << "layer " << l << " dev " << before[l] << " -> " << module_deviation(layer.weight, layer.geometry());
-        EXPECT_LT(module_deviation(layer.weight, layer.geometry()), 0.95 * before[l]) << "layer " << l;
-        EXPECT_NEAR(module_mean_norm(layer.weight, layer.geometry()), mean_before[l], 0.01 * mean_before[l])
-            << "layer " << l;
+        const ModuleStats after = module_stats(layer.weight, layer.geometry());
+        EXPECT_LT(r.snr_after[l], r.snr_before[l]) << "layer " << l;
+        EXPECT_LT(after.deviation, 0.95 * before[l].deviation) << "layer " << l;
+        EXPECT_NEAR(after.mean_norm, before[l].mean_norm, 0.01 * before[l].mean_norm) << "layer " << l;
     }
 }
