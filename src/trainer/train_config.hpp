@@ -27,6 +27,7 @@ struct NetworkConfig {
     bool conv_1x1 = false;       // 1x1 (shortcut) layers convolutional
     double conv_init_eps = -1.0; // >= 0: LC starts as one shared kernel + eps * noise
     bool batch_norm = true;
+    std::string lc_algorithm = "auto";  // auto | cache_kernel | patches_bmm | naive (locally_connected.hpp)
 };
 
 struct DataConfig {

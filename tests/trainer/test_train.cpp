@@ -80,6 +80,9 @@ TEST(Config, DefaultsOverridesAndUnknownKeys) {
     EXPECT_THROW(parse_run_config("sharing: {every: 0}\n", {}), UserError);
     EXPECT_THROW(parse_run_config("train: {lr: fast}\n", {}), UserError);
     EXPECT_THROW(parse_run_config("sleep: {dynamics: {integrator: leapfrog}}\n", {}), UserError);
+    EXPECT_THROW(parse_run_config("network: {lc_algorithm: fast}\n", {}), UserError);
+    EXPECT_THROW(parse_run_config("network: {lc_algorithm: cache_kernel}\ntrain: {device: cuda}\n", {}), UserError);
+    EXPECT_EQ(parse_run_config("network: {lc_algorithm: naive}\n", {}).network.lc_algorithm, "naive");
 }
 
 // sleep.* goes through the simulator's own schema and validation: every
