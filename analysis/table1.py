@@ -6,7 +6,9 @@ over seeds, difference to the conv row.
 
 A row is identified from the run's resolved config (root attribute `config`):
 connectivity, data.repetitions and sharing mode/period. Spread = (max - min) / 2
-over seeds, as the paper's appendix reports max-min ranges.
+over seeds, as the paper's appendix reports max-min ranges ("-" for one seed).
+Unfinished runs (fewer epochs than the config's train.epochs, or a last epoch
+without a test evaluation) are left out and named on stderr.
 """
 import argparse
 import glob
@@ -40,8 +42,9 @@ def load(run):
         top5 = np.asarray(f["epochs/test_top5"])
         secs = np.asarray(f["epochs/seconds"]).sum() + 0.0
         sleep = np.asarray(f["sleep/seconds"]).sum() if "sleep/seconds" in f else 0.0
-    if top1.size == 0:
-        return None
+    want = int(cfg["train"]["epochs"])
+    if top1.size < want or not np.isfinite(top1[-1]):
+        raise ValueError(f"unfinished ({top1.size} of {want} epochs)")
     return cfg, 100 * top1[-1], 100 * top5[-1], len(top1), secs, sleep
 
 
@@ -54,10 +57,8 @@ def main():
         for run in sorted(glob.glob(pattern)) or [pattern]:
             try:
                 r = load(run)
-            except (OSError, KeyError) as e:
+            except (OSError, KeyError, ValueError) as e:
                 print(f"table1.py: skipping {run}: {e}", file=sys.stderr)
-                continue
-            if r is None:
                 continue
             key = row_name(r[0])
             rows.setdefault(key, []).append(r)
@@ -76,8 +77,10 @@ def main():
         d5 = f"{t5.mean() - conv5:+6.1f}" if conv5 is not None and key[1] != "conv" else "     -"
         hours = np.mean([r[4] for r in rs]) / 3600
         sleep = np.mean([r[5] for r in rs]) / 3600
-        print(f"{key[1]:<16} {len(rs):>2} {rs[0][3]:>6} {t1.mean():7.1f} ± {np.ptp(t1) / 2:4.1f} {d1} "
-              f"{t5.mean():7.1f} ± {np.ptp(t5) / 2:4.1f} {d5} {hours:7.2f} {sleep:7.2f}")
+        def spread(t):
+            return f"{np.ptp(t) / 2:4.1f}" if len(t) > 1 else "   -"
+        print(f"{key[1]:<16} {len(rs):>2} {min(r[3] for r in rs):>6} {t1.mean():7.1f} ± {spread(t1)} {d1} "
+              f"{t5.mean():7.1f} ± {spread(t5)} {d5} {hours:7.2f} {sleep:7.2f}")
 
 
 if __name__ == "__main__":

@@ -116,18 +116,51 @@ std::string child(const Options& o, const std::string& variant) {
 
 int main(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--batch") o.batch = std::stoi(v);
-        else if (k == "--iters") o.iters = std::stoi(v);
-        else if (k == "--threads") o.threads = std::stoi(v);
-        else if (k == "--presentations") o.presentations = std::stoll(v);
+    const char* usage =
+        "usage: bench_trainer [--batch 128] [--iters 5] [--threads 2] [--presentations 100]\n"
+        "                     [--device cpu|cuda] [--variant kernel|bmm|naive|sleep]\n";
+    for (int i = 1; i < argc; i += 2) {
+        const std::string k = argv[i];
+        if (k == "--help" || k == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "bench_trainer: option %s needs a value\n%s", k.c_str(), usage);
+            return 2;
+        }
+        const std::string v = argv[i + 1];
+        // A positive integer, or exit status 2 naming the option.
+        auto count = [&](int64_t& out) {
+            char* end = nullptr;
+            const long long x = std::strtoll(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || x <= 0) {
+                std::fprintf(stderr, "bench_trainer: %s %s: expected a positive integer\n", k.c_str(), v.c_str());
+                std::exit(2);
+            }
+            out = x;
+        };
+        int64_t x = 0;
+        if (k == "--batch") count(x), o.batch = int(x);
+        else if (k == "--iters") count(x), o.iters = int(x);
+        else if (k == "--threads") count(x), o.threads = int(x);
+        else if (k == "--presentations") count(o.presentations);
         else if (k == "--device") o.device = v;
         else if (k == "--variant") o.variant = v;
         else {
-            std::fprintf(stderr, "bench_trainer: unknown option %s\n", k.c_str());
+            std::fprintf(stderr, "bench_trainer: unknown option %s\n%s", k.c_str(), usage);
             return 2;
         }
+    }
+    if (o.device != "cpu" && o.device != "cuda") {
+        std::fprintf(stderr, "bench_trainer: --device %s: allowed values are cpu and cuda\n", o.device.c_str());
+        return 2;
+    }
+    if (!o.variant.empty() && o.variant != "kernel" && o.variant != "bmm" && o.variant != "naive" &&
+        o.variant != "sleep") {
+        std::fprintf(stderr, "bench_trainer: --variant %s: allowed values are kernel, bmm, naive and sleep\n",
+                     o.variant.c_str());
+        return 2;
     }
     if (o.variant == "sleep") return run_sleep(o);
     if (!o.variant.empty()) return run_variant(o);
