@@ -131,20 +131,19 @@ int main(int argc, char** argv) {
         }
         const std::string v = argv[i + 1];
         // A positive integer, or exit status 2 naming the option.
-        auto count = [&](int64_t& out) {
+        auto count = [&]() -> int64_t {
             char* end = nullptr;
             const long long x = std::strtoll(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || x <= 0) {
+            if (v.empty() || *end != '\0' || x <= 0 || x > (1LL << 30)) {
                 std::fprintf(stderr, "bench_trainer: %s %s: expected a positive integer\n", k.c_str(), v.c_str());
                 std::exit(2);
             }
-            out = x;
+            return x;
         };
-        int64_t x = 0;
-        if (k == "--batch") count(x), o.batch = int(x);
-        else if (k == "--iters") count(x), o.iters = int(x);
-        else if (k == "--threads") count(x), o.threads = int(x);
-        else if (k == "--presentations") count(o.presentations);
+        if (k == "--batch") o.batch = int(count());
+        else if (k == "--iters") o.iters = int(count());
+        else if (k == "--threads") o.threads = int(count());
+        else if (k == "--presentations") o.presentations = count();
         else if (k == "--device") o.device = v;
         else if (k == "--variant") o.variant = v;
         else {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "dynshare/lc_geometry.hpp"
+#include "trainer/lc_algorithm.hpp"
 
 namespace dynshare::trainer {
 
@@ -13,14 +14,6 @@ namespace dynshare::trainer {
 // each in Conv2d's (c_in, ky, kx) order; differentiable.
 torch::Tensor lc_patches(const torch::Tensor& x, const LcGeometry& g);
 
-// How the forward and backward passes are computed; all give the same
-// numbers up to summation order.
-//   automatic: cache_kernel on the CPU, patches_bmm on the GPU.
-//   cache_kernel: lc_cpu_kernel.hpp, each position's patches gathered in cache (CPU only).
-//   patches_bmm: all patches as one (L, B, fan_in) tensor, one batched matmul.
-//   naive: the plain unfold-and-multiply layer, which materialises the
-//          (B, c_out, h_out, w_out, fan_in) product (benchmarks and tests).
-enum class LcAlgorithm { automatic, cache_kernel, patches_bmm, naive };
 
 struct LocallyConnected2dOptions {
     LcGeometry geometry;

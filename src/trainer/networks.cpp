@@ -14,13 +14,6 @@ struct FeatureShape {
     int c, h, w;
 };
 
-LcAlgorithm lc_algorithm(const std::string& name) {
-    if (name == "cache_kernel") return LcAlgorithm::cache_kernel;
-    if (name == "patches_bmm") return LcAlgorithm::patches_bmm;
-    if (name == "naive") return LcAlgorithm::naive;
-    return LcAlgorithm::automatic;
-}
-
 class LayerFactory {
 public:
     LayerFactory(const NetworkConfig& cfg, NetImpl& net) : cfg_(cfg), net_(net) {}
@@ -44,7 +37,7 @@ public:
             return AnyModule(torch::nn::Conv2d(
                 torch::nn::Conv2dOptions(g.c_in, c_out, k).stride(stride).padding(padding).bias(bias)));
         LocallyConnected2d lc(LocallyConnected2dOptions{g, bias});
-        lc->algorithm = lc_algorithm(cfg_.lc_algorithm);
+        lc->algorithm = cfg_.lc_algorithm;
         if (cfg_.conv_init_eps >= 0) lc->conv_init(cfg_.conv_init_eps);
         net_.lc_.push_back(LcLayerRef{name, lc, main_path});
         return AnyModule(lc);

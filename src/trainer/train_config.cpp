@@ -84,11 +84,10 @@ void read_network(Reader& r, NetworkConfig& n) {
     r.get("network.conv_1x1", n.conv_1x1);
     r.get("network.conv_init_eps", n.conv_init_eps);
     r.get("network.batch_norm", n.batch_norm);
-    r.get("network.lc_algorithm", n.lc_algorithm);
-    require(n.lc_algorithm == "auto" || n.lc_algorithm == "cache_kernel" || n.lc_algorithm == "patches_bmm" ||
-                n.lc_algorithm == "naive",
-            "network.lc_algorithm", "'" + n.lc_algorithm + "' (allowed: auto, cache_kernel, patches_bmm, naive)");
-    if (n.width == 0) n.width = n.arch == Arch::resnet18 ? 64 : (n.arch == Arch::small ? 16 : 16);
+    r.get_enum("network.lc_algorithm", n.lc_algorithm,
+               {{"auto", LcAlgorithm::automatic}, {"cache_kernel", LcAlgorithm::cache_kernel},
+                {"patches_bmm", LcAlgorithm::patches_bmm}, {"naive", LcAlgorithm::naive}});
+    if (n.width == 0) n.width = n.arch == Arch::resnet18 ? 64 : 16;
     require(n.width > 0 && n.width <= 4096, "network.width", "must be in [1, 4096]");
     require(n.depth >= 1 && n.depth <= 6, "network.depth", "must be in [1, 6]");
     require(n.kernel >= 1 && n.kernel % 2 == 1, "network.kernel", "must be odd and positive");
@@ -266,7 +265,7 @@ RunConfig parse_run_config(const std::string& yaml_text,
     read_train(r, cfg.train);
     read_sleep(flat, cfg.sleep);
     if (!flat.empty()) throw UserError("unknown key: " + flat.begin()->first);
-    require(!(cfg.network.lc_algorithm == "cache_kernel" && cfg.train.device == "cuda"), "network.lc_algorithm",
+    require(!(cfg.network.lc_algorithm == LcAlgorithm::cache_kernel && cfg.train.device == "cuda"), "network.lc_algorithm",
             "cache_kernel runs on the CPU only (train.device = cuda: use auto or patches_bmm)");
     return cfg;
 }
@@ -285,6 +284,15 @@ const char* to_string(Arch a) {
     case Arch::resnet20: return "resnet20";
     case Arch::resnet18: return "resnet18";
     case Arch::small: return "small";
+    }
+    return "?";
+}
+const char* to_string(LcAlgorithm a) {
+    switch (a) {
+    case LcAlgorithm::automatic: return "auto";
+    case LcAlgorithm::cache_kernel: return "cache_kernel";
+    case LcAlgorithm::patches_bmm: return "patches_bmm";
+    case LcAlgorithm::naive: return "naive";
     }
     return "?";
 }
@@ -320,7 +328,7 @@ std::string to_yaml(const RunConfig& c) {
       << YAML::Key << "conv_1x1" << YAML::Value << n.conv_1x1
       << YAML::Key << "conv_init_eps" << YAML::Value << n.conv_init_eps
       << YAML::Key << "batch_norm" << YAML::Value << n.batch_norm
-      << YAML::Key << "lc_algorithm" << YAML::Value << n.lc_algorithm << YAML::EndMap;
+      << YAML::Key << "lc_algorithm" << YAML::Value << to_string(n.lc_algorithm) << YAML::EndMap;
     const auto& d = c.data;
     e << YAML::Key << "data" << YAML::Value << YAML::BeginMap
       << YAML::Key << "dataset" << YAML::Value << to_string(d.dataset)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dynshare/config.hpp"
+#include "trainer/lc_algorithm.hpp"
 
 namespace dynshare::trainer {
 
@@ -27,7 +28,7 @@ struct NetworkConfig {
     bool conv_1x1 = false;       // 1x1 (shortcut) layers convolutional
     double conv_init_eps = -1.0; // >= 0: LC starts as one shared kernel + eps * noise
     bool batch_norm = true;
-    std::string lc_algorithm = "auto";  // auto | cache_kernel | patches_bmm | naive (locally_connected.hpp)
+    LcAlgorithm lc_algorithm = LcAlgorithm::automatic;  // network.lc_algorithm (lc_algorithm.hpp)
 };
 
 struct DataConfig {
@@ -94,5 +95,6 @@ const char* to_string(Arch);
 const char* to_string(Connect);
 const char* to_string(Dataset);
 const char* to_string(SharingMode);
+const char* to_string(LcAlgorithm);
 
 }  // namespace dynshare::trainer

@@ -82,7 +82,7 @@ TEST(Config, DefaultsOverridesAndUnknownKeys) {
     EXPECT_THROW(parse_run_config("sleep: {dynamics: {integrator: leapfrog}}\n", {}), UserError);
     EXPECT_THROW(parse_run_config("network: {lc_algorithm: fast}\n", {}), UserError);
     EXPECT_THROW(parse_run_config("network: {lc_algorithm: cache_kernel}\ntrain: {device: cuda}\n", {}), UserError);
-    EXPECT_EQ(parse_run_config("network: {lc_algorithm: naive}\n", {}).network.lc_algorithm, "naive");
+    EXPECT_EQ(parse_run_config("network: {lc_algorithm: naive}\n", {}).network.lc_algorithm, LcAlgorithm::naive);
 }
 
 // sleep.* goes through the simulator's own schema and validation: every
