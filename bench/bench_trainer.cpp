@@ -89,10 +89,6 @@ int run_sleep(const Options& o) {
     cfg.sharing.mode = SharingMode::simulated;
     cfg.sharing.presentations = o.presentations;
     Net net = build_network(cfg.network, InputShape{3, 32, 32, 10});
-    if (!have_simulated_sleep()) {
-        std::printf("nan\n");
-        return 0;
-    }
     const double t0 = now();
     run_simulated_sleep(cfg, net, sleep_chain(net), 0);
     std::printf("%.6f\n", now() - t0);

@@ -4,6 +4,11 @@
 // The equations are linear, so the module mean m and r_inh form a closed 2D
 // system, and each deviation r_i - m relaxes on its own with time constant
 // tau. Both have closed-form solutions used by the exponential integrator.
+//
+// Per-neuron functions are templated on the neuron scalar T (double, or float
+// for run.precision = fp32 and on the GPU); per-module scalars of the exact
+// propagator are double. The CPU engine (src/core/presentation*.cpp) and the
+// CUDA kernels (src/cuda/layer_kernels.cu) call exactly these.
 #pragma once
 #include <cmath>
 
@@ -16,11 +21,40 @@ struct EiRateParams {
 };
 
 // Right-hand sides (per unit time).
+template <class T>
+DS_HD T ei_drdt(T tau, T alpha, T bias, T r, T z, T r_inh) {
+    return (-r + z - alpha * r_inh + bias) / tau;
+}
+template <class T>
+DS_HD T ei_drinh_dt(T tau, T bias, T r_inh, T mean_r) {
+    return (-r_inh + mean_r - bias) / tau;
+}
 DS_HD double ei_drdt(const EiRateParams& p, double r, double z, double r_inh) {
-    return (-r + z - p.alpha * r_inh + p.bias) / p.tau;
+    return ei_drdt<double>(p.tau, p.alpha, p.bias, r, z, r_inh);
 }
 DS_HD double ei_drinh_dt(const EiRateParams& p, double r_inh, double mean_r) {
-    return (-r_inh + mean_r - p.bias) / p.tau;
+    return ei_drinh_dt<double>(p.tau, p.bias, r_inh, mean_r);
+}
+
+// Explicit Euler with h = dt / tau. `drive0` = -alpha r_inh + b of the
+// neuron's module at the start of the step.
+template <class T>
+DS_HD T euler_rate(T r, T z, T drive0, T h) {
+    return r + h * (-r + z + drive0);
+}
+template <class T>
+DS_HD T euler_inh(T r_inh, T mean_r, T bias, T h) {
+    return r_inh + h * (-r_inh + mean_r - bias);
+}
+
+// Classic RK4: an intermediate point y + c dt k, and the weighted combination.
+template <class T>
+DS_HD T rk4_point(T y, T c_dt, T k) {
+    return y + c_dt * k;
+}
+template <class T>
+DS_HD T rk4_combine(T k1, T k2, T k3, T k4) {
+    return (k1 + T(2) * k2 + T(2) * k3 + k4) / T(6);
 }
 
 // Eq. 9 fixed point: r_i* = b + z_i - zbar + zbar / (1 + alpha), r_inh* = zbar / (1 + alpha).
@@ -54,6 +88,26 @@ DS_HD MeanInhStep ei_mean_inh_exact(const EiRateParams& p, double m, double q, d
     const double k = p.tau / (1.0 + p.alpha);
     const double int0 = k * (-d0 + p.alpha * d1);
     return MeanInhStep{m_star + e0, q_star + e1, m_star * h + int0};
+}
+
+// What one exponential sub-step of length h shares across a module's
+// neurons: the deviation propagator E = e^{-h/tau} (and 1 - E), the mean and
+// r_inh from ei_mean_inh_exact, and the continuous plasticity's decay and
+// kappa phi (models/anti_hebbian.hpp), all cast to the neurons' T.
+template <class T>
+struct ExpSubstep {
+    T h, tau, bias, E, one_minus_E, m, integral_m, decay, kphi;
+};
+
+// One neuron over the sub-step: its deviation from the module mean relaxes
+// exactly towards zeta = z - zbar; c integrates the exact integral of r - b.
+template <class T>
+DS_HD void exponential_neuron(const ExpSubstep<T>& s, T z, T zbar, T mean_r, T& r, T& c) {
+    const T zeta = z - zbar;
+    const T delta = r - mean_r;
+    const T int_delta = zeta * s.h + (delta - zeta) * s.tau * s.one_minus_E;
+    r = s.m + zeta + (delta - zeta) * s.E;
+    c = c * s.decay - s.kphi * (int_delta + s.integral_m - s.bias * s.h);
 }
 
 }  // namespace dynshare

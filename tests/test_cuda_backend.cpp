@@ -96,12 +96,17 @@ std::vector<Case> all_cases() {
     return c;
 }
 
+// One single-layer run through a backend (its one-layer plan).
+RunResult run_one(Backend& backend, const SimConfig& cfg, RunObserver& obs) {
+    return backend.run(cfg, make_plan(cfg), {}, obs, nullptr);
+}
+
 struct CheckpointLog : RecordingObserver {
     std::vector<int64_t> checkpoints;
-    std::vector<LayerCheckpoint> states;
+    std::vector<RunState> states;
     int begins = 0;
-    void on_begin(const LayerCheckpoint&) override { ++begins; }
-    void on_checkpoint(const LayerCheckpoint& s) override {
+    void on_begin(const RunState&) override { ++begins; }
+    void on_checkpoint(const RunState& s) override {
         checkpoints.push_back(s.presentation);
         states.push_back(s);
     }
@@ -180,10 +185,10 @@ TEST(CudaBackendFactory, DefaultRunBatchIsRunsOneByOne) {
     ASSERT_EQ(results.size(), cfgs.size());
     for (size_t i = 0; i < cfgs.size(); ++i) {
         RecordingObserver one;
-        const SingleLayerResult r = cpu->run_single(cfgs[i], one, nullptr);
+        const RunResult r = run_one(*cpu, cfgs[i], one);
         EXPECT_EQ(obs[i].steps, one.steps);
         EXPECT_EQ(obs[i].values, one.values);
-        EXPECT_EQ(results[i].state.w, r.state.w);
+        EXPECT_EQ(results[i].state.layers[0].w, r.state.layers[0].w);
     }
 }
 
@@ -194,16 +199,23 @@ TEST(CudaBackendFactory, UnsupportedConfigsAreUserErrors) {
     ASSERT_TRUE(gpu);
     RecordingObserver obs;
     SimConfig c = base_ei(Integrator::dopri5);
-    EXPECT_THROW(gpu->run_single(c, obs, nullptr), UserError);
+    EXPECT_THROW(run_one(*gpu, c, obs), UserError);
     c = base_ei(Integrator::euler);
     c.plasticity.form = PlasticityForm::continuous;
-    EXPECT_THROW(gpu->run_single(c, obs, nullptr), UserError);
+    EXPECT_THROW(run_one(*gpu, c, obs), UserError);
     c = base_ei(Integrator::euler);
     c.stack.enabled = true;
-    EXPECT_THROW(gpu->run_single(c, obs, nullptr), UserError);
+    c.stack.input = StackInput{1, 6, 6};
+    c.stack.layers = {StackLayer{}};
+    try {
+        gpu->check(c, make_plan(c));
+        ADD_FAILURE() << "a stacked plan must be refused by the CUDA backend";
+    } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("stacked layers"), std::string::npos) << e.what();
+    }
     c = base_ei(Integrator::euler);
     c.layer.neurons = 5000;
-    EXPECT_THROW(gpu->run_single(c, obs, nullptr), UserError);
+    EXPECT_THROW(run_one(*gpu, c, obs), UserError);
 }
 
 TEST(CudaBackendFactory, PrecisionFromEnvironment) {
@@ -225,8 +237,8 @@ TEST(CudaBackend, Fp64AgreesWithCpuForEveryModelAndIntegrator) {
     for (const Case& c : all_cases()) {
         SCOPED_TRACE(c.name);
         CheckpointLog a, b;
-        const SingleLayerResult ra = cpu->run_single(c.cfg, a, nullptr);
-        const SingleLayerResult rb = gpu->run_single(c.cfg, b, nullptr);
+        const RunResult ra = run_one(*cpu, c.cfg, a);
+        const RunResult rb = run_one(*gpu, c.cfg, b);
         EXPECT_EQ(ra.status, rb.status);
         compare_records(a, b, 1e-12, 1e-9, c.name);
         EXPECT_EQ(a.checkpoints, b.checkpoints);
@@ -235,14 +247,14 @@ TEST(CudaBackend, Fp64AgreesWithCpuForEveryModelAndIntegrator) {
         EXPECT_EQ(ra.state.presentation, rb.state.presentation);
         EXPECT_EQ(ra.state.step, rb.state.step);
         EXPECT_EQ(ra.integrator_steps, rb.integrator_steps);
-        EXPECT_LT(max_rel(ra.state.w, rb.state.w), 1e-9);
-        EXPECT_LT(max_rel(ra.state.v, rb.state.v), 1e-9);
-        EXPECT_EQ(ra.state.w0, rb.state.w0);
-        EXPECT_LT(max_rel(ra.state.r, rb.state.r), 1e-9);
-        EXPECT_LT(max_rel(ra.state.r_inh, rb.state.r_inh), 1e-9);
+        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), 1e-9);
+        EXPECT_LT(max_rel(ra.state.layers[0].v, rb.state.layers[0].v), 1e-9);
+        EXPECT_EQ(ra.state.layers[0].w0, rb.state.layers[0].w0);
+        EXPECT_LT(max_rel(ra.state.layers[0].r, rb.state.layers[0].r), 1e-9);
+        EXPECT_LT(max_rel(ra.state.layers[0].r_inh, rb.state.layers[0].r_inh), 1e-9);
         EXPECT_NEAR(ra.theory_min, rb.theory_min, 1e-9 * std::abs(ra.theory_min));
         for (size_t i = 0; i < a.states.size() && i < b.states.size(); ++i)
-            EXPECT_LT(max_rel(a.states[i].w, b.states[i].w), 1e-9) << "checkpoint " << i;
+            EXPECT_LT(max_rel(a.states[i].layers[0].w, b.states[i].layers[0].w), 1e-9) << "checkpoint " << i;
     }
 }
 
@@ -253,11 +265,11 @@ TEST(CudaBackend, Fp32NegLogSnrWithin1e3OfCpu) {
     for (const Case& c : all_cases()) {
         SCOPED_TRACE(c.name);
         RecordingObserver a, b;
-        const SingleLayerResult ra = cpu->run_single(c.cfg, a, nullptr);
-        const SingleLayerResult rb = gpu->run_single(c.cfg, b, nullptr);
+        const RunResult ra = run_one(*cpu, c.cfg, a);
+        const RunResult rb = run_one(*gpu, c.cfg, b);
         EXPECT_EQ(ra.status, rb.status);
         compare_records(a, b, 1e-3, 0.0, c.name);
-        EXPECT_LT(max_rel(ra.state.w, rb.state.w), 1e-4);
+        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), 1e-4);
     }
 }
 
@@ -280,13 +292,13 @@ TEST(CudaBackend, BatchedEqualsOneByOne) {
         ASSERT_EQ(batch.size(), cfgs.size());
         for (size_t i = 0; i < cfgs.size(); ++i) {
             CheckpointLog one;
-            const SingleLayerResult r = gpu->run_single(cfgs[i], one, nullptr);
+            const RunResult r = run_one(*gpu, cfgs[i], one);
             EXPECT_EQ(obs[i].steps, one.steps) << i;
             EXPECT_EQ(obs[i].values, one.values) << i;
             EXPECT_EQ(obs[i].checkpoints, one.checkpoints) << i;
-            EXPECT_EQ(batch[i].state.w, r.state.w) << i;
-            EXPECT_EQ(batch[i].state.v, r.state.v) << i;
-            EXPECT_EQ(batch[i].state.r, r.state.r) << i;
+            EXPECT_EQ(batch[i].state.layers[0].w, r.state.layers[0].w) << i;
+            EXPECT_EQ(batch[i].state.layers[0].v, r.state.layers[0].v) << i;
+            EXPECT_EQ(batch[i].state.layers[0].r, r.state.layers[0].r) << i;
             EXPECT_EQ(batch[i].theory_min, r.theory_min) << i;
         }
     }
@@ -298,14 +310,14 @@ TEST(CudaBackend, StopAndResumeIsBitIdentical) {
     SimConfig cfg = base_ei(Integrator::euler);
     cfg.run.checkpoint_every = 4;  // chunks end every 4 presentations
     RecordingObserver full;
-    const SingleLayerResult whole = gpu->run_single(cfg, full, nullptr);
+    const RunResult whole = run_one(*gpu, cfg, full);
     RecordingObserver part;
     part.stop_after = 8;
-    const SingleLayerResult first = gpu->run_single(cfg, part, nullptr);
+    const RunResult first = run_one(*gpu, cfg, part);
     ASSERT_EQ(first.status, RunStatus::interrupted);
     EXPECT_EQ(first.state.presentation, 8);
     RecordingObserver rest;
-    const SingleLayerResult second = gpu->run_single(cfg, rest, &first.state);
+    const RunResult second = gpu->run(cfg, make_plan(cfg), {}, rest, &first.state);
     EXPECT_EQ(second.status, RunStatus::complete);
     std::vector<int64_t> steps = part.steps;
     steps.insert(steps.end(), rest.steps.begin(), rest.steps.end());
@@ -313,7 +325,7 @@ TEST(CudaBackend, StopAndResumeIsBitIdentical) {
     values.insert(values.end(), rest.values.begin(), rest.values.end());
     EXPECT_EQ(steps, full.steps);
     EXPECT_EQ(values, full.values);
-    EXPECT_EQ(second.state.w, whole.state.w);
+    EXPECT_EQ(second.state.layers[0].w, whole.state.layers[0].w);
 }
 
 TEST(CudaBackend, DivergenceIsReportedLikeTheCpu) {
@@ -322,10 +334,10 @@ TEST(CudaBackend, DivergenceIsReportedLikeTheCpu) {
     cfg.plasticity.schedule = ScheduleKind::constant;
     cfg.plasticity.delay_steps = 0;
     RecordingObserver a, b;
-    const SingleLayerResult ra = make_cpu_backend()->run_single(cfg, a, nullptr);
+    const RunResult ra = run_one(*make_cpu_backend(), cfg, a);
     ASSERT_EQ(ra.status, RunStatus::diverged);  // the premise, checked without a GPU too
     REQUIRE_GPU();
-    const SingleLayerResult rb = make_cuda_backend(DevicePrecision::fp64)->run_single(cfg, b, nullptr);
+    const RunResult rb = run_one(*make_cuda_backend(DevicePrecision::fp64), cfg, b);
     EXPECT_EQ(rb.status, RunStatus::diverged);
     EXPECT_EQ(ra.state.presentation, rb.state.presentation);
     EXPECT_EQ(ra.message, rb.message);

@@ -64,7 +64,7 @@ TEST(FixedPoints, RatesReachEq9ForSeveralAlpha) {
         cfg.run.presentations = 1;
         cfg.run.record_every = 1000000;
         RecordingObserver obs;
-        const SingleLayerResult res = run_single_layer(cfg, obs);
+        const RunResult res = run_single_layer(cfg, obs);
         const SingleLayerInputs in(cfg);
         std::vector<double> x(9);
         in.shared(0, x.data());
@@ -76,7 +76,7 @@ TEST(FixedPoints, RatesReachEq9ForSeveralAlpha) {
             zbar += z[i] / 10.0;
         }
         for (int i = 0; i < 10; ++i)
-            EXPECT_NEAR(res.state.r[i], 1.0 + z[i] - zbar + zbar / (1.0 + alpha), 1e-9) << "alpha " << alpha;
-        EXPECT_NEAR(res.state.r_inh[0], zbar / (1.0 + alpha), 1e-9) << "alpha " << alpha;
+            EXPECT_NEAR(res.state.layers[0].r[i], 1.0 + z[i] - zbar + zbar / (1.0 + alpha), 1e-9) << "alpha " << alpha;
+        EXPECT_NEAR(res.state.layers[0].r_inh[0], zbar / (1.0 + alpha), 1e-9) << "alpha " << alpha;
     }
 }

@@ -16,7 +16,9 @@ struct RecordingObserver : RunObserver {
     std::vector<std::vector<double>> values;
     int64_t stop_after = -1;  // ask to stop once this many presentations are done
     int64_t done = 0;
-    void on_record(int64_t step, double time, const std::vector<double>& v) override {
+    std::vector<std::vector<double>> mas;
+    void on_record(int64_t step, double time, const std::vector<double>& v, const std::vector<double>& m) override {
+        mas.push_back(m);
         steps.push_back(step);
         times.push_back(time);
         values.push_back(v);

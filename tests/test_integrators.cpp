@@ -64,10 +64,10 @@ Eigen::VectorXd exact_rates(const SimConfig& cfg, double T) {
 double error_at(Integrator integ, double dt, double T) {
     const SimConfig cfg = rates_only(integ, dt, T);
     RecordingObserver obs;
-    const SingleLayerResult res = run_single_layer(cfg, obs);
+    const RunResult res = run_single_layer(cfg, obs);
     const Eigen::VectorXd ex = exact_rates(cfg, T);
-    double err = std::abs(res.state.r_inh[0] - ex(kN));
-    for (int i = 0; i < kN; ++i) err = std::max(err, std::abs(res.state.r[i] - ex(i)));
+    double err = std::abs(res.state.layers[0].r_inh[0] - ex(kN));
+    for (int i = 0; i < kN; ++i) err = std::max(err, std::abs(res.state.layers[0].r[i] - ex(i)));
     return err;
 }
 }  // namespace
@@ -103,10 +103,10 @@ TEST(Integrators, Dopri5MeetsTolerance) {
     cfg.dynamics.abs_tol = 1e-9;
     cfg.dynamics.rel_tol = 1e-9;
     RecordingObserver obs;
-    const SingleLayerResult res = run_single_layer(cfg, obs);
+    const RunResult res = run_single_layer(cfg, obs);
     const Eigen::VectorXd ex = exact_rates(cfg, 0.06);
-    for (int i = 0; i < kN; ++i) EXPECT_NEAR(res.state.r[i], ex(i), 2e-8);
-    EXPECT_NEAR(res.state.r_inh[0], ex(kN), 2e-8);
+    for (int i = 0; i < kN; ++i) EXPECT_NEAR(res.state.layers[0].r[i], ex(i), 2e-8);
+    EXPECT_NEAR(res.state.layers[0].r_inh[0], ex(kN), 2e-8);
 }
 
 // The exponential integrator is exact for the rates with fixed weights:
@@ -116,10 +116,10 @@ TEST(Integrators, ExponentialIsExactForFixedWeights) {
         SimConfig cfg = rates_only(Integrator::exponential, dt, 0.06);
         cfg.dynamics.macro_step = 0.06;
         RecordingObserver obs;
-        const SingleLayerResult res = run_single_layer(cfg, obs);
+        const RunResult res = run_single_layer(cfg, obs);
         const Eigen::VectorXd ex = exact_rates(cfg, 0.06);
-        for (int i = 0; i < kN; ++i) EXPECT_NEAR(res.state.r[i], ex(i), 1e-12 * (1 + std::abs(ex(i)))) << dt;
-        EXPECT_NEAR(res.state.r_inh[0], ex(kN), 1e-12) << dt;
+        for (int i = 0; i < kN; ++i) EXPECT_NEAR(res.state.layers[0].r[i], ex(i), 1e-12 * (1 + std::abs(ex(i)))) << dt;
+        EXPECT_NEAR(res.state.layers[0].r_inh[0], ex(kN), 1e-12) << dt;
     }
 }
 
@@ -142,7 +142,7 @@ TEST(Integrators, ContinuousPlasticityRk4AgreesWithDopri5) {
         cfg.run.presentations = 10;
         cfg.run.record_every = 100000;
         RecordingObserver obs;
-        return run_single_layer(cfg, obs).state.w;
+        return run_single_layer(cfg, obs).state.layers[0].w;
     };
     const auto a = run(Integrator::rk4), b = run(Integrator::dopri5);
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * (1 + std::abs(b[i])));

@@ -31,7 +31,7 @@ SimConfig small_config(ModelKind model, double noise) {
 void expect_same_run(const SimConfig& cfg) {
     const ReferenceResult ref = reference_euler_run(cfg);
     RecordingObserver obs;
-    const SingleLayerResult res = run_single_layer(cfg, obs);
+    const RunResult res = run_single_layer(cfg, obs);
     ASSERT_EQ(res.status, RunStatus::complete);
     // Records: engine has step 0 first, the reference does not.
     ASSERT_EQ(obs.values.size(), ref.neg_log_snr.size() + 1);
@@ -41,10 +41,10 @@ void expect_same_run(const SimConfig& cfg) {
     // order, so agreement is to ~1e-12 relative after thousands of steps.
     double max_rel = 0.0;
     for (size_t i = 0; i < ref.w.size(); ++i)
-        max_rel = std::max(max_rel, std::abs(res.state.w[i] - ref.w[i]) / (1.0 + std::abs(ref.w[i])));
+        max_rel = std::max(max_rel, std::abs(res.state.layers[0].w[i] - ref.w[i]) / (1.0 + std::abs(ref.w[i])));
     EXPECT_LT(max_rel, 1e-10);
     for (size_t i = 0; i < ref.r.size() && cfg.model == ModelKind::ei_rate; ++i)
-        EXPECT_NEAR(res.state.r[i], ref.r[i], 1e-9 * (1 + std::abs(ref.r[i])));
+        EXPECT_NEAR(res.state.layers[0].r[i], ref.r[i], 1e-9 * (1 + std::abs(ref.r[i])));
 }
 }  // namespace
 

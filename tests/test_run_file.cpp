@@ -28,13 +28,13 @@ SimConfig small_run() {
 }
 
 // Runs cfg into `path`, stopping after `stop_after` presentations when >= 0.
-SingleLayerResult run_to_file(const SimConfig& cfg, const std::string& path, int64_t stop_after = -1) {
+RunResult run_to_file(const SimConfig& cfg, const std::string& path, int64_t stop_after = -1) {
     h5::Handle f = h5::open_file(path, h5::Mode::create_exclusive);
-    RunGroupWriter w(f.id(), f.id(), cfg, to_yaml(cfg), false);
+    RunGroupWriter w(f.id(), cfg, to_yaml(cfg), false);
     int64_t done = 0;
     w.progress = [&done](int64_t d, int64_t) { done = d; };
     w.stop = [&] { return stop_after >= 0 && done >= stop_after; };
-    const SingleLayerResult r = run_single_layer(cfg, w);
+    const RunResult r = run_single_layer(cfg, w);
     w.finish(r);
     return r;
 }
@@ -42,9 +42,9 @@ SingleLayerResult run_to_file(const SimConfig& cfg, const std::string& path, int
 void resume_file(const std::string& path) {
     h5::Handle f = h5::open_file(path, h5::Mode::read_write);
     const SimConfig cfg = parse_config(h5::attr_string(f.id(), "config"), {}, path);
-    const LayerCheckpoint ck = read_checkpoint(f.id());
+    const RunState ck = read_checkpoint(f.id());
     truncate_records(f.id(), ck.step);
-    RunGroupWriter w(f.id(), f.id(), cfg, "", true);
+    RunGroupWriter w(f.id(), cfg, "", true);
     w.finish(run_single_layer(cfg, w, &ck));
 }
 
@@ -67,14 +67,14 @@ TEST(RunFile, RoundTrip) {
     TempDir dir;
     const SimConfig cfg = small_run();
     RecordingObserver obs;
-    const SingleLayerResult direct = run_single_layer(cfg, obs);
+    const RunResult direct = run_single_layer(cfg, obs);
     run_to_file(cfg, dir.file("a.h5"));
     h5::Handle f = h5::open_file(dir.file("a.h5"), h5::Mode::read_only);
     EXPECT_EQ(h5::attr_int(f.id(), "complete"), 1);
     EXPECT_EQ(h5::attr_uint(f.id(), "seed"), 0u);
     EXPECT_EQ(to_yaml(parse_config(h5::attr_string(f.id(), "config"), {}, "a")), to_yaml(cfg));
     std::vector<hsize_t> dims;
-    EXPECT_EQ(h5::read_doubles(f.id(), "weights/final", &dims), direct.state.w);
+    EXPECT_EQ(h5::read_doubles(f.id(), "weights/final", &dims), direct.state.layers[0].w);
     EXPECT_EQ(dims, (std::vector<hsize_t>{20, 9}));
     const auto nls = h5::read_doubles(f.id(), "snr/neg_log_snr");
     ASSERT_EQ(nls.size(), obs.values.size());
@@ -87,7 +87,7 @@ TEST(RunFile, InterruptedThenResumedIsBitIdentical) {
     TempDir dir;
     const SimConfig cfg = small_run();
     run_to_file(cfg, dir.file("straight.h5"));
-    const SingleLayerResult part = run_to_file(cfg, dir.file("resumed.h5"), 13);
+    const RunResult part = run_to_file(cfg, dir.file("resumed.h5"), 13);
     EXPECT_EQ(part.status, RunStatus::interrupted);
     {
         h5::Handle f = h5::open_file(dir.file("resumed.h5"), h5::Mode::read_only);
@@ -103,7 +103,7 @@ TEST(RunFile, DivergenceStopsWithStepAndKeepsRecords) {
     SimConfig cfg = small_run();
     cfg.plasticity.lr = 5.0;  // far beyond stability
     cfg.plasticity.schedule = ScheduleKind::constant;
-    const SingleLayerResult r = run_to_file(cfg, dir.file("d.h5"));
+    const RunResult r = run_to_file(cfg, dir.file("d.h5"));
     ASSERT_EQ(r.status, RunStatus::diverged);
     EXPECT_NE(r.message.find("steps"), std::string::npos);
     h5::Handle f = h5::open_file(dir.file("d.h5"), h5::Mode::read_only);

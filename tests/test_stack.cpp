@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "core/inputs.hpp"
-#include "core/stack_engine.hpp"
+#include "dynshare/engine.hpp"
+#include "dynshare/plan.hpp"
+#include "dynshare/snr.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/single_layer.hpp"
 #include "dynshare/sleep_phase.hpp"
@@ -56,17 +58,25 @@ SimConfig stack_config(ModelKind model, std::vector<StackLayer> layers, int chan
     return c;
 }
 
-struct Collect : StackObserver {
+struct Collect : RunObserver {
     std::vector<int64_t> steps;
     std::vector<std::vector<double>> nls, mas;
-    std::vector<StackState> checkpoints;
+    std::vector<RunState> checkpoints;
     void on_record(int64_t step, double, const std::vector<double>& a, const std::vector<double>& b) override {
         steps.push_back(step);
         nls.push_back(a);
         mas.push_back(b);
     }
-    void on_checkpoint(const StackState& s) override { checkpoints.push_back(s); }
+    void on_checkpoint(const RunState& s) override { checkpoints.push_back(s); }
 };
+
+// The engine on a stacked plan with the random key (seed, stream).
+RunResult run_stack(SimConfig cfg, const RunPlan& plan, uint64_t seed, uint64_t stream,
+                    const std::vector<std::vector<double>>& w, RunObserver& obs, const RunState* resume = nullptr) {
+    cfg.run.seed = seed;
+    cfg.run.stream = stream;
+    return run_engine(cfg, plan, w, obs, resume);
+}
 
 std::vector<std::vector<double>> random_weights(const SimConfig& cfg, const std::vector<LcGeometry>& g) {
     std::vector<std::vector<double>> w;
@@ -75,15 +85,15 @@ std::vector<std::vector<double>> random_weights(const SimConfig& cfg, const std:
     return w;
 }
 
-StackRunResult run(const SimConfig& cfg, const std::vector<std::vector<double>>& w, StackObserver& obs,
-                   const StackState* resume = nullptr) {
+RunResult run(const SimConfig& cfg, const std::vector<std::vector<double>>& w, RunObserver& obs,
+                   const RunState* resume = nullptr) {
     const auto g = stack_geometry(cfg.stack);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
-    return run_stack_engine(cfg, plan, make_key(cfg.run.seed, cfg.run.stream), w, obs, resume);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
+    return run_stack(cfg, plan, cfg.run.seed, cfg.run.stream, w, obs, resume);
 }
 
 // Weights where every neuron of a module copies the module's first neuron.
-std::vector<std::vector<double>> module_identical(const StackPlan& plan, std::vector<std::vector<double>> w) {
+std::vector<std::vector<double>> module_identical(const RunPlan& plan, std::vector<std::vector<double>> w) {
     for (size_t l = 0; l < plan.layers.size(); ++l) {
         const auto& pl = plan.layers[l];
         const int64_t k = pl.g.fan_in();
@@ -94,7 +104,7 @@ std::vector<std::vector<double>> module_identical(const StackPlan& plan, std::ve
     return w;
 }
 
-double max_module_spread(const StackLayerPlan& pl, const std::vector<double>& w) {
+double max_module_spread(const LayerPlan& pl, const std::vector<double>& w) {
     const int64_t k = pl.g.fan_in();
     double worst = 0.0;
     for (int64_t m = 0; m < pl.modules(); ++m) {
@@ -123,7 +133,7 @@ TEST(Stack, ModulesAndBorders) {
     ASSERT_EQ(g.size(), 2u);
     EXPECT_EQ(g[0].h_out(), 10);
     EXPECT_EQ(g[1].h_out(), 5);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
     EXPECT_EQ(plan.pattern_period, 3);
     EXPECT_EQ(plan.layers[0].modules(), 3 * 9);
     EXPECT_EQ(plan.layers[1].in_period, 3);
@@ -175,11 +185,11 @@ TEST(Stack, BadGeometryIsRejected) {
 // ---- pattern periodicity ---------------------------------------------------------
 
 struct InputCheck : Collect {
-    const StackPlan* plan = nullptr;
+    const RunPlan* plan = nullptr;
     int64_t checked = 0, failures = 0, distinct = 0;
     bool wants_inputs() const override { return true; }
     void on_inputs(int64_t, int l, const double* x) override {
-        const StackLayerPlan& pl = plan->layers[l];
+        const LayerPlan& pl = plan->layers[l];
         const int64_t k = pl.g.fan_in();
         // All non-border members of a module see the same input.
         for (size_t m = 0; m + 1 < pl.snr_offsets.size(); ++m) {
@@ -199,10 +209,10 @@ TEST(Stack, PatternPeriodicityIsPreserved) {
                                      {layer(3, 3, 1, 1, phi), layer(3, 3, 2, 1, phi), layer(2, 3, 1, 1, phi)}, 2, 16);
         cfg.run.presentations = 3;
         const auto g = stack_geometry(cfg.stack);
-        const StackPlan plan = make_stack_plan(cfg.stack, g);
+        const RunPlan plan = make_stack_plan(cfg.stack, g);
         InputCheck obs;
         obs.plan = &plan;
-        run_stack_engine(cfg, plan, make_key(7, 0), random_weights(cfg, g), obs);
+        run_stack(cfg, plan, 7, 0, random_weights(cfg, g), obs);
         EXPECT_GT(obs.checked, 1000);
         EXPECT_EQ(obs.failures, 0);
         EXPECT_GT(obs.distinct, 0);
@@ -212,11 +222,11 @@ TEST(Stack, PatternPeriodicityIsPreserved) {
 // All members of a module, border neurons included: their rows in the
 // plan's sorted order (module_offsets delimit the modules).
 struct WholeModuleCheck : Collect {
-    const StackPlan* plan = nullptr;
+    const RunPlan* plan = nullptr;
     int64_t checked = 0, failures = 0;
     bool wants_inputs() const override { return true; }
     void on_inputs(int64_t, int l, const double* x) override {
-        const StackLayerPlan& pl = plan->layers[l];
+        const LayerPlan& pl = plan->layers[l];
         const int64_t k = pl.g.fan_in();
         for (int64_t m = 0; m < pl.modules(); ++m) {
             const double* ref = x + pl.module_offsets[m] * k;
@@ -240,11 +250,11 @@ TEST(Stack, PeriodicBordersGiveWholeModulesOneInput) {
         cfg.stack.border = border;
         cfg.run.presentations = 40;
         const auto g = stack_geometry(cfg.stack);
-        const StackPlan plan = make_stack_plan(cfg.stack, g);
+        const RunPlan plan = make_stack_plan(cfg.stack, g);
         WholeModuleCheck obs;
         obs.plan = &plan;
         const auto w0 = random_weights(cfg, g);
-        const StackRunResult r = run_stack_engine(cfg, plan, make_key(7, 0), w0, obs);
+        const RunResult r = run_stack(cfg, plan, 7, 0, w0, obs);
         ASSERT_EQ(r.status, RunStatus::complete);
         EXPECT_GT(obs.checked, 1000);
         if (border == BorderInput::periodic) EXPECT_EQ(obs.failures, 0);
@@ -284,10 +294,10 @@ TEST(Stack, IdenticalWeightsInModulesAreAFixedPoint) {
         cfg.plasticity.gamma = 0.1;
         cfg.run.presentations = model == ModelKind::ideal ? 50 : 4;
         const auto g = stack_geometry(cfg.stack);
-        const StackPlan plan = make_stack_plan(cfg.stack, g);
+        const RunPlan plan = make_stack_plan(cfg.stack, g);
         const auto w0 = module_identical(plan, random_weights(cfg, g));
         Collect obs;
-        const StackRunResult r = run_stack_engine(cfg, plan, make_key(7, 0), w0, obs);
+        const RunResult r = run_stack(cfg, plan, 7, 0, w0, obs);
         ASSERT_EQ(r.status, RunStatus::complete);
         for (size_t l = 0; l < g.size(); ++l) {
             const auto& w = r.state.layers[l].w;
@@ -307,12 +317,12 @@ TEST(Stack, IdenticalWeightsInModulesAreAFixedPoint) {
 
 // Collects, for every module with >= 2 members, C = mean x x^T of its inputs.
 struct CovarianceObserver : Collect {
-    const StackPlan* plan = nullptr;
+    const RunPlan* plan = nullptr;
     std::vector<std::vector<Eigen::MatrixXd>> C;  // [layer][module]
     int64_t count = 0;
     bool wants_inputs() const override { return true; }
     void on_inputs(int64_t, int l, const double* x) override {
-        const StackLayerPlan& pl = plan->layers[l];
+        const LayerPlan& pl = plan->layers[l];
         const int64_t k = pl.g.fan_in();
         if (C.size() < plan->layers.size()) C.resize(plan->layers.size());
         if (C[l].empty()) C[l].assign(pl.modules(), Eigen::MatrixXd::Zero(k, k));
@@ -337,11 +347,11 @@ TEST(Stack, ModulesReachTheEq5FixedPoint) {
     cfg.run.presentations = 3000;
     cfg.run.record_every = 3000;
     const auto g = stack_geometry(cfg.stack);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
     const auto w0 = random_weights(cfg, g);
     CovarianceObserver obs;
     obs.plan = &plan;
-    const StackRunResult r = run_stack_engine(cfg, plan, make_key(7, 0), w0, obs);
+    const RunResult r = run_stack(cfg, plan, 7, 0, w0, obs);
     ASSERT_EQ(r.status, RunStatus::complete);
     for (size_t l = 0; l < g.size(); ++l) {
         const auto& pl = plan.layers[l];
@@ -403,15 +413,15 @@ TEST(Stack, FullOneLayerStackIsTheSingleLayerModel) {
             validate(st);
 
             RecordingObserver so;
-            const SingleLayerResult sr = run_single_layer(single, so);
+            const RunResult sr = run_single_layer(single, so);
             Collect co;
             const auto g = stack_geometry(st.stack);
-            const StackRunResult r = run(st, random_weights(st, g), co);
+            const RunResult r = run(st, random_weights(st, g), co);
             ASSERT_EQ(sr.status, RunStatus::complete);
             ASSERT_EQ(r.status, RunStatus::complete);
-            ASSERT_EQ(sr.state.w.size(), r.state.layers[0].w.size());
+            ASSERT_EQ(sr.state.layers[0].w.size(), r.state.layers[0].w.size());
             double diff = 0.0;
-            for (size_t i = 0; i < sr.state.w.size(); ++i) diff = std::max(diff, std::abs(sr.state.w[i] - r.state.layers[0].w[i]));
+            for (size_t i = 0; i < sr.state.layers[0].w.size(); ++i) diff = std::max(diff, std::abs(sr.state.layers[0].w[i] - r.state.layers[0].w[i]));
             EXPECT_EQ(diff, 0.0) << to_string(model) << " noise " << noise;
             ASSERT_EQ(so.values.size(), co.nls.size());
             for (size_t i = 0; i < so.values.size(); ++i) EXPECT_EQ(so.values[i][0], co.nls[i][0]) << i;
@@ -429,7 +439,7 @@ TEST(Stack, ThreadCountDoesNotChangeResults) {
     const auto g = stack_geometry(cfg.stack);
     const auto w = random_weights(cfg, g);
     const int before = omp_get_max_threads();
-    std::vector<StackRunResult> res;
+    std::vector<RunResult> res;
     std::vector<Collect> obs(2);
     for (int t : {1, 2}) {
         omp_set_num_threads(t);
@@ -454,13 +464,13 @@ TEST(Stack, LayerByLayerFreezesInactiveLayers) {
     const auto g = stack_geometry(cfg.stack);
     const auto w0 = random_weights(cfg, g);
     Collect obs;
-    const StackRunResult r = run(cfg, w0, obs);
+    const RunResult r = run(cfg, w0, obs);
     ASSERT_EQ(obs.checkpoints.size(), 2u);  // after 2 and 4 presentations
-    const StackState& a = obs.checkpoints[0];
+    const RunState& a = obs.checkpoints[0];
     EXPECT_NE(a.layers[0].w, w0[0]);
     EXPECT_EQ(a.layers[1].w, w0[1]);
     EXPECT_EQ(a.layers[2].w, w0[2]);
-    const StackState& b = obs.checkpoints[1];
+    const RunState& b = obs.checkpoints[1];
     EXPECT_EQ(b.layers[0].w, a.layers[0].w);
     EXPECT_NE(b.layers[1].w, w0[1]);
     EXPECT_EQ(b.layers[2].w, w0[2]);
@@ -482,7 +492,7 @@ TEST(Stack, ResumeThroughTheFileIsBitIdentical) {
     cfg.run.record_every = 100;
     cfg.run.checkpoint_every = 2;
     const auto g = stack_geometry(cfg.stack);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
     const auto w0 = random_weights(cfg, g);
     const std::string yaml = to_yaml(cfg);
     auto read_all = [&](const std::string& path) {
@@ -498,7 +508,7 @@ TEST(Stack, ResumeThroughTheFileIsBitIdentical) {
     {   // straight
         h5::Handle f = h5::open_file(dir.file("a.h5"), h5::Mode::create_exclusive);
         StackFileWriter wr(f.id(), cfg, yaml, plan, false);
-        wr.finish(run_stack_engine(cfg, plan, make_key(7, 0), w0, wr));
+        wr.finish(run_stack(cfg, plan, 7, 0, w0, wr));
     }
     {   // stopped after 3 presentations (the checkpoint is taken there)
         h5::Handle f = h5::open_file(dir.file("b.h5"), h5::Mode::create_exclusive);
@@ -506,7 +516,7 @@ TEST(Stack, ResumeThroughTheFileIsBitIdentical) {
         int64_t done = 0;
         wr.progress = [&](int64_t d, int64_t) { done = d; };
         wr.stop = [&] { return done >= 3; };
-        const StackRunResult r = run_stack_engine(cfg, plan, make_key(7, 0), w0, wr);
+        const RunResult r = run_stack(cfg, plan, 7, 0, w0, wr);
         EXPECT_EQ(r.status, RunStatus::interrupted);
         wr.finish(r);
         EXPECT_EQ(h5::attr_int(f.id(), "complete"), 0);
@@ -579,7 +589,7 @@ TEST(Stack, BadConfigsExitTwoWritingNothing) {
 }
 
 // Sum over modules of the variance of the non-border members' weights.
-double module_variance(const StackLayerPlan& pl, const std::vector<double>& w) {
+double module_variance(const LayerPlan& pl, const std::vector<double>& w) {
     const int64_t k = pl.g.fan_in();
     double total = 0.0;
     for (size_t m = 0; m + 1 < pl.snr_offsets.size(); ++m) {
@@ -602,7 +612,7 @@ TEST(Stack, SleepPhaseApiAndMetrics) {
     cfg.run.presentations = 30;
     cfg.plasticity.gamma = 0.01;
     const auto g = stack_geometry(cfg.stack);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
     auto w = random_weights(cfg, g);
     const auto w_start = w;
     const SleepPhaseResult r = run_sleep_phase(cfg, g, w, 5);
@@ -616,7 +626,7 @@ TEST(Stack, SleepPhaseApiAndMetrics) {
     }
     // The same as the engine with the key (seed, seed_run).
     Collect obs;
-    const StackRunResult e = run_stack_engine(cfg, plan, make_key(cfg.run.seed, 5), w_start, obs);
+    const RunResult e = run_stack(cfg, plan, cfg.run.seed, 5, w_start, obs);
     EXPECT_EQ(e.state.layers[1].w, w[1]);
     // lc_neg_log_snr by hand: one module of a 1-channel 1x... layer, period 1.
     LcGeometry one;
@@ -658,7 +668,7 @@ TEST(Stack, LrScalingFanInDividesTheRateByTheFanIn) {
         one_scaled.plasticity.lr_scaling = LrScaling::fan_in;
         one_scaled.plasticity.lr = 16e-3;
         RecordingObserver ra, rb;
-        EXPECT_EQ(run_single_layer(one, ra).state.w, run_single_layer(one_scaled, rb).state.w) << to_string(in);
+        EXPECT_EQ(run_single_layer(one, ra).state.layers[0].w, run_single_layer(one_scaled, rb).state.layers[0].w) << to_string(in);
     }
 }
 
@@ -681,12 +691,12 @@ TEST(Stack, LrScalingEqualisesLayersOfEveryWidth) {
     cfg.run.presentations = 60;
     const auto g = stack_geometry(cfg.stack);
     ASSERT_EQ(g[2].fan_in(), 144);
-    const StackPlan plan = make_stack_plan(cfg.stack, g);
+    const RunPlan plan = make_stack_plan(cfg.stack, g);
     const auto w0 = random_weights(cfg, g);
     SimConfig scaled = cfg;
     scaled.plasticity.lr_scaling = LrScaling::fan_in;
     Collect a, b;
-    const StackRunResult plain_run = run(cfg, w0, a), scaled_run = run(scaled, w0, b);
+    const RunResult plain_run = run(cfg, w0, a), scaled_run = run(scaled, w0, b);
     ASSERT_EQ(plain_run.status, RunStatus::complete);
     ASSERT_EQ(scaled_run.status, RunStatus::complete);
     for (size_t l = 0; l < g.size(); ++l) {

@@ -163,15 +163,15 @@ TEST(SweepCli, RunEqualsTheSameConfigRunAlone) {
         EXPECT_EQ(r.seed, derive_run_seed(7, i));
         EXPECT_EQ(r.config, to_yaml(spec.runs[size_t(i)].config));
         RecordingObserver obs;
-        const SingleLayerResult alone = run_single_layer(cfg, obs);
+        const RunResult alone = run_single_layer(cfg, obs);
         ASSERT_EQ(alone.status, RunStatus::complete);
         EXPECT_EQ(obs.steps, r.step);
         EXPECT_EQ(obs.times, r.time);
         std::vector<double> nls;
         for (const auto& v : obs.values) nls.push_back(v.at(0));
         EXPECT_EQ(nls, r.nls);
-        EXPECT_EQ(alone.state.w, r.w_final);
-        EXPECT_EQ(alone.state.v, r.ck_v);
+        EXPECT_EQ(alone.state.layers[0].w, r.w_final);
+        EXPECT_EQ(alone.state.layers[0].v, r.ck_v);
         EXPECT_EQ(r.trial, i % 2);
         EXPECT_EQ(r.point, i / 2);
         EXPECT_EQ(r.index, i);

@@ -47,7 +47,7 @@ namespace {
 struct LastRecord : RunObserver {
     int64_t records = 0;
     double last = 0.0;
-    void on_record(int64_t, double, const std::vector<double>& v) override {
+    void on_record(int64_t, double, const std::vector<double>& v, const std::vector<double>&) override {
         ++records;
         last = v.empty() ? 0.0 : v[0];
     }
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
         SimConfig c = cpu_cfg;
         c.run.seed = static_cast<uint64_t>(i);
         LastRecord o;
-        make_cpu_backend()->run_single(c, o, nullptr);
+        make_cpu_backend()->run(c, make_plan(c), {}, o, nullptr);
     }
     const double t_cpu_sample = seconds_since(t1);
     const double t_cpu = t_cpu_sample * (double(runs) / double(cpu_runs)) *

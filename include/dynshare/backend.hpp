@@ -1,11 +1,15 @@
-// One interface, two implementations (CPU, CUDA), chosen at run time. The
-// engine's callers (CLI, sweep, trainer) only see this.
+// One interface, two implementations (CPU, CUDA), chosen at run time, as
+// arbor does. Every caller (simulate, sweep, bench, the trainer's sleep
+// phase) runs plans through it; the CPU backend is the engine
+// (include/dynshare/engine.hpp), the CUDA backend its device counterpart.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "dynshare/single_layer.hpp"
+#include "dynshare/engine.hpp"
+#include "dynshare/plan.hpp"
+#include "dynshare/run_observer.hpp"
 
 namespace dynshare {
 
@@ -13,12 +17,12 @@ enum class BackendKind { cpu, cuda, automatic };
 
 // How run_batch treats its runs.
 struct BatchOptions {
-    // Call on_checkpoint at every run.checkpoint_every boundary, as run_single
-    // does (the CUDA backend copies every run's weights back for it; a sweep
-    // that ignores checkpoints sets this to false).
+    // Call on_checkpoint at every run.checkpoint_every boundary, as run does
+    // (the CUDA backend copies every run's weights back for it; a sweep that
+    // ignores checkpoints sets this to false).
     bool checkpoints = true;
-    // Return each run's final weights in SingleLayerResult::state (false: the
-    // state holds the counters and the rates only; w, w0, v stay empty).
+    // Return each run's final weights in RunResult::state (false: the state
+    // holds the counters and the rates only; w, w0, v stay empty).
     bool final_state = true;
 };
 
@@ -26,31 +30,24 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
-    virtual SingleLayerResult run_single(const SimConfig& cfg, RunObserver& observer,
-                                         const LayerCheckpoint* resume) = 0;
-    // Many independent single-layer runs, from the start; observers[i] gets
-    // run i's reports, in order for each run (interleaved across runs). The
-    // results are in the order of cfgs. Default: one after another through
-    // run_single. The CUDA backend integrates them together on the device.
-    virtual std::vector<SingleLayerResult> run_batch(const std::vector<SimConfig>& cfgs,
-                                                     const std::vector<RunObserver*>& observers,
-                                                     const BatchOptions& options = BatchOptions{}) {
-        std::vector<SingleLayerResult> out;
-        out.reserve(cfgs.size());
-        for (size_t i = 0; i < cfgs.size(); ++i) {
-            out.push_back(run_single(cfgs[i], *observers.at(i), nullptr));
-            if (!options.final_state) {
-                LayerCheckpoint& st = out.back().state;
-                st.w.clear();
-                st.w0.clear();
-                st.v.clear();
-            }
-        }
-        return out;
-    }
+    // Throws UserError (one line, naming what is not supported and what to
+    // use instead) when this backend cannot run `plan` as `cfg` asks. Callers
+    // call it before any output file is created or touched.
+    virtual void check(const SimConfig& cfg, const RunPlan& plan) const = 0;
+    // Runs cfg.run.presentations presentations of `plan` from `initial` (one
+    // weight vector per layer; empty: drawn from the seed) or from `resume`.
+    virtual RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                          RunObserver& observer, const RunState* resume) = 0;
+    // Many independent runs of their own plans (make_plan), from the start;
+    // observers[i] gets run i's reports, in order for each run (interleaved
+    // across runs). The results are in the order of cfgs. Default: one after
+    // another through run. The CUDA backend integrates them together.
+    virtual std::vector<RunResult> run_batch(const std::vector<SimConfig>& cfgs,
+                                             const std::vector<RunObserver*>& observers,
+                                             const BatchOptions& options = BatchOptions{});
 };
 
-// Arithmetic of the CUDA backend's per-neuron state (the CPU is always fp64).
+// Arithmetic of the CUDA backend's per-neuron state when run.precision is auto.
 enum class DevicePrecision { fp32, fp64 };
 
 // "cpu" | "cuda" | "auto"; throws UserError for other spellings.
@@ -66,9 +63,9 @@ std::unique_ptr<Backend> make_cpu_backend();
 // Whether the CUDA backend was compiled in and a device can be used; when
 // not, *why says which of the two failed.
 bool cuda_usable(std::string* why);
-// Only when cuda_usable(). The precision is fp32 unless the environment
-// variable DYNSHARE_CUDA_PRECISION is "fp64" (read here; "fp32" or unset:
-// fp32; anything else: UserError).
+// Only when cuda_usable(). For run.precision = auto the precision is fp32
+// unless the environment variable DYNSHARE_CUDA_PRECISION is "fp64" (read
+// here; "fp32" or unset: fp32; anything else: UserError).
 std::unique_ptr<Backend> make_cuda_backend();
 std::unique_ptr<Backend> make_cuda_backend(DevicePrecision precision);
 

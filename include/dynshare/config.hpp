@@ -33,6 +33,10 @@ enum class LayerSchedule { simultaneous, layer_by_layer };
 // border neurons' smaller drives into every member's rate, which pulls the
 // module mean down a little every presentation.
 enum class BorderInput { zero, periodic };
+// Arithmetic of the per-neuron state. auto: fp64 on the CPU, the CUDA
+// backend's default (fp32) on the GPU. fp32 on the CPU runs the float
+// instantiation of the same model functions that the GPU runs.
+enum class Precision { automatic, fp64, fp32 };
 
 struct LayerParams {           // layer.*
     int neurons = 100;         // N
@@ -75,6 +79,7 @@ struct RunParams {             // run.*
     uint64_t seed = 0;
     uint64_t stream = 0;            // second half of the random key (seed, run)
     int64_t checkpoint_every = 500; // presentations between checkpoints in the file
+    Precision precision = Precision::automatic;
 };
 
 struct StackInput {            // stack.input.*
@@ -128,5 +133,6 @@ const char* to_string(LrScaling);
 const char* to_string(Nonlinearity);
 const char* to_string(LayerSchedule);
 const char* to_string(BorderInput);
+const char* to_string(Precision);
 
 }  // namespace dynshare

@@ -10,6 +10,8 @@
 
 namespace dynshare {
 
+class Backend;
+
 struct SleepPhaseResult {
     std::vector<double> neg_log_snr_before;  // per layer, Eq. 6 over non-border neurons
     std::vector<double> neg_log_snr_after;
@@ -23,6 +25,9 @@ std::vector<LcGeometry> stack_geometry(const StackParams& stack);
 // cfg.dynamics, cfg.plasticity, cfg.input, cfg.stack) on `weights`, one
 // vector per layer of size geometry[l].weight_count(). `seed_run` selects the
 // random patterns (so successive phases differ). Threads: OpenMP's setting.
+// Runs on `backend` (which must accept the stacked plan), or on the CPU engine.
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 std::vector<std::vector<double>>& weights, uint64_t seed_run, Backend& backend);
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
                                  std::vector<std::vector<double>>& weights, uint64_t seed_run);
 

@@ -1,7 +1,13 @@
-// SNR_w of Eq. 6 and the theoretical minimum of -log SNR_w from Eq. 5.
+// SNR_w of Eq. 6 and the theoretical minimum of -log SNR_w from Eq. 5. The
+// one implementation of the metric: the engine's records (every plan, every
+// precision), the trainer's per-layer SNR and the tests all call these; the
+// CUDA kernels finish their device sums with the same per-input term
+// (models/snr_sums.hpp).
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "dynshare/lc_geometry.hpp"
 
 namespace dynshare {
 
@@ -10,8 +16,25 @@ namespace dynshare {
 double snr_w(const double* w, int64_t n, int64_t k);
 double neg_log_snr(const double* w, int64_t n, int64_t k);
 
-// Same over a subset of rows (indices into w), used per module of an LC layer.
+// Same over a subset of rows (indices into w).
 double snr_w_rows(const double* w, const int64_t* rows, int64_t n, int64_t k);
+
+// Module-averaged metrics of one layer: for each module m, rows
+// rows[offsets[m] .. offsets[m+1]) of w (n_total x k), Eq. 6 and the mean
+// over inputs of |mean| / std; then the mean over modules. neg_log_snr is
+// -log of the module-averaged SNR_w. NaN when there are no modules. T is the
+// weights' scalar; the sums are double.
+struct LayerSnr {
+    double neg_log_snr = 0.0;
+    double mean_abs_over_std = 0.0;
+};
+template <class T>
+LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules);
+
+// LC weights (layout of lc_geometry.hpp) with module period `period` (k for
+// grid, 1 for one module per channel): modules of every channel, non-border
+// neurons only, modules with fewer than two of them skipped.
+LayerSnr lc_snr(const LcGeometry& g, const double* w, int period);
 
 // Eq. 5: w_i* = (C + gamma I)^{-1} (C mean_j w0_j + gamma w0_i), with
 // C = (1/M) sum_m x_m x_m^T given as K x K row-major. Returns w* (n x K).

@@ -4,12 +4,31 @@
 
 namespace dynshare {
 
+std::vector<RunResult> Backend::run_batch(const std::vector<SimConfig>& cfgs, const std::vector<RunObserver*>& observers,
+                                          const BatchOptions& options) {
+    std::vector<RunResult> out;
+    out.reserve(cfgs.size());
+    for (size_t i = 0; i < cfgs.size(); ++i) {
+        out.push_back(run(cfgs[i], make_plan(cfgs[i]), {}, *observers.at(i), nullptr));
+        if (!options.final_state)
+            for (LayerState& s : out.back().state.layers) {
+                s.w.clear();
+                s.w0.clear();
+                s.v.clear();
+            }
+    }
+    return out;
+}
+
 namespace {
+// The CPU backend is the engine itself: it runs every plan, in fp64 or fp32.
 class CpuBackend final : public Backend {
 public:
     std::string name() const override { return "cpu"; }
-    SingleLayerResult run_single(const SimConfig& cfg, RunObserver& observer, const LayerCheckpoint* resume) override {
-        return run_single_layer(cfg, observer, resume);
+    void check(const SimConfig&, const RunPlan&) const override {}
+    RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                  RunObserver& observer, const RunState* resume) override {
+        return run_engine(cfg, plan, initial, observer, resume);
     }
 };
 }  // namespace

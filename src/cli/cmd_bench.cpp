@@ -47,7 +47,9 @@ struct Curve {
 struct CurveObserver : RunObserver {
     std::vector<double>* out;
     explicit CurveObserver(std::vector<double>* o) : out(o) {}
-    void on_record(int64_t, double, const std::vector<double>& v) override { out->push_back(v[0]); }
+    void on_record(int64_t, double, const std::vector<double>& v, const std::vector<double>&) override {
+        out->push_back(v[0]);
+    }
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -61,7 +63,7 @@ Curve time_engine(const SimConfig& cfg, int repeats) {
         Curve c;
         CurveObserver obs(&c.nls);
         const auto t0 = std::chrono::steady_clock::now();
-        const SingleLayerResult res = run_single_layer(cfg, obs);
+        const RunResult res = run_single_layer(cfg, obs);
         c.seconds = seconds_since(t0);
         c.substeps = res.integrator_steps;
         if (c.seconds < best.seconds) best = std::move(c);

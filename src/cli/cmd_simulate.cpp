@@ -1,22 +1,25 @@
-// dynshare simulate: one run from a YAML config (or the built-in Fig. 4B
-// default) to an HDF5 file; --resume continues an interrupted file.
+// dynshare simulate: one run (any plan: one layer, or stacked LC layers) from
+// a YAML config (or the built-in Fig. 4B default) to an HDF5 file; --resume
+// continues an interrupted file.
 #include <omp.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
+#include <memory>
 
 #include "cli/args.hpp"
+#include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
-#include "cli/stack_run.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
+#include "dynshare/plan.hpp"
 #include "io/config_yaml.hpp"
 #include "io/h5.hpp"
 #include "io/run_file.hpp"
+#include "io/stack_file.hpp"
 
 namespace dynshare::cli {
 
@@ -26,7 +29,7 @@ const char* kHelp =
     "usage: dynshare simulate [CONFIG] [-o OUT.h5] [--set key.path=value]... [--seed S]\n"
     "                         [--threads N] [--backend auto|cpu|cuda] [--overwrite] [--quiet]\n"
     "                         [--weights WEIGHTS.h5]\n"
-    "       dynshare simulate --resume OUT.h5 [--threads N]\n"
+    "       dynshare simulate --resume OUT.h5 [--threads N] [--backend auto|cpu|cuda] [--quiet]\n"
     "\n"
     "Runs one simulation. Without CONFIG the built-in default runs: one Fig. 4B curve\n"
     "(ei_rate, N = 100, k = 9, alpha = 10, gamma = 0.1, 10,000 presentations of 150 ms).\n"
@@ -36,59 +39,69 @@ const char* kHelp =
     "  --set k=v        override one config key, e.g. --set dynamics.alpha=30 (repeatable)\n"
     "  --seed S         same as --set run.seed=S\n"
     "  --threads N      OpenMP threads (stacked layers); results do not depend on N\n"
-    "  --backend B      auto (default: GPU when usable), cpu or cuda\n"
+    "  --backend B      auto (default: GPU when usable and able to run the config), cpu or cuda\n"
     "  --weights F      stacked runs: start from the layer weights in F (see README)\n"
     "  --resume OUT.h5  continue an interrupted run from its last checkpoint\n"
     "  --overwrite      replace an existing OUT.h5\n"
     "  --quiet          no summary line\n"
     "Exit status: 0 done, 2 bad input, 3 the run diverged, 130 interrupted (file valid, complete = 0).\n";
 
-std::string run_status_line(const SingleLayerResult& r, const std::string& path, double seconds) {
+std::string summary(const RunPlan& plan, const RunResult& r, const std::string& path, double seconds) {
     char buf[512];
-    std::snprintf(buf, sizeof buf, "wrote %s: %lld presentations, %s, theory min -log SNR_w = %.4f, %.2f s",
-                  path.c_str(), static_cast<long long>(r.state.presentation),
-                  r.status == RunStatus::complete ? "complete" : "incomplete (complete = 0)", r.theory_min, seconds);
+    const char* state = r.status == RunStatus::complete ? "complete" : "incomplete (complete = 0)";
+    if (plan.kind == PlanKind::single_layer)
+        std::snprintf(buf, sizeof buf, "wrote %s: %lld presentations, %s, theory min -log SNR_w = %.4f, %.2f s",
+                      path.c_str(), static_cast<long long>(r.state.presentation), state, r.theory_min, seconds);
+    else
+        std::snprintf(buf, sizeof buf, "wrote %s: %lld presentations, %s, %.2f s", path.c_str(),
+                      static_cast<long long>(r.state.presentation), state, seconds);
     return buf;
 }
 
-int exit_status(const SingleLayerResult& r) {
-    if (r.status == RunStatus::diverged) {
-        std::fprintf(stderr, "dynshare simulate: error: %s\n", r.message.c_str());
-        return 3;
-    }
-    return r.status == RunStatus::interrupted ? 130 : 0;
+// The file layout of the plan: one layer at the root, or the stacked layout.
+std::unique_ptr<RunWriter> make_writer(const SimConfig& cfg, const RunPlan& plan, const std::string& yaml,
+                                       hid_t file, bool resumed) {
+    if (plan.kind == PlanKind::stack) return std::make_unique<StackFileWriter>(file, cfg, yaml, plan, resumed);
+    return std::make_unique<RunGroupWriter>(file, cfg, yaml, resumed);
 }
 
-int run_single(const SimConfig& cfg, const std::string& yaml, h5::Handle& file, const LayerCheckpoint* resume,
-               const std::string& out, BackendKind backend_kind, bool quiet) {
-    std::string notice;
-    auto backend = make_backend(backend_kind, &notice);
-    if (backend_kind == BackendKind::automatic && !quiet && backend->name() != "cpu")
-        std::fprintf(stderr, "%s\n", notice.c_str());
-    RunGroupWriter writer(file.id(), file.id(), cfg, yaml, resume != nullptr);
+int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const std::string& yaml, h5::Handle& file,
+            const std::vector<std::vector<double>>& initial, const RunState* resume, const std::string& out,
+            bool quiet) {
+    const std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
     ProgressBar bar("presentations");
-    writer.stop = interrupted;
-    writer.progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
+    writer->stop = interrupted;
+    writer->progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
     const auto t0 = std::chrono::steady_clock::now();
-    const SingleLayerResult result = backend->run_single(cfg, writer, resume);
-    writer.finish(result);
+    const RunResult result = backend.run(cfg, plan, initial, *writer, resume);
+    writer->finish(result);
     bar.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!quiet) std::fprintf(stderr, "%s\n", run_status_line(result, out, secs).c_str());
-    return exit_status(result);
+    if (!quiet) std::fprintf(stderr, "%s\n", summary(plan, result, out, secs).c_str());
+    if (result.status == RunStatus::diverged) {
+        std::fprintf(stderr, "dynshare simulate: error: %s\n", result.message.c_str());
+        return 3;
+    }
+    return result.status == RunStatus::interrupted ? 130 : 0;
 }
 
 int resume_run(const std::string& path, const Args& args) {
-    if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o"))
-        throw UserError("--resume takes the config from " + path + "; CONFIG, -o, --set and --seed cannot be given");
+    if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o") || args.has("--weights"))
+        throw UserError("--resume takes the config from " + path +
+                        "; CONFIG, -o, --set, --seed and --weights cannot be given");
     h5::Handle file = h5::open_file(path, h5::Mode::read_write);
+    if (!h5::has_attr(file.id(), "config") || !h5::has_attr(file.id(), "complete"))
+        throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
     const std::string yaml = h5::attr_string(file.id(), "config");
     const SimConfig cfg = parse_config(yaml, {}, path + ":config");
     if (h5::attr_int(file.id(), "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
-    if (cfg.stack.enabled) return resume_stack_run(cfg, yaml, file, path, args.has("--quiet"));
-    const LayerCheckpoint ck = read_checkpoint(file.id());
+    const RunPlan plan = make_plan(cfg);
+    const bool quiet = args.has("--quiet");
+    const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
+    const RunState ck = plan.kind == PlanKind::stack ? read_stack_checkpoint(file.id(), plan, cfg.dynamics.bias)
+                                                     : read_checkpoint(file.id());
     truncate_records(file.id(), ck.step);
-    return run_single(cfg, yaml, file, &ck, path, parse_backend(args.get("--backend", "auto")), args.has("--quiet"));
+    return execute(cfg, plan, *backend, yaml, file, {}, &ck, path, quiet);
 }
 
 }  // namespace
@@ -119,17 +132,23 @@ int cmd_simulate(int argc, char** argv) {
     std::vector<std::string> sets = args.all("--set");
     if (args.has("--seed")) sets.push_back("run.seed=" + args.get("--seed"));
     const SimConfig cfg = load_config(args.positional.empty() ? "" : args.positional[0], sets);
-    const BackendKind backend = parse_backend(args.get("--backend", "auto"));
     const std::string out = args.get("-o", "dynshare_run.h5");
     if (args.has("--weights") && !cfg.stack.enabled)
         throw UserError("--weights needs a config with a `stack` section");
-    // Everything is validated before the output file is created.
-    StackInputs stack_inputs;
-    if (cfg.stack.enabled) stack_inputs = prepare_stack_run(cfg, args.get("--weights"));
+    const bool quiet = args.has("--quiet");
+    // Everything is validated before the output file is created or touched:
+    // the plan (geometry, periods), the backend and what it can run, the weights.
+    const RunPlan plan = make_plan(cfg);
+    const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
+    std::vector<std::vector<double>> initial;
+    if (args.has("--weights")) {
+        std::vector<LcGeometry> geometry;
+        for (const LayerPlan& pl : plan.layers) geometry.push_back(pl.g);
+        initial = read_stack_weights(args.get("--weights"), geometry);
+    }
     const std::string yaml = to_yaml(cfg);
     h5::Handle file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
-    if (cfg.stack.enabled) return run_stack(cfg, yaml, file, out, stack_inputs, args.has("--quiet"));
-    return run_single(cfg, yaml, file, nullptr, out, backend, args.has("--quiet"));
+    return execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet);
 }
 
 }  // namespace dynshare::cli

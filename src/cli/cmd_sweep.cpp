@@ -89,7 +89,7 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
             RunCollector data;
             data.stop = [&pool] { return interrupted() || pool.abort.load(); };
             data.progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
-            const SingleLayerResult result = backend->run_single(run.config, data, nullptr);
+            const RunResult result = backend->run(run.config, make_plan(run.config), {}, data, nullptr);
             if (result.status == RunStatus::interrupted) {  // not written: runs again on --resume
                 pool.stopped.fetch_add(1);
                 continue;
@@ -126,7 +126,7 @@ void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRu
             cfgs.push_back(pending[b0 + i]->config);
             observers.push_back(&data[i]);
         }
-        const std::vector<SingleLayerResult> results = backend.run_batch(cfgs, observers, BatchOptions{false, true});
+        const std::vector<RunResult> results = backend.run_batch(cfgs, observers, BatchOptions{false, true});
         for (size_t i = 0; i < n; ++i) {
             if (results[i].status == RunStatus::interrupted) continue;
             const SweepRun& run = *pending[b0 + i];
@@ -209,6 +209,7 @@ int cmd_sweep(int argc, char** argv) {
     std::string notice;
     const auto backend = make_backend(parse_backend(args.get("--backend", "auto")), &notice);
     if (!quiet && backend->name() != "cpu") std::fprintf(stderr, "%s\n", notice.c_str());
+    for (const SweepRun& run : spec.runs) backend->check(run.config, make_plan(run.config));
     install_interrupt_handlers();
 
     h5::Handle file;

@@ -47,6 +47,10 @@ const char* to_string(Nonlinearity v) { return v == Nonlinearity::relu ? "relu" 
 
 const char* to_string(BorderInput v) { return v == BorderInput::zero ? "zero" : "periodic"; }
 
+const char* to_string(Precision v) {
+    return v == Precision::fp64 ? "fp64" : v == Precision::fp32 ? "fp32" : "auto";
+}
+
 const char* to_string(LayerSchedule v) {
     return v == LayerSchedule::simultaneous ? "simultaneous" : "layer_by_layer";
 }

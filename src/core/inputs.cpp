@@ -68,3 +68,34 @@ std::vector<double> SingleLayerInputs::covariance(int64_t presentations) const {
 }
 
 }  // namespace dynshare
+
+#include <type_traits>
+
+#include "core/stack_patterns.hpp"
+
+namespace dynshare {
+
+template <class T>
+void SingleLayerSource<T>::begin_presentation(int64_t p) {
+    stride_ = inputs_.fill(p, x_);
+    if constexpr (!std::is_same_v<T, double>) xt_.assign(x_.begin(), x_.end());
+}
+
+template <class T>
+InputView<T> SingleLayerSource<T>::inputs(int) const {
+    if constexpr (std::is_same_v<T, double>) return InputView<T>{x_.data(), stride_, nullptr};
+    else return InputView<T>{xt_.data(), stride_, nullptr};
+}
+
+template <class T>
+std::unique_ptr<InputSource<T>> make_input_source(const SimConfig& cfg, const RunPlan& plan) {
+    if (plan.kind == PlanKind::stack) return std::make_unique<StackPatterns<T>>(cfg, plan);
+    return std::make_unique<SingleLayerSource<T>>(cfg);
+}
+
+template class SingleLayerSource<double>;
+template class SingleLayerSource<float>;
+template std::unique_ptr<InputSource<double>> make_input_source<double>(const SimConfig&, const RunPlan&);
+template std::unique_ptr<InputSource<float>> make_input_source<float>(const SimConfig&, const RunPlan&);
+
+}  // namespace dynshare

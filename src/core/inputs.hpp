@@ -30,3 +30,26 @@ private:
 };
 
 }  // namespace dynshare
+
+#include "core/input_source.hpp"
+
+namespace dynshare {
+
+// The input source of a single-layer plan: presentation p's x (stride 0), or
+// one row per neuron with input.noise_std > 0 (stride k), in T.
+template <class T>
+class SingleLayerSource : public InputSource<T> {
+public:
+    explicit SingleLayerSource(const SimConfig& cfg) : inputs_(cfg) {}
+    void begin_presentation(int64_t p) override;
+    void layer_inputs(int64_t, int, const LayerBlock<T>&) override {}
+    InputView<T> inputs(int) const override;
+
+private:
+    SingleLayerInputs inputs_;
+    std::vector<double> x_;
+    std::vector<T> xt_;  // x_ in T (fp32 only)
+    int64_t stride_ = 0;
+};
+
+}  // namespace dynshare

@@ -1,6 +1,8 @@
 // Integrates one layer through one presentation (x held fixed), with any of
 // the four integrators, in the reduced coordinates of models/anti_hebbian.hpp.
 // Usage: begin(); advance_to(j) for each record point; end() writes w, v back.
+// T is the neurons' scalar (double; float for run.precision = fp32); every
+// formula is a models/ function, the same ones the CUDA kernels call.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -11,16 +13,17 @@
 
 namespace dynshare {
 
+template <class T>
 class PresentationIntegrator {
 public:
     explicit PresentationIntegrator(const StepParams& p) : p_(p) {}
 
     // Starts a presentation at global step s0; `in` must outlive it.
-    void begin(LayerBlock& block, InputView in, int64_t s0);
+    void begin(LayerBlock<T>& block, InputView<T> in, int64_t s0);
     // Advances to step j of the presentation (0 <= j <= steps, non-decreasing).
     void advance_to(int64_t j);
     // The current weights (n x k) without ending the presentation.
-    void current_weights(std::vector<double>& out) const;
+    void current_weights(std::vector<T>& out) const;
     // Writes the weights and the momentum at the current point into the block.
     void end();
     // False when rates or plasticity coordinates overflowed (call before end()).
@@ -31,26 +34,27 @@ private:
     void euler_discrete_step();
     void rk4_discrete_step();
     void ideal_step();
-    void continuous_rhs(const double* y, double* dy, double step_real) const;
+    void continuous_rhs(const T* y, T* dy, double step_real) const;
     void continuous_fixed_step(double h);
     void continuous_dopri5(double t_end);
     void exponential_substep(double h);
-    void module_means(const double* r, std::vector<double>& means) const;
-    double drive(int64_t i) const {
-        return reduced_drive(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]);
-    }
-    void pack_state(std::vector<double>& y) const;
-    void unpack_state(const std::vector<double>& y);
+    void module_means(const T* r, std::vector<T>& means) const;
+    T drive(int64_t i) const { return reduced_drive<T>(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]); }
+    void pack_state(std::vector<T>& y) const;
+    void unpack_state(const std::vector<T>& y);
 
     StepParams p_;
-    LayerBlock* b_ = nullptr;
-    InputView in_;
+    LayerBlock<T>* b_ = nullptr;
+    InputView<T> in_;
     int64_t s0_ = 0, j_ = 0;     // global step at start, steps done in this presentation
     double t_local_ = 0.0;       // time into the presentation (continuous forms)
     int64_t substeps_ = 0;
     ReducedShared shared_;
-    std::vector<double> sw_, sv_, sd_, xx_, c_, e_;
-    std::vector<double> means_, rnew_, scratch_;
+    std::vector<T> sw_, sv_, sd_, xx_, c_, e_;
+    std::vector<T> means_, rnew_, scratch_;
 };
+
+extern template class PresentationIntegrator<double>;
+extern template class PresentationIntegrator<float>;
 
 }  // namespace dynshare

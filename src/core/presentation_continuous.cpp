@@ -6,70 +6,78 @@
 #include <cmath>
 
 #include "core/presentation.hpp"
+#include "models/ei_rate.hpp"
 
 namespace dynshare {
 
-void PresentationIntegrator::pack_state(std::vector<double>& y) const {
-    const LayerBlock& b = *b_;
+template <class T>
+void PresentationIntegrator<T>::pack_state(std::vector<T>& y) const {
+    const LayerBlock<T>& b = *b_;
     y.resize(2 * b.n + b.modules() + 1);
     std::copy(b.r.begin(), b.r.end(), y.begin());
     std::copy(c_.begin(), c_.end(), y.begin() + b.n);
     std::copy(b.r_inh.begin(), b.r_inh.end(), y.begin() + 2 * b.n);
-    y.back() = shared_.G;
+    y.back() = static_cast<T>(shared_.G);
 }
 
-void PresentationIntegrator::unpack_state(const std::vector<double>& y) {
-    LayerBlock& b = *b_;
+template <class T>
+void PresentationIntegrator<T>::unpack_state(const std::vector<T>& y) {
+    LayerBlock<T>& b = *b_;
     std::copy(y.begin(), y.begin() + b.n, b.r.begin());
     std::copy(y.begin() + b.n, y.begin() + 2 * b.n, c_.begin());
     std::copy(y.begin() + 2 * b.n, y.begin() + 2 * b.n + b.modules(), b.r_inh.begin());
-    shared_.G = y.back();
+    shared_.G = static_cast<double>(y.back());
 }
 
-void PresentationIntegrator::continuous_rhs(const double* y, double* dy, double step_real) const {
-    const LayerBlock& b = *b_;
+template <class T>
+void PresentationIntegrator<T>::continuous_rhs(const T* y, T* dy, double step_real) const {
+    const LayerBlock<T>& b = *b_;
     const int64_t n = b.n;
-    const double* r = y;
-    const double* c = y + n;
-    const double* q = y + 2 * n;
-    const double G = y[2 * n + b.modules()];
+    const T* r = y;
+    const T* c = y + n;
+    const T* q = y + 2 * n;
+    const T G = y[2 * n + b.modules()];
     const double kappa = p_.kappa_at(step_real);
-    const double bias = p_.ei.bias;
+    const T tk = static_cast<T>(kappa), gamma = static_cast<T>(p_.gamma);
+    const T tau = static_cast<T>(p_.ei.tau), alpha = static_cast<T>(p_.ei.alpha), bias = static_cast<T>(p_.ei.bias);
+    const ReducedShared coords{1.0, 0.0, 0.0, static_cast<double>(G)};
     const auto& off = b.module_offsets;
     for (int64_t m = 0; m + 1 < static_cast<int64_t>(off.size()); ++m) {
-        double sum = 0.0;
+        T sum = T(0);
         for (int64_t i = off[m]; i < off[m + 1]; ++i) {
-            const double z = sw_[i] + G * sd_[i] + c[i] * xx_[i];
-            dy[i] = ei_drdt(p_.ei, r[i], z, q[m]);
-            dy[n + i] = -kappa * ((r[i] - bias) + p_.gamma * c[i]);
+            const T z = reduced_drive<T>(coords, sw_[i], sv_[i], sd_[i], xx_[i], c[i]);
+            dy[i] = ei_drdt<T>(tau, alpha, bias, r[i], z, q[m]);
+            dy[n + i] = continuous_dc_dt<T>(tk, gamma, r[i] - bias, c[i]);
             sum += r[i];
         }
-        dy[2 * n + m] = ei_drinh_dt(p_.ei, q[m], sum / static_cast<double>(off[m + 1] - off[m]));
+        dy[2 * n + m] = ei_drinh_dt<T>(tau, bias, q[m], sum / static_cast<T>(off[m + 1] - off[m]));
     }
-    dy[2 * n + b.modules()] = -kappa * p_.gamma * (1.0 + G);
+    dy[2 * n + b.modules()] = static_cast<T>(continuous_dG_dt(kappa, p_.gamma, static_cast<double>(G)));
 }
 
 // Euler or classic RK4 on the joint state, step h.
-void PresentationIntegrator::continuous_fixed_step(double h) {
-    std::vector<double> y;
+template <class T>
+void PresentationIntegrator<T>::continuous_fixed_step(double h) {
+    std::vector<T> y;
     pack_state(y);
     const size_t d = y.size();
     const double s = static_cast<double>(s0_) + t_local_ / p_.dt;
     const double hs = h / p_.dt;  // h in steps, for the schedule's clock
-    scratch_.assign(5 * d, 0.0);
-    double* k1 = scratch_.data();
+    const T th = static_cast<T>(h), half = static_cast<T>(0.5) * th;
+    scratch_.assign(5 * d, T(0));
+    T* k1 = scratch_.data();
     continuous_rhs(y.data(), k1, s);
     if (p_.integrator == Integrator::euler) {
-        for (size_t i = 0; i < d; ++i) y[i] += h * k1[i];
+        for (size_t i = 0; i < d; ++i) y[i] += th * k1[i];
     } else {
-        double *k2 = k1 + d, *k3 = k2 + d, *k4 = k3 + d, *yt = k4 + d;
-        for (size_t i = 0; i < d; ++i) yt[i] = y[i] + 0.5 * h * k1[i];
+        T *k2 = k1 + d, *k3 = k2 + d, *k4 = k3 + d, *yt = k4 + d;
+        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], half, k1[i]);
         continuous_rhs(yt, k2, s + 0.5 * hs);
-        for (size_t i = 0; i < d; ++i) yt[i] = y[i] + 0.5 * h * k2[i];
+        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], half, k2[i]);
         continuous_rhs(yt, k3, s + 0.5 * hs);
-        for (size_t i = 0; i < d; ++i) yt[i] = y[i] + h * k3[i];
+        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], th, k3[i]);
         continuous_rhs(yt, k4, s + hs);
-        for (size_t i = 0; i < d; ++i) y[i] += h * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0;
+        for (size_t i = 0; i < d; ++i) y[i] += th * rk4_combine<T>(k1[i], k2[i], k3[i], k4[i]);
     }
     unpack_state(y);
     t_local_ += h;
@@ -77,13 +85,15 @@ void PresentationIntegrator::continuous_fixed_step(double h) {
 }
 
 // Adaptive Dormand-Prince 5(4) from Boost.Odeint with the configured tolerances.
-void PresentationIntegrator::continuous_dopri5(double t_end) {
+template <class T>
+void PresentationIntegrator<T>::continuous_dopri5(double t_end) {
     namespace ode = boost::numeric::odeint;
     if (t_end <= t_local_) return;
-    std::vector<double> y;
+    std::vector<T> y;
     pack_state(y);
-    auto stepper = ode::make_controlled(p_.abs_tol, p_.rel_tol, ode::runge_kutta_dopri5<std::vector<double>>());
-    auto system = [this](const std::vector<double>& x, std::vector<double>& dx, double t) {
+    using Stepper = ode::runge_kutta_dopri5<std::vector<T>, double, std::vector<T>, double>;
+    auto stepper = ode::make_controlled(p_.abs_tol, p_.rel_tol, Stepper());
+    auto system = [this](const std::vector<T>& x, std::vector<T>& dx, double t) {
         continuous_rhs(x.data(), dx.data(), static_cast<double>(s0_) + t / p_.dt);
     };
     substeps_ += static_cast<int64_t>(ode::integrate_adaptive(stepper, system, y, t_local_, t_end, p_.dt));
@@ -94,37 +104,52 @@ void PresentationIntegrator::continuous_dopri5(double t_end) {
 // the drive z held at its start value (exact when plasticity is off); the
 // plasticity uses the exact integral of r - b over the sub-step, the exact
 // gamma decay, and kappa at the sub-step's midpoint. See docs/integrators.md.
-void PresentationIntegrator::exponential_substep(double h) {
-    LayerBlock& b = *b_;
+template <class T>
+void PresentationIntegrator<T>::exponential_substep(double h) {
+    LayerBlock<T>& b = *b_;
     const double kappa = p_.kappa_at(static_cast<double>(s0_) + (t_local_ + 0.5 * h) / p_.dt);
-    const double tau = p_.ei.tau, bias = p_.ei.bias;
-    const double E = std::exp(-h / tau);
-    const double one_minus_E = -std::expm1(-h / tau);
+    const double tau = p_.ei.tau;
     const double decay = continuous_decay(kappa, p_.gamma, h);
-    const double kphi = kappa * continuous_phi(kappa, p_.gamma, h);
+    ExpSubstep<T> sub;
+    sub.h = static_cast<T>(h);
+    sub.tau = static_cast<T>(tau);
+    sub.bias = static_cast<T>(p_.ei.bias);
+    sub.E = static_cast<T>(std::exp(-h / tau));
+    sub.one_minus_E = static_cast<T>(-std::expm1(-h / tau));
+    sub.decay = static_cast<T>(decay);
+    sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
     const auto& off = b.module_offsets;
     for (int64_t m = 0; m + 1 < static_cast<int64_t>(off.size()); ++m) {
-        const double cnt = static_cast<double>(off[m + 1] - off[m]);
-        double zsum = 0.0, rsum = 0.0;
+        const T cnt = static_cast<T>(off[m + 1] - off[m]);
+        T zsum = T(0), rsum = T(0);
         for (int64_t i = off[m]; i < off[m + 1]; ++i) {
             rnew_[i] = drive(i);
             zsum += rnew_[i];
             rsum += b.r[i];
         }
-        const double zbar = zsum / cnt, mean_r = rsum / cnt;
-        const MeanInhStep st = ei_mean_inh_exact(p_.ei, mean_r, b.r_inh[m], zbar, h);
-        for (int64_t i = off[m]; i < off[m + 1]; ++i) {
-            const double zeta = rnew_[i] - zbar;
-            const double delta = b.r[i] - mean_r;
-            const double int_delta = zeta * h + (delta - zeta) * tau * one_minus_E;
-            b.r[i] = st.m + zeta + (delta - zeta) * E;
-            c_[i] = c_[i] * decay - kphi * (int_delta + st.integral_m - bias * h);
-        }
-        b.r_inh[m] = st.q;
+        const T zbar = zsum / cnt, mean_r = rsum / cnt;
+        const MeanInhStep st = ei_mean_inh_exact(p_.ei, static_cast<double>(mean_r), static_cast<double>(b.r_inh[m]),
+                                                 static_cast<double>(zbar), h);
+        sub.m = static_cast<T>(st.m);
+        sub.integral_m = static_cast<T>(st.integral_m);
+        for (int64_t i = off[m]; i < off[m + 1]; ++i) exponential_neuron<T>(sub, rnew_[i], zbar, mean_r, b.r[i], c_[i]);
+        b.r_inh[m] = static_cast<T>(st.q);
     }
-    shared_.G = -1.0 + (1.0 + shared_.G) * decay;
+    shared_.G = continuous_G(shared_.G, decay);
     t_local_ += h;
     ++substeps_;
 }
+
+// The class itself is instantiated in presentation.cpp; these members here.
+#define DS_CONTINUOUS_MEMBERS(T)                                                              \
+    template void PresentationIntegrator<T>::pack_state(std::vector<T>&) const;              \
+    template void PresentationIntegrator<T>::unpack_state(const std::vector<T>&);            \
+    template void PresentationIntegrator<T>::continuous_rhs(const T*, T*, double) const;     \
+    template void PresentationIntegrator<T>::continuous_fixed_step(double);                  \
+    template void PresentationIntegrator<T>::continuous_dopri5(double);                      \
+    template void PresentationIntegrator<T>::exponential_substep(double);
+DS_CONTINUOUS_MEMBERS(double)
+DS_CONTINUOUS_MEMBERS(float)
+#undef DS_CONTINUOUS_MEMBERS
 
 }  // namespace dynshare

@@ -1,11 +1,12 @@
-// Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp),
-// thin wrappers over core/stack_engine.
+// Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp):
+// a stacked plan of the caller's weights, run through a Backend.
 #include "dynshare/sleep_phase.hpp"
 
 #include <limits>
 
-#include "core/stack_engine.hpp"
+#include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
+#include "dynshare/snr.hpp"
 
 namespace dynshare {
 
@@ -16,7 +17,7 @@ std::vector<LcGeometry> stack_geometry(const StackParams& stack) {
 }
 
 namespace {
-struct PhaseObserver : StackObserver {
+struct PhaseObserver : RunObserver {
     std::vector<double> first;
     void on_record(int64_t step, double, const std::vector<double>& nls, const std::vector<double>&) override {
         if (step == 0) first = nls;
@@ -25,17 +26,19 @@ struct PhaseObserver : StackObserver {
 }  // namespace
 
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
-                                 std::vector<std::vector<double>>& weights, uint64_t seed_run) {
-    const StackPlan plan = make_stack_plan(cfg.stack, geometry);
+                                 std::vector<std::vector<double>>& weights, uint64_t seed_run, Backend& backend) {
+    const RunPlan plan = make_stack_plan(cfg.stack, geometry);
     if (weights.size() != geometry.size())
         throw UserError("run_sleep_phase: " + std::to_string(weights.size()) + " weight vectors for " +
                         std::to_string(geometry.size()) + " layers");
     SimConfig c = cfg;
+    c.run.stream = seed_run;  // the random patterns of this phase
     // Only the records at the start and at the end are wanted; no checkpoints.
     c.run.record_every = std::numeric_limits<int64_t>::max() / 2;
     c.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
+    backend.check(c, plan);
     PhaseObserver obs;
-    const StackRunResult r = run_stack_engine(c, plan, make_key(cfg.run.seed, seed_run), weights, obs);
+    const RunResult r = backend.run(c, plan, weights, obs, nullptr);
     if (r.status == RunStatus::diverged) throw DivergenceError("sleep phase: " + r.message);
     SleepPhaseResult out;
     out.neg_log_snr_before = obs.first;
@@ -45,6 +48,12 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
     }
     out.seconds = r.seconds;
     return out;
+}
+
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 std::vector<std::vector<double>>& weights, uint64_t seed_run) {
+    const auto cpu = make_cpu_backend();
+    return run_sleep_phase(cfg, geometry, weights, seed_run, *cpu);
 }
 
 // -log of the module-averaged SNR_w: for each module (period `period`; 1 =

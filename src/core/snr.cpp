@@ -3,47 +3,91 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <limits>
+#include <numeric>
+
+#include "core/stack_plan.hpp"
+#include "models/snr_sums.hpp"
 
 namespace dynshare {
 
 namespace {
-// One pass, row by row (vectorises along j), with sums shifted by the first
-// row so that nearly shared weights (variance << mean^2) lose no precision.
-template <class RowIndex>
-double snr_impl(const double* w, int64_t n, int64_t k, RowIndex row) {
-    if (n <= 0 || k <= 0) return std::numeric_limits<double>::quiet_NaN();
-    std::vector<double> s1(k, 0.0), s2(k, 0.0);
-    const double* ref = w + row(0) * k;
-    for (int64_t i = 1; i < n; ++i) {
-        const double* wi = w + row(i) * k;
-        for (int64_t j = 0; j < k; ++j) {
-            const double d = wi[j] - ref[j];
-            s1[j] += d;
-            s2[j] += d * d;
+
+struct Averages {
+    double snr = 0.0, abs_over_std = 0.0;  // averaged over the modules
+};
+
+// One pass per module, row by row (vectorises along j), with sums shifted by
+// the module's first row (models/snr_sums.hpp).
+template <class T>
+Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
+    std::vector<double> s1(k), s2(k);
+    double snr_total = 0.0, mas_total = 0.0;
+    for (int64_t m = 0; m < modules; ++m) {
+        const int64_t r0 = offsets[m], n = offsets[m + 1] - offsets[m];
+        std::fill(s1.begin(), s1.end(), 0.0);
+        std::fill(s2.begin(), s2.end(), 0.0);
+        const T* ref = w + rows[r0] * k;
+        for (int64_t i = 1; i < n; ++i) {
+            const T* wi = w + rows[r0 + i] * k;
+            for (int64_t j = 0; j < k; ++j) {
+                const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
+                s1[j] += d;
+                s2[j] += d * d;
+            }
         }
+        const double inv_n = 1.0 / static_cast<double>(n);
+        double snr = 0.0, mas = 0.0;
+        for (int64_t j = 0; j < k; ++j) {
+            const SnrTerm t = snr_term(s1[j], s2[j], static_cast<double>(ref[j]), inv_n);
+            if (!t.finite) {
+                snr = mas = std::numeric_limits<double>::infinity();
+                break;
+            }
+            snr += t.snr;
+            mas += t.abs_over_std;
+        }
+        snr_total += snr / static_cast<double>(k);
+        mas_total += mas / static_cast<double>(k);
     }
-    const double inv_n = 1.0 / static_cast<double>(n);
-    double total = 0.0;
-    for (int64_t j = 0; j < k; ++j) {
-        const double md = s1[j] * inv_n;              // mean of (w - ref)
-        const double var = s2[j] * inv_n - md * md;   // shift-invariant
-        const double mean = ref[j] + md;
-        if (!(var > 0.0)) return std::numeric_limits<double>::infinity();
-        total += mean * mean / var;
-    }
-    return total / static_cast<double>(k);
+    return {snr_total / static_cast<double>(modules), mas_total / static_cast<double>(modules)};
 }
+
 }  // namespace
 
-double snr_w(const double* w, int64_t n, int64_t k) {
-    return snr_impl(w, n, k, [](int64_t i) { return i; });
+template <class T>
+LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
+    if (modules <= 0 || k <= 0)
+        return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+    const Averages a = module_averages(w, k, rows, offsets, modules);
+    return {-std::log(a.snr), a.abs_over_std};
 }
+template LayerSnr module_snr<double>(const double*, int64_t, const int64_t*, const int64_t*, int64_t);
+template LayerSnr module_snr<float>(const float*, int64_t, const int64_t*, const int64_t*, int64_t);
 
 double snr_w_rows(const double* w, const int64_t* rows, int64_t n, int64_t k) {
-    return snr_impl(w, n, k, [rows](int64_t i) { return rows[i]; });
+    if (n <= 0 || k <= 0) return std::numeric_limits<double>::quiet_NaN();
+    const int64_t offsets[2] = {0, n};
+    return module_averages(w, k, rows, offsets, 1).snr;
+}
+
+double snr_w(const double* w, int64_t n, int64_t k) {
+    if (n <= 0) return std::numeric_limits<double>::quiet_NaN();
+    std::vector<int64_t> rows(static_cast<size_t>(n));
+    std::iota(rows.begin(), rows.end(), int64_t{0});
+    return snr_w_rows(w, rows.data(), n, k);
 }
 
 double neg_log_snr(const double* w, int64_t n, int64_t k) { return -std::log(snr_w(w, n, k)); }
+
+LayerSnr lc_snr(const LcGeometry& g, const double* w, int period) {
+    LayerPlan pl;
+    pl.g = g;
+    pl.period = std::max(1, period);
+    build_lc_modules(pl);
+    std::vector<int64_t> rows(pl.snr_rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = pl.order[pl.snr_rows[i]];  // LC indices
+    return module_snr(w, g.fan_in(), rows.data(), pl.snr_offsets.data(), int64_t(pl.snr_offsets.size()) - 1);
+}
 
 std::vector<double> eq5_fixed_point(const std::vector<double>& C, const std::vector<double>& w0,
                                     int64_t n, int64_t k, double gamma) {

@@ -32,12 +32,7 @@ StepParams StepParams::from(const SimConfig& cfg, int64_t fan_in) {
 }
 
 double StepParams::kappa_at(double step_real) const {
-    if (!plastic || kappa_scale == 0.0 || step_real < static_cast<double>(schedule.delay)) return 0.0;
-    const double t = step_real - static_cast<double>(schedule.delay);
-    double eta = schedule.lr;
-    if (schedule.kind == 1) eta = schedule.lr / (schedule.t0 + t);
-    if (schedule.kind == 2) eta = schedule.lr / std::sqrt(1.0 + t / schedule.t0);
-    return eta * kappa_scale;
+    return plastic ? continuous_kappa(schedule, kappa_scale, step_real) : 0.0;
 }
 
 }  // namespace dynshare

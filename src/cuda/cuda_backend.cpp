@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "core/inputs.hpp"
+#include "dynshare/engine.hpp"
 #include "core/step_params.hpp"
 #include "cuda/kernels.hpp"
 #include "dynshare/backend.hpp"
@@ -32,6 +34,10 @@
 namespace dynshare {
 
 namespace {
+
+// The device records -log SNR_w only; |mean| / std is not computed there (the
+// one-layer file layout does not store it).
+constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 void check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw std::runtime_error(std::string("cuda backend: ") + what + ": " + cudaGetErrorString(e));
@@ -102,7 +108,7 @@ int method_of(const SimConfig& cfg) {
                     "with the continuous form, and the ideal model); use --backend cpu");
 }
 
-using GroupKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int>;
+using GroupKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int, int>;
 
 GroupKey key_of(const SimConfig& cfg) {
     return GroupKey{method_of(cfg),
@@ -112,14 +118,16 @@ GroupKey key_of(const SimConfig& cfg) {
                     cfg.run.presentations,
                     cfg.run.record_every,
                     cfg.run.checkpoint_every,
-                    cfg.input.noise_std > 0.0 ? 1 : 0};
+                    cfg.input.noise_std > 0.0 ? 1 : 0,
+                    static_cast<int>(cfg.run.precision)};
 }
 
 struct Job {
     const SimConfig* cfg;
     RunObserver* observer;
-    const LayerCheckpoint* resume;
-    SingleLayerResult* result;
+    const RunState* resume;
+    const std::vector<double>* initial;  // the layer's initial weights, or nullptr: drawn from the seed
+    RunResult* result;
 };
 
 cuda::RunScalars scalars_of(const SimConfig& cfg) {
@@ -191,8 +199,8 @@ public:
             std::vector<double> w, v, r;
             double q = 0.0;
             if (jb.resume) {
-                const LayerCheckpoint& ck = *jb.resume;
-                if (ck.w.size() != nk || ck.w0.size() != nk || ck.v.size() != nk || ck.r.size() != size_t(n_) ||
+                const LayerState& ck = jb.resume->layers.at(0);
+                if (jb.resume->layers.size() != 1 || ck.w.size() != nk || ck.w0.size() != nk || ck.v.size() != nk || ck.r.size() != size_t(n_) ||
                     ck.r_inh.size() != 1) {
 #pragma omp critical
                     setup_error = "the checkpoint to resume from does not match layer.neurons and layer.kernel";
@@ -203,10 +211,15 @@ public:
                 v = ck.v;
                 r = ck.r;
                 q = ck.r_inh[0];
-                hnext[b] = ck.presentation;
-                hstep[b] = ck.step;
+                hnext[b] = jb.resume->presentation;
+                hstep[b] = jb.resume->step;
             } else {
-                w = SingleLayerInputs(cfg).initial_weights();
+                w = jb.initial ? *jb.initial : SingleLayerInputs(cfg).initial_weights();
+                if (w.size() != nk) {
+#pragma omp critical
+                    setup_error = "the initial weights do not match layer.neurons and layer.kernel";
+                    continue;
+                }
                 w0_[b] = w;
                 v.assign(nk, 0.0);
                 r.assign(n_, cfg.dynamics.bias);
@@ -279,16 +292,18 @@ public:
         for (int64_t b = 0; b < G; ++b) {
             const Job& jb = jobs_[b];
             if (!jb.resume) {
-                LayerCheckpoint c;
-                c.n = n_;
-                c.k = K_;
-                c.w = w0_[b];
-                c.w0 = w0_[b];
-                c.v.assign(nk, 0.0);
-                c.r.assign(n_, jb.cfg->dynamics.bias);
-                c.r_inh.assign(1, 0.0);
+                RunState c;
+                LayerState l;
+                l.n = n_;
+                l.k = K_;
+                l.w = w0_[b];
+                l.w0 = w0_[b];
+                l.v.assign(nk, 0.0);
+                l.r.assign(n_, jb.cfg->dynamics.bias);
+                l.r_inh.assign(1, 0.0);
+                c.layers.push_back(std::move(l));
                 jb.observer->on_begin(c);
-                jb.observer->on_record(0, 0.0, {nls0[b]});
+                jb.observer->on_record(0, 0.0, {nls0[b]}, {kNoValue});
             }
             if (hnext[b] >= P) active[b] = 0;  // resumed at the end: nothing to do
         }
@@ -327,7 +342,8 @@ public:
                 if (rc[b] > rec_cap_) throw std::logic_error("cuda backend: record buffer overflow");
                 for (int j = 0; j < rc[b]; ++j) {
                     const int64_t s = rs[size_t(b) * rec_cap_ + j];
-                    jb.observer->on_record(s, static_cast<double>(s) * dt_record, {rv[size_t(b) * rec_cap_ + j]});
+                    jb.observer->on_record(s, static_cast<double>(s) * dt_record, {rv[size_t(b) * rec_cap_ + j]},
+                                           {kNoValue});
                 }
                 const int64_t before = hnext[b];
                 hnext[b] = cnext[b];
@@ -360,20 +376,22 @@ public:
             q_.download(hq_);
         }
         for (int64_t b = 0; b < G; ++b) {
-            SingleLayerResult& res = *jobs_[b].result;
+            RunResult& res = *jobs_[b].result;
             if (interrupted[b]) res.status = RunStatus::interrupted;
             res.integrator_steps = subs[b];
             if (opt_.final_state) {
                 res.state = state_of(b, hnext[b], hstep[b]);
             } else {
-                res.state = LayerCheckpoint{};
+                res.state = RunState{};
                 res.state.presentation = hnext[b];
                 res.state.step = hstep[b];
-                res.state.n = n_;
-                res.state.k = K_;
-                res.state.r.resize(n_);
-                for (int i = 0; i < n_; ++i) res.state.r[i] = static_cast<double>(hr_[b * n_ + i]);
-                res.state.r_inh.assign(1, static_cast<double>(hq_[b]));
+                LayerState l;
+                l.n = n_;
+                l.k = K_;
+                l.r.resize(n_);
+                for (int i = 0; i < n_; ++i) l.r[i] = static_cast<double>(hr_[b * n_ + i]);
+                l.r_inh.assign(1, static_cast<double>(hq_[b]));
+                res.state.layers.push_back(std::move(l));
             }
         }
         theory(hnext);
@@ -386,11 +404,12 @@ private:
         r_.download(hr_);
         q_.download(hq_);
     }
-    LayerCheckpoint state_of(int64_t b, int64_t presentation, int64_t step) const {
+    RunState state_of(int64_t b, int64_t presentation, int64_t step) const {
         const size_t nk = static_cast<size_t>(n_) * K_, base = static_cast<size_t>(b) * nk;
-        LayerCheckpoint c;
-        c.presentation = presentation;
-        c.step = step;
+        RunState st;
+        st.presentation = presentation;
+        st.step = step;
+        LayerState c;
         c.n = n_;
         c.k = K_;
         c.w.resize(nk);
@@ -404,7 +423,8 @@ private:
         c.r.resize(n_);
         for (int i = 0; i < n_; ++i) c.r[i] = static_cast<double>(hr_[b * n_ + i]);
         c.r_inh.assign(1, static_cast<double>(hq_[b]));
-        return c;
+        st.layers.push_back(std::move(c));
+        return st;
     }
     // Eq. 5 theory line over the presentations each run did: covariance on the
     // device (fp64), the K x K solve on the host, runs in parallel.
@@ -457,26 +477,44 @@ public:
     explicit CudaBackend(DevicePrecision p) : precision_(p) {}
     std::string name() const override { return "cuda"; }
 
-    SingleLayerResult run_single(const SimConfig& cfg, RunObserver& observer, const LayerCheckpoint* resume) override {
-        SingleLayerResult result;
-        run_jobs({Job{&cfg, &observer, resume, &result}}, BatchOptions{});
+    void check(const SimConfig& cfg, const RunPlan& plan) const override {
+        if (plan.kind == PlanKind::stack)
+            throw UserError("--backend cuda: stacked layers (stack.*) are not implemented on the GPU yet; "
+                            "use --backend cpu");
+        method_of(cfg);  // throws UserError for what the kernels do not run
+    }
+
+    RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                  RunObserver& observer, const RunState* resume) override {
+        check(cfg, plan);
+        if (initial.size() > 1) throw UserError("--backend cuda: a single-layer plan takes one weight vector");
+        RunResult result;
+        run_jobs({Job{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}}, BatchOptions{});
         return result;
     }
 
-    std::vector<SingleLayerResult> run_batch(const std::vector<SimConfig>& cfgs,
-                                             const std::vector<RunObserver*>& observers,
-                                             const BatchOptions& options) override {
+    std::vector<RunResult> run_batch(const std::vector<SimConfig>& cfgs, const std::vector<RunObserver*>& observers,
+                                     const BatchOptions& options) override {
         if (observers.size() != cfgs.size())
             throw std::invalid_argument("run_batch: one observer per config is needed");
-        std::vector<SingleLayerResult> results(cfgs.size());
+        for (const SimConfig& c : cfgs) check(c, make_plan(c));
+        std::vector<RunResult> results(cfgs.size());
         std::vector<Job> jobs;
         jobs.reserve(cfgs.size());
-        for (size_t i = 0; i < cfgs.size(); ++i) jobs.push_back(Job{&cfgs[i], observers[i], nullptr, &results[i]});
+        for (size_t i = 0; i < cfgs.size(); ++i)
+            jobs.push_back(Job{&cfgs[i], observers[i], nullptr, nullptr, &results[i]});
         run_jobs(jobs, options);
         return results;
     }
 
 private:
+    // run.precision: fp32 or fp64 as asked; auto: the backend's default.
+    DevicePrecision precision_of(const SimConfig& c) const {
+        if (c.run.precision == Precision::fp64) return DevicePrecision::fp64;
+        if (c.run.precision == Precision::fp32) return DevicePrecision::fp32;
+        return precision_;
+    }
+
     void run_jobs(const std::vector<Job>& jobs, const BatchOptions& opt) {
         // Same shape together; groups one after another, each in slices that
         // fit in device memory.
@@ -484,16 +522,17 @@ private:
         for (const Job& j : jobs) groups[key_of(*j.cfg)].push_back(j);
         for (auto& [key, group] : groups) {
             const SimConfig& c = *group.front().cfg;
-            const size_t elem = precision_ == DevicePrecision::fp64 ? 8 : 4;
+            const DevicePrecision precision = precision_of(c);
+            const size_t elem = precision == DevicePrecision::fp64 ? 8 : 4;
             const size_t nk = size_t(c.layer.neurons) * c.layer.kernel * c.layer.kernel;
             const size_t per_run = (3 + (c.input.noise_std > 0 ? 1 : 0)) * nk * elem + 4096 +
                                    size_t(std::min<int64_t>(c.run.checkpoint_every, 1 << 17)) * 16;
             size_t free_b = 0, total_b = 0;
-            check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+            dynshare::check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
             const size_t slice = std::max<size_t>(1, std::min<size_t>(65536, (free_b / 2) / per_run));
             for (size_t s0 = 0; s0 < group.size(); s0 += slice) {
                 const std::vector<Job> part(group.begin() + s0, group.begin() + std::min(group.size(), s0 + slice));
-                if (precision_ == DevicePrecision::fp64) GroupRunner<double>(part, opt).run();
+                if (precision == DevicePrecision::fp64) GroupRunner<double>(part, opt).run();
                 else GroupRunner<float>(part, opt).run();
             }
         }

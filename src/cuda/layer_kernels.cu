@@ -1,7 +1,10 @@
 // Single-layer runs on the GPU: one thread block per run, one thread per
 // neuron. The same algorithm as the CPU integrators (src/core/presentation.cpp
-// and presentation_continuous.cpp), in the same reduced coordinates and the
-// same order of operations where a thread's own arithmetic is concerned; the
+// and presentation_continuous.cpp), in the same reduced coordinates, calling
+// the same models/ functions for every per-neuron formula (rates, RK4 stages,
+// exponential propagator, plasticity, materialisation, Eq. 4, the SNR_w
+// terms, the schedules); only the loops and the block reductions are the
+// device's own. The
 // module mean is a block reduction (warp shuffles, then the warps' partial
 // sums in a fixed order), so sums differ from the CPU's four-lane sums by
 // rounding only. Per-run scalars (the shared coefficients A, B, F, G, the
@@ -17,7 +20,9 @@
 #include "dynshare/philox.hpp"
 #include "models/anti_hebbian.hpp"
 #include "models/ei_rate.hpp"
+#include "models/ideal.hpp"
 #include "models/lr_schedule.hpp"
+#include "models/snr_sums.hpp"
 
 namespace dynshare {
 namespace cuda {
@@ -93,22 +98,8 @@ struct Reducer {
 
 // kappa(t) = 1/tau_w(t) at a fractional global step (StepParams::kappa_at).
 __device__ inline double kappa_at(const RunScalars& P, double step_real) {
-    if (!P.plastic || P.kappa_scale == 0.0 || step_real < static_cast<double>(P.delay)) return 0.0;
-    const double t = step_real - static_cast<double>(P.delay);
-    double eta = P.lr;
-    if (P.sched_kind == 1) eta = P.lr / (P.t0 + t);
-    if (P.sched_kind == 2) eta = P.lr / std::sqrt(1.0 + t / P.t0);
-    return eta * P.kappa_scale;
-}
-
-// Right-hand sides of Eq. 8 in T (models/ei_rate.hpp's ei_drdt, ei_drinh_dt).
-template <class T>
-__device__ inline T drdt(T tau, T alpha, T bias, T r, T z, T q) {
-    return (-r + z - alpha * q + bias) / tau;
-}
-template <class T>
-__device__ inline T drinh(T tau, T bias, T q, T mean) {
-    return (-q + mean - bias) / tau;
+    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
+    return P.plastic ? continuous_kappa(sched, P.kappa_scale, step_real) : 0.0;
 }
 
 // The per-presentation state of one run held by one thread (its neuron).
@@ -186,9 +177,8 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             auto wnow = [&](int ii) -> double {
                 const size_t idx = static_cast<size_t>(j) * n + ii;
                 if (materialized) return static_cast<double>(w[idx]);
-                const T ws = w[idx];
                 const T xj = shape.noisy ? xrow[idx] : static_cast<T>(xs[j]);
-                return static_cast<double>(ws + F * v[idx] + G * (ws - w0[idx]) + csh[ii] * xj);
+                return static_cast<double>(reduced_weight<T>(w[idx], v[idx], w0[idx], F, G, csh[ii], xj));
             };
             const double ref = wnow(0);
             double s1 = 0.0, s2 = 0.0;
@@ -200,11 +190,9 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             s1 = warp_sum(s1);
             s2 = warp_sum(s2);
             if (red.lane == 0) {
-                const double md = s1 * invn;
-                const double var = s2 * invn - md * md;
-                const double mean = ref + md;
-                if (!(var > 0.0)) bad += 1.0;
-                else part += mean * mean / var;
+                const SnrTerm t = snr_term(s1, s2, ref, invn);
+                if (!t.finite) bad += 1.0;
+                else part += t.snr;
             }
         }
         red.sum2(part, bad);
@@ -244,10 +232,10 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
                     const T teta = static_cast<T>(eta);
                     for (int j = 0; j < K; ++j) {
                         const size_t idx = static_cast<size_t>(j) * n + i;
-                        const T wj = w[idx];
-                        const T vj = mu * v[idx] + ((z - zbar) * X(j) + gamma * (wj - w0[idx]));
+                        T wj = w[idx], vj = v[idx];
+                        ideal_weight_step<T>(wj, vj, w0[idx], X(j), z, zbar, mu, gamma, teta);
                         v[idx] = vj;
-                        w[idx] = wj - teta * vj;
+                        w[idx] = wj;
                     }
                 }
             }
@@ -301,9 +289,7 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
         const T h_euler = static_cast<T>(P.dt / P.tau);
         const T dt = static_cast<T>(P.dt);
 
-        auto drive = [&](const ReducedShared& c) -> T {
-            return s.sw + static_cast<T>(c.F) * s.sv + static_cast<T>(c.G) * s.sd + s.c * s.xx;
-        };
+        auto drive = [&](const ReducedShared& c) -> T { return reduced_drive<T>(c, s.sw, s.sv, s.sd, s.xx, s.c); };
         auto euler_step = [&]() {
             const double eta = P.plastic ? sched(s0 + jj) : 0.0;
             const T mean = red.sum(act ? s.r : T(0)) / tn;
@@ -312,14 +298,10 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             if (act) {
                 const T z = drive(old);
                 const T ri = s.r;
-                s.r = ri + h_euler * (-ri + z + drive0);
-                if (eta > 0.0) {
-                    const T teta = static_cast<T>(eta);
-                    s.e = mu * s.e + gamma * s.c + (ri - bias);
-                    s.c = s.c - teta * s.e;
-                }
+                s.r = euler_rate<T>(ri, z, drive0, h_euler);
+                if (eta > 0.0) momentum_step_neuron<T>(mu, gamma, static_cast<T>(eta), ri - bias, s.c, s.e);
             }
-            q = q + h_euler * (-q + mean - bias);
+            q = euler_inh<T>(q, mean, bias, h_euler);
             if (eta > 0.0) sh = momentum_step_shared(old, P.mu, P.gamma, eta);
         };
         auto rk4_step = [&]() {
@@ -327,32 +309,34 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             const T z = act ? drive(sh) : T(0);
             const T half = static_cast<T>(0.5 * P.dt);
             const T m1 = red.sum(act ? s.r : T(0)) / tn;
-            const T k1 = drdt(tau, alpha, bias, s.r, z, q), k1q = drinh(tau, bias, q, m1);
-            const T y2 = s.r + half * k1, y2q = q + half * k1q;
+            const T k1 = ei_drdt<T>(tau, alpha, bias, s.r, z, q), k1q = ei_drinh_dt<T>(tau, bias, q, m1);
+            const T y2 = rk4_point<T>(s.r, half, k1), y2q = rk4_point<T>(q, half, k1q);
             const T m2 = red.sum(act ? y2 : T(0)) / tn;
-            const T k2 = drdt(tau, alpha, bias, y2, z, y2q), k2q = drinh(tau, bias, y2q, m2);
-            const T y3 = s.r + half * k2, y3q = q + half * k2q;
+            const T k2 = ei_drdt<T>(tau, alpha, bias, y2, z, y2q), k2q = ei_drinh_dt<T>(tau, bias, y2q, m2);
+            const T y3 = rk4_point<T>(s.r, half, k2), y3q = rk4_point<T>(q, half, k2q);
             const T m3 = red.sum(act ? y3 : T(0)) / tn;
-            const T k3 = drdt(tau, alpha, bias, y3, z, y3q), k3q = drinh(tau, bias, y3q, m3);
-            const T y4 = s.r + dt * k3, y4q = q + dt * k3q;
+            const T k3 = ei_drdt<T>(tau, alpha, bias, y3, z, y3q), k3q = ei_drinh_dt<T>(tau, bias, y3q, m3);
+            const T y4 = rk4_point<T>(s.r, dt, k3), y4q = rk4_point<T>(q, dt, k3q);
             const T m4 = red.sum(act ? y4 : T(0)) / tn;
-            const T k4 = drdt(tau, alpha, bias, y4, z, y4q), k4q = drinh(tau, bias, y4q, m4);
+            const T k4 = ei_drdt<T>(tau, alpha, bias, y4, z, y4q), k4q = ei_drinh_dt<T>(tau, bias, y4q, m4);
             if (eta > 0.0) {
-                const T teta = static_cast<T>(eta);
-                s.e = mu * s.e + gamma * s.c + (s.r - bias);
-                s.c = s.c - teta * s.e;
+                momentum_step_neuron<T>(mu, gamma, static_cast<T>(eta), s.r - bias, s.c, s.e);
                 sh = momentum_step_shared(sh, P.mu, P.gamma, eta);
             }
-            s.r += dt * ((k1 + T(2) * k2 + T(2) * k3 + k4) / T(6));
-            q += dt * ((k1q + T(2) * k2q + T(2) * k3q + k4q) / T(6));
+            s.r += dt * rk4_combine<T>(k1, k2, k3, k4);
+            q += dt * rk4_combine<T>(k1q, k2q, k3q, k4q);
         };
         auto exponential_substep = [&](double h) {
             const double kappa = kappa_at(P, static_cast<double>(s0) + (t_local + 0.5 * h) / P.dt);
-            const T E = static_cast<T>(std::exp(-h / P.tau));
-            const T one_minus_E = static_cast<T>(-std::expm1(-h / P.tau));
             const double decay = continuous_decay(kappa, P.gamma, h);
-            const T tdecay = static_cast<T>(decay);
-            const T kphi = static_cast<T>(kappa * continuous_phi(kappa, P.gamma, h));
+            ExpSubstep<T> sub;
+            sub.h = static_cast<T>(h);
+            sub.tau = tau;
+            sub.bias = bias;
+            sub.E = static_cast<T>(std::exp(-h / P.tau));
+            sub.one_minus_E = static_cast<T>(-std::expm1(-h / P.tau));
+            sub.decay = static_cast<T>(decay);
+            sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, P.gamma, h));
             const T z = act ? drive(sh) : T(0);
             T zsum = z, rsum = act ? s.r : T(0);
             red.sum2(zsum, rsum);
@@ -360,16 +344,11 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             const EiRateParams ei{P.tau, P.alpha, P.bias};
             const MeanInhStep m = ei_mean_inh_exact(ei, static_cast<double>(mean_r), static_cast<double>(q),
                                                     static_cast<double>(zbar), h);
-            if (act) {
-                const T th = static_cast<T>(h);
-                const T zeta = z - zbar;
-                const T delta = s.r - mean_r;
-                const T int_delta = zeta * th + (delta - zeta) * tau * one_minus_E;
-                s.r = static_cast<T>(m.m) + zeta + (delta - zeta) * E;
-                s.c = s.c * tdecay - kphi * (int_delta + static_cast<T>(m.integral_m) - bias * th);
-            }
+            sub.m = static_cast<T>(m.m);
+            sub.integral_m = static_cast<T>(m.integral_m);
+            if (act) exponential_neuron<T>(sub, z, zbar, mean_r, s.r, s.c);
             q = static_cast<T>(m.q);
-            sh.G = -1.0 + (1.0 + sh.G) * decay;
+            sh.G = continuous_G(sh.G, decay);
             t_local += h;
             ++substeps;
         };
@@ -412,14 +391,15 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             for (int j = 0; j < K; ++j) {
                 const size_t idx = static_cast<size_t>(j) * n + i;
                 const T xj = X(j);
-                const T ws = w[idx], d = ws - w0[idx];
+                T wj = w[idx];
                 if (continuous) {
-                    w[idx] = ws + G * d + s.c * xj;
+                    materialize_continuous<T>(wj, w0[idx], G, s.c, xj);
                 } else {
-                    const T vs = v[idx];
-                    w[idx] = ws + F * vs + G * d + s.c * xj;
-                    v[idx] = A * vs + B * d + s.e * xj;
+                    T vj = v[idx];
+                    materialize_discrete<T>(wj, vj, w0[idx], A, B, F, G, s.c, s.e, xj);
+                    v[idx] = vj;
                 }
+                w[idx] = wj;
             }
         }
         __syncthreads();

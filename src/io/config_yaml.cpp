@@ -40,7 +40,7 @@ template <class V> void visit(V& v, PlasticityParams& p) {
 template <class V> void visit(V& v, InputParams& p) { v("presentation", p.presentation); v("noise_std", p.noise_std); }
 template <class V> void visit(V& v, RunParams& p) {
     v("presentations", p.presentations); v("record_every", p.record_every); v("seed", p.seed);
-    v("stream", p.stream); v("checkpoint_every", p.checkpoint_every);
+    v("stream", p.stream); v("checkpoint_every", p.checkpoint_every); v("precision", p.precision);
 }
 template <class V> void visit(V& v, StackInput& p) { v("channels", p.channels); v("height", p.height); v("width", p.width); }
 template <class V> void visit(V& v, StackLayer& p) {
@@ -69,6 +69,7 @@ template <> std::vector<PlasticityForm> enum_values() {
     return {PlasticityForm::automatic, PlasticityForm::discrete, PlasticityForm::continuous};
 }
 template <> std::vector<LrScaling> enum_values() { return {LrScaling::none, LrScaling::fan_in}; }
+template <> std::vector<Precision> enum_values() { return {Precision::automatic, Precision::fp64, Precision::fp32}; }
 template <> std::vector<BorderInput> enum_values() { return {BorderInput::zero, BorderInput::periodic}; }
 template <> std::vector<Nonlinearity> enum_values() { return {Nonlinearity::relu, Nonlinearity::identity}; }
 template <> std::vector<LayerSchedule> enum_values() {

@@ -1,50 +1,32 @@
-// The HDF5 layout of one run (README "HDF5 layout"), written into a group:
-// the file's root for `dynshare simulate`, /runs/<i> for a sweep.
-// Records are buffered and reach the file at every checkpoint, so a run that
-// is stopped leaves a valid file holding everything up to its last checkpoint.
+// The HDF5 layout of a one-layer run (README "HDF5 layout"), written into a
+// group: the file's root for `dynshare simulate`, /runs/<i> for a sweep.
+// Records, status and checkpoints go through the one writer (run_writer.hpp).
 #pragma once
 #include <hdf5.h>
 
-#include <functional>
 #include <string>
-#include <vector>
 
 #include "dynshare/config.hpp"
 #include "dynshare/run_observer.hpp"
-#include "dynshare/single_layer.hpp"
-#include "io/h5.hpp"
+#include "io/run_writer.hpp"
 
 namespace dynshare {
 
-class RunGroupWriter : public RunObserver {
+class RunGroupWriter : public RunWriter {
 public:
     // `group` must stay open while the writer is used; `resumed` opens the
     // existing datasets instead of creating them.
-    RunGroupWriter(hid_t file, hid_t group, const SimConfig& cfg, const std::string& config_yaml, bool resumed);
-
-    std::function<bool()> stop;                          // asked between presentations
-    std::function<void(int64_t, int64_t)> progress;      // presentations done / total
-
-    void on_begin(const LayerCheckpoint& initial) override;
-    void on_record(int64_t step, double time, const std::vector<double>& neg_log_snr) override;
-    void on_checkpoint(const LayerCheckpoint& state) override;
-    void on_progress(int64_t done, int64_t total) override;
-    bool stop_requested() override { return stop && stop(); }
-
-    // Writes the final state, theory minimum and the `complete` flag.
-    void finish(const SingleLayerResult& result);
+    RunGroupWriter(hid_t group, const SimConfig& cfg, const std::string& config_yaml, bool resumed);
 
 private:
-    void flush_records();
-    hid_t file_, group_;
-    int64_t layers_;
-    h5::Appendable step_, time_, nls_;
-    std::vector<int64_t> steps_buf_;
-    std::vector<double> time_buf_, nls_buf_;
+    void write_initial(const RunState& initial) override;                   // weights/initial
+    void write_checkpoint_arrays(hid_t checkpoint, const RunState& s) override;  // w, w0, v, r, r_inh
+    void write_final(const RunResult& result) override;                     // checkpoint, weights/final
+    void write_summary(const RunResult& result) override;                   // snr/theory_min
 };
 
 // The checkpoint stored in a run group (throws UserError if there is none).
-LayerCheckpoint read_checkpoint(hid_t group);
+RunState read_checkpoint(hid_t group);
 // Drops records after `step` (those written after the checkpoint being resumed).
 void truncate_records(hid_t group, int64_t step);
 

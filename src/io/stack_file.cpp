@@ -20,7 +20,7 @@ std::vector<hsize_t> lc_shape(const LcGeometry& g) {
 
 std::string layer_path(size_t l) { return "layers/" + std::to_string(l); }
 
-void write_geometry(hid_t file, size_t l, const StackLayerPlan& pl) {
+void write_geometry(hid_t file, size_t l, const LayerPlan& pl) {
     h5::Handle g = h5::group(file, layer_path(l));
     const LcGeometry& q = pl.g;
     h5::set_attr(g.id(), "c_in", int64_t{q.c_in});
@@ -78,132 +78,70 @@ std::vector<std::vector<double>> read_stack_weights(const std::string& path, con
 }
 
 StackFileWriter::StackFileWriter(hid_t file, const SimConfig& cfg, const std::string& config_yaml,
-                                 const StackPlan& plan, bool resumed)
-    : file_(file), plan_(plan) {
-    const hsize_t L = plan.layers.size();
-    if (resumed) {
-        step_ = h5::Appendable::open(file, "snr/step", H5T_NATIVE_INT64);
-        time_ = h5::Appendable::open(file, "snr/time", H5T_NATIVE_DOUBLE);
-        nls_ = h5::Appendable::open(file, "snr/neg_log_snr", H5T_NATIVE_DOUBLE);
-        mas_ = h5::Appendable::open(file, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE);
-        h5::set_attr(file, "complete", int64_t{0});
-        h5::set_attr(file, "status", std::string("running"));
-        return;
-    }
-    h5::set_attr(file, "config", config_yaml);
-    h5::set_attr(file, "version", std::string(DYNSHARE_VERSION));
-    h5::set_attr(file, "seed", static_cast<uint64_t>(cfg.run.seed));
-    h5::set_attr(file, "complete", int64_t{0});
-    h5::set_attr(file, "status", std::string("running"));
-    h5::set_attr(file, "model", std::string(to_string(cfg.model)));
-    h5::set_attr(file, "integrator", std::string(to_string(cfg.dynamics.integrator)));
-    h5::set_attr(file, "gamma", cfg.plasticity.gamma);
-    h5::set_attr(file, "alpha", cfg.dynamics.alpha);
-    h5::set_attr(file, "steps_per_presentation", cfg.steps_per_presentation());
+                                 const RunPlan& plan, bool resumed)
+    : RunWriter(file, cfg, config_yaml, plan.layers.size(), resumed), plan_(plan) {
+    if (resumed) return;
+    const size_t L = plan.layers.size();
     h5::set_attr(file, "layers", static_cast<int64_t>(L));
     h5::set_attr(file, "connectivity", std::string(connectivity_name(cfg.stack)));
     h5::set_attr(file, "schedule", std::string(to_string(cfg.stack.schedule)));
     h5::set_attr(file, "pattern_period", int64_t{plan.pattern_period});
     for (size_t l = 0; l < L; ++l) write_geometry(file, l, plan.layers[l]);
-    step_ = h5::Appendable::create(file, "snr/step", H5T_NATIVE_INT64, 0);
-    time_ = h5::Appendable::create(file, "snr/time", H5T_NATIVE_DOUBLE, 0);
-    nls_ = h5::Appendable::create(file, "snr/neg_log_snr", H5T_NATIVE_DOUBLE, L);
-    mas_ = h5::Appendable::create(file, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE, L);
+}
+
+void StackFileWriter::write_initial(const RunState& initial) {
+    for (size_t l = 0; l < initial.layers.size(); ++l)
+        write_lc_weights(group_, layer_path(l) + "/weights_initial", plan_.layers[l].g, initial.layers[l].w);
 }
 
 // The initial state is weights_initial with v = 0, r = bias, r_inh = 0: the
 // checkpoint at presentation 0 holds no arrays (read_stack_checkpoint rebuilds it).
-void StackFileWriter::on_begin(const StackState& initial) {
-    for (size_t l = 0; l < initial.layers.size(); ++l)
-        write_lc_weights(file_, layer_path(l) + "/weights_initial", plan_.layers[l].g, initial.layers[l].w);
-    flush_records();
-    h5::Handle g = h5::group(file_, "checkpoint");
-    h5::set_attr(g.id(), "presentation", initial.presentation);
-    h5::set_attr(g.id(), "step", initial.step);
-    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
-}
-
-void StackFileWriter::on_record(int64_t step, double time, const std::vector<double>& nls,
-                                const std::vector<double>& mas) {
-    steps_buf_.push_back(step);
-    time_buf_.push_back(time);
-    nls_buf_.insert(nls_buf_.end(), nls.begin(), nls.end());
-    mas_buf_.insert(mas_buf_.end(), mas.begin(), mas.end());
-}
-
-void StackFileWriter::flush_records() {
-    const size_t L = plan_.layers.size();
-    for (size_t i = 0; i < steps_buf_.size(); ++i) {
-        step_.append(&steps_buf_[i]);
-        time_.append(&time_buf_[i]);
-        nls_.append(&nls_buf_[i * L]);
-        mas_.append(&mas_buf_[i * L]);
-    }
-    steps_buf_.clear();
-    time_buf_.clear();
-    nls_buf_.clear();
-    mas_buf_.clear();
-}
-
-void StackFileWriter::on_checkpoint(const StackState& s) {
-    flush_records();
-    h5::Handle g = h5::group(file_, "checkpoint");
-    h5::set_attr(g.id(), "presentation", s.presentation);
-    h5::set_attr(g.id(), "step", s.step);
+void StackFileWriter::write_checkpoint_arrays(hid_t g, const RunState& s) {
+    if (s.presentation == 0) return;
     for (size_t l = 0; l < s.layers.size(); ++l) {
-        const StackLayerState& q = s.layers[l];
+        const LayerState& q = s.layers[l];
         const LcGeometry& geo = plan_.layers[l].g;
-        h5::Handle lg = h5::group(g.id(), layer_path(l));
+        h5::Handle lg = h5::group(g, layer_path(l));
         const std::vector<hsize_t> mat = {hsize_t(geo.neurons()), hsize_t(geo.fan_in())};
         h5::write(lg.id(), "w", q.w, mat);  // w0 is weights_initial
         h5::write(lg.id(), "v", q.v, mat);
         h5::write(lg.id(), "r", q.r, {hsize_t(q.r.size())});
         h5::write(lg.id(), "r_inh", q.r_inh, {hsize_t(q.r_inh.size())});
     }
-    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
 }
 
-void StackFileWriter::on_progress(int64_t done, int64_t total) {
-    if (progress) progress(done, total);
-}
-
-void StackFileWriter::finish(const StackRunResult& result) {
-    const char* status = result.status == RunStatus::complete      ? "complete"
-                         : result.status == RunStatus::interrupted ? "interrupted"
-                                                                   : "diverged";
-    if (result.status == RunStatus::diverged) {
-        flush_records();  // the checkpoint stays the last finite state
-        h5::set_attr(file_, "message", result.message);
-    } else if (result.status == RunStatus::interrupted) {
+void StackFileWriter::write_final(const RunResult& result) {
+    if (result.status == RunStatus::interrupted) {
         on_checkpoint(result.state);
-    } else {
-        // A complete run cannot be resumed: its final weights are all it needs.
-        flush_records();
-        for (size_t l = 0; l < result.state.layers.size(); ++l)
-            write_lc_weights(file_, layer_path(l) + "/weights_final", plan_.layers[l].g, result.state.layers[l].w);
+        return;
     }
-    const hsize_t L = plan_.layers.size();
-    h5::write(file_, "timing/layer_seconds", result.layer_seconds, {L});
-    h5::write(file_, "timing/pattern_seconds", result.pattern_seconds, {L});
-    h5::set_attr(file_, "seconds", result.seconds);
-    h5::set_attr(file_, "presentations_done", result.state.presentation);
-    h5::set_attr(file_, "status", std::string(status));
-    h5::set_attr(file_, "complete", int64_t{result.status == RunStatus::complete ? 1 : 0});
-    h5::flush(h5::Handle(H5Iget_file_id(file_), H5Fclose));
+    // A complete run cannot be resumed: its final weights are all it needs.
+    flush_records();
+    for (size_t l = 0; l < result.state.layers.size(); ++l)
+        write_lc_weights(group_, layer_path(l) + "/weights_final", plan_.layers[l].g, result.state.layers[l].w);
 }
 
-StackState read_stack_checkpoint(hid_t file, const StackPlan& plan, double bias) {
+void StackFileWriter::write_summary(const RunResult& result) {
+    const hsize_t L = plan_.layers.size();
+    h5::write(group_, "timing/layer_seconds", result.layer_seconds, {L});
+    h5::write(group_, "timing/pattern_seconds", result.pattern_seconds, {L});
+    h5::set_attr(group_, "seconds", result.seconds);
+}
+
+RunState read_stack_checkpoint(hid_t file, const RunPlan& plan, double bias) {
     if (!h5::exists(file, "checkpoint")) throw UserError("the file holds no stack checkpoint to resume from");
     h5::Handle g = h5::group(file, "checkpoint");
-    StackState s;
+    RunState s;
     s.presentation = h5::attr_int(g.id(), "presentation");
     s.step = h5::attr_int(g.id(), "step");
     const bool initial = !h5::exists(g.id(), "layers");
     if (initial && s.presentation != 0) throw UserError("the file's checkpoint holds no layer state");
     for (size_t l = 0; l < plan.layers.size(); ++l) {
-        const StackLayerPlan& pl = plan.layers[l];
+        const LayerPlan& pl = plan.layers[l];
         const std::string base = layer_path(l) + "/";
-        StackLayerState q;
+        LayerState q;
+        q.n = pl.g.neurons();
+        q.k = pl.g.fan_in();
         q.w0 = h5::read_doubles(file, base + "weights_initial");
         if (initial) {
             q.w = q.w0;
@@ -223,15 +161,6 @@ StackState read_stack_checkpoint(hid_t file, const StackPlan& plan, double bias)
         s.layers.push_back(std::move(q));
     }
     return s;
-}
-
-void truncate_stack_records(hid_t file, int64_t step) {
-    const std::vector<int64_t> steps = h5::read_ints(file, "snr/step");
-    hsize_t keep = 0;
-    while (keep < steps.size() && steps[keep] <= step) ++keep;
-    h5::Appendable::open(file, "snr/step", H5T_NATIVE_INT64).truncate(keep);
-    for (const char* name : {"snr/time", "snr/neg_log_snr", "snr/mean_abs_over_std"})
-        h5::Appendable::open(file, name, H5T_NATIVE_DOUBLE).truncate(keep);
 }
 
 }  // namespace dynshare

@@ -16,7 +16,7 @@
 //          w0 is weights_initial. The checkpoint at presentation 0 has no
 //          arrays (the initial state follows from weights_initial), and a
 //          complete run writes weights_final instead of a last checkpoint.
-// Records are buffered and reach the file at every checkpoint, as for one layer.
+// Records, status and checkpoints go through the one writer (run_writer.hpp).
 #pragma once
 #include <hdf5.h>
 
@@ -24,7 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "core/stack_engine.hpp"
+#include "dynshare/plan.hpp"
+#include "io/run_writer.hpp"
 #include "dynshare/config.hpp"
 #include "dynshare/lc_geometry.hpp"
 #include "io/h5.hpp"
@@ -40,37 +41,22 @@ std::vector<std::vector<double>> read_stack_weights(const std::string& path, con
 // One layer's weights as (c_out, h_out, w_out, fan_in) at `loc`/`path`.
 void write_lc_weights(hid_t loc, const std::string& path, const LcGeometry& g, const std::vector<double>& w);
 
-class StackFileWriter : public StackObserver {
+class StackFileWriter : public RunWriter {
 public:
     // `resumed` opens the existing datasets instead of creating them.
-    StackFileWriter(hid_t file, const SimConfig& cfg, const std::string& config_yaml, const StackPlan& plan,
+    StackFileWriter(hid_t file, const SimConfig& cfg, const std::string& config_yaml, const RunPlan& plan,
                     bool resumed);
 
-    std::function<bool()> stop;
-    std::function<void(int64_t, int64_t)> progress;
-
-    void on_begin(const StackState& initial) override;
-    void on_record(int64_t step, double time, const std::vector<double>& nls,
-                   const std::vector<double>& mas) override;
-    void on_checkpoint(const StackState& state) override;
-    void on_progress(int64_t done, int64_t total) override;
-    bool stop_requested() override { return stop && stop(); }
-
-    void finish(const StackRunResult& result);
-
 private:
-    void flush_records();
-    hid_t file_;
-    const StackPlan& plan_;
-    h5::Appendable step_, time_, nls_, mas_;
-    std::vector<int64_t> steps_buf_;
-    std::vector<double> time_buf_, nls_buf_, mas_buf_;
+    void write_initial(const RunState& initial) override;
+    void write_checkpoint_arrays(hid_t checkpoint, const RunState& s) override;
+    void write_final(const RunResult& result) override;
+    void write_summary(const RunResult& result) override;
+    const RunPlan& plan_;
 };
 
 // The stack checkpoint of a file (throws UserError when missing or when its
-// shapes do not match the plan).
-StackState read_stack_checkpoint(hid_t file, const StackPlan& plan, double bias);
-// Drops the records after `step` (all four /snr series).
-void truncate_stack_records(hid_t file, int64_t step);
+// shapes do not match the plan). Records after it: truncate_records (run_file.hpp).
+RunState read_stack_checkpoint(hid_t file, const RunPlan& plan, double bias);
 
 }  // namespace dynshare

@@ -113,10 +113,12 @@ int64_t shard_size(int64_t runs_total, int64_t shard_index, int64_t shard_count)
     return (runs_total - shard_index + shard_count - 1) / shard_count;
 }
 
-void RunCollector::on_record(int64_t step, double time, const std::vector<double>& neg_log_snr) {
+void RunCollector::on_record(int64_t step, double time, const std::vector<double>& neg_log_snr,
+                             const std::vector<double>& mean_abs_over_std) {
     steps_.push_back(step);
     times_.push_back(time);
     values_.push_back(neg_log_snr);
+    mas_.push_back(mean_abs_over_std);
 }
 
 void RunCollector::on_progress(int64_t done, int64_t /*total*/) {
@@ -127,7 +129,7 @@ void RunCollector::on_progress(int64_t done, int64_t /*total*/) {
 void RunCollector::replay(RunObserver& to, bool records) const {
     to.on_begin(initial_);
     if (records)
-        for (size_t i = 0; i < steps_.size(); ++i) to.on_record(steps_[i], times_[i], values_[i]);
+        for (size_t i = 0; i < steps_.size(); ++i) to.on_record(steps_[i], times_[i], values_[i], mas_[i]);
 }
 
 bool RunCollector::one_value_per_record() const {
@@ -212,7 +214,7 @@ std::string run_config_text(hid_t file, int64_t index) {
 }
 
 void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_yaml, const RunCollector& data,
-                     const SingleLayerResult& result) {
+                     const RunResult& result) {
     const std::string path = run_path(run.index);
     if (h5::exists(file, path)) check(H5Ldelete(file, path.c_str(), H5P_DEFAULT), "delete " + path);
     h5::Handle g = h5::group(file, path);
@@ -225,7 +227,7 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
     h5::set_attr(g.id(), "trial", int64_t{run.trial});
     h5::set_attr(g.id(), "point", run.point);
     h5::set_attr(g.id(), "index", run.index);
-    RunGroupWriter writer(file, g.id(), run.config, config_yaml, false);
+    RunGroupWriter writer(g.id(), run.config, config_yaml, false);
     h5::set_attr(g.id(), "seed", static_cast<uint64_t>(run.seed));
     const bool bulk = data.one_value_per_record();
     data.replay(writer, !bulk);

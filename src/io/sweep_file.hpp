@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "dynshare/run_observer.hpp"
-#include "dynshare/single_layer.hpp"
+#include "dynshare/engine.hpp"
 #include "io/sweep_config.hpp"
 
 namespace dynshare {
@@ -53,8 +53,9 @@ public:
     std::function<bool()> stop;                   // asked between presentations
     std::function<void(int64_t)> progress;        // presentations done since the last call
 
-    void on_begin(const LayerCheckpoint& initial) override { initial_ = initial; }
-    void on_record(int64_t step, double time, const std::vector<double>& neg_log_snr) override;
+    void on_begin(const RunState& initial) override { initial_ = initial; }
+    void on_record(int64_t step, double time, const std::vector<double>& neg_log_snr,
+                   const std::vector<double>& mean_abs_over_std) override;
     void on_progress(int64_t done, int64_t total) override;
     bool stop_requested() override { return stop && stop(); }
 
@@ -70,10 +71,10 @@ public:
     void write_records(hid_t group) const;
 
 private:
-    LayerCheckpoint initial_;
+    RunState initial_;
     std::vector<int64_t> steps_;
     std::vector<double> times_;
-    std::vector<std::vector<double>> values_;
+    std::vector<std::vector<double>> values_, mas_;
     int64_t done_ = 0;
 };
 
@@ -91,7 +92,7 @@ std::string run_config_text(hid_t file, int64_t index);
 
 // Writes /runs/<run.index> with the single-run layout and the sweep attributes.
 void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_yaml, const RunCollector& data,
-                     const SingleLayerResult& result);
+                     const RunResult& result);
 
 // Rebuilds /sweep/{params,index,seed} from the finished runs and sets
 // runs_done, runs_diverged and complete (every run of the file's shard,

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/snr.hpp"
 
 namespace dynshare::trainer {
 namespace {
@@ -33,22 +34,9 @@ torch::Tensor module_mean(const torch::Tensor& v, const torch::Tensor& ids, int 
 
 double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int p) {
     torch::NoGradGuard no_grad;
-    std::vector<int64_t> inner;  // positions whose receptive field avoids the padding
-    for (int y = 0; y < g.h_out(); ++y)
-        for (int x = 0; x < g.w_out(); ++x)
-            if (!g.is_border(y, x)) inner.push_back(int64_t(y) * g.w_out() + x);
-    if (inner.empty()) return std::nan("");
-    auto idx = torch::tensor(inner, torch::kLong).to(weight.device());
-    auto w = weight.detach().to(torch::kDouble).reshape({g.c_out, -1, g.fan_in()}).index_select(1, idx);
-    auto ids = module_ids(g, p, weight.device()).index_select(0, idx);
-    auto counts = torch::bincount(ids, {}, int64_t(p) * p);
-    auto mean = module_mean(w, ids, p);                                  // (c, M, F)
-    auto dev = w - mean.index_select(1, ids);
-    auto var = module_mean(dev * dev, ids, p).clamp_min(1e-20);         // population variance
-    auto snr = (mean * mean / var).mean(-1);                             // (c, M)
-    auto valid = (counts >= 2).to(weight.device());                      // one neuron has no variance
-    if (valid.sum().item<int64_t>() == 0) return std::nan("");
-    return -std::log(snr.index_select(1, valid.nonzero().flatten()).mean().item<double>());
+    // The core's one SNR_w (include/dynshare/snr.hpp), on a host fp64 copy.
+    const auto w = weight.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    return lc_snr(g, w.data_ptr<double>(), p).neg_log_snr;
 }
 
 void share_instant(LocallyConnected2dImpl& layer, int p) {

@@ -18,9 +18,8 @@ inline int module_period(const LcGeometry& g) { return g.k; }
 
 // -log SNR_w (Eq. 6) of one layer: per channel and module over its
 // non-border neurons, SNR = mean_j(mu_j^2 / var_j); then -log of the mean
-// over channels and modules (the engine's lc_neg_log_snr does the same).
-// var is floored at 1e-20 so exactly shared weights give a large finite
-// value instead of -inf.
+// over channels and modules. It is the core's lc_snr (include/dynshare/snr.hpp),
+// the simulator's own metric: exactly shared weights give -inf.
 double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int period);
 
 // Sets every module's weights (and biases) to the module mean.
@@ -50,10 +49,6 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase);
 std::vector<double> network_snr(const Net& net);
 
 // The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`.
-// Throws UserError when this build has no engine sleep phase.
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase);
-
-// True when this build includes the engine's sleep phase.
-bool have_simulated_sleep();
 
 }  // namespace dynshare::trainer

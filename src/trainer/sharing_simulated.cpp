@@ -1,17 +1,15 @@
 // The only file that calls the engine: the simulated sleep phase (Eq. 8 over
 // stacked LC layers, include/dynshare/sleep_phase.hpp) on the network's own
-// LC weights. Compiled as a stub throwing UserError until src/core provides
-// run_sleep_phase (DYNSHARE_HAVE_SLEEP_PHASE is set by src/trainer/CMakeLists).
+// LC weights, through the Backend interface (the CPU engine today; the CUDA
+// backend the day it runs stacked plans).
 #include "trainer/sharing.hpp"
 
+#include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/sleep_phase.hpp"
 
 namespace dynshare::trainer {
 
-bool have_simulated_sleep() { return DYNSHARE_HAVE_SLEEP_PHASE != 0; }
-
-#if DYNSHARE_HAVE_SLEEP_PHASE
 namespace {
 
 // The engine's view of the chain: input shape and one StackLayer per layer.
@@ -51,18 +49,15 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
         auto w = layer.weight.detach().to(torch::kCPU, torch::kDouble).contiguous();
         weights.emplace_back(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
     }
-    run_sleep_phase(engine_config(cfg, geo, phase), geo, weights, phase);
+    // The sleep phase runs where its backend can run stacked plans: today the
+    // CPU engine (the CUDA backend refuses stacks until it has their kernels).
+    static const std::unique_ptr<Backend> backend = make_cpu_backend();
+    run_sleep_phase(engine_config(cfg, geo, phase), geo, weights, phase, *backend);
     for (size_t n = 0; n < chain.size(); ++n) {
         auto& layer = *lc[chain[n]].layer.ptr();
         auto w = torch::from_blob(weights[n].data(), {int64_t(weights[n].size())}, torch::kDouble);
         layer.weight.copy_(w.view(layer.weight.sizes()).to(layer.weight.device(), layer.weight.scalar_type()));
     }
 }
-#else
-void run_simulated_sleep(const RunConfig&, Net&, const std::vector<size_t>&, uint64_t) {
-    throw UserError("sharing.mode simulated needs the engine's sleep phase (run_sleep_phase), "
-                    "which this build does not include; use sharing.mode instant or hebbian");
-}
-#endif
 
 }  // namespace dynshare::trainer

@@ -219,8 +219,6 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     s.optim = std::make_unique<torch::optim::AdamW>(
         s.net->parameters(), torch::optim::AdamWOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
     s.maker = std::make_unique<BatchMaker>(s.data, cfg.data.padding, cfg.data.flip, s.device);
-    if (cfg.sharing.mode == SharingMode::simulated && !have_simulated_sleep())
-        run_simulated_sleep(cfg, s.net, {}, 0);  // throws the explanatory UserError up front
     if (options.resume) s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
     s.run();
     return s.state;

@@ -91,7 +91,6 @@ TEST(Sharing, ResNet20ChainSkipsShortcuts) {
 }
 
 TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
-    if (!have_simulated_sleep()) GTEST_SKIP() << "built without the engine's sleep phase";
     RunConfig cfg;
     cfg.network.arch = Arch::small;
     cfg.network.depth = 2;
@@ -116,7 +115,6 @@ TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
 // anti-Hebbian loop overshoots); with alpha = 100 or zero border inputs the
 // first layer's module means lost 8 % in one phase.
 TEST(Sharing, DefaultSleepPhaseShrinksEveryLayersModuleSpread) {
-    if (!have_simulated_sleep()) GTEST_SKIP() << "built without the engine's sleep phase";
     RunConfig cfg;
     cfg.network.arch = Arch::small;
     cfg.network.depth = 3;

@@ -1,0 +1,32 @@
+// Dot products and sums with four fixed lanes: the compiler vectorises them
+// without reassociation flags, and the summation order (hence the result) is
+// fixed, whatever the thread count. The CUDA kernels use the same four lanes
+// for a thread's own dot products (src/cuda/layer_kernels.cu).
+#pragma once
+#include <cstdint>
+
+#include "dynshare/hostdevice.hpp"
+
+namespace dynshare {
+
+template <class T>
+DS_HD T lane_dot(const T* a, const T* b, int64_t k) {
+    T acc[4] = {T(0), T(0), T(0), T(0)};
+    int64_t j = 0;
+    for (; j + 4 <= k; j += 4)
+        for (int l = 0; l < 4; ++l) acc[l] += a[j + l] * b[j + l];
+    for (; j < k; ++j) acc[0] += a[j] * b[j];
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+template <class T>
+DS_HD T lane_sum(const T* a, int64_t n) {
+    T acc[4] = {T(0), T(0), T(0), T(0)};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; ++l) acc[l] += a[i + l];
+    for (; i < n; ++i) acc[0] += a[i];
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+}  // namespace dynshare

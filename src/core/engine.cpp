@@ -1,0 +1,299 @@
+// The one run loop, for every plan: presentations, records (-log SNR_w and
+// |mean|/std per layer), checkpoints, interrupts, divergence and resume.
+// Each layer is a LayerBlock integrated by its own PresentationIntegrator;
+// the layers of one presentation run in parallel (OpenMP tasks), and the
+// results do not depend on the number of threads.
+#include "dynshare/engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/input_source.hpp"
+#include "core/inputs.hpp"
+#include "core/layer_block.hpp"
+#include "core/presentation.hpp"
+#include "core/step_params.hpp"
+#include "dynshare/errors.hpp"
+#include "dynshare/snr.hpp"
+
+namespace dynshare {
+
+namespace {
+
+int64_t out_index(const LayerPlan& pl, int64_t s) { return pl.order.empty() ? s : pl.order[s]; }
+
+// Output order (RunState) <-> the block's module order.
+template <class T>
+void block_from_state(const LayerPlan& pl, const LayerState& s, LayerBlock<T>& b) {
+    const int64_t n = b.n, k = b.k;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t src = out_index(pl, i);
+        std::copy_n(&s.w[src * k], k, &b.w[i * k]);
+        std::copy_n(&s.w0[src * k], k, &b.w0[i * k]);
+        std::copy_n(&s.v[src * k], k, &b.v[i * k]);
+        b.r[i] = static_cast<T>(s.r[src]);
+    }
+    std::copy(s.r_inh.begin(), s.r_inh.end(), b.r_inh.begin());
+}
+
+template <class T>
+LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b) {
+    LayerState s;
+    const int64_t n = b.n, k = b.k;
+    s.n = n;
+    s.k = k;
+    s.w.resize(n * k);
+    s.w0.resize(n * k);
+    s.v.resize(n * k);
+    s.r.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t dst = out_index(pl, i);
+        std::copy_n(&b.w[i * k], k, &s.w[dst * k]);
+        std::copy_n(&b.w0[i * k], k, &s.w0[dst * k]);
+        std::copy_n(&b.v[i * k], k, &s.v[dst * k]);
+        s.r[dst] = static_cast<double>(b.r[i]);
+    }
+    s.r_inh.assign(b.r_inh.begin(), b.r_inh.end());
+    return s;
+}
+
+template <class T>
+RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks, int64_t p, int64_t step) {
+    RunState st;
+    st.presentation = p;
+    st.step = step;
+    for (size_t l = 0; l < blocks.size(); ++l) st.layers.push_back(state_from_block(plan.layers[l], blocks[l]));
+    return st;
+}
+
+std::string layer_name(const RunPlan& plan, int l) {
+    return plan.kind == PlanKind::stack ? "layer " + std::to_string(l) : "the layer";
+}
+
+template <class T>
+void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                 const RunState* resume, std::vector<LayerBlock<T>>& blocks) {
+    const int L = plan.num_layers();
+    blocks.resize(L);
+    std::vector<std::vector<double>> drawn;
+    if (!resume && initial.empty()) drawn = initial_weights(cfg, plan);
+    const auto& w_init = initial.empty() ? drawn : initial;
+    if (!resume && static_cast<int>(w_init.size()) != L)
+        throw UserError("initial weights: " + std::to_string(w_init.size()) + " layers given for a plan of " +
+                        std::to_string(L));
+    if (resume && static_cast<int>(resume->layers.size()) != L)
+        throw UserError("checkpoint holds " + std::to_string(resume->layers.size()) + " layers; the config has " +
+                        std::to_string(L));
+    for (int l = 0; l < L; ++l) {
+        const LayerPlan& pl = plan.layers[l];
+        const int64_t n = pl.neurons, k = pl.fan_in;
+        blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias);
+        if (resume) {
+            const LayerState& s = resume->layers[l];
+            if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
+                s.r.size() != size_t(n) || s.r_inh.size() != size_t(pl.modules()))
+                throw UserError("checkpoint of " + layer_name(plan, l) + " does not match the config's geometry");
+            block_from_state(pl, s, blocks[l]);
+        } else {
+            if (w_init[l].size() != size_t(n * k))
+                throw UserError("initial weights of " + layer_name(plan, l) + ": expected " + std::to_string(n * k) +
+                                " values, got " + std::to_string(w_init[l].size()));
+            LayerState s;
+            s.w = w_init[l];
+            s.w0 = s.w;
+            s.v.assign(s.w.size(), 0.0);
+            s.r.assign(n, cfg.dynamics.bias);
+            s.r_inh.assign(pl.modules(), 0.0);
+            block_from_state(pl, s, blocks[l]);
+        }
+    }
+}
+
+template <class T>
+RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+              RunObserver& observer, const RunState* resume) {
+    const double t_start = omp_get_wtime();
+    const int L = plan.num_layers();
+    const StepParams sp = StepParams::from(cfg);
+    StepParams sp_frozen = sp;
+    sp_frozen.plastic = false;
+    const bool by_layer = plan.kind == PlanKind::stack && plan.schedule == LayerSchedule::layer_by_layer;
+    const int64_t S = sp.steps, P = cfg.run.presentations, R = cfg.run.record_every;
+    const double dt_record = cfg.model == ModelKind::ideal ? 1.0 : sp.dt;
+
+    std::vector<LayerBlock<T>> blocks;
+    init_blocks(cfg, plan, initial, resume, blocks);
+
+    // Largest layers first, so the dynamic schedule balances the threads.
+    std::vector<int> sched(L);
+    std::iota(sched.begin(), sched.end(), 0);
+    std::stable_sort(sched.begin(), sched.end(),
+                     [&](int a, int b) { return plan.layers[a].weight_count() > plan.layers[b].weight_count(); });
+
+    std::vector<PresentationIntegrator<T>> active, frozen;
+    active.reserve(L);
+    // Per layer: plasticity.lr_scaling = fan_in divides each layer's rate by its own fan-in.
+    for (int l = 0; l < L; ++l) active.emplace_back(StepParams::from(cfg, plan.layers[l].fan_in));
+    if (by_layer) {
+        frozen.reserve(L);
+        for (int l = 0; l < L; ++l) frozen.emplace_back(sp_frozen);
+    }
+    // layer_by_layer: layer l is plastic for presentations [first(l), first(l + 1)),
+    // and its plasticity clock (delay, schedule) starts at first(l).
+    auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
+    auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
+
+    // Threads only pay when a presentation has enough work: each parallel
+    // region costs a barrier, which on a busy machine can take a time slice.
+    int64_t work = 0;
+    for (const auto& pl : plan.layers) work += pl.weight_count() + pl.neurons * S;
+    const bool par = work >= (int64_t(1) << 18);
+
+    const std::unique_ptr<InputSource<T>> source = make_input_source<T>(cfg, plan);
+    RunResult result;
+    result.layer_seconds.assign(L, 0.0);
+    result.pattern_seconds.assign(L, 0.0);
+    std::vector<double> nls(L), mas(L);
+    std::vector<std::vector<T>> w_now(L);
+    std::vector<char> finite(L, 1);
+    std::vector<PresentationIntegrator<T>*> integ(L);
+    std::vector<char> tokens(L + 1, 0);
+    std::vector<int64_t> s0(L, 0), stops;
+
+    auto metrics_of = [&](int l, const T* w) {
+        const LayerPlan& pl = plan.layers[l];
+        const LayerSnr m = module_snr(w, pl.fan_in, pl.snr_rows.data(), pl.snr_offsets.data(),
+                                      static_cast<int64_t>(pl.snr_offsets.size()) - 1);
+        nls[l] = m.neg_log_snr;
+        mas[l] = m.mean_abs_over_std;
+    };
+
+    int64_t p = resume ? resume->presentation : 0;
+    int64_t step = resume ? resume->step : 0;
+    if (!resume) {
+        observer.on_begin(snapshot(plan, blocks, 0, 0));
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+        for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
+        observer.on_record(0, 0.0, nls, mas);
+    }
+    for (; p < P; ++p) {
+        if (observer.stop_requested()) {
+            result.status = RunStatus::interrupted;
+            break;
+        }
+        const int act = by_layer ? active_layer(p) : -1;
+        for (int l = 0; l < L; ++l) {
+            integ[l] = by_layer && l != act ? &frozen[l] : &active[l];
+            s0[l] = by_layer ? std::max<int64_t>(0, step - S * first_presentation(l)) : step;
+        }
+        // Segments: the records inside the presentation, then its end.
+        stops.clear();
+        for (int64_t j = R - (step % R); j < S; j += R) stops.push_back(j);
+        stops.push_back(S);
+        const bool record_at_end = (step + S) % R == 0;
+        // One segment of one layer: begin (first), advance, record or end (last).
+        auto segment = [&](int l, size_t seg) {
+            const double t0 = omp_get_wtime();
+            PresentationIntegrator<T>& it = *integ[l];
+            const bool last = seg + 1 == stops.size();
+            if (seg == 0) it.begin(blocks[l], source->inputs(l), s0[l]);
+            it.advance_to(stops[seg]);
+            if (!last) {
+                it.current_weights(w_now[l]);
+                metrics_of(l, w_now[l].data());
+            } else {
+                finite[l] = it.state_finite() ? 1 : 0;
+                it.end();
+                if (record_at_end && finite[l]) metrics_of(l, blocks[l].w.data());
+            }
+            result.layer_seconds[l] += omp_get_wtime() - t0;
+        };
+        auto inputs_of = [&](int l) {
+            const double t0 = omp_get_wtime();
+            source->layer_inputs(p, l, blocks[l]);
+            result.pattern_seconds[l] += omp_get_wtime() - t0;
+            if (observer.wants_inputs()) {
+                // Tests look at every neuron's row, contiguous (n x fan_in).
+                const InputView<T> v = source->inputs(l);
+                const int64_t fan = plan.layers[l].fan_in;
+                std::vector<double> rows(static_cast<size_t>(blocks[l].n * fan));
+                for (int64_t i = 0; i < blocks[l].n; ++i) std::copy_n(v.row(i), fan, &rows[i * fan]);
+                observer.on_inputs(p, l, rows.data());
+            }
+        };
+        source->begin_presentation(p);
+        if (par) {
+            // Inputs come layer after layer (each pattern comes from the layer
+            // below), and layer l's first segment can start as soon as its inputs
+            // exist: one task chain builds the inputs while the other threads
+            // integrate the layers already served. Every task computes the same
+            // numbers whichever thread runs it.
+            [[maybe_unused]] char* tok = tokens.data();  // tok[l + 1]: layer l's inputs are built
+#pragma omp parallel
+#pragma omp single
+            {
+                for (int l = 0; l < L; ++l) {
+#pragma omp task default(shared) firstprivate(l) depend(in : tok[l]) depend(out : tok[l + 1])
+                    inputs_of(l);
+#pragma omp task default(shared) firstprivate(l) depend(in : tok[l + 1])
+                    segment(l, 0);
+                }
+            }
+        } else {
+            for (int l = 0; l < L; ++l) {
+                inputs_of(l);
+                segment(l, 0);
+            }
+        }
+        for (size_t seg = 1; seg < stops.size(); ++seg) {
+            if (seg == 1) observer.on_record(step + stops[0], static_cast<double>(step + stops[0]) * dt_record, nls, mas);
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+            for (int i = 0; i < L; ++i) segment(sched[i], seg);
+            if (seg + 1 < stops.size())
+                observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
+        }
+        step += S;
+        int bad = -1;
+        for (int l = 0; l < L && bad < 0; ++l)
+            if (!finite[l]) bad = l;
+        if (bad >= 0) {
+            result.status = RunStatus::diverged;
+            result.message = (plan.kind == PlanKind::stack ? "layer " + std::to_string(bad) + ": " : std::string()) +
+                             "rates or weights became non-finite during presentation " + std::to_string(p) +
+                             " (steps " + std::to_string(step - S) + " to " + std::to_string(step) +
+                             "); reduce plasticity.lr or dynamics.dt";
+            break;
+        }
+        if (step % R == 0) observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+        observer.on_progress(p + 1, P);
+        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+    }
+    // On divergence the state is non-finite: the writer keeps the records and
+    // the last checkpoint, and writes no final weights.
+    result.state = snapshot(plan, blocks, p, step);
+    for (auto& it : active) result.integrator_steps += it.substeps();
+    for (auto& it : frozen) result.integrator_steps += it.substeps();
+    if (plan.kind == PlanKind::single_layer) {
+        const LayerState& s = result.state.layers[0];
+        result.theory_min = theory_min_neg_log_snr(SingleLayerInputs(cfg).covariance(p), s.w0, s.n, s.k,
+                                                   cfg.plasticity.gamma);
+    }
+    result.seconds = omp_get_wtime() - t_start;
+    return result;
+}
+
+}  // namespace
+
+bool cpu_runs_fp32(const SimConfig& cfg) { return cfg.run.precision == Precision::fp32; }
+
+RunResult run_engine(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                     RunObserver& observer, const RunState* resume) {
+    if (plan.layers.empty()) throw UserError("a run needs at least one layer");
+    if (cpu_runs_fp32(cfg)) return run<float>(cfg, plan, initial, observer, resume);
+    return run<double>(cfg, plan, initial, observer, resume);
+}
+
+}  // namespace dynshare

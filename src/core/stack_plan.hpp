@@ -1,0 +1,12 @@
+// The engine-internal side of stacked plans (the public side is
+// include/dynshare/plan.hpp): the module structure of one LC layer.
+#pragma once
+#include "dynshare/plan.hpp"
+
+namespace dynshare {
+
+// Fills pl.neurons, fan_in, order, module_offsets, module_of_cell, snr_rows
+// and snr_offsets from pl.g and pl.period.
+void build_lc_modules(LayerPlan& pl);
+
+}  // namespace dynshare

@@ -1,0 +1,103 @@
+#include "io/run_writer.hpp"
+
+namespace dynshare {
+
+RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& config_yaml, hsize_t series, bool resumed)
+    : group_(group), series_(series) {
+    if (resumed) {
+        step_ = h5::Appendable::open(group, "snr/step", H5T_NATIVE_INT64);
+        time_ = h5::Appendable::open(group, "snr/time", H5T_NATIVE_DOUBLE);
+        nls_ = h5::Appendable::open(group, "snr/neg_log_snr", H5T_NATIVE_DOUBLE);
+        if (series_ > 0) mas_ = h5::Appendable::open(group, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE);
+        h5::set_attr(group, "complete", int64_t{0});
+        h5::set_attr(group, "status", std::string("running"));
+        return;
+    }
+    h5::set_attr(group, "config", config_yaml);
+    h5::set_attr(group, "version", std::string(DYNSHARE_VERSION));
+    h5::set_attr(group, "seed", static_cast<uint64_t>(cfg.run.seed));
+    h5::set_attr(group, "complete", int64_t{0});
+    h5::set_attr(group, "status", std::string("running"));
+    h5::set_attr(group, "model", std::string(to_string(cfg.model)));
+    h5::set_attr(group, "integrator", std::string(to_string(cfg.dynamics.integrator)));
+    h5::set_attr(group, "gamma", cfg.plasticity.gamma);
+    h5::set_attr(group, "alpha", cfg.dynamics.alpha);
+    h5::set_attr(group, "steps_per_presentation", cfg.steps_per_presentation());
+    step_ = h5::Appendable::create(group, "snr/step", H5T_NATIVE_INT64, 0);
+    time_ = h5::Appendable::create(group, "snr/time", H5T_NATIVE_DOUBLE, 0);
+    nls_ = h5::Appendable::create(group, "snr/neg_log_snr", H5T_NATIVE_DOUBLE, series_);
+    if (series_ > 0) mas_ = h5::Appendable::create(group, "snr/mean_abs_over_std", H5T_NATIVE_DOUBLE, series_);
+}
+
+void RunWriter::on_begin(const RunState& initial) {
+    write_initial(initial);
+    flush_records();
+    h5::Handle g = h5::group(group_, "checkpoint");
+    h5::set_attr(g.id(), "presentation", initial.presentation);
+    h5::set_attr(g.id(), "step", initial.step);
+    write_checkpoint_arrays(g.id(), initial);
+    flush_file();
+}
+
+void RunWriter::on_record(int64_t step, double time, const std::vector<double>& nls, const std::vector<double>& mas) {
+    steps_buf_.push_back(step);
+    time_buf_.push_back(time);
+    const size_t per = series_ == 0 ? 1 : series_;
+    nls_buf_.insert(nls_buf_.end(), nls.begin(), nls.begin() + std::min(per, nls.size()));
+    if (series_ > 0) mas_buf_.insert(mas_buf_.end(), mas.begin(), mas.begin() + std::min(per, mas.size()));
+}
+
+void RunWriter::flush_records() {
+    const size_t per = series_ == 0 ? 1 : series_;
+    const size_t count = steps_buf_.size();
+    if (count == 0) return;
+    step_.append_many(steps_buf_.data(), count);
+    time_.append_many(time_buf_.data(), count);
+    // Buffered as (records, layers); the datasets are (layers, records).
+    auto by_layer = [&](const std::vector<double>& buf) {
+        std::vector<double> out(buf.size());
+        for (size_t i = 0; i < count; ++i)
+            for (size_t l = 0; l < per; ++l) out[l * count + i] = buf[i * per + l];
+        return out;
+    };
+    nls_.append_many(by_layer(nls_buf_).data(), count);
+    if (series_ > 0) mas_.append_many(by_layer(mas_buf_).data(), count);
+    steps_buf_.clear();
+    time_buf_.clear();
+    nls_buf_.clear();
+    mas_buf_.clear();
+}
+
+void RunWriter::flush_file() const { h5::flush(h5::Handle(H5Iget_file_id(group_), H5Fclose)); }
+
+void RunWriter::on_checkpoint(const RunState& s) {
+    flush_records();
+    h5::Handle g = h5::group(group_, "checkpoint");
+    h5::set_attr(g.id(), "presentation", s.presentation);
+    h5::set_attr(g.id(), "step", s.step);
+    write_checkpoint_arrays(g.id(), s);
+    flush_file();
+}
+
+void RunWriter::on_progress(int64_t done, int64_t total) {
+    if (progress) progress(done, total);
+}
+
+void RunWriter::finish(const RunResult& result) {
+    const char* status = result.status == RunStatus::complete      ? "complete"
+                         : result.status == RunStatus::interrupted ? "interrupted"
+                                                                   : "diverged";
+    if (result.status == RunStatus::diverged) {
+        flush_records();  // records before the divergence; the checkpoint stays the last finite state
+        h5::set_attr(group_, "message", result.message);
+    } else {
+        write_final(result);
+    }
+    write_summary(result);
+    h5::set_attr(group_, "presentations_done", result.state.presentation);
+    h5::set_attr(group_, "status", std::string(status));
+    h5::set_attr(group_, "complete", int64_t{result.status == RunStatus::complete ? 1 : 0});
+    flush_file();
+}
+
+}  // namespace dynshare
