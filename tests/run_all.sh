@@ -2,7 +2,8 @@
 # Every test: installs dependencies, builds (Release, trainer and CUDA backend
 # included where available) and runs ctest; then builds the engine's unit
 # tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and
-# runs them; any sanitizer report fails the run. Exit status 0 = all passed.
+# runs them; any sanitizer report fails the run; then the Python tests of
+# analysis/ and of the numpy baseline. Exit status 0 = all passed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,4 +21,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 900)
+echo "== Python tests: analysis package and the numpy baseline (Debian's /usr/bin/python3)"
+(cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider)
+/usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_numpy_fig4b.py
 echo "== all tests passed"
