@@ -99,10 +99,11 @@ struct ExpSubstep {
     T h, tau, bias, E, one_minus_E, m, integral_m, decay, kphi;
 };
 
-// One neuron over the sub-step: its deviation from the module mean relaxes
+// One neuron over the sub-step (s by value: no aliasing with r and c, so the
+// caller's loop vectorises): its deviation from the module mean relaxes
 // exactly towards zeta = z - zbar; c integrates the exact integral of r - b.
 template <class T>
-DS_HD void exponential_neuron(const ExpSubstep<T>& s, T z, T zbar, T mean_r, T& r, T& c) {
+DS_HD void exponential_neuron(const ExpSubstep<T> s, T z, T zbar, T mean_r, T& r, T& c) {
     const T zeta = z - zbar;
     const T delta = r - mean_r;
     const T int_delta = zeta * s.h + (delta - zeta) * s.tau * s.one_minus_E;

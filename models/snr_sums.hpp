@@ -14,18 +14,26 @@
 
 namespace dynshare {
 
+struct SnrMoments {
+    double mean, var;
+};
+DS_HD SnrMoments snr_moments(double s1, double s2, double ref, double inv_n) {
+    const double md = s1 * inv_n;  // mean of (w - ref)
+    return SnrMoments{ref + md, s2 * inv_n - md * md};  // the variance is shift-invariant
+}
+
+// mean^2 / var, +inf when var is not > 0 (zero or NaN).
+DS_HD double snr_ratio(const SnrMoments& m) { return m.var > 0.0 ? m.mean * m.mean / m.var : INFINITY; }
+
+// Both forms at once.
 struct SnrTerm {
     double snr;           // mean^2 / var
     double abs_over_std;  // |mean| / std
     bool finite;          // var > 0
 };
-
-DS_HD SnrTerm snr_term(double s1, double s2, double ref, double inv_n) {
-    const double md = s1 * inv_n;              // mean of (w - ref)
-    const double var = s2 * inv_n - md * md;   // shift-invariant
-    const double mean = ref + md;
-    if (!(var > 0.0)) return SnrTerm{INFINITY, INFINITY, false};
-    return SnrTerm{mean * mean / var, std::abs(mean) / std::sqrt(var), true};
+DS_HD SnrTerm snr_term(const SnrMoments& m) {
+    if (!(m.var > 0.0)) return SnrTerm{INFINITY, INFINITY, false};
+    return SnrTerm{m.mean * m.mean / m.var, std::abs(m.mean) / std::sqrt(m.var), true};
 }
 
 }  // namespace dynshare

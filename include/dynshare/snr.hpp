@@ -23,13 +23,15 @@ double snr_w_rows(const double* w, const int64_t* rows, int64_t n, int64_t k);
 // rows[offsets[m] .. offsets[m+1]) of w (n_total x k), Eq. 6 and the mean
 // over inputs of |mean| / std; then the mean over modules. neg_log_snr is
 // -log of the module-averaged SNR_w. NaN when there are no modules. T is the
-// weights' scalar; the sums are double.
+// weights' scalar; the sums are double. Without `abs_over_std` that metric is
+// NaN and costs nothing (a sqrt and a division per input and module).
 struct LayerSnr {
     double neg_log_snr = 0.0;
     double mean_abs_over_std = 0.0;
 };
 template <class T>
-LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules);
+LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules,
+                    bool abs_over_std = true);
 
 // LC weights (layout of lc_geometry.hpp) with module period `period` (k for
 // grid, 1 for one module per channel): modules of every channel, non-border

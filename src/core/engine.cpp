@@ -165,8 +165,9 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
 
     auto metrics_of = [&](int l, const T* w) {
         const LayerPlan& pl = plan.layers[l];
+        // |mean| / std is stored for stacks; the one-layer layout keeps -log SNR_w only.
         const LayerSnr m = module_snr(w, pl.fan_in, pl.snr_rows.data(), pl.snr_offsets.data(),
-                                      static_cast<int64_t>(pl.snr_offsets.size()) - 1);
+                                      static_cast<int64_t>(pl.snr_offsets.size()) - 1, plan.kind == PlanKind::stack);
         nls[l] = m.neg_log_snr;
         mas[l] = m.mean_abs_over_std;
     };

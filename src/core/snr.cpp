@@ -18,7 +18,7 @@ struct Averages {
 
 // One pass per module, row by row (vectorises along j), with sums shifted by
 // the module's first row (models/snr_sums.hpp).
-template <class T>
+template <class T, bool kAbsOverStd>
 Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
     std::vector<double> s1(k), s2(k);
     double snr_total = 0.0, mas_total = 0.0;
@@ -27,24 +27,43 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
         std::fill(s1.begin(), s1.end(), 0.0);
         std::fill(s2.begin(), s2.end(), 0.0);
         const T* ref = w + rows[r0] * k;
-        for (int64_t i = 1; i < n; ++i) {
-            const T* wi = w + rows[r0 + i] * k;
-            for (int64_t j = 0; j < k; ++j) {
-                const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
-                s1[j] += d;
-                s2[j] += d * d;
+        // Rows that follow each other in memory (a single layer, most modules of
+        // a stack) take a loop the compiler vectorises better than a gather.
+        bool contiguous = true;
+        for (int64_t i = 1; i < n && contiguous; ++i) contiguous = rows[r0 + i] == rows[r0] + i;
+        auto accumulate = [&](auto row) {
+            double* __restrict a1 = s1.data();
+            double* __restrict a2 = s2.data();
+            for (int64_t i = 1; i < n; ++i) {
+                const T* __restrict wi = w + row(i) * k;
+                for (int64_t j = 0; j < k; ++j) {
+                    const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
+                    a1[j] += d;
+                    a2[j] += d * d;
+                }
             }
-        }
+        };
+        if (contiguous) accumulate([&](int64_t i) { return rows[r0] + i; });
+        else accumulate([&](int64_t i) { return rows[r0 + i]; });
         const double inv_n = 1.0 / static_cast<double>(n);
         double snr = 0.0, mas = 0.0;
         for (int64_t j = 0; j < k; ++j) {
-            const SnrTerm t = snr_term(s1[j], s2[j], static_cast<double>(ref[j]), inv_n);
-            if (!t.finite) {
-                snr = mas = std::numeric_limits<double>::infinity();
-                break;
+            if constexpr (kAbsOverStd) {
+                const SnrTerm t = snr_term(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
+                if (!t.finite) {
+                    snr = mas = std::numeric_limits<double>::infinity();
+                    break;
+                }
+                snr += t.snr;
+                mas += t.abs_over_std;
+            } else {
+                const double term = snr_ratio(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
+                if (term == std::numeric_limits<double>::infinity()) {
+                    snr = term;
+                    break;
+                }
+                snr += term;
             }
-            snr += t.snr;
-            mas += t.abs_over_std;
         }
         snr_total += snr / static_cast<double>(k);
         mas_total += mas / static_cast<double>(k);
@@ -55,19 +74,21 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
 }  // namespace
 
 template <class T>
-LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
-    if (modules <= 0 || k <= 0)
-        return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
-    const Averages a = module_averages(w, k, rows, offsets, modules);
+LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules,
+                    bool abs_over_std) {
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    if (modules <= 0 || k <= 0) return {nan, nan};
+    if (!abs_over_std) return {-std::log(module_averages<T, false>(w, k, rows, offsets, modules).snr), nan};
+    const Averages a = module_averages<T, true>(w, k, rows, offsets, modules);
     return {-std::log(a.snr), a.abs_over_std};
 }
-template LayerSnr module_snr<double>(const double*, int64_t, const int64_t*, const int64_t*, int64_t);
-template LayerSnr module_snr<float>(const float*, int64_t, const int64_t*, const int64_t*, int64_t);
+template LayerSnr module_snr<double>(const double*, int64_t, const int64_t*, const int64_t*, int64_t, bool);
+template LayerSnr module_snr<float>(const float*, int64_t, const int64_t*, const int64_t*, int64_t, bool);
 
 double snr_w_rows(const double* w, const int64_t* rows, int64_t n, int64_t k) {
     if (n <= 0 || k <= 0) return std::numeric_limits<double>::quiet_NaN();
     const int64_t offsets[2] = {0, n};
-    return module_averages(w, k, rows, offsets, 1).snr;
+    return module_averages<double, false>(w, k, rows, offsets, 1).snr;
 }
 
 double snr_w(const double* w, int64_t n, int64_t k) {

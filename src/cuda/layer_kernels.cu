@@ -190,9 +190,9 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             s1 = warp_sum(s1);
             s2 = warp_sum(s2);
             if (red.lane == 0) {
-                const SnrTerm t = snr_term(s1, s2, ref, invn);
-                if (!t.finite) bad += 1.0;
-                else part += t.snr;
+                const double t = snr_ratio(snr_moments(s1, s2, ref, invn));
+                if (t == INFINITY) bad += 1.0;
+                else part += t;
             }
         }
         red.sum2(part, bad);
