@@ -105,13 +105,36 @@ TEST(RunFile, DivergenceStopsWithStepAndKeepsRecords) {
     cfg.plasticity.schedule = ScheduleKind::constant;
     const RunResult r = run_to_file(cfg, dir.file("d.h5"));
     ASSERT_EQ(r.status, RunStatus::diverged);
-    EXPECT_NE(r.message.find("steps"), std::string::npos);
+    EXPECT_NE(r.message.find("step"), std::string::npos);
     h5::Handle f = h5::open_file(dir.file("d.h5"), h5::Mode::read_only);
     EXPECT_EQ(h5::attr_int(f.id(), "complete"), 0);
     const auto nls = h5::read_doubles(f.id(), "snr/neg_log_snr");
+    const auto steps = h5::read_ints(f.id(), "snr/step");
     ASSERT_GE(nls.size(), 1u);
-    EXPECT_TRUE(std::isfinite(nls[0]));
+    // No record holds a non-finite value: they end at the last finite state,
+    // before the step where the divergence was detected.
+    for (double v : nls) EXPECT_TRUE(std::isfinite(v)) << v;
+    EXPECT_GT(h5::attr_int(f.id(), "diverged_at_step"), steps.back());
+    EXPECT_EQ(h5::attr_int(f.id(), "diverged_at_step"), r.diverged_at_step);
     EXPECT_FALSE(h5::exists(f.id(), "weights/final"));
+}
+
+// The README's example: plasticity.lr = 0.1 makes the weights grow until
+// their variance overflows; every record before that is finite and the run
+// stops at the first record that cannot be computed (before this rule, 46
+// records of -inf were written first).
+TEST(RunFile, OverflowingRecordsStopTheRun) {
+    SimConfig cfg;
+    cfg.plasticity.lr = 0.1;
+    cfg.run.presentations = 2000;
+    validate(cfg);
+    RecordingObserver obs;
+    const RunResult r = run_single_layer(cfg, obs);
+    ASSERT_EQ(r.status, RunStatus::diverged);
+    ASSERT_FALSE(obs.values.empty());
+    for (const auto& v : obs.values) EXPECT_TRUE(std::isfinite(v[0])) << v[0];
+    EXPECT_GT(r.diverged_at_step, obs.steps.back());
+    EXPECT_LT(r.state.presentation, 2000);
 }
 
 TEST(RunFileCli, SameOutputForOneAndTwoThreads) {

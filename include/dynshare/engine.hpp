@@ -19,6 +19,7 @@ namespace dynshare {
 struct RunResult {
     RunStatus status = RunStatus::complete;
     std::string message;             // why a run diverged
+    int64_t diverged_at_step = -1;   // the step where the state or a record first became non-finite
     RunState state;                  // at the last presentation boundary reached
     int64_t integrator_steps = 0;    // summed over layers
     // Single-layer plans: -log SNR_w of the Eq. 5 fixed point with C from the
@@ -35,6 +36,10 @@ struct RunResult {
 // init_std < 0 (Stream::initial_weights (n, l)). Layout: lc_geometry.hpp.
 std::vector<std::vector<double>> initial_weights(const SimConfig& cfg, const RunPlan& plan);
 std::vector<double> stack_initial_weights(const StackLayer& layer, const LcGeometry& g, int l, RngKey key);
+
+// An upper bound on the memory a CPU run of `plan` needs (the layers' state,
+// its checkpoint copies, the inputs of one presentation), in bytes.
+long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan);
 
 // The arithmetic a CPU run uses: fp32 when run.precision = fp32, else fp64.
 bool cpu_runs_fp32(const SimConfig& cfg);

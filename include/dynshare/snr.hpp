@@ -28,6 +28,10 @@ double snr_w_rows(const double* w, const int64_t* rows, int64_t n, int64_t k);
 struct LayerSnr {
     double neg_log_snr = 0.0;
     double mean_abs_over_std = 0.0;
+    // False when the weights' sums overflowed or met a non-finite weight: the
+    // state has diverged and the values above are no result (an exactly shared
+    // module, variance 0, is finite: -log SNR_w = -inf is its true value).
+    bool finite = true;
 };
 template <class T>
 LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules,

@@ -61,4 +61,10 @@ int parse_int(const std::string& s, const std::string& what) {
     throw UserError(what + " = " + s + ": must be an integer");
 }
 
+int parse_threads(const std::string& s) {
+    const int n = parse_int(s, "--threads");
+    if (n < 1 || n > 1024) throw UserError("--threads = " + s + ": must be an integer from 1 to 1024");
+    return n;
+}
+
 }  // namespace dynshare::cli

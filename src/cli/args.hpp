@@ -26,4 +26,7 @@ Args parse_args(int argc, char** argv, int first, const std::vector<FlagSpec>& s
 
 int parse_int(const std::string& s, const std::string& what);
 
+// --threads N, the same rule in every command: an integer from 1 to 1024.
+int parse_threads(const std::string& s);
+
 }  // namespace dynshare::cli

@@ -9,13 +9,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <unistd.h>
 #include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
 
 #include "cli/args.hpp"
+#include "io/output_file.hpp"
 #include "cli/commands.hpp"
 #include "core/reference_euler.hpp"
 #include "dynshare/errors.hpp"
@@ -27,7 +30,7 @@ namespace dynshare::cli {
 namespace {
 
 const char* kHelp =
-    "usage: dynshare bench [-o REPORT.md] [--kernels 3,6,9] [--presentations P]\n"
+    "usage: dynshare bench [-o REPORT.md] [--overwrite] [--kernels 3,6,9] [--presentations P]\n"
     "                      [--numpy-presentations Q] [--numpy SCRIPT] [--python EXE] [--repeats R]\n"
     "\n"
     "Times one Fig. 4B curve (N = 100, alpha = 10, gamma = 0.1, 150 ms presentations,\n"
@@ -126,6 +129,7 @@ int cmd_bench(int argc, char** argv) {
                                   {"--numpy", true, false},
                                   {"--python", true, false},
                                   {"--repeats", true, false},
+                                  {"--overwrite", false, false},
                                   {"--help", false, false},
                                   {"-h", false, false}},
                                  "bench");
@@ -134,12 +138,21 @@ int cmd_bench(int argc, char** argv) {
         return 0;
     }
     const std::string report = args.get("-o", "bench_report.md");
+    check_output(report, args.has("--overwrite"));
     const std::vector<int> kernels = parse_kernels(args.get("--kernels", "3,6,9"));
+    for (int k : kernels)
+        if (k < 1 || k > 64) throw UserError("--kernels: " + std::to_string(k) + " is not a kernel size from 1 to 64");
     const int64_t P = parse_int(args.get("--presentations", "10000"), "--presentations");
     const int64_t Q = parse_int(args.get("--numpy-presentations", "300"), "--numpy-presentations");
-    const int repeats = std::max(1, parse_int(args.get("--repeats", "3"), "--repeats"));
+    const int repeats = parse_int(args.get("--repeats", "3"), "--repeats");
+    if (P < 1) throw UserError("--presentations = " + std::to_string(P) + ": must be >= 1");
+    if (Q < 1) throw UserError("--numpy-presentations = " + std::to_string(Q) + ": must be >= 1");
+    if (repeats < 1 || repeats > 100) throw UserError("--repeats = " + std::to_string(repeats) + ": must be from 1 to 100");
     const std::string script = args.get("--numpy", std::string(DYNSHARE_SOURCE_DIR) + "/bench/numpy_fig4b.py");
     const std::string python = args.get("--python", "/usr/bin/python3");
+    if (!std::filesystem::is_regular_file(script)) throw UserError("--numpy " + script + ": no such file");
+    if (::access(python.c_str(), X_OK) != 0) throw UserError("--python " + python + ": not an executable file");
+    const int64_t plain_p = std::min<int64_t>(P, 200), numpy_p = std::min(P, Q);
 
     // One core for everything, the numpy child included (it inherits the mask).
     cpu_set_t set;
@@ -152,7 +165,8 @@ int cmd_bench(int argc, char** argv) {
     md << "# dynshare bench: one Fig. 4B curve per kernel size\n\n"
        << "N = 100, alpha = 10, gamma = 0.1, " << P << " presentations of 150 ms at dt = 1 ms ("
        << P * 150 << " steps), -log SNR_w every 150 steps; one pinned core; engine times best of " << repeats
-       << ". Plain loop and numpy timed on their first 200 / " << Q << " presentations and scaled.\n\n"
+       << ". Plain loop and numpy timed on their first " << plain_p << " / " << numpy_p
+       << " presentations and scaled to all " << P << ".\n\n"
        << "| k | engine euler (s) | plain C++ loop (s) | numpy (s) | euler vs numpy | euler vs plain | rk4 (s) | "
           "dopri5 (s) | exponential (s) | exponential vs euler | max abs diff exp-euler (p >= 1000 / all) |\n"
        << "|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -170,24 +184,39 @@ int cmd_bench(int argc, char** argv) {
         const Curve dopri = time_engine(c, 1);
         c.dynamics.integrator = Integrator::exponential;
         const Curve expo = time_engine(c, repeats);
-        const double plain = plain_seconds_per_step(cfg, std::min<int64_t>(P, 200)) * cfg.total_steps();
+        const double plain = plain_seconds_per_step(cfg, plain_p) * cfg.total_steps();
         std::string why;
-        const double np_step = numpy_seconds_per_step(python, script, k, std::min(P, Q), &why);
+        const double np_step = numpy_seconds_per_step(python, script, k, numpy_p, &why);
         const double numpy = np_step > 0 ? np_step * cfg.total_steps() : -1;
+        // Records are one per presentation (plus step 0): index 1000 is presentation 1000.
+        char late[32] = "n/a";
+        if (euler.nls.size() > 1000 && expo.nls.size() > 1000)
+            std::snprintf(late, sizeof late, "%.3f", max_abs_diff(euler.nls, expo.nls, 1000));
+        char numpy_s[32] = "n/a", numpy_x[32] = "n/a";
+        if (numpy > 0) {
+            std::snprintf(numpy_s, sizeof numpy_s, "%.3g", numpy);
+            std::snprintf(numpy_x, sizeof numpy_x, "%.0fx", numpy / euler.seconds);
+        }
         char row[1024];
         std::snprintf(row, sizeof row,
-                      "| %d | %.3f | %.1f | %s | %s | %.0fx | %.3f | %.3f | %.3f | %.1fx | %.3f / %.3f |\n", k,
-                      euler.seconds, plain, numpy > 0 ? std::to_string(numpy).substr(0, 6).c_str() : "n/a",
-                      numpy > 0 ? (std::to_string(static_cast<int>(numpy / euler.seconds)) + "x").c_str() : "n/a",
-                      plain / euler.seconds, rk4.seconds, dopri.seconds, expo.seconds, euler.seconds / expo.seconds,
-                      max_abs_diff(euler.nls, expo.nls, 1000), max_abs_diff(euler.nls, expo.nls, 1));
+                      "| %d | %.3f | %.3g | %s | %s | %.0fx | %.3f | %.3f | %.3f | %.1fx | %s / %.3f |\n", k,
+                      euler.seconds, plain, numpy_s, numpy_x, plain / euler.seconds, rk4.seconds, dopri.seconds,
+                      expo.seconds, euler.seconds / expo.seconds, late, max_abs_diff(euler.nls, expo.nls, 1));
         md << row;
         if (numpy < 0) md << "\nnumpy baseline unavailable for k = " << k << ": " << why << "\n";
     }
     md << "\nThe exponential integrator takes adaptive sub-steps (at most one presentation; see "
           "docs/integrators.md); its curve differs from Euler's most in the first presentations, "
           "where the discrete momentum of the Euler run lags the continuous-time plasticity.\n";
-    std::ofstream(report) << md.str();
+    // Written beside the report's name and renamed over it once complete.
+    PendingOutput pending(report, args.has("--overwrite"));
+    {
+        std::ofstream f(pending.write_path());
+        f << md.str();
+        f.close();
+        if (!f) throw UserError("-o " + report + ": writing the report failed");
+    }
+    pending.commit();
     std::fputs(md.str().c_str(), stdout);
     std::fprintf(stderr, "bench: report written to %s\n", report.c_str());
     return 0;

@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "dynshare/errors.hpp"
 #include "io/h5.hpp"
+#include "io/output_file.hpp"
 #include "io/sweep_file.hpp"
 
 namespace dynshare::cli {
@@ -56,8 +57,7 @@ int cmd_merge(int argc, char** argv) {
     const std::string out = args.positional[0];
     const std::vector<std::string> inputs(args.positional.begin() + 1, args.positional.end());
     namespace fs = std::filesystem;
-    if (fs::exists(out) && !args.has("--overwrite"))
-        throw UserError("output file '" + out + "' exists; pass --overwrite to replace it");
+    check_output(out, args.has("--overwrite"), "OUT");
 
     // Every input is checked before the output is created.
     std::vector<h5::Handle> files;
@@ -77,7 +77,9 @@ int cmd_merge(int argc, char** argv) {
     }
     const std::vector<std::string> keys = sweep_keys(first.sweep_text);
 
-    h5::Handle dst = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
+    // Written beside OUT and renamed over it at the end (io/output_file.hpp).
+    PendingOutput pending(out, args.has("--overwrite"), "OUT");
+    h5::Handle dst = h5::open_file(pending.write_path(), h5::Mode::create_exclusive);
     const SweepFileHeader header{first.sweep_text, first.runs_total, 0, 1};
     write_sweep_header(dst.id(), header);
     std::string merged_from;
@@ -98,6 +100,8 @@ int cmd_merge(int argc, char** argv) {
         }
     }
     const SweepTally tally = finish_sweep_file(dst.id(), keys, header);
+    dst.reset();
+    pending.commit();
     if (!args.has("--quiet")) {
         std::fprintf(stderr, "wrote %s: %lld/%lld runs from %zu files%s, %s\n", out.c_str(),
                      static_cast<long long>(tally.done), static_cast<long long>(first.runs_total), inputs.size(),

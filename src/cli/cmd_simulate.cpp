@@ -18,6 +18,7 @@
 #include "dynshare/plan.hpp"
 #include "io/config_yaml.hpp"
 #include "io/h5.hpp"
+#include "io/output_file.hpp"
 #include "io/run_file.hpp"
 #include "io/stack_file.hpp"
 
@@ -67,8 +68,9 @@ std::unique_ptr<RunWriter> make_writer(const SimConfig& cfg, const RunPlan& plan
 
 int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const std::string& yaml, h5::Handle& file,
             const std::vector<std::vector<double>>& initial, const RunState* resume, const std::string& out,
-            bool quiet) {
+            bool quiet, PendingOutput* pending = nullptr) {
     const std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
+    if (pending) writer->on_valid = [pending] { pending->commit(); };
     ProgressBar bar("presentations");
     writer->stop = interrupted;
     writer->progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
@@ -104,6 +106,15 @@ int resume_run(const std::string& path, const Args& args) {
     return execute(cfg, plan, *backend, yaml, file, {}, &ck, path, quiet);
 }
 
+// The config keys that size a run, for the memory check's message.
+std::string memory_key(const SimConfig& cfg) {
+    if (cfg.stack.enabled)
+        return "stack.layers (" + std::to_string(cfg.stack.layers.size()) + " layers on a " +
+               std::to_string(cfg.stack.input.channels) + "x" + std::to_string(cfg.stack.input.height) + "x" +
+               std::to_string(cfg.stack.input.width) + " input)";
+    return "layer.neurons = " + std::to_string(cfg.layer.neurons) + ", layer.kernel = " + std::to_string(cfg.layer.kernel);
+}
+
 }  // namespace
 
 int cmd_simulate(int argc, char** argv) {
@@ -125,7 +136,7 @@ int cmd_simulate(int argc, char** argv) {
         return 0;
     }
     if (args.positional.size() > 1) throw UserError("simulate takes at most one CONFIG file");
-    if (args.has("--threads")) omp_set_num_threads(std::max(1, parse_int(args.get("--threads"), "--threads")));
+    if (args.has("--threads")) omp_set_num_threads(parse_threads(args.get("--threads")));
     install_interrupt_handlers();
     if (args.has("--resume")) return resume_run(args.get("--resume"), args);
 
@@ -133,6 +144,7 @@ int cmd_simulate(int argc, char** argv) {
     if (args.has("--seed")) sets.push_back("run.seed=" + args.get("--seed"));
     const SimConfig cfg = load_config(args.positional.empty() ? "" : args.positional[0], sets);
     const std::string out = args.get("-o", "dynshare_run.h5");
+    check_output(out, args.has("--overwrite"));
     if (args.has("--weights") && !cfg.stack.enabled)
         throw UserError("--weights needs a config with a `stack` section");
     const bool quiet = args.has("--quiet");
@@ -146,9 +158,15 @@ int cmd_simulate(int argc, char** argv) {
         for (const LayerPlan& pl : plan.layers) geometry.push_back(pl.g);
         initial = read_stack_weights(args.get("--weights"), geometry);
     }
+    check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
     const std::string yaml = to_yaml(cfg);
-    h5::Handle file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
-    return execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet);
+    // Written beside OUT.h5 and renamed over it once its first checkpoint is on
+    // disk (io/output_file.hpp): an existing file survives every error before.
+    PendingOutput pending(out, args.has("--overwrite"));
+    h5::Handle file = h5::open_file(pending.write_path(), h5::Mode::create_exclusive);
+    const int status = execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet, &pending);
+    pending.commit();  // e.g. a run stopped before it began
+    return status;
 }
 
 }  // namespace dynshare::cli

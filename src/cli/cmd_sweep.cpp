@@ -17,6 +17,7 @@
 #include <exception>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +29,7 @@
 #include "dynshare/errors.hpp"
 #include "io/config_yaml.hpp"
 #include "io/h5.hpp"
+#include "io/output_file.hpp"
 #include "io/sweep_config.hpp"
 #include "io/sweep_file.hpp"
 
@@ -194,11 +196,9 @@ int cmd_sweep(int argc, char** argv) {
     int64_t shard_index = 0, shard_count = 1;
     if (args.has("--shard")) parse_shard(args.get("--shard"), &shard_index, &shard_count);
     int threads = std::max(1u, std::thread::hardware_concurrency());
-    if (args.has("--threads")) {
-        threads = parse_int(args.get("--threads"), "--threads");
-        if (threads < 1) throw UserError("--threads = " + args.get("--threads") + ": must be >= 1");
-    }
+    if (args.has("--threads")) threads = parse_threads(args.get("--threads"));
     const std::string sweep_path = args.positional[0], out = args.get("-o");
+    if (!resume) check_output(out, args.has("--overwrite"));
 
     // Everything is validated before the output file is touched.
     const SweepSpec spec = load_sweep(sweep_path, args.all("--set"));
@@ -212,18 +212,26 @@ int cmd_sweep(int argc, char** argv) {
     for (const SweepRun& run : spec.runs) backend->check(run.config, make_plan(run.config));
     install_interrupt_handlers();
 
+    for (const SweepRun& run : spec.runs) check_memory(run_memory_bytes(run.config, make_plan(run.config)) * threads,
+                                                       "run " + std::to_string(run.index) + " x --threads " +
+                                                           std::to_string(threads));
     h5::Handle file;
     std::map<int64_t, std::string> finished;
+    // A new file is written beside OUT.h5 and renamed over it once its header
+    // is on disk (then it is a valid, resumable sweep file).
+    std::unique_ptr<PendingOutput> pending_out;
     if (resume) {
         file = open_for_resume(out, sweep_path, spec, &finished);
     } else {
-        if (std::filesystem::exists(out) && !args.has("--overwrite"))
-            throw UserError("output file '" + out +
-                            "' exists; pass --resume to continue it or --overwrite to replace it");
-        file = h5::open_file(out, args.has("--overwrite") ? h5::Mode::create_truncate : h5::Mode::create_exclusive);
+        pending_out = std::make_unique<PendingOutput>(out, args.has("--overwrite"));
+        file = h5::open_file(pending_out->write_path(), h5::Mode::create_exclusive);
     }
     const SweepFileHeader header{spec.text, int64_t(spec.runs.size()), shard_index, shard_count};
     write_sweep_header(file.id(), header);
+    if (pending_out) {
+        h5::flush(file);
+        pending_out->commit();
+    }
 
     std::vector<const SweepRun*> pending;
     int64_t total_presentations = 0;

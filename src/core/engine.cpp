@@ -157,6 +157,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
     result.layer_seconds.assign(L, 0.0);
     result.pattern_seconds.assign(L, 0.0);
     std::vector<double> nls(L), mas(L);
+    std::vector<char> rec_finite(L, 1);  // the last record of each layer could be computed
     std::vector<std::vector<T>> w_now(L);
     std::vector<char> finite(L, 1);
     std::vector<PresentationIntegrator<T>*> integ(L);
@@ -170,6 +171,21 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                                       static_cast<int64_t>(pl.snr_offsets.size()) - 1, plan.kind == PlanKind::stack);
         nls[l] = m.neg_log_snr;
         mas[l] = m.mean_abs_over_std;
+        rec_finite[l] = m.finite ? 1 : 0;
+    };
+    // Divergence: the state (rates, plasticity coordinates) or a record's sums
+    // became non-finite. The run stops there; no record of a diverged state is
+    // emitted, so the file's records end at the last finite state.
+    auto first_bad = [&](const std::vector<char>& ok) {
+        for (int l = 0; l < L; ++l)
+            if (!ok[l]) return l;
+        return -1;
+    };
+    auto diverge = [&](int l, int64_t at_step, const std::string& where) {
+        result.status = RunStatus::diverged;
+        result.diverged_at_step = at_step;
+        result.message = (plan.kind == PlanKind::stack ? "layer " + std::to_string(l) + ": " : std::string()) + where +
+                         "; reduce plasticity.lr or dynamics.dt";
     };
 
     int64_t p = resume ? resume->presentation : 0;
@@ -249,26 +265,39 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                 segment(l, 0);
             }
         }
-        for (size_t seg = 1; seg < stops.size(); ++seg) {
-            if (seg == 1) observer.on_record(step + stops[0], static_cast<double>(step + stops[0]) * dt_record, nls, mas);
+        // A record inside the presentation, unless its sums overflowed.
+        auto record_inside = [&](size_t seg) {
+            const int bad = first_bad(rec_finite);
+            if (bad >= 0) {
+                diverge(bad, step + stops[seg], "the weights overflowed at step " + std::to_string(step + stops[seg]) +
+                                 " (presentation " + std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                return false;
+            }
+            observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
+            return true;
+        };
+        bool ok = true;
+        for (size_t seg = 1; seg < stops.size() && ok; ++seg) {
+            if (seg == 1 && !(ok = record_inside(0))) break;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
             for (int i = 0; i < L; ++i) segment(sched[i], seg);
-            if (seg + 1 < stops.size())
-                observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
+            if (seg + 1 < stops.size()) ok = record_inside(seg);
         }
+        if (!ok) break;  // diverged inside the presentation; the last checkpoint stays the last finite state
         step += S;
-        int bad = -1;
-        for (int l = 0; l < L && bad < 0; ++l)
-            if (!finite[l]) bad = l;
-        if (bad >= 0) {
-            result.status = RunStatus::diverged;
-            result.message = (plan.kind == PlanKind::stack ? "layer " + std::to_string(bad) + ": " : std::string()) +
-                             "rates or weights became non-finite during presentation " + std::to_string(p) +
-                             " (steps " + std::to_string(step - S) + " to " + std::to_string(step) +
-                             "); reduce plasticity.lr or dynamics.dt";
+        if (const int bad = first_bad(finite); bad >= 0) {
+            diverge(bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) + " (steps " +
+                             std::to_string(step - S) + " to " + std::to_string(step) + ")");
             break;
         }
-        if (step % R == 0) observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+        if (step % R == 0) {
+            if (const int bad = first_bad(rec_finite); bad >= 0) {
+                diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
+                                 std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                break;
+            }
+            observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+        }
         observer.on_progress(p + 1, P);
         if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
@@ -287,6 +316,28 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
 }
 
 }  // namespace
+
+long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan) {
+    // Per layer: w, w0, v in the block; the same three in a checkpoint copy and
+    // in the result; the weights of a record inside a presentation; the
+    // initial weights: 11 values per weight. Inputs: a single layer's x (one
+    // row per neuron with noise); a stack's receptive fields per position and,
+    // with noise, one row per neuron. Counted in doubles, in long double to
+    // stay meaningful for absurd sizes.
+    long double values = 0;
+    for (const LayerPlan& pl : plan.layers) {
+        const long double nk = static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in);
+        values += 11 * nk + 4 * static_cast<long double>(pl.neurons);
+        if (cfg.input.noise_std > 0) values += nk;
+        if (plan.kind == PlanKind::stack)
+            values += static_cast<long double>(pl.g.h_out()) * pl.g.w_out() * pl.fan_in +
+                      static_cast<long double>(pl.g.c_in) * pl.g.h_in * pl.g.w_in;
+        else
+            values += pl.fan_in;
+    }
+    const long double bytes = values * 8;
+    return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);
+}
 
 bool cpu_runs_fp32(const SimConfig& cfg) { return cfg.run.precision == Precision::fp32; }
 

@@ -14,6 +14,7 @@ namespace {
 
 struct Averages {
     double snr = 0.0, abs_over_std = 0.0;  // averaged over the modules
+    bool finite = true;                    // every sum (and reference weight) finite
 };
 
 // One pass per module, row by row (vectorises along j), with sums shifted by
@@ -22,6 +23,7 @@ template <class T, bool kAbsOverStd>
 Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
     std::vector<double> s1(k), s2(k);
     double snr_total = 0.0, mas_total = 0.0;
+    bool finite = true;
     for (int64_t m = 0; m < modules; ++m) {
         const int64_t r0 = offsets[m], n = offsets[m + 1] - offsets[m];
         std::fill(s1.begin(), s1.end(), 0.0);
@@ -45,6 +47,10 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
         };
         if (contiguous) accumulate([&](int64_t i) { return rows[r0] + i; });
         else accumulate([&](int64_t i) { return rows[r0 + i]; });
+        // Overflow check: s1 + s2 is finite exactly when both are (one test per module).
+        double check = 0.0;
+        for (int64_t j = 0; j < k; ++j) check += s1[j] + s2[j] + static_cast<double>(ref[j]) * 0.0;
+        finite = finite && std::isfinite(check);
         const double inv_n = 1.0 / static_cast<double>(n);
         double snr = 0.0, mas = 0.0;
         for (int64_t j = 0; j < k; ++j) {
@@ -68,7 +74,7 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
         snr_total += snr / static_cast<double>(k);
         mas_total += mas / static_cast<double>(k);
     }
-    return {snr_total / static_cast<double>(modules), mas_total / static_cast<double>(modules)};
+    return {snr_total / static_cast<double>(modules), mas_total / static_cast<double>(modules), finite};
 }
 
 }  // namespace
@@ -78,9 +84,12 @@ LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* o
                     bool abs_over_std) {
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     if (modules <= 0 || k <= 0) return {nan, nan};
-    if (!abs_over_std) return {-std::log(module_averages<T, false>(w, k, rows, offsets, modules).snr), nan};
+    if (!abs_over_std) {
+        const Averages a = module_averages<T, false>(w, k, rows, offsets, modules);
+        return {-std::log(a.snr), nan, a.finite};
+    }
     const Averages a = module_averages<T, true>(w, k, rows, offsets, modules);
-    return {-std::log(a.snr), a.abs_over_std};
+    return {-std::log(a.snr), a.abs_over_std, a.finite};
 }
 template LayerSnr module_snr<double>(const double*, int64_t, const int64_t*, const int64_t*, int64_t, bool);
 template LayerSnr module_snr<float>(const float*, int64_t, const int64_t*, const int64_t*, int64_t, bool);

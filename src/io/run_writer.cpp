@@ -37,6 +37,7 @@ void RunWriter::on_begin(const RunState& initial) {
     h5::set_attr(g.id(), "step", initial.step);
     write_checkpoint_arrays(g.id(), initial);
     flush_file();
+    if (on_valid) on_valid();
 }
 
 void RunWriter::on_record(int64_t step, double time, const std::vector<double>& nls, const std::vector<double>& mas) {
@@ -90,6 +91,7 @@ void RunWriter::finish(const RunResult& result) {
     if (result.status == RunStatus::diverged) {
         flush_records();  // records before the divergence; the checkpoint stays the last finite state
         h5::set_attr(group_, "message", result.message);
+        h5::set_attr(group_, "diverged_at_step", result.diverged_at_step);
     } else {
         write_final(result);
     }

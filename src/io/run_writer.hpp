@@ -23,6 +23,9 @@ class RunWriter : public RunObserver {
 public:
     std::function<bool()> stop;                      // asked between presentations
     std::function<void(int64_t, int64_t)> progress;  // presentations done / total
+    // Called once the file is valid and resumable (its initial checkpoint is
+    // on disk): the CLI publishes the output under its final name then.
+    std::function<void()> on_valid;
 
     void on_begin(const RunState& initial) override;
     void on_record(int64_t step, double time, const std::vector<double>& neg_log_snr,

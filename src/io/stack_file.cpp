@@ -111,12 +111,10 @@ void StackFileWriter::write_checkpoint_arrays(hid_t g, const RunState& s) {
 }
 
 void StackFileWriter::write_final(const RunResult& result) {
-    if (result.status == RunStatus::interrupted) {
-        on_checkpoint(result.state);
-        return;
-    }
-    // A complete run cannot be resumed: its final weights are all it needs.
-    flush_records();
+    // A final checkpoint always (an interrupted run resumes from it; a complete
+    // one can be extended from it), and the final weights of a complete run.
+    on_checkpoint(result.state);
+    if (result.status != RunStatus::complete) return;
     for (size_t l = 0; l < result.state.layers.size(); ++l)
         write_lc_weights(group_, layer_path(l) + "/weights_final", plan_.layers[l].g, result.state.layers[l].w);
 }

@@ -14,8 +14,8 @@
 //   /checkpoint attrs presentation, step; /checkpoint/layers/<l>/{w, v, r, r_inh}
 //          (w, v: (neurons, fan_in) in LC order; r: neurons; r_inh: modules);
 //          w0 is weights_initial. The checkpoint at presentation 0 has no
-//          arrays (the initial state follows from weights_initial), and a
-//          complete run writes weights_final instead of a last checkpoint.
+//          arrays (the initial state follows from weights_initial); every run
+//          ends with a checkpoint of its last state (a complete one too).
 // Records, status and checkpoints go through the one writer (run_writer.hpp).
 #pragma once
 #include <hdf5.h>

@@ -1,0 +1,51 @@
+// One output discipline for every command that writes a file (simulate,
+// sweep, merge, bench; the trainer's run directory follows the same rules):
+//   - everything is validated before anything is created: `check_output`
+//     refuses a directory, a missing parent folder, or an existing file
+//     without --overwrite, naming the path and the flag;
+//   - the output is written beside its final name (a hidden sibling
+//     `.NAME.partial-PID` in the same folder) and renamed over it only once it
+//     is valid (the first checkpoint of a run, the sweep header, the end of a
+//     merge or a report), so an existing file is never replaced by one that is
+//     not valid, and never replaced at all without --overwrite;
+//   - an error before that point removes the partial file: no stubs. (A
+//     `kill -9` before it can leave the hidden partial file; the named output
+//     is untouched.)
+#pragma once
+#include <string>
+
+namespace dynshare {
+
+// Throws UserError when `path` cannot be a new output: it is a directory, its
+// folder does not exist or is not writable, or it exists and !overwrite.
+void check_output(const std::string& path, bool overwrite, const std::string& flag = "-o");
+
+class PendingOutput {
+public:
+    // check_output(path, overwrite), then picks the sibling to write to.
+    PendingOutput(const std::string& path, bool overwrite, const std::string& flag = "-o");
+    PendingOutput(const PendingOutput&) = delete;
+    PendingOutput& operator=(const PendingOutput&) = delete;
+    ~PendingOutput();  // not committed: removes the partial file
+
+    const std::string& path() const { return path_; }        // the final name
+    const std::string& write_path() const { return temp_; }  // where to write until commit()
+    // Publishes the partial file under the final name (atomic rename; without
+    // overwrite it refuses, with UserError, if a file of that name appeared
+    // meanwhile). An open handle keeps writing to the same file. Idempotent.
+    void commit();
+    bool committed() const { return committed_; }
+
+private:
+    std::string path_, temp_;
+    bool overwrite_;
+    bool committed_ = false;
+};
+
+// Bytes of memory this process may still use (MemAvailable; 0 if unknown).
+long long available_memory_bytes();
+// Throws UserError naming `what` and both byte counts when `bytes` exceeds
+// the available memory.
+void check_memory(long long bytes, const std::string& what);
+
+}  // namespace dynshare
