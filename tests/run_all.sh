@@ -21,6 +21,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 900)
+echo "== libFuzzer targets (clang, ASan+UBSan): a minute each on the parsers"
+bash fuzz/build.sh
+bash fuzz/run.sh 60
+
 echo "== Python tests: analysis package and the numpy baseline (Debian's /usr/bin/python3)"
 (cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_numpy_fig4b.py

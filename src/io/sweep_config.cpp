@@ -169,18 +169,29 @@ SweepSpec build_sweep(const YAML::Node& root, const std::string& path, const std
     spec.base_path = find_base(root["base"], path);
     const int trials = read_trials(root["trials"]);
     YAML::Node base = load_yaml(read_text_file(spec.base_path, "config file"), spec.base_path);
+    const std::vector<Axis> grid = read_axes(root["grid"], "grid"), lists = read_axes(root["lists"], "lists");
+    check_lists(grid, lists);
+    // A key the grid or the lists vary cannot also be set: the swept values
+    // would silently win over it.
+    auto refuse_swept = [&](const std::string& key, const std::string& where) {
+        for (const auto* axes : {&grid, &lists})
+            for (const Axis& a : *axes)
+                if (a.key == key)
+                    throw UserError(where + ": " + key + " is swept by `" + (axes == &grid ? "grid" : "lists") +
+                                    "`; change its values there, or remove it from the sweep");
+    };
     YAML::Node set(YAML::NodeType::Map);  // file's set, then the extra sets, for the resolved text
     for (const auto& [key, value] : key_map(root["set"], "set")) {
+        refuse_swept(key, "set");
         apply_from(base, "set", key, value);
         set[key] = value;
     }
     for (const std::string& s : extra_sets) {
         const auto [key, value] = parse_override(s);
+        refuse_swept(key, "--set " + s);
         apply_from(base, "--set " + s, key, value);
         set[key] = value;
     }
-    const std::vector<Axis> grid = read_axes(root["grid"], "grid"), lists = read_axes(root["lists"], "lists");
-    check_lists(grid, lists);
     for (const auto* axes : {&grid, &lists})
         for (const Axis& a : *axes) spec.keys.push_back(a.key);
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, with ASan and UBSan) into build-fuzz/:
+# fuzz_config (run config parser), fuzz_sweep (sweep parser), fuzz_set
+# (--set parsing). Sources: the parsers' own files, nothing else.
+#   bash fuzz/build.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${BUILD_DIR:-$root/build-fuzz}
+mkdir -p "$out"
+CXX=${CXX_FUZZ:-clang++}
+flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I"$root/include" -I"$root/src" -I"$root")
+srcs=("$root/src/io/config_yaml.cpp" "$root/src/io/sweep_config.cpp" "$root/src/core/config.cpp")
+for t in config sweep set; do
+  "$CXX" "${flags[@]}" "$root/fuzz/fuzz_$t.cpp" "${srcs[@]}" -lyaml-cpp -o "$out/fuzz_$t" &
+done
+wait
+echo "fuzz: built $out/fuzz_config, fuzz_sweep, fuzz_set"

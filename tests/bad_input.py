@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Table-driven bad-input suite for every command (issue 12).
+
+Each case runs one command line against a fresh copy of a folder that holds
+existing outputs, and asserts:
+  - exit status 2;
+  - stderr is one line that names the key, option or file (a substring);
+  - no file or folder was created (hidden partial files included);
+  - every existing file is byte-for-byte unchanged (SHA-256 before and after).
+
+    /usr/bin/python3 tests/bad_input.py BUILD/dynshare [--list] [-k NAME]
+
+Runs with any dynshare binary, so the same table measures an older build
+(`... bad_input.py OLD/dynshare` prints how many cases held there). Exit
+status 0 when every case holds. Cases for `dynshare train` are skipped when
+the binary has no trainer (it then says so in one line).
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXP = os.path.join(ROOT, "experiments")
+STACK = os.path.join(ROOT, "tests", "data", "fingerprints", "stack_small.yaml")
+
+# (name, argv after the binary, substring stderr must contain). "{d}" is the
+# case's folder, which holds: run.h5 (a complete simulate output), sweep.h5
+# (a finished 2-run sweep from sweep.yaml), other.yaml (another sweep),
+# report.md, a folder sub/, an empty file empty.yaml, bad.yaml (not YAML),
+# a trainer run folder run/ with metrics.h5, and tiny.yaml (a quick training).
+CASES = [
+    # --- simulate ---------------------------------------------------------------
+    ("sim unknown option", "simulate --bogus -o {d}/n.h5", "--bogus"),
+    ("sim unknown key", "simulate --set layer.foo=1 -o {d}/n.h5", "foo"),
+    ("sim negative tau", "simulate --set dynamics.tau=-1 -o {d}/n.h5", "dynamics.tau"),
+    ("sim precision fp16", "simulate --set run.precision=fp16 -o {d}/n.h5", "run.precision"),
+    ("sim kernel too large for memory", "simulate --set layer.kernel=100000 -o {d}/n.h5", "layer.kernel"),
+    ("sim kernel too large, overwrite", "simulate --set layer.kernel=100000 -o {d}/run.h5 --overwrite", "layer.kernel"),
+    ("sim alpha nan", "simulate --set dynamics.alpha=.nan -o {d}/n.h5", "dynamics.alpha"),
+    ("sim presentations 1e20", "simulate --set run.presentations=1e20 -o {d}/n.h5", "run.presentations"),
+    ("sim threads -1", "simulate --threads -1 -o {d}/n.h5", "--threads"),
+    ("sim threads 0", "simulate --threads 0 -o {d}/n.h5", "--threads"),
+    ("sim threads 100000", "simulate --threads 100000 -o {d}/n.h5", "--threads"),
+    ("sim threads abc", "simulate --threads abc -o {d}/n.h5", "--threads"),
+    ("sim missing config", "simulate {d}/missing.yaml -o {d}/n.h5", "missing.yaml"),
+    ("sim config is a folder", "simulate {d}/sub -o {d}/n.h5", "sub"),
+    ("sim config not yaml", "simulate {d}/bad.yaml -o {d}/n.h5", "bad.yaml"),
+    ("sim output exists", "simulate --set run.presentations=2 -o {d}/run.h5", "run.h5"),
+    ("sim output folder missing", "simulate --set run.presentations=2 -o {d}/nodir/n.h5", "nodir"),
+    ("sim output is a folder", "simulate --set run.presentations=2 -o {d}/sub", "sub"),
+    ("sim backend gpu", "simulate --backend gpu -o {d}/n.h5", "--backend"),
+    ("sim backend cuda, overwrite", "simulate " + STACK + " --backend cuda -o {d}/run.h5 --overwrite", "--backend cuda"),
+    ("sim weights without stack", "simulate --weights {d}/run.h5 -o {d}/n.h5", "--weights"),
+    ("sim weights file missing", "simulate " + STACK + " --weights {d}/nope.h5 -o {d}/n.h5", "nope.h5"),
+    ("sim resume missing", "simulate --resume {d}/nope.h5", "nope.h5"),
+    ("sim resume a sweep file", "simulate --resume {d}/sweep.h5", "sweep.h5"),
+    ("sim resume complete", "simulate --resume {d}/run.h5", "complete"),
+    ("sim resume with -o", "simulate --resume {d}/run.h5 -o {d}/n.h5", "--resume"),
+    ("sim two configs", "simulate " + EXP + "/fig4a.yaml " + EXP + "/fig4b.yaml -o {d}/n.h5", "CONFIG"),
+    ("sim seed abc", "simulate --seed abc -o {d}/n.h5", "run.seed"),
+    ("sim stack stride", "simulate {d}/stackbad.yaml -o {d}/n.h5", "stack.layers[1]"),
+    # --- sweep -------------------------------------------------------------------
+    ("sweep no -o", "sweep {d}/sweep.yaml", "-o"),
+    ("sweep missing file", "sweep {d}/nope.yaml -o {d}/n.h5", "nope.yaml"),
+    ("sweep unknown key", "sweep {d}/badkey.yaml -o {d}/n.h5", "unknown key"),
+    ("sweep set on swept key", "sweep {d}/sweep.yaml -o {d}/n.h5 --set dynamics.alpha=5", "dynamics.alpha"),
+    ("sweep shard 3/2", "sweep {d}/sweep.yaml -o {d}/n.h5 --shard 3/2", "--shard"),
+    ("sweep threads 0", "sweep {d}/sweep.yaml -o {d}/n.h5 --threads 0", "--threads"),
+    ("sweep threads 100000", "sweep {d}/sweep.yaml -o {d}/n.h5 --threads 100000", "--threads"),
+    ("sweep output exists", "sweep {d}/sweep.yaml -o {d}/sweep.h5", "sweep.h5"),
+    ("sweep output folder missing", "sweep {d}/sweep.yaml -o {d}/nodir/n.h5", "nodir"),
+    ("sweep resume and overwrite", "sweep {d}/sweep.yaml -o {d}/sweep.h5 --resume --overwrite", "--resume"),
+    ("sweep resume missing", "sweep {d}/sweep.yaml -o {d}/nope.h5 --resume", "nope.h5"),
+    ("sweep resume other sweep", "sweep {d}/other.yaml -o {d}/sweep.h5 --resume", "sweep.h5"),
+    ("sweep backend cuda", "sweep {d}/sweep.yaml -o {d}/n.h5 --backend cuda", "--backend cuda"),
+    ("sweep stacked config", "sweep {d}/stacksweep.yaml -o {d}/n.h5", "stack"),
+    # --- merge -------------------------------------------------------------------
+    ("merge only output", "merge {d}/n.h5", "merge"),
+    ("merge output exists", "merge {d}/run.h5 {d}/sweep.h5", "run.h5"),
+    ("merge input missing", "merge {d}/n.h5 {d}/nope.h5", "nope.h5"),
+    ("merge input not a sweep", "merge {d}/n.h5 {d}/run.h5", "run.h5"),
+    ("merge input is output", "merge {d}/sweep.h5 {d}/sweep.h5 --overwrite", "sweep.h5"),
+    ("merge output folder missing", "merge {d}/nodir/n.h5 {d}/sweep.h5", "nodir"),
+    # --- bench -------------------------------------------------------------------
+    ("bench report exists", "bench -o {d}/report.md --kernels 3 --presentations 2", "report.md"),
+    ("bench report folder missing", "bench -o {d}/nodir/r.md --kernels 3 --presentations 2", "nodir"),
+    ("bench kernels 0", "bench -o {d}/r.md --kernels 0", "--kernels"),
+    ("bench repeats 0", "bench -o {d}/r.md --repeats 0", "--repeats"),
+    ("bench presentations -5", "bench -o {d}/r.md --presentations -5", "--presentations"),
+    ("bench numpy missing", "bench -o {d}/r.md --numpy {d}/nope.py", "nope.py"),
+    ("bench unknown option", "bench --bogus", "--bogus"),
+    # --- train -------------------------------------------------------------------
+    ("train missing config", "train {d}/nope.yaml -o {d}/newrun", "nope.yaml"),
+    ("train config is a folder", "train {d}/sub -o {d}/newrun", "sub"),
+    ("train empty config", "train {d}/empty.yaml -o {d}/newrun", "empty.yaml"),
+    ("train unknown key", "train {d}/tiny.yaml -o {d}/newrun --set train.foo=1", "foo"),
+    ("train run exists", "train {d}/tiny.yaml -o {d}/run", "run"),
+    ("train resume and overwrite", "train {d}/tiny.yaml -o {d}/run --resume --overwrite", "--resume"),
+    ("train data missing", "train {d}/tiny.yaml -o {d}/newrun --set data.path={d}/nodata", "nodata"),
+    ("train no -o", "train {d}/tiny.yaml", "-o"),
+]
+
+SWEEP = "base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 2, layer.neurons: 10, layer.kernel: 3}\n" \
+        "grid: {dynamics.alpha: [3, 10]}\n"
+OTHER = SWEEP.replace("[3, 10]", "[3, 30]")
+TINY = """network: {arch: small, connectivity: lc, width: 4, depth: 1}
+data: {dataset: fashion_mnist, path: /usr/share/datasets/fashion-mnist, limit_train: 64, limit_test: 32, validation: 0}
+train: {epochs: 1, batch_size: 32, max_iterations: 1, threads: 1}
+"""
+
+
+def run(argv, timeout=60):
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True)
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return f"timeout after {timeout} s", "", err
+    return p.returncode, p.stdout, p.stderr
+
+
+def snapshot(folder):
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames:
+            state[os.path.relpath(os.path.join(dirpath, name), folder) + "/"] = "dir"
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                state[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return state
+
+
+def make_fixture(dynshare, folder):
+    os.makedirs(os.path.join(folder, "sub"))
+    open(os.path.join(folder, "empty.yaml"), "w").close()
+    with open(os.path.join(folder, "bad.yaml"), "w") as f:
+        f.write("layer: [unclosed\n")
+    with open(os.path.join(folder, "report.md"), "w") as f:
+        f.write("# an earlier report\n")
+    with open(os.path.join(folder, "sweep.yaml"), "w") as f:
+        f.write(SWEEP)
+    with open(os.path.join(folder, "other.yaml"), "w") as f:
+        f.write(OTHER)
+    with open(os.path.join(folder, "badkey.yaml"), "w") as f:
+        f.write(SWEEP + "colour: red\n")
+    with open(os.path.join(folder, "stacksweep.yaml"), "w") as f:
+        f.write("base: " + STACK + "\nset: {run.presentations: 1}\ngrid: {dynamics.alpha: [3, 10]}\n")
+    with open(os.path.join(folder, "stackbad.yaml"), "w") as f:  # grid k = 3 then k = 2: modules cannot match
+        f.write("stack:\n  input: {channels: 1, height: 8, width: 8}\n  layers:\n"
+                "    - {channels: 2, kernel: 3, stride: 1, padding: 1}\n"
+                "    - {channels: 2, kernel: 2, stride: 1, padding: 0}\n")
+    with open(os.path.join(folder, "tiny.yaml"), "w") as f:
+        f.write(TINY)
+    code, _, err = run([dynshare, "simulate", "--set", "run.presentations=3", "--set", "layer.neurons=10",
+                        "--quiet", "--backend", "cpu", "-o", os.path.join(folder, "run.h5")])
+    if code != 0:
+        sys.exit("bad_input: fixture run.h5 failed: " + err)
+    code, _, err = run([dynshare, "sweep", os.path.join(folder, "sweep.yaml"), "-o", os.path.join(folder, "sweep.h5"),
+                        "--quiet", "--backend", "cpu"])
+    if code != 0:
+        sys.exit("bad_input: fixture sweep.h5 failed: " + err)
+    os.makedirs(os.path.join(folder, "run"))
+    with open(os.path.join(folder, "run", "metrics.h5"), "wb") as f:
+        f.write(b"stands for an earlier training run\n")
+
+
+def has_trainer(dynshare):
+    code, out, err = run([dynshare, "train", "--help"])
+    return code == 0
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or args[0].startswith("-"):
+        sys.exit(__doc__)
+    dynshare = os.path.abspath(args[0])
+    only = args[args.index("-k") + 1] if "-k" in args else None
+    if "--list" in args:
+        for name, argv, want in CASES:
+            print(f"{name}: dynshare {argv}  [{want}]")
+        return 0
+    trainer = has_trainer(dynshare)
+    base = tempfile.mkdtemp(prefix="dynshare_bad_input_")
+    try:
+        fixture = os.path.join(base, "fixture")
+        make_fixture(dynshare, fixture)
+        before = snapshot(fixture)
+        held, failed, skipped = 0, [], 0
+        for i, (name, argv, want) in enumerate(CASES):
+            if only and only not in name:
+                continue
+            if argv.startswith("train") and not trainer:
+                skipped += 1
+                continue
+            d = os.path.join(base, f"case{i}")
+            shutil.copytree(fixture, d)
+            line = argv.replace("{d}", d)
+            code, out, err = run([dynshare] + line.split())
+            after = snapshot(d)
+            problems = []
+            if code != 2:
+                problems.append(f"exit {code}, not 2")
+            lines = [l for l in err.splitlines() if l.strip()]
+            if len(lines) != 1:
+                problems.append(f"{len(lines)} lines on stderr, not 1")
+            if want not in err:
+                problems.append(f"stderr does not name '{want}'")
+            new = sorted(set(after) - set(before))
+            gone = sorted(set(before) - set(after))
+            changed = sorted(k for k in before if k in after and before[k] != after[k])
+            if new:
+                problems.append("created " + ", ".join(new))
+            if gone:
+                problems.append("removed " + ", ".join(gone))
+            if changed:
+                problems.append("changed " + ", ".join(changed))
+            if problems:
+                failed.append((name, line, problems, err.strip()[:300]))
+            else:
+                held += 1
+            shutil.rmtree(d, ignore_errors=True)
+        for name, line, problems, err in failed:
+            print(f"FAIL {name}: dynshare {line}\n     {'; '.join(problems)}\n     stderr: {err}")
+        total = held + len(failed)
+        print(f"bad_input: {held} of {total} cases held" + (f" ({skipped} train cases skipped: no trainer)" if skipped else ""))
+        print(f"{held} passed, {len(failed)} failed" + (f", {skipped} skipped" if skipped else ""))
+        return 0 if not failed else 1
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
