@@ -175,6 +175,13 @@ double attr_double(hid_t obj, const std::string& name) {
     return v;
 }
 
+void remove(hid_t loc, const std::string& path) {
+    if (exists(loc, path)) check(H5Ldelete(loc, path.c_str(), H5P_DEFAULT), "delete " + path);
+}
+void move(hid_t loc, const std::string& from, const std::string& to) {
+    check(H5Lmove(loc, from.c_str(), loc, to.c_str(), H5P_DEFAULT, H5P_DEFAULT), "rename " + from + " to " + to);
+}
+
 void write(hid_t loc, const std::string& path, const std::vector<double>& data, std::vector<hsize_t> dims) {
     write_impl(loc, path, data, std::move(dims), H5T_NATIVE_DOUBLE);
 }

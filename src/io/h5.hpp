@@ -34,6 +34,8 @@ Handle open_file(const std::string& path, Mode mode);   // throws UserError nami
 void flush(const Handle& file);
 bool exists(hid_t loc, const std::string& path);
 Handle group(hid_t loc, const std::string& path);        // opens or creates (with parents)
+void remove(hid_t loc, const std::string& path);         // unlinks an object if present
+void move(hid_t loc, const std::string& from, const std::string& to);  // renames a link
 
 void set_attr(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, int64_t value);

@@ -41,9 +41,20 @@ void RunGroupWriter::write_summary(const RunResult& result) {
     h5::write_scalar(group_, "snr/theory_min", result.theory_min);
 }
 
+h5::Handle open_checkpoint(hid_t group) {
+    auto complete = [&](const char* name) {
+        if (!h5::exists(group, name)) return false;
+        h5::Handle g = h5::group(group, name);
+        // Files written before the two-phase checkpoints have no marker.
+        return !h5::has_attr(g.id(), "complete") || h5::attr_int(g.id(), "complete") == 1;
+    };
+    if (h5::exists(group, "checkpoint")) return h5::group(group, "checkpoint");
+    if (complete("checkpoint_next")) return h5::group(group, "checkpoint_next");
+    throw UserError("the file holds no complete checkpoint to resume from");
+}
+
 RunState read_checkpoint(hid_t group) {
-    if (!h5::exists(group, "checkpoint")) throw UserError("the file holds no checkpoint to resume from");
-    h5::Handle g = h5::group(group, "checkpoint");
+    h5::Handle g = open_checkpoint(group);
     RunState st;
     st.presentation = h5::attr_int(g.id(), "presentation");
     st.step = h5::attr_int(g.id(), "step");
@@ -62,8 +73,10 @@ RunState read_checkpoint(hid_t group) {
 
 void truncate_records(hid_t group, int64_t step) {
     const std::vector<int64_t> steps = h5::read_ints(group, "snr/step");
+    // Records up to the checkpoint's step, strictly increasing (a process
+    // killed while extending the datasets can leave fill values behind).
     hsize_t keep = 0;
-    while (keep < steps.size() && steps[keep] <= step) ++keep;
+    while (keep < steps.size() && steps[keep] <= step && (keep == 0 || steps[keep] > steps[keep - 1])) ++keep;
     for (const char* name : {"snr/step", "snr/time", "snr/neg_log_snr", "snr/mean_abs_over_std"}) {
         if (!h5::exists(group, name)) continue;
         auto a = h5::Appendable::open(group, name, name == std::string("snr/step") ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE);

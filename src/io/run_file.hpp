@@ -25,6 +25,10 @@ private:
     void write_summary(const RunResult& result) override;                   // snr/theory_min
 };
 
+// The group of the last complete checkpoint in a run group: /checkpoint, or a
+// complete /checkpoint_next left by a process killed while replacing it.
+// Throws UserError when there is none.
+h5::Handle open_checkpoint(hid_t group);
 // The checkpoint stored in a run group (throws UserError if there is none).
 RunState read_checkpoint(hid_t group);
 // Drops records after `step` (those written after the checkpoint being resumed).

@@ -31,13 +31,30 @@ RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& confi
 
 void RunWriter::on_begin(const RunState& initial) {
     write_initial(initial);
-    flush_records();
-    h5::Handle g = h5::group(group_, "checkpoint");
-    h5::set_attr(g.id(), "presentation", initial.presentation);
-    h5::set_attr(g.id(), "step", initial.step);
-    write_checkpoint_arrays(g.id(), initial);
-    flush_file();
+    write_checkpoint(initial);
     if (on_valid) on_valid();
+}
+
+// Two phases, so that a process killed at any point between HDF5 calls
+// leaves one complete checkpoint: the new one is written whole under
+// /checkpoint_next and marked complete, the file flushed; only then does it
+// replace /checkpoint (unlink, rename, flush). Readers take /checkpoint, or
+// a complete /checkpoint_next when the kill came between unlink and rename
+// (open_checkpoint in run_file.cpp).
+void RunWriter::write_checkpoint(const RunState& s) {
+    flush_records();
+    h5::remove(group_, "checkpoint_next");
+    {
+        h5::Handle g = h5::group(group_, "checkpoint_next");
+        h5::set_attr(g.id(), "presentation", s.presentation);
+        h5::set_attr(g.id(), "step", s.step);
+        write_checkpoint_arrays(g.id(), s);
+        h5::set_attr(g.id(), "complete", int64_t{1});
+    }
+    flush_file();
+    h5::remove(group_, "checkpoint");
+    h5::move(group_, "checkpoint_next", "checkpoint");
+    flush_file();
 }
 
 void RunWriter::on_record(int64_t step, double time, const std::vector<double>& nls, const std::vector<double>& mas) {
@@ -71,14 +88,7 @@ void RunWriter::flush_records() {
 
 void RunWriter::flush_file() const { h5::flush(h5::Handle(H5Iget_file_id(group_), H5Fclose)); }
 
-void RunWriter::on_checkpoint(const RunState& s) {
-    flush_records();
-    h5::Handle g = h5::group(group_, "checkpoint");
-    h5::set_attr(g.id(), "presentation", s.presentation);
-    h5::set_attr(g.id(), "step", s.step);
-    write_checkpoint_arrays(g.id(), s);
-    flush_file();
-}
+void RunWriter::on_checkpoint(const RunState& s) { write_checkpoint(s); }
 
 void RunWriter::on_progress(int64_t done, int64_t total) {
     if (progress) progress(done, total);

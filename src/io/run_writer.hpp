@@ -48,6 +48,7 @@ protected:
     virtual void write_summary(const RunResult& /*result*/) {}  // always, before the status
     void flush_records();
     void flush_file() const;
+    void write_checkpoint(const RunState& s);
     hid_t group_;
 
 private:

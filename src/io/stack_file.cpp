@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "io/run_file.hpp"
 
 namespace dynshare {
 
@@ -127,8 +128,7 @@ void StackFileWriter::write_summary(const RunResult& result) {
 }
 
 RunState read_stack_checkpoint(hid_t file, const RunPlan& plan, double bias) {
-    if (!h5::exists(file, "checkpoint")) throw UserError("the file holds no stack checkpoint to resume from");
-    h5::Handle g = h5::group(file, "checkpoint");
+    h5::Handle g = open_checkpoint(file);
     RunState s;
     s.presentation = h5::attr_int(g.id(), "presentation");
     s.step = h5::attr_int(g.id(), "step");
