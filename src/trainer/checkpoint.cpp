@@ -18,6 +18,10 @@ void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer&
     archive.write("epochs_done", c10::IValue(int64_t(state.epochs_done)));
     archive.write("iteration", c10::IValue(state.iteration));
     archive.write("sharing_phases", c10::IValue(state.sharing_phases));
+    archive.write("epoch_batches", c10::IValue(state.epoch_batches));
+    archive.write("epoch_sums", torch::tensor({state.epoch_loss, state.epoch_correct, state.epoch_seen,
+                                              state.epoch_seconds}, torch::kDouble));
+    archive.write("epoch_rng", c10::IValue(state.epoch_rng));
     const std::string tmp = path + ".tmp";
     archive.save_to(tmp);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
@@ -54,6 +58,19 @@ TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Opti
     s.iteration = v.toInt();
     archive.read("sharing_phases", v);
     s.sharing_phases = v.toInt();
+    // Checkpoints of epoch boundaries written before mid-epoch stops existed lack these.
+    if (archive.try_read("epoch_batches", v)) {
+        s.epoch_batches = v.toInt();
+        torch::Tensor sums;
+        archive.read("epoch_sums", sums);
+        sums = sums.to(torch::kCPU, torch::kDouble).contiguous();
+        s.epoch_loss = sums[0].item<double>();
+        s.epoch_correct = sums[1].item<double>();
+        s.epoch_seen = sums[2].item<double>();
+        s.epoch_seconds = sums[3].item<double>();
+        archive.read("epoch_rng", v);
+        s.epoch_rng = v.toStringRef();
+    }
     return s;
 }
 

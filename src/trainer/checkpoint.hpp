@@ -16,6 +16,14 @@ struct TrainState {
     int64_t iteration = 0;
     int64_t sharing_phases = 0;
     Metrics metrics;
+    // A run stopped inside an epoch (Ctrl-C, SIGTERM): the batches of epoch
+    // `epochs_done` already trained, the epoch's running sums, its time so far
+    // and the state of its augmentation generator, so that --resume continues
+    // bit-identically. epoch_batches = 0 at an epoch boundary.
+    int64_t epoch_batches = 0;
+    double epoch_loss = 0, epoch_correct = 0, epoch_seen = 0, epoch_seconds = 0;
+    std::string epoch_rng;
+    bool interrupted = false;  // not stored: this process was asked to stop
 };
 
 // Written to a temporary file and renamed, so a crash never leaves half a checkpoint.

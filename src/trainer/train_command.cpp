@@ -70,8 +70,8 @@ int train_main(int argc, char** argv) {
             return 0;
         }
         const auto cfg = trainer::load_run_config(a.config, a.sets);
-        trainer::run_training(cfg, trainer::RunOptions{a.run_dir, a.resume, a.overwrite});
-        return 0;
+        const auto state = trainer::run_training(cfg, trainer::RunOptions{a.run_dir, a.resume, a.overwrite});
+        return state.interrupted ? 130 : 0;
     } catch (const UserError& e) {
         std::fprintf(stderr, "dynshare train: %s\n", e.what());
         return 2;

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <sstream>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +33,29 @@ torch::Device pick_device(const std::string& name) {
     }
     return torch::Device(torch::kCPU);
 }
+
+// SIGINT / SIGTERM while training: the first asks the loop to stop before
+// its next iteration, a second ends the process (the default action).
+std::atomic<int> g_stop_signals{0};
+extern "C" void on_stop_signal(int sig) {
+    if (g_stop_signals.fetch_add(1) >= 1) {
+        std::signal(sig, SIG_DFL);
+        std::raise(sig);
+    }
+}
+struct StopSignals {
+    void (*old_int)(int), (*old_term)(int);
+    StopSignals() {
+        g_stop_signals = 0;
+        old_int = std::signal(SIGINT, on_stop_signal);
+        old_term = std::signal(SIGTERM, on_stop_signal);
+    }
+    ~StopSignals() {
+        std::signal(SIGINT, old_int);
+        std::signal(SIGTERM, old_term);
+    }
+    static bool requested() { return g_stop_signals.load() > 0; }
+};
 
 double lr_at(const TrainConfig& t, int epoch) {
     double lr = t.lr;
@@ -126,7 +152,8 @@ struct Session {
         ++state.sharing_phases;
     }
 
-    // Returns false when train.max_iterations stopped the epoch early.
+    // Returns false when train.max_iterations stopped the epoch early (or a
+    // signal did: state.interrupted, with the epoch's position in state).
     bool train_epoch(int epoch, double& loss_out, double& top1_out) {
         net->train();
         const auto& t = cfg.train;
@@ -135,8 +162,27 @@ struct Session {
         Progress bar(progress_enabled(t.progress), epoch, batches.size());
         double loss_sum = 0, correct = 0, seen = 0;
         size_t done = 0;
-        for (const auto& idx : batches) {
+        if (state.epoch_batches > 0) {  // resumed inside this epoch
+            std::istringstream(state.epoch_rng) >> rng;
+            done = static_cast<size_t>(state.epoch_batches);
+            loss_sum = state.epoch_loss;
+            correct = state.epoch_correct;
+            seen = state.epoch_seen;
+        }
+        for (size_t b = done; b < batches.size(); ++b) {
+            const auto& idx = batches[b];
             if (t.max_iterations > 0 && state.iteration >= t.max_iterations) break;
+            if (StopSignals::requested() || (opt.stop_at_iteration >= 0 && state.iteration >= opt.stop_at_iteration)) {
+                std::ostringstream r;
+                r << rng;
+                state.epoch_batches = int64_t(done);
+                state.epoch_loss = loss_sum;
+                state.epoch_correct = correct;
+                state.epoch_seen = seen;
+                state.epoch_rng = r.str();
+                state.interrupted = true;
+                return false;
+            }
             auto [x, y] = maker->make(data.train, idx, &rng);
             optim->zero_grad();
             auto logits = net->forward(x);
@@ -152,6 +198,7 @@ struct Session {
                 record_sharing(apply_sharing(cfg, net, uint64_t(state.sharing_phases)));
             bar.update(done, loss_sum / double(done));
         }
+        state.epoch_batches = 0;
         loss_out = done ? loss_sum / double(done) : NAN;
         top1_out = seen > 0 ? correct / seen : NAN;
         return done == batches.size();
@@ -192,8 +239,19 @@ struct Session {
                 static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr_at(t, epoch));
             const auto t0 = std::chrono::steady_clock::now();
             double loss = NAN, top1 = NAN;
+            const double earlier = state.epoch_batches > 0 ? state.epoch_seconds : 0.0;
             const bool complete = train_epoch(epoch, loss, top1);
-            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const double secs = earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (state.interrupted) {
+                state.epoch_seconds = secs;
+                save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+                std::fprintf(stderr,
+                             "dynshare train: interrupted at iteration %lld (epoch %d, batch %lld); checkpoint "
+                             "written; continue with: dynshare train CONFIG -o %s --resume\n",
+                             static_cast<long long>(state.iteration), epoch + 1,
+                             static_cast<long long>(state.epoch_batches), opt.run_dir.c_str());
+                return;
+            }
             end_epoch(epoch, complete, loss, top1, secs);
             const bool last = !complete || epoch + 1 == t.epochs;
             if (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0))
@@ -220,6 +278,7 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
         s.net->parameters(), torch::optim::AdamWOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
     s.maker = std::make_unique<BatchMaker>(s.data, cfg.data.padding, cfg.data.flip, s.device);
     if (options.resume) s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
+    const StopSignals signals;
     s.run();
     return s.state;
 }

@@ -1,6 +1,7 @@
 // The training loop: AdamW with step decay, sharing phases every
 // sharing.every iterations, per-epoch evaluation, metrics.h5 and checkpoints.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "trainer/checkpoint.hpp"
@@ -12,10 +13,15 @@ struct RunOptions {
     std::string run_dir;
     bool resume = false;     // continue from RUN_DIR/checkpoint.pt
     bool overwrite = false;  // allow replacing an existing run
+    int64_t stop_at_iteration = -1;  // tests: act as if a signal came before this iteration
 };
 
 // Runs (or resumes) training; returns the final state. UserError for the
 // user's mistakes (missing data, bad shapes, no CUDA, existing run dir).
+// SIGINT or SIGTERM during the run stops it before the next iteration: a
+// checkpoint of that point is written (resumable bit-identically), the way to
+// resume is printed on stderr, and the state has interrupted = true (the
+// command exits 130). A second signal ends the process at once.
 TrainState run_training(const RunConfig& cfg, const RunOptions& options);
 
 }  // namespace dynshare::trainer

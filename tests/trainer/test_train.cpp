@@ -182,6 +182,30 @@ TEST(Train, ResumeContinuesWhereTheCheckpointStopped) {
     EXPECT_EQ(read_h5(run + "/metrics.h5", "/epochs/train_loss").size(), 2u);
 }
 
+// A signal inside an epoch (simulated by stop_at_iteration, which takes the
+// signal's path) writes a checkpoint of that point; --resume continues it to
+// the same numbers as a straight run: the rest of the epoch's batches, its
+// crops (the augmentation generator's state is in the checkpoint) and sums.
+TEST(Train, InterruptedInsideAnEpochResumesToTheSameRun) {
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.epochs", "2"}});
+    const auto straight = run_training(cfg, RunOptions{t::temp_dir("run_straight_sig"), false, true});
+    ASSERT_GT(straight.iteration, 3);
+    const auto run = t::temp_dir("run_signalled");
+    RunOptions stop{run, false, true};
+    stop.stop_at_iteration = straight.iteration / 2 + 1;  // inside an epoch
+    const auto part = run_training(cfg, stop);
+    EXPECT_TRUE(part.interrupted);
+    EXPECT_EQ(part.iteration, stop.stop_at_iteration);
+    EXPECT_GT(part.epoch_batches, 0);
+    const auto resumed = run_training(cfg, RunOptions{run, true, false});
+    EXPECT_FALSE(resumed.interrupted);
+    EXPECT_EQ(resumed.epochs_done, 2);
+    EXPECT_EQ(resumed.iteration, straight.iteration);
+    ASSERT_EQ(resumed.metrics.train_loss.size(), 2u);
+    EXPECT_EQ(resumed.metrics.train_loss, straight.metrics.train_loss);
+    EXPECT_EQ(resumed.metrics.test_top1, straight.metrics.test_top1);
+}
+
 TEST(Train, RefusesCheckpointOfAnotherArchitecture) {
     const auto run = t::temp_dir("run_arch");
     auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.max_iterations", "1"}});
