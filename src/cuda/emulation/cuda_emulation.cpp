@@ -38,16 +38,17 @@
 #include <unistd.h>
 #endif
 
-thread_local uint3 threadIdx{0, 0, 0};
-thread_local uint3 blockIdx{0, 0, 0};
-thread_local dim3 blockDim{1, 1, 1};
-thread_local dim3 gridDim{1, 1, 1};
-
 namespace dynshare {
 namespace cuda {
 namespace emu {
 
 namespace {
+
+// The emulated thread's built-in variables (threadIdx, blockIdx, blockDim, gridDim).
+thread_local uint3 t_thread_idx{0, 0, 0};
+thread_local uint3 t_block_idx{0, 0, 0};
+thread_local dim3 t_block_dim{1, 1, 1};
+thread_local dim3 t_grid_dim{1, 1, 1};
 
 struct BlockFault {};
 
@@ -300,6 +301,11 @@ bool is_device_range(const void* p, size_t bytes) {
 
 }  // namespace
 
+uint3 thread_index() { return t_thread_idx; }
+uint3 block_index() { return t_block_idx; }
+dim3 block_dim() { return t_block_dim; }
+dim3 grid_dim() { return t_grid_dim; }
+
 void* dynamic_shared_base() {
     if (!t_ctx.block) not_in_kernel("dynamic shared memory");
     return t_ctx.block->shared();
@@ -359,10 +365,10 @@ cudaError_t run_grid(AnyKernel kernel, dim3 grid, dim3 block, size_t shmem, cons
                 team.reserve(static_cast<size_t>(nthreads));
                 for (int t = 0; t < nthreads; ++t)
                     team.emplace_back([&, t] {
-                        threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-                        blockIdx = uint3{bx, by, bz};
-                        blockDim = block;
-                        gridDim = grid;
+                        t_thread_idx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+                        t_block_idx = uint3{bx, by, bz};
+                        t_block_dim = block;
+                        t_grid_dim = grid;
                         t_ctx = ThreadContext{&blk, t, 0};
                         try {
                             body.run();

@@ -65,11 +65,24 @@ struct alignas(16) double2 {
     double x, y;
 };
 
-// Set by the emulator on each emulated thread before it runs the kernel.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// The built-in variables: the calling emulated thread's coordinates, set by
+// the emulator before it runs the kernel. Functions, not extern thread_local
+// variables: UBSan (GCC 12) misreports member accesses through another
+// translation unit's thread_local of class type as null-pointer accesses.
+namespace dynshare {
+namespace cuda {
+namespace emu {
+uint3 thread_index();
+uint3 block_index();
+dim3 block_dim();
+dim3 grid_dim();
+}  // namespace emu
+}  // namespace cuda
+}  // namespace dynshare
+#define threadIdx (::dynshare::cuda::emu::thread_index())
+#define blockIdx (::dynshare::cuda::emu::block_index())
+#define blockDim (::dynshare::cuda::emu::block_dim())
+#define gridDim (::dynshare::cuda::emu::grid_dim())
 constexpr int warpSize = 32;
 
 // ---- runtime API: types ----------------------------------------------------
