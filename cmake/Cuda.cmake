@@ -1,12 +1,25 @@
-# The CUDA backend is compiled only here; kernels live in src/cuda/*.cu and
-# see no host library (Eigen, HDF5, yaml-cpp stay out of every .cu file).
-# dynshare_backends always exists: with CUDA it holds the kernels, without
-# it a stub that reports that the backend was not built.
+# The CUDA backend. Kernels live in src/cuda/*.cu and see no host library
+# (Eigen, HDF5, yaml-cpp stay out of every .cu file); the host side
+# (src/cuda/cuda_backend.cpp) includes no CUDA header and runs on a
+# cuda::DeviceApi (src/cuda/kernels.hpp).
 #
-# DYNSHARE_CUDA: OFF never builds it, ON requires nvcc, anything else (AUTO)
-# builds it when nvcc is found (on PATH, $CUDACXX, CMAKE_CUDA_COMPILER, or
-# /usr/local/cuda/bin/nvcc). Architectures: CMAKE_CUDA_ARCHITECTURES, default
-# 90 (H100/H200).
+#  - dynshare_backends always exists: the CPU backend, the factory and the
+#    CUDA backend's host side; with nvcc also the kernels built for the GPU
+#    (cuda::device::api()), without it a stub that reports that the backend
+#    was not built (src/backends/cuda_unavailable.cpp).
+#  - dynshare_cuda_emulated always exists and needs no nvcc: the same kernel
+#    sources built as host C++ with the emulator (src/cuda/emulation/,
+#    docs/gpu_emulation.md), for the tests labelled cuda_emulated.
+#
+# DYNSHARE_CUDA: OFF never builds the GPU kernels, ON requires nvcc, anything
+# else (AUTO) builds them when nvcc is found (on PATH, $CUDACXX,
+# CMAKE_CUDA_COMPILER, or /usr/local/cuda/bin/nvcc).
+#
+# Architectures: CMAKE_CUDA_ARCHITECTURES when given (-D or the CUDAARCHS
+# environment variable), else "80-real;90-real;90-virtual": SASS for A100
+# (sm_80) and H100/H200 (sm_90), plus compute_90 PTX that the driver
+# JIT-compiles on newer GPUs (Blackwell and later).
+set(DYNSHARE_CUDA_DEFAULT_ARCHITECTURES "80-real;90-real;90-virtual")
 set(DYNSHARE_WITH_CUDA OFF)
 if(NOT DYNSHARE_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
@@ -25,16 +38,19 @@ if(NOT DYNSHARE_CUDA STREQUAL "OFF")
 endif()
 
 file(GLOB DYNSHARE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/*.cu)
+set(DYNSHARE_BACKEND_HOST_SOURCES src/backends/backend_factory.cpp src/cuda/cuda_backend.cpp)
 if(DYNSHARE_WITH_CUDA AND DYNSHARE_CUDA_SOURCES)
-  # Before enable_language: it would otherwise pick the compiler's default.
-  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "52")
-    set(CMAKE_CUDA_ARCHITECTURES 90)
+  # Before enable_language, which would otherwise pick the compiler's default
+  # (CMake sets CMAKE_CUDA_ARCHITECTURES to it, "52" for older nvcc).
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
+    set(CMAKE_CUDA_ARCHITECTURES "${DYNSHARE_CUDA_DEFAULT_ARCHITECTURES}" CACHE STRING
+        "CUDA architectures (default: A100, H100/H200, and PTX for newer GPUs)")
   endif()
   enable_language(CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   find_package(CUDAToolkit REQUIRED)
-  add_library(dynshare_backends STATIC src/backends/backend_factory.cpp ${DYNSHARE_CUDA_SOURCES} src/cuda/cuda_backend.cpp)
+  add_library(dynshare_backends STATIC ${DYNSHARE_BACKEND_HOST_SOURCES} ${DYNSHARE_CUDA_SOURCES})
   target_link_libraries(dynshare_backends PUBLIC dynshare_core CUDA::cudart)
   target_compile_definitions(dynshare_backends PUBLIC DYNSHARE_HAVE_CUDA=1)
   # The project's C++ flags (-march=native, -ffp-contract=off, warnings) are
@@ -52,8 +68,15 @@ if(DYNSHARE_WITH_CUDA AND DYNSHARE_CUDA_SOURCES)
     target_link_libraries(dynshare_bench_gpu PRIVATE dynshare_backends dynshare_core dynshare_warnings)
   endif()
 else()
-  add_library(dynshare_backends STATIC src/backends/backend_factory.cpp src/backends/cuda_unavailable.cpp)
+  add_library(dynshare_backends STATIC ${DYNSHARE_BACKEND_HOST_SOURCES} src/backends/cuda_unavailable.cpp)
   target_link_libraries(dynshare_backends PUBLIC dynshare_core)
-  message(STATUS "dynshare: CUDA backend OFF (no nvcc found or no kernels); building the CPU backend only")
+  message(STATUS "dynshare: CUDA backend OFF (no nvcc found or no kernels); building the CPU backend only "
+                 "(the kernels' emulated build, dynshare_cuda_emulated, is built either way)")
 endif()
 target_include_directories(dynshare_backends PUBLIC include PRIVATE src)
+
+# The kernels on the CPU emulator (no nvcc needed). Its own directory, so that
+# the LANGUAGE CXX property of the .cu files applies to this target only.
+if(DYNSHARE_CUDA_SOURCES)
+  add_subdirectory(src/cuda/emulation)
+endif()

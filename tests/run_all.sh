@@ -21,6 +21,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 900)
+echo "== CUDA kernels on the CPU emulator under ThreadSanitizer (build-emu-tsan/)"
+bash tests/run_emulated.sh tsan
+
 echo "== libFuzzer targets (clang, ASan+UBSan): a minute each on the parsers"
 bash fuzz/build.sh
 bash fuzz/run.sh 60

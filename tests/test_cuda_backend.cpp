@@ -2,31 +2,56 @@
 // the same inputs (both draw x with include/dynshare/philox.hpp; the initial
 // weights are drawn on the host by SingleLayerInputs for both).
 //
-// Tolerances.
-//  fp64: relative 1e-9 on every record and on the final weights, over short
-//    runs (<= 3000 steps). The GPU does the same operations per neuron in the
-//    same order; what differs is (i) the order of the module-mean sums (warp
-//    tree vs the CPU's four lanes), (ii) FMA contraction (nvcc contracts, the
-//    CPU build has -ffp-contract=off), (iii) libm vs CUDA's log/sin/cos in the
-//    Box-Muller draws (<= 2 ulp). Each is O(1e-16) relative per operation; the
-//    rate dynamics contract (factor 1 - dt/tau per step), so the differences
-//    stay at a few hundred ulp after 3000 steps: 1e-9 leaves a 1e4 margin.
-//  fp32: the -log SNR_w curve within 1e-3 absolute. The state is rounded to
-//    fp32 each step (u = 6e-8); the errors are damped by the rate dynamics and
-//    accumulate in the weights as a random walk, ~sqrt(3000) * u = 3e-6
-//    relative after 3000 steps. -log SNR_w = -log(mean^2/var) moves by about
+// Every test body runs against two targets (value-parameterised):
+//   Emulated/...  the CUDA backend's host code and kernel sources built as
+//                 host C++ and run by the emulator (src/cuda/emulation/,
+//                 docs/gpu_emulation.md). Runs everywhere; ctest label
+//                 cuda_emulated. Smaller runs (fewer presentations), since
+//                 every CUDA thread is a std::thread.
+//   Device/...    the same on a GPU: skipped where no CUDA device is usable
+//                 (or where dynshare was built without nvcc).
+//
+// Tolerances (u = unit roundoff: 1.1e-16 in fp64, 6.0e-8 in fp32).
+//  fp64, device: relative 1e-9 on every record, the final state and every
+//    checkpoint, over runs of <= 3000 steps. The GPU does the same operations
+//    per neuron in the same order; what differs is (i) the order of the
+//    module-mean sums (warp tree, then the warps' partials, vs the CPU's four
+//    lanes), (ii) FMA contraction (nvcc contracts; the CPU build has
+//    -ffp-contract=off), (iii) CUDA's log/sin/cos/exp vs libm (<= 2 ulp) in the
+//    Box-Muller draws and the propagators. Each costs O(u) relative per
+//    operation. The rate dynamics contract (factor 1 - dt/tau per step), so a
+//    perturbation does not grow; the weights integrate the per-step errors
+//    (a random walk) and the momentum recursion amplifies a step's error by at
+//    most 1/(1 - mu) = 20: after S = 3000 steps, ~ 20 sqrt(S) u = 1e3 u = 1e-13,
+//    and a few hundred ulp at worst: 1e-9 leaves a margin of >= 1e4.
+//  fp64, emulated: relative 1e-11. The emulated kernels are compiled by the
+//    host compiler with the project's flags (-ffp-contract=off) and call the
+//    CPU's libm, so (ii) and (iii) vanish and only the summation order (i)
+//    is left: the bound above without the FMA and libm terms is ~1e-13 over
+//    at most 3000 steps (the emulated runs are shorter); 1e-11 is a 100x
+//    margin, and still 100x tighter than the device's, so the emulation would
+//    notice an indexing or ordering error that the device tolerance might hide.
+//  fp32 (both): the -log SNR_w curve within 1e-3 absolute, the final weights
+//    within 1e-4 relative. The state is rounded to fp32 each step; the
+//    errors are damped by the rate dynamics and accumulate in the weights as a
+//    random walk, ~ sqrt(3000) u = 3e-6 relative after 3000 steps, times the
+//    momentum gain (<= 20 in the worst case): <= 7e-5 relative, hence 1e-4 on
+//    the weights. -log SNR_w = -log(mean^2/var) moves by about
 //    2 * (weight error) / (std of the weights across neurons) ~ 1e-5 here
 //    (weights O(1), std O(0.5)), so 1e-3 is a 100x margin.
-//  Batched vs one by one: bitwise equal (one block per run either way, the
-//    same kernel, no cross-run arithmetic).
-// Every GPU test skips where no CUDA device is usable.
+//  Batched vs one by one, stop + resume vs uninterrupted: bitwise equal (one
+//    block per run either way, the same kernel, no cross-run arithmetic).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_backend.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/single_layer.hpp"
@@ -36,16 +61,46 @@ using namespace dynshare;
 
 namespace {
 
-#define REQUIRE_GPU()                                        \
-    do {                                                     \
-        std::string why_;                                    \
-        if (!cuda_usable(&why_)) GTEST_SKIP() << "no GPU: " << why_; \
-    } while (0)
+// Where the CUDA backend's kernels run.
+struct Target {
+    std::string name;  // test-name suffix
+    bool emulated;
+    std::unique_ptr<Backend> (*make)(DevicePrecision);
+    std::unique_ptr<Backend> (*make_from_env)();
+    double fp64_rel;   // fp64: relative tolerance on records, states, checkpoints (derivation above)
+    double fp32_abs;   // fp32: absolute tolerance on -log SNR_w
+    double fp32_w_rel; // fp32: relative tolerance on the final weights
+    // Runs are shortened to this many presentations (checkpoint intervals
+    // with them) of this many steps, records every `record_every` steps (0:
+    // as the case says), to keep the emulated label fast on two cores.
+    int64_t max_presentations;
+    int64_t steps_per_presentation;
+    int64_t record_every;
+};
+
+// gtest prints the parameter by its name.
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
+std::unique_ptr<Backend> make_device(DevicePrecision p) { return make_cuda_backend(p); }
+std::unique_ptr<Backend> make_device_env() { return make_cuda_backend(); }
+std::unique_ptr<Backend> make_emulated(DevicePrecision p) { return make_cuda_backend_emulated(p); }
+std::unique_ptr<Backend> make_emulated_env() { return make_cuda_backend_emulated(); }
+
+// Emulated: 4 presentations of 50 steps (a record inside each presentation
+// and one at its end), the ideal model 200 one-step presentations.
+const Target kEmulated{"emulated", true, &make_emulated, &make_emulated_env, 1e-11, 1e-3, 1e-4, 4, 50, 25};
+const Target kDevice{"device", false, &make_device, &make_device_env, 1e-9, 1e-3, 1e-4, 0, 0, 0};
+
+#ifdef DYNSHARE_HAVE_CUDA
+constexpr bool kCudaBuilt = true;
+#else
+constexpr bool kCudaBuilt = false;
+#endif
 
 SimConfig base_ei(Integrator integ) {
     SimConfig cfg;
     cfg.model = ModelKind::ei_rate;
-    cfg.layer.neurons = 20;
+    cfg.layer.neurons = 40;  // two warps, the second partial: the block reduction and idle lanes
     cfg.layer.kernel = 3;
     cfg.dynamics.integrator = integ;
     cfg.input.presentation = 0.15;  // 150 steps
@@ -61,7 +116,7 @@ SimConfig base_ei(Integrator integ) {
 SimConfig base_ideal() {
     SimConfig cfg;
     cfg.model = ModelKind::ideal;
-    cfg.layer.neurons = 30;
+    cfg.layer.neurons = 50;
     cfg.layer.kernel = 3;
     cfg.plasticity.lr = 0.5;
     cfg.plasticity.schedule = ScheduleKind::inv;
@@ -80,7 +135,26 @@ struct Case {
     SimConfig cfg;
 };
 
-std::vector<Case> all_cases() {
+// Shortens a run for the target (emulated only): at most max_presentations
+// (the ideal model, one step per presentation, keeps 50x as many), checkpoint
+// intervals shortened in proportion (at least 1), shorter presentations.
+SimConfig for_target(SimConfig cfg, const Target& t) {
+    if (t.max_presentations == 0) return cfg;
+    if (cfg.model != ModelKind::ideal) {
+        cfg.input.presentation = static_cast<double>(t.steps_per_presentation) * cfg.dynamics.dt;
+        cfg.run.record_every = t.record_every;
+    }
+    const int64_t cap = cfg.model == ModelKind::ideal ? 50 * t.max_presentations : t.max_presentations;
+    if (cfg.run.presentations > cap) {
+        const double f = static_cast<double>(cap) / static_cast<double>(cfg.run.presentations);
+        cfg.run.checkpoint_every =
+            std::max<int64_t>(1, static_cast<int64_t>(std::lround(static_cast<double>(cfg.run.checkpoint_every) * f)));
+        cfg.run.presentations = cap;
+    }
+    return cfg;
+}
+
+std::vector<Case> all_cases(const Target& t) {
     std::vector<Case> c;
     c.push_back({"ideal", base_ideal()});
     c.push_back({"euler", base_ei(Integrator::euler)});
@@ -93,6 +167,7 @@ std::vector<Case> all_cases() {
     noisy_exp.input.noise_std = 0.3;
     noisy_exp.dynamics.macro_step = 0.02;
     c.push_back({"exponential_noisy_inputs", noisy_exp});
+    for (Case& x : c) x.cfg = for_target(x.cfg, t);
     return c;
 }
 
@@ -137,6 +212,28 @@ void compare_records(const RecordingObserver& cpu, const RecordingObserver& gpu,
                                                            << ")";
     }
 }
+
+class CudaBackendTest : public ::testing::TestWithParam<Target> {
+protected:
+    const Target& target() const { return GetParam(); }
+    // The backend exists (emulated: always; device: when built with nvcc).
+    bool built() const { return target().emulated || kCudaBuilt; }
+    // It can run kernels (emulated: always; device: a usable GPU).
+    bool runnable(std::string* why) const { return target().emulated || cuda_usable(why); }
+};
+
+#define REQUIRE_BUILT()                                                                         \
+    do {                                                                                        \
+        if (!built()) GTEST_SKIP() << "dynshare was built without the CUDA backend (no nvcc)"; \
+    } while (0)
+
+#define REQUIRE_RUNNABLE()                                          \
+    do {                                                            \
+        std::string why_;                                           \
+        if (!runnable(&why_)) GTEST_SKIP() << "no GPU: " << why_;   \
+    } while (0)
+
+std::string target_name(const ::testing::TestParamInfo<Target>& info) { return info.param.name; }
 
 }  // namespace
 
@@ -192,10 +289,16 @@ TEST(CudaBackendFactory, DefaultRunBatchIsRunsOneByOne) {
     }
 }
 
-#ifdef DYNSHARE_HAVE_CUDA
-TEST(CudaBackendFactory, UnsupportedConfigsAreUserErrors) {
-    // Checked before the device is touched, so this runs without a GPU too.
-    auto gpu = make_cuda_backend(DevicePrecision::fp32);
+TEST(CudaBackendFactory, EmulatedBackendIsNamedAsSuch) {
+    // Never mistaken for a device run in a file or a log.
+    EXPECT_EQ(make_cuda_backend_emulated(DevicePrecision::fp32)->name(), "cuda-emulated");
+}
+
+// ---- checks before the device is touched (no GPU needed) -----------------------
+
+TEST_P(CudaBackendTest, UnsupportedConfigsAreUserErrors) {
+    REQUIRE_BUILT();
+    auto gpu = target().make(DevicePrecision::fp32);
     ASSERT_TRUE(gpu);
     RecordingObserver obs;
     SimConfig c = base_ei(Integrator::dopri5);
@@ -218,68 +321,81 @@ TEST(CudaBackendFactory, UnsupportedConfigsAreUserErrors) {
     EXPECT_THROW(run_one(*gpu, c, obs), UserError);
 }
 
-TEST(CudaBackendFactory, PrecisionFromEnvironment) {
+TEST_P(CudaBackendTest, PrecisionFromEnvironment) {
+    REQUIRE_BUILT();
     ::setenv("DYNSHARE_CUDA_PRECISION", "fp16", 1);
-    EXPECT_THROW(make_cuda_backend(), UserError);
+    EXPECT_THROW(target().make_from_env(), UserError);
     ::setenv("DYNSHARE_CUDA_PRECISION", "fp64", 1);
-    EXPECT_NO_THROW(make_cuda_backend());
+    EXPECT_NO_THROW(target().make_from_env());
     ::unsetenv("DYNSHARE_CUDA_PRECISION");
-    EXPECT_NO_THROW(make_cuda_backend());
+    EXPECT_NO_THROW(target().make_from_env());
 }
-#endif
 
-// ---- on a GPU ------------------------------------------------------------------
+// ---- the kernels: on the emulator, or on a GPU ----------------------------------
 
-TEST(CudaBackend, Fp64AgreesWithCpuForEveryModelAndIntegrator) {
-    REQUIRE_GPU();
+TEST_P(CudaBackendTest, Fp64AgreesWithCpuForEveryModelAndIntegrator) {
+    REQUIRE_RUNNABLE();
+    const double tol = target().fp64_rel;
     auto cpu = make_cpu_backend();
-    auto gpu = make_cuda_backend(DevicePrecision::fp64);
-    for (const Case& c : all_cases()) {
+    auto gpu = target().make(DevicePrecision::fp64);
+    for (const Case& c : all_cases(target())) {
         SCOPED_TRACE(c.name);
         CheckpointLog a, b;
         const RunResult ra = run_one(*cpu, c.cfg, a);
         const RunResult rb = run_one(*gpu, c.cfg, b);
         EXPECT_EQ(ra.status, rb.status);
-        compare_records(a, b, 1e-12, 1e-9, c.name);
+        compare_records(a, b, 1e-3 * tol, tol, c.name);
+        EXPECT_FALSE(a.checkpoints.empty()) << "the case should cross a checkpoint";
         EXPECT_EQ(a.checkpoints, b.checkpoints);
         EXPECT_EQ(a.begins, b.begins);
         EXPECT_EQ(a.done, b.done);
         EXPECT_EQ(ra.state.presentation, rb.state.presentation);
         EXPECT_EQ(ra.state.step, rb.state.step);
         EXPECT_EQ(ra.integrator_steps, rb.integrator_steps);
-        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), 1e-9);
-        EXPECT_LT(max_rel(ra.state.layers[0].v, rb.state.layers[0].v), 1e-9);
+        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), tol);
+        EXPECT_LT(max_rel(ra.state.layers[0].v, rb.state.layers[0].v), tol);
         EXPECT_EQ(ra.state.layers[0].w0, rb.state.layers[0].w0);
-        EXPECT_LT(max_rel(ra.state.layers[0].r, rb.state.layers[0].r), 1e-9);
-        EXPECT_LT(max_rel(ra.state.layers[0].r_inh, rb.state.layers[0].r_inh), 1e-9);
-        EXPECT_NEAR(ra.theory_min, rb.theory_min, 1e-9 * std::abs(ra.theory_min));
+        EXPECT_LT(max_rel(ra.state.layers[0].r, rb.state.layers[0].r), tol);
+        EXPECT_LT(max_rel(ra.state.layers[0].r_inh, rb.state.layers[0].r_inh), tol);
+        EXPECT_NEAR(ra.theory_min, rb.theory_min, tol * std::abs(ra.theory_min));
         for (size_t i = 0; i < a.states.size() && i < b.states.size(); ++i)
-            EXPECT_LT(max_rel(a.states[i].layers[0].w, b.states[i].layers[0].w), 1e-9) << "checkpoint " << i;
+            EXPECT_LT(max_rel(a.states[i].layers[0].w, b.states[i].layers[0].w), tol) << "checkpoint " << i;
     }
 }
 
-TEST(CudaBackend, Fp32NegLogSnrWithin1e3OfCpu) {
-    REQUIRE_GPU();
+TEST_P(CudaBackendTest, Fp32NegLogSnrWithin1e3OfCpu) {
+    REQUIRE_RUNNABLE();
     auto cpu = make_cpu_backend();
-    auto gpu = make_cuda_backend(DevicePrecision::fp32);
-    for (const Case& c : all_cases()) {
+    auto gpu = target().make(DevicePrecision::fp32);
+    for (const Case& c : all_cases(target())) {
         SCOPED_TRACE(c.name);
         RecordingObserver a, b;
         const RunResult ra = run_one(*cpu, c.cfg, a);
         const RunResult rb = run_one(*gpu, c.cfg, b);
         EXPECT_EQ(ra.status, rb.status);
-        compare_records(a, b, 1e-3, 0.0, c.name);
-        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), 1e-4);
+        compare_records(a, b, target().fp32_abs, 0.0, c.name);
+        EXPECT_LT(max_rel(ra.state.layers[0].w, rb.state.layers[0].w), target().fp32_w_rel);
     }
 }
 
-TEST(CudaBackend, BatchedEqualsOneByOne) {
-    REQUIRE_GPU();
+TEST_P(CudaBackendTest, BatchedEqualsOneByOne) {
+    REQUIRE_RUNNABLE();
+    // Emulated: 2 runs per group (a grid of 2 blocks) and the cases that
+    // cover each kernel path once (ideal; Euler and noisy inputs; exponential),
+    // to stay fast; rk4 takes the Euler path's loop structure.
+    const int seeds = target().emulated ? 2 : 3;
+    std::vector<Case> cases = all_cases(target());
+    if (target().emulated) {
+        std::vector<Case> some;
+        for (const Case& c : cases)
+            if (c.name == "ideal" || c.name == "euler_noisy_inputs" || c.name == "exponential") some.push_back(c);
+        cases = some;
+    }
     for (DevicePrecision prec : {DevicePrecision::fp32, DevicePrecision::fp64}) {
-        auto gpu = make_cuda_backend(prec);
+        auto gpu = target().make(prec);
         std::vector<SimConfig> cfgs;
-        for (const Case& c : all_cases())
-            for (int s = 0; s < 3; ++s) {
+        for (const Case& c : cases)
+            for (int s = 0; s < seeds; ++s) {
                 SimConfig x = c.cfg;
                 x.run.seed = 1000 + s;
                 x.plasticity.lr *= 1.0 + 0.25 * s;  // per-run parameters differ within a group
@@ -304,18 +420,19 @@ TEST(CudaBackend, BatchedEqualsOneByOne) {
     }
 }
 
-TEST(CudaBackend, StopAndResumeIsBitIdentical) {
-    REQUIRE_GPU();
-    auto gpu = make_cuda_backend(DevicePrecision::fp32);
-    SimConfig cfg = base_ei(Integrator::euler);
-    cfg.run.checkpoint_every = 4;  // chunks end every 4 presentations
+TEST_P(CudaBackendTest, StopAndResumeIsBitIdentical) {
+    REQUIRE_RUNNABLE();
+    auto gpu = target().make(DevicePrecision::fp32);
+    SimConfig cfg = for_target(base_ei(Integrator::euler), target());
+    cfg.run.checkpoint_every = std::max<int64_t>(1, cfg.run.presentations / 5);  // chunks end at every checkpoint
+    const int64_t stop = 2 * cfg.run.checkpoint_every;
     RecordingObserver full;
     const RunResult whole = run_one(*gpu, cfg, full);
     RecordingObserver part;
-    part.stop_after = 8;
+    part.stop_after = stop;
     const RunResult first = run_one(*gpu, cfg, part);
     ASSERT_EQ(first.status, RunStatus::interrupted);
-    EXPECT_EQ(first.state.presentation, 8);
+    EXPECT_EQ(first.state.presentation, stop);
     RecordingObserver rest;
     const RunResult second = gpu->run(cfg, make_plan(cfg), {}, rest, &first.state);
     EXPECT_EQ(second.status, RunStatus::complete);
@@ -328,17 +445,21 @@ TEST(CudaBackend, StopAndResumeIsBitIdentical) {
     EXPECT_EQ(second.state.layers[0].w, whole.state.layers[0].w);
 }
 
-TEST(CudaBackend, DivergenceIsReportedLikeTheCpu) {
-    SimConfig cfg = base_ei(Integrator::euler);
+TEST_P(CudaBackendTest, DivergenceIsReportedLikeTheCpu) {
+    SimConfig cfg = base_ei(Integrator::euler);  // full-length presentations: divergence takes a few
     cfg.plasticity.lr = 50.0;
     cfg.plasticity.schedule = ScheduleKind::constant;
     cfg.plasticity.delay_steps = 0;
     RecordingObserver a, b;
     const RunResult ra = run_one(*make_cpu_backend(), cfg, a);
-    ASSERT_EQ(ra.status, RunStatus::diverged);  // the premise, checked without a GPU too
-    REQUIRE_GPU();
-    const RunResult rb = run_one(*make_cuda_backend(DevicePrecision::fp64), cfg, b);
+    ASSERT_EQ(ra.status, RunStatus::diverged);  // the premise, checked without a GPU too (presentation 3)
+    REQUIRE_RUNNABLE();
+    const RunResult rb = run_one(*target().make(DevicePrecision::fp64), cfg, b);
     EXPECT_EQ(rb.status, RunStatus::diverged);
     EXPECT_EQ(ra.state.presentation, rb.state.presentation);
     EXPECT_EQ(ra.message, rb.message);
+    EXPECT_EQ(a.steps, b.steps);
 }
+
+INSTANTIATE_TEST_SUITE_P(Emulated, CudaBackendTest, ::testing::Values(kEmulated), target_name);
+INSTANTIATE_TEST_SUITE_P(Device, CudaBackendTest, ::testing::Values(kDevice), target_name);

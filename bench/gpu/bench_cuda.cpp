@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
 
     // --- 1. ceilings ---------------------------------------------------------
     double bw = 0.0, fp32 = 0.0;
-    if (const char* e = cuda::measure_copy_bandwidth(1.0, &bw)) std::fprintf(stderr, "copy bandwidth: %s\n", e);
-    if (const char* e = cuda::measure_fp32_rate(1.0, &fp32)) std::fprintf(stderr, "fp32 rate: %s\n", e);
+    if (const char* e = cuda::device::api().measure_copy_bandwidth(1.0, &bw)) std::fprintf(stderr, "copy bandwidth: %s\n", e);
+    if (const char* e = cuda::device::api().measure_fp32_rate(1.0, &fp32)) std::fprintf(stderr, "fp32 rate: %s\n", e);
     std::printf("ceilings: copy bandwidth %.1f GB/s (read + write), fp32 FMA rate %.1f TFLOP/s\n", bw * 1e-9,
                 fp32 * 1e-12);
 

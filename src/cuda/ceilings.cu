@@ -1,6 +1,6 @@
 // The card's ceilings, measured in the same process as the benchmark
 // (bench/gpu/bench_cuda.cpp): device-to-device copy bandwidth and fp32 FMA rate.
-#include <cuda_runtime.h>
+#include "cuda/cuda_compat.hpp"
 
 #include "cuda/kernels.hpp"
 
@@ -32,6 +32,8 @@ const char* err(cudaError_t e) { return e == cudaSuccess ? nullptr : cudaGetErro
 
 }  // namespace
 
+namespace DYNSHARE_KERNEL_NS {
+
 const char* measure_copy_bandwidth(double seconds_target, double* bytes_per_s) {
     const size_t bytes = size_t(1) << 30;  // 1 GiB each way: well beyond the L2
     const size_t n = bytes / sizeof(float4);
@@ -49,12 +51,12 @@ const char* measure_copy_bandwidth(double seconds_target, double* bytes_per_s) {
     cudaEvent_t t0, t1;
     cudaEventCreate(&t0);
     cudaEventCreate(&t1);
-    copy_kernel<<<sms * 8, 512>>>(a, b, n);  // warm-up
+    DS_LAUNCH(copy_kernel, sms * 8, 512, 0)(a, b, n);  // warm-up
     cudaEventRecord(t0);
     int reps = 0;
     float ms = 0.f;
     do {
-        copy_kernel<<<sms * 8, 512>>>(a, b, n);
+        DS_LAUNCH(copy_kernel, sms * 8, 512, 0)(a, b, n);
         ++reps;
         cudaEventRecord(t1);
         cudaEventSynchronize(t1);
@@ -79,12 +81,12 @@ const char* measure_fp32_rate(double seconds_target, double* flop_per_s) {
     cudaEvent_t t0, t1;
     cudaEventCreate(&t0);
     cudaEventCreate(&t1);
-    fma_kernel<<<blocks, threads>>>(out, 16, 0.999f, 1e-4f);  // warm-up
+    DS_LAUNCH(fma_kernel, blocks, threads, 0)(out, 16, 0.999f, 1e-4f);  // warm-up
     cudaEventRecord(t0);
     int reps = 0;
     float ms = 0.f;
     do {
-        fma_kernel<<<blocks, threads>>>(out, iters, 0.999f, 1e-4f);
+        DS_LAUNCH(fma_kernel, blocks, threads, 0)(out, iters, 0.999f, 1e-4f);
         ++reps;
         cudaEventRecord(t1);
         cudaEventSynchronize(t1);
@@ -98,5 +100,6 @@ const char* measure_fp32_rate(double seconds_target, double* flop_per_s) {
     return err(e);
 }
 
+}  // namespace DYNSHARE_KERNEL_NS
 }  // namespace cuda
 }  // namespace dynshare

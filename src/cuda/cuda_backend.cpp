@@ -11,7 +11,13 @@
 //   - stop_requested() between chunks (a chunk is at most ~2^17 steps).
 // The theory line (Eq. 5) uses the input covariance accumulated on the
 // device from the same Philox draws, and the CPU's Eq. 5 solver.
-#include <cuda_runtime.h>
+//
+// The device is a cuda::DeviceApi (src/cuda/kernels.hpp): memory, copies and
+// the kernels' entry points. cuda::device::api() is the GPU (nvcc build of
+// src/cuda/*.cu), cuda::emulated::api() the same kernel sources built as host
+// C++ and run by the emulator in src/cuda/emulation/; everything in this file
+// is shared by the two. This file includes no CUDA header.
+#include "cuda/cuda_backend.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -39,44 +45,54 @@ namespace {
 // one-layer file layout does not store it).
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
-void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess) throw std::runtime_error(std::string("cuda backend: ") + what + ": " + cudaGetErrorString(e));
-}
 void check(const char* err, const char* what) {
     if (err) throw std::runtime_error(std::string("cuda backend: ") + what + ": " + err);
 }
 
-// Owning device array.
+// Owning device array on one DeviceApi.
 template <class T>
 class DeviceArray {
 public:
-    DeviceArray() = default;
-    explicit DeviceArray(size_t n) { resize(n); }
+    explicit DeviceArray(const cuda::DeviceApi& dev) : dev_(&dev) {}
+    DeviceArray(const cuda::DeviceApi& dev, size_t n) : dev_(&dev) { resize(n); }
     DeviceArray(const DeviceArray&) = delete;
     DeviceArray& operator=(const DeviceArray&) = delete;
     ~DeviceArray() {
-        if (p_) cudaFree(p_);
+        if (p_) dev_->release(p_);
     }
     void resize(size_t n) {
-        if (p_) cudaFree(p_);
+        if (p_) dev_->release(p_);
         p_ = nullptr;
         n_ = n;
-        if (n) check(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)), "cudaMalloc");
+        void* q = nullptr;
+        if (n) check(dev_->alloc(&q, n * sizeof(T)), "cudaMalloc");
+        p_ = static_cast<T*>(q);
     }
     T* get() const { return p_; }
     size_t size() const { return n_; }
     void upload(const std::vector<T>& h) {
-        check(cudaMemcpy(p_, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), "copy to device");
+        if (h.size() > n_) throw std::logic_error("cuda backend: upload larger than the device array");
+        check(dev_->to_device(p_, h.data(), h.size() * sizeof(T)), "copy to device");
     }
     void download(std::vector<T>& h) const {
         h.resize(n_);
-        check(cudaMemcpy(h.data(), p_, n_ * sizeof(T), cudaMemcpyDeviceToHost), "copy from device");
+        check(dev_->to_host(h.data(), p_, n_ * sizeof(T)), "copy from device");
     }
 
 private:
+    const cuda::DeviceApi* dev_;
     T* p_ = nullptr;
     size_t n_ = 0;
 };
+
+const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape, const cuda::BatchState<float>& st,
+                      int runs, int64_t p0, int64_t p1) {
+    return dev.run_chunk_f32(shape, st, runs, p0, p1);
+}
+const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape, const cuda::BatchState<double>& st,
+                      int runs, int64_t p0, int64_t p1) {
+    return dev.run_chunk_f64(shape, st, runs, p0, p1);
+}
 
 // The kernel method for a config, or UserError for what the device does not run.
 int method_of(const SimConfig& cfg) {
@@ -157,7 +173,8 @@ cuda::RunScalars scalars_of(const SimConfig& cfg) {
 template <class T>
 class GroupRunner {
 public:
-    GroupRunner(const std::vector<Job>& jobs, const BatchOptions& opt) : jobs_(jobs), opt_(opt) {
+    GroupRunner(const cuda::DeviceApi& dev, const std::vector<Job>& jobs, const BatchOptions& opt)
+        : dev_(dev), jobs_(jobs), opt_(opt) {
         const SimConfig& c = *jobs.front().cfg;
         shape_.method = method_of(c);
         shape_.n = c.layer.neurons;
@@ -327,7 +344,7 @@ public:
             if (p0 >= P) break;
             const int64_t p1 = std::min({P, p0 + chunk_, (p0 / ce_ + 1) * ce_});
             active_.upload(active);
-            check(cuda::run_chunk<T>(shape_, st, static_cast<int>(G), p0, p1), "integrating a chunk");
+            check(run_chunk(dev_, shape_, st, static_cast<int>(G), p0, p1), "integrating a chunk");
             rec_count_.download(rc);
             next_.download(cnext);
             step_.download(cstep);
@@ -432,13 +449,13 @@ private:
         const int64_t G = static_cast<int64_t>(jobs_.size());
         const size_t kk = static_cast<size_t>(K_) * K_;
         const int64_t block = std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
-        DeviceArray<double> cov(block * kk);
-        DeviceArray<int64_t> np(block);
+        DeviceArray<double> cov(dev_, block * kk);
+        DeviceArray<int64_t> np(dev_, block);
         std::vector<double> hc;
         for (int64_t b0 = 0; b0 < G; b0 += block) {
             const int64_t m = std::min(block, G - b0);
             np.upload(std::vector<int64_t>(done.begin() + b0, done.begin() + b0 + m));
-            check(cuda::input_covariance(params_.get() + b0, np.get(), static_cast<int>(m), K_, cov.get()),
+            check(dev_.input_covariance(params_.get() + b0, np.get(), static_cast<int>(m), K_, cov.get()),
                   "input covariance");
             cov.download(hc);
 #pragma omp parallel for schedule(dynamic, 4)
@@ -450,6 +467,7 @@ private:
         }
     }
 
+    const cuda::DeviceApi& dev_;
     const std::vector<Job>& jobs_;
     BatchOptions opt_;
     cuda::BatchShape shape_;
@@ -458,24 +476,28 @@ private:
     int n_ = 0, K_ = 0;
     std::vector<std::vector<double>> w0_;   // exact initial weights, n x K row-major
     std::vector<T> hw_, hv_, hr_, hq_;      // device layout, after download_state()
-    DeviceArray<T> w_, w0d_, v_, r_, q_, x_;
-    DeviceArray<cuda::RunScalars> params_;
-    DeviceArray<int> active_, diverged_, rec_count_;
-    DeviceArray<int64_t> next_, step_, substeps_, rec_step_;
-    DeviceArray<double> rec_value_;
+    DeviceArray<T> w_{dev_}, w0d_{dev_}, v_{dev_}, r_{dev_}, q_{dev_}, x_{dev_};
+    DeviceArray<cuda::RunScalars> params_{dev_};
+    DeviceArray<int> active_{dev_}, diverged_{dev_}, rec_count_{dev_};
+    DeviceArray<int64_t> next_{dev_}, step_{dev_}, substeps_{dev_}, rec_step_{dev_};
+    DeviceArray<double> rec_value_{dev_};
 };
 
-DevicePrecision precision_from_env() {
+}  // namespace
+
+DevicePrecision cuda_precision_from_env() {
     const char* e = std::getenv("DYNSHARE_CUDA_PRECISION");
     if (!e || !*e || std::string(e) == "fp32") return DevicePrecision::fp32;
     if (std::string(e) == "fp64") return DevicePrecision::fp64;
     throw UserError(std::string("DYNSHARE_CUDA_PRECISION = ") + e + ": allowed values are fp32 and fp64");
 }
 
+namespace {
+
 class CudaBackend final : public Backend {
 public:
-    explicit CudaBackend(DevicePrecision p) : precision_(p) {}
-    std::string name() const override { return "cuda"; }
+    CudaBackend(const cuda::DeviceApi& dev, DevicePrecision p) : dev_(dev), precision_(p) {}
+    std::string name() const override { return dev_.name; }
 
     void check(const SimConfig& cfg, const RunPlan& plan) const override {
         if (plan.kind == PlanKind::stack)
@@ -528,53 +550,40 @@ private:
             const size_t per_run = (3 + (c.input.noise_std > 0 ? 1 : 0)) * nk * elem + 4096 +
                                    size_t(std::min<int64_t>(c.run.checkpoint_every, 1 << 17)) * 16;
             size_t free_b = 0, total_b = 0;
-            dynshare::check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+            dynshare::check(dev_.mem_info(&free_b, &total_b), "cudaMemGetInfo");
             const size_t slice = std::max<size_t>(1, std::min<size_t>(65536, (free_b / 2) / per_run));
             for (size_t s0 = 0; s0 < group.size(); s0 += slice) {
                 const std::vector<Job> part(group.begin() + s0, group.begin() + std::min(group.size(), s0 + slice));
-                if (precision == DevicePrecision::fp64) GroupRunner<double>(part, opt).run();
-                else GroupRunner<float>(part, opt).run();
+                if (precision == DevicePrecision::fp64) GroupRunner<double>(dev_, part, opt).run();
+                else GroupRunner<float>(dev_, part, opt).run();
             }
         }
     }
 
+    const cuda::DeviceApi& dev_;
     DevicePrecision precision_;
 };
 
 }  // namespace
 
+std::unique_ptr<Backend> make_cuda_backend_on(const cuda::DeviceApi& device, DevicePrecision precision) {
+    return std::make_unique<CudaBackend>(device, precision);
+}
+
+#if defined(DYNSHARE_HAVE_CUDA)
+// The GPU (nvcc build of the kernels); without nvcc, src/backends/cuda_unavailable.cpp.
+
 bool cuda_usable(std::string* why) {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess) {
-        if (why) {
-            *why = std::string("no usable CUDA device (") + cudaGetErrorString(e);
-            if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice)
-                *why += ": no NVIDIA GPU/driver here, or a driver older than the CUDA runtime";
-            *why += ")";
-        }
-        cudaGetLastError();
-        return false;
-    }
-    if (count == 0) {
-        if (why) *why = "no CUDA device found";
-        return false;
-    }
-    void* p = nullptr;
-    e = cudaMalloc(&p, 256);
-    if (e != cudaSuccess) {
-        if (why) *why = std::string("CUDA device not usable: allocating 256 bytes failed (") + cudaGetErrorString(e) + ")";
-        cudaGetLastError();
-        return false;
-    }
-    cudaFree(p);
-    return true;
+    const char* e = cuda::device::api().usable();
+    if (e && why) *why = e;
+    return e == nullptr;
 }
 
 std::unique_ptr<Backend> make_cuda_backend(DevicePrecision precision) {
-    return std::make_unique<CudaBackend>(precision);
+    return make_cuda_backend_on(cuda::device::api(), precision);
 }
 
-std::unique_ptr<Backend> make_cuda_backend() { return make_cuda_backend(precision_from_env()); }
+std::unique_ptr<Backend> make_cuda_backend() { return make_cuda_backend(cuda_precision_from_env()); }
+#endif
 
 }  // namespace dynshare

@@ -1,7 +1,13 @@
 // The plain interface between the CUDA backend's host side
-// (src/cuda/cuda_backend.cpp, C++ compiler) and its kernels (src/cuda/*.cu,
-// nvcc). Plain structs of sizes, parameters and device pointers only: no
-// Eigen, HDF5, yaml-cpp or Boost on either side of this header.
+// (src/cuda/cuda_backend.cpp, C++ compiler) and its kernels (src/cuda/*.cu).
+// Plain structs of sizes, parameters and device pointers only: no Eigen,
+// HDF5, yaml-cpp or Boost on either side of this header.
+//
+// The kernel sources are built twice (src/cuda/cuda_compat.hpp): by nvcc for
+// a GPU (namespace cuda::device, only when nvcc was found), and as host C++
+// with the emulator in src/cuda/emulation/ (namespace cuda::emulated, always).
+// Each build hands the host side one DeviceApi: the host code (GroupRunner)
+// is the same for both, only the memory calls and the launches differ.
 //
 // Device layout of one batch of R runs with n neurons and K = k^2 inputs:
 //   w, w0, v   R x K x n  (run-major, then input j, then neuron i: neuron
@@ -10,6 +16,7 @@
 //   r          R x n, r_inh R (one module per single layer)
 // The host converts to and from the engine's n x K row-major doubles.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace dynshare {
@@ -69,22 +76,55 @@ struct BatchState {
     int rec_cap = 0;
 };
 
-// Integrates presentations [p_begin, p_end) of every active run (each from
-// max(p_begin, next[b])), writing the records that fall in them. Returns a
-// CUDA error string, or nullptr on success (the launch is synchronous).
+// What the host side needs from a device: memory, copies and the kernels'
+// entry points. Every call returns nullptr on success, else the error text.
+struct DeviceApi {
+    const char* name;  // "cuda" (a GPU) or "cuda-emulated"
+    // nullptr when a device can be used, else why not (one line).
+    const char* (*usable)();
+    const char* (*alloc)(void** p, size_t bytes);
+    void (*release)(void* p);
+    const char* (*to_device)(void* dst, const void* src, size_t bytes);
+    const char* (*to_host)(void* dst, const void* src, size_t bytes);
+    const char* (*mem_info)(size_t* free_bytes, size_t* total_bytes);
+
+    // Integrates presentations [p_begin, p_end) of every active run (each from
+    // max(p_begin, next[b])), writing the records that fall in them (the
+    // launch is synchronous).
+    const char* (*run_chunk_f32)(const BatchShape& shape, const BatchState<float>& state, int runs, int64_t p_begin,
+                                 int64_t p_end);
+    const char* (*run_chunk_f64)(const BatchShape& shape, const BatchState<double>& state, int runs,
+                                 int64_t p_begin, int64_t p_end);
+    // Input covariance C_b = (1/P_b) sum_{p < P_b} x_p x_p^T of each run (shared
+    // x, fp64, the same Philox draws), for the Eq. 5 theory line. cov: R x K x K.
+    const char* (*input_covariance)(const RunScalars* params, const int64_t* presentations, int runs, int k,
+                                    double* cov);
+    // Ceiling measurements for the benchmark (bench/gpu): device-to-device copy
+    // bandwidth (bytes/s, read + write counted) and fp32 FMA rate (FLOP/s, 2 per FMA).
+    const char* (*measure_copy_bandwidth)(double seconds_target, double* bytes_per_s);
+    const char* (*measure_fp32_rate)(double seconds_target, double* flop_per_s);
+};
+
+namespace device {
+const DeviceApi& api();  // the GPU: built only with nvcc (DYNSHARE_HAVE_CUDA)
+}
+namespace emulated {
+const DeviceApi& api();  // the CPU emulator: library dynshare_cuda_emulated, always built
+}
+
+#if defined(DYNSHARE_KERNEL_NS)
+// The entry points behind DeviceApi, for the kernel sources only (defined in
+// the namespace of their build, src/cuda/cuda_compat.hpp).
+namespace DYNSHARE_KERNEL_NS {
 template <class T>
 const char* run_chunk(const BatchShape& shape, const BatchState<T>& state, int runs, int64_t p_begin,
                       int64_t p_end);
-
-// Input covariance C_b = (1/P_b) sum_{p < P_b} x_p x_p^T of each run (shared x,
-// fp64, the same Philox draws), for the Eq. 5 theory line. cov: R x K x K.
 const char* input_covariance(const RunScalars* params, const int64_t* presentations, int runs, int k,
                              double* cov);
-
-// Ceiling measurements for the benchmark (bench/gpu): device-to-device copy
-// bandwidth (bytes/s, read + write counted) and fp32 FMA rate (FLOP/s, 2 per FMA).
 const char* measure_copy_bandwidth(double seconds_target, double* bytes_per_s);
 const char* measure_fp32_rate(double seconds_target, double* flop_per_s);
+}  // namespace DYNSHARE_KERNEL_NS
+#endif
 
 }  // namespace cuda
 }  // namespace dynshare

@@ -11,7 +11,12 @@
 // learning-rate schedule, the (mean, r_inh) propagator) are fp64 whatever T
 // is: they cost O(1) per step per run. Inputs are drawn here with the same
 // Philox functions as the CPU (include/dynshare/philox.hpp).
-#include <cuda_runtime.h>
+//
+// Built twice (src/cuda/cuda_compat.hpp): by nvcc for a GPU, and as host C++
+// with src/cuda/emulation/ (one std::thread per CUDA thread) for the
+// emulated tests; only the launch and the declaration of the dynamic shared
+// memory are spelled through the macros of cuda_compat.hpp.
+#include "cuda/cuda_compat.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
                                                      int64_t p_end) {
     const int b = blockIdx.x;
     if (!st.active[b]) return;
-    extern __shared__ double smem[];
+    DS_EXTERN_SHARED(double, smem);
     double* red_buf = smem;               // kRedSlots
     double* xs = smem + kRedSlots;        // K: the shared input x of the presentation
     T* csh = reinterpret_cast<T*>(xs + shape.k);  // n: c_i for the records
@@ -268,14 +273,19 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
                     for (int l = 0; l < 4; ++l) acc[l] += X(j + l) * X(j + l);
                 for (; j < K; ++j) acc[0] += X(j) * X(j);
                 s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-            } else {
-                T acc[4] = {0, 0, 0, 0};
-                int j = 0;
-                for (; j + 4 <= K; j += 4)
-                    for (int l = 0; l < 4; ++l) acc[l] += static_cast<T>(xs[j + l]) * static_cast<T>(xs[j + l]);
-                for (; j < K; ++j) acc[0] += static_cast<T>(xs[j]) * static_cast<T>(xs[j]);
-                s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
             }
+        }
+        if (!shape.noisy) {
+            // The shared x: every thread, idle lanes (i >= n) included, since
+            // xx_max below sets the exponential sub-step, and so how many
+            // block reductions follow; a lane with another xx would take a
+            // different number of sub-steps and miss the others' __syncthreads.
+            T acc[4] = {0, 0, 0, 0};
+            int j = 0;
+            for (; j + 4 <= K; j += 4)
+                for (int l = 0; l < 4; ++l) acc[l] += static_cast<T>(xs[j + l]) * static_cast<T>(xs[j + l]);
+            for (; j < K; ++j) acc[0] += static_cast<T>(xs[j]) * static_cast<T>(xs[j]);
+            s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
         s.c = 0;
         s.e = 0;
@@ -432,7 +442,7 @@ cudaError_t launch(const BatchShape& shape, const BatchState<T>& st, int runs, i
                                                    static_cast<int>(shmem));
         if (e != cudaSuccess) return e;
     }
-    kernel<<<runs, threads, shmem>>>(shape, st, p_begin, p_end);
+    DS_LAUNCH(kernel, runs, threads, shmem)(shape, st, p_begin, p_end);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
     return cudaDeviceSynchronize();
@@ -442,7 +452,7 @@ cudaError_t launch(const BatchShape& shape, const BatchState<T>& st, int runs, i
 // drawn into shared memory, threads over the K x K entries.
 __global__ void covariance_kernel(const RunScalars* params, const int64_t* presentations, int k, int tile,
                                   double* cov) {
-    extern __shared__ double xt[];  // tile x k
+    DS_EXTERN_SHARED(double, xt);  // tile x k
     const int b = blockIdx.x;
     const RunScalars P = params[b];
     const RngKey key{P.key0, P.key1};
@@ -478,6 +488,8 @@ __global__ void covariance_kernel(const RunScalars* params, const int64_t* prese
 
 }  // namespace
 
+namespace DYNSHARE_KERNEL_NS {
+
 template <class T>
 const char* run_chunk(const BatchShape& shape, const BatchState<T>& state, int runs, int64_t p_begin,
                       int64_t p_end) {
@@ -506,11 +518,12 @@ const char* input_covariance(const RunScalars* params, const int64_t* presentati
                                                    static_cast<int>(shmem));
         if (e != cudaSuccess) return cudaGetErrorString(e);
     }
-    covariance_kernel<<<runs, 256, shmem>>>(params, presentations, k, tile, cov);
+    DS_LAUNCH(covariance_kernel, runs, 256, shmem)(params, presentations, k, tile, cov);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess) e = cudaDeviceSynchronize();
     return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
+}  // namespace DYNSHARE_KERNEL_NS
 }  // namespace cuda
 }  // namespace dynshare
