@@ -268,6 +268,7 @@ public:
         step_.resize(G);
         substeps_.resize(G);
         diverged_.resize(G);
+        diverged_step_.resize(G);
         rec_step_.resize(G * rec_cap_);
         rec_value_.resize(G * rec_cap_);
         rec_count_.resize(G);
@@ -281,6 +282,7 @@ public:
         step_.upload(hstep);
         substeps_.upload(hzero);
         diverged_.upload(std::vector<int>(G, 0));
+        diverged_step_.upload(std::vector<int64_t>(G, -1));
         hw = {};
         hw0 = {};
         hv = {};
@@ -298,6 +300,7 @@ public:
         st.step = step_.get();
         st.substeps = substeps_.get();
         st.diverged = diverged_.get();
+        st.diverged_step = diverged_step_.get();
         st.rec_step = rec_step_.get();
         st.rec_value = rec_value_.get();
         st.rec_count = rec_count_.get();
@@ -329,6 +332,7 @@ public:
         std::vector<int64_t> rs, cnext, cstep;
         std::vector<double> rv;
         std::vector<int> rc, dv;
+        std::vector<int64_t> dstep;
         std::vector<int> interrupted(G, 0);
         for (;;) {
             int64_t p0 = P;
@@ -349,6 +353,7 @@ public:
             next_.download(cnext);
             step_.download(cstep);
             diverged_.download(dv);
+            diverged_step_.download(dstep);
             rec_step_.download(rs);
             rec_value_.download(rv);
             bool checkpoint_due = false;
@@ -366,11 +371,17 @@ public:
                 hnext[b] = cnext[b];
                 hstep[b] = cstep[b];
                 if (dv[b]) {
+                    // The engine's messages (src/core/engine.cpp), word for word.
                     active[b] = 0;
                     jb.result->status = RunStatus::diverged;
-                    jb.result->message = "rates or weights became non-finite during presentation " +
+                    jb.result->diverged_at_step = dstep[b];
+                    jb.result->message =
+                        dv[b] == 2 ? "the weights overflowed at step " + std::to_string(dstep[b]) + " (presentation " +
+                                         std::to_string(hnext[b]) + "; -log SNR_w cannot be computed there)"
+                                   : "rates or weights became non-finite during presentation " +
                                          std::to_string(hnext[b]) + " (steps " + std::to_string(hstep[b] - S) +
-                                         " to " + std::to_string(hstep[b]) + "); reduce plasticity.lr or dynamics.dt";
+                                         " to " + std::to_string(hstep[b]) + ")";
+                    jb.result->message += "; reduce plasticity.lr or dynamics.dt";
                     continue;
                 }
                 if (hnext[b] > before) jb.observer->on_progress(hnext[b], P);
@@ -479,6 +490,7 @@ private:
     DeviceArray<T> w_{dev_}, w0d_{dev_}, v_{dev_}, r_{dev_}, q_{dev_}, x_{dev_};
     DeviceArray<cuda::RunScalars> params_{dev_};
     DeviceArray<int> active_{dev_}, diverged_{dev_}, rec_count_{dev_};
+    DeviceArray<int64_t> diverged_step_{dev_};
     DeviceArray<int64_t> next_{dev_}, step_{dev_}, substeps_{dev_}, rec_step_{dev_};
     DeviceArray<double> rec_value_{dev_};
 };

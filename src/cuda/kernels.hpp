@@ -68,7 +68,8 @@ struct BatchState {
     int64_t* next = nullptr;       // R: next presentation to integrate
     int64_t* step = nullptr;       // R: global steps done
     int64_t* substeps = nullptr;   // R: integrator steps taken (cost metric)
-    int* diverged = nullptr;       // R: 1 once the state became non-finite
+    int* diverged = nullptr;       // R: 1 once the state became non-finite, 2 once a record's sums overflowed
+    int64_t* diverged_step = nullptr;  // R: the step where a record's sums overflowed (diverged == 2)
     // Records of the last chunk: run b's records at [b * rec_cap, b * rec_cap + rec_count[b]).
     int64_t* rec_step = nullptr;
     double* rec_value = nullptr;   // -log SNR_w

@@ -149,7 +149,8 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
     int64_t substeps = st.substeps[b];
     int rec = 0;
     int64_t p = p_begin > st.next[b] ? p_begin : st.next[b];
-    bool diverged = false;
+    int diverged = 0;          // 1: the state became non-finite; 2: a record's sums overflowed
+    int64_t diverged_at = -1;  // the step of a record that overflowed
 
     auto X = [&](int j) -> T { return shape.noisy ? xrow[static_cast<size_t>(j) * n + i] : static_cast<T>(xs[j]); };
     // Four fixed lanes, as the CPU's dot(): the same summation order.
@@ -171,13 +172,15 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
     // -log SNR_w (Eq. 6, snr_impl's shifted one-pass sums in fp64) of the
     // weights w_ij = w^s + F v^s + G (w^s - w0) + c_i x_j; materialized=true
     // reads w as it is. One warp per input j, lanes over neurons.
+    // NaN when the sums overflowed (or met a non-finite weight): the state has
+    // diverged and the record is no result (src/core/snr.cpp's LayerSnr::finite).
     auto neg_log_snr = [&](const ReducedShared& sh, bool materialized) -> double {
         if (!materialized) {
             if (act) csh[i] = s.c;
             __syncthreads();
         }
         const T F = static_cast<T>(sh.F), G = static_cast<T>(sh.G);
-        double part = 0.0, bad = 0.0;
+        double part = 0.0, bad = 0.0, over = 0.0;
         for (int j = red.warp; j < K; j += red.nwarps) {
             auto wnow = [&](int ii) -> double {
                 const size_t idx = static_cast<size_t>(j) * n + ii;
@@ -195,12 +198,15 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             s1 = warp_sum(s1);
             s2 = warp_sum(s2);
             if (red.lane == 0) {
+                if (!isfinite(s1 + s2 + ref * 0.0)) over += 1.0;
                 const double t = snr_ratio(snr_moments(s1, s2, ref, invn));
                 if (t == INFINITY) bad += 1.0;
                 else part += t;
             }
         }
         red.sum2(part, bad);
+        over = red.sum(over);
+        if (over > 0.0) return NAN;
         if (bad > 0.0) return -INFINITY;  // -log(+inf), as snr_w returns +inf
         return -std::log(part / static_cast<double>(K));
     };
@@ -252,10 +258,18 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             const bool finite = isfinite(static_cast<double>(tot) + static_cast<double>(q));
             step += S;
             __syncthreads();
-            if (finite && step % R == 0) write_record(step, neg_log_snr(ReducedShared{}, true));
             if (!finite) {
-                diverged = true;
+                diverged = 1;
                 break;
+            }
+            if (step % R == 0) {
+                const double v = neg_log_snr(ReducedShared{}, true);
+                if (isnan(v)) {
+                    diverged = 2;
+                    diverged_at = step;
+                    break;
+                }
+                write_record(step, v);
             }
             continue;
         }
@@ -385,11 +399,19 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             t_local = t_end;
         };
 
-        // Records inside the presentation, then its end (run_single_layer).
+        // Records inside the presentation, then its end (the engine's run loop):
+        // a record whose sums overflow ends the run there.
         for (int64_t j = R - (step % R); j < S; j += R) {
             advance_to(j);
-            write_record(step + j, neg_log_snr(sh, false));
+            const double v = neg_log_snr(sh, false);
+            if (isnan(v)) {
+                diverged = 2;
+                diverged_at = step + j;
+                break;
+            }
+            write_record(step + j, v);
         }
+        if (diverged) break;
         advance_to(S);
         // state_finite(), then end(): materialize w (and v) at the end point.
         const T loc = act ? s.r + s.c + s.e : T(0);
@@ -414,10 +436,18 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
         }
         __syncthreads();
         step += S;
-        if (finite && step % R == 0) write_record(step, neg_log_snr(sh, true));
         if (!finite) {
-            diverged = true;
+            diverged = 1;
             break;
+        }
+        if (step % R == 0) {
+            const double v = neg_log_snr(sh, true);
+            if (isnan(v)) {
+                diverged = 2;
+                diverged_at = step;
+                break;
+            }
+            write_record(step, v);
         }
     }
 
@@ -428,7 +458,10 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
         st.substeps[b] = substeps;
         st.next[b] = p;  // the diverged presentation, or p_end
         st.rec_count[b] = rec;
-        if (diverged) st.diverged[b] = 1;
+        if (diverged) {
+            st.diverged[b] = diverged;
+            st.diverged_step[b] = diverged == 2 ? diverged_at : step;
+        }
     }
 }
 
