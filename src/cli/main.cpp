@@ -1,15 +1,18 @@
 // dynshare: command-line entry point. Dispatches to the subcommands and turns
-// exceptions into one-line messages and exit statuses.
+// exceptions into one-line messages and exit statuses. `train` is a separate
+// program, dynshare-train, next to this binary (it alone links LibTorch):
+// dynshare execs it with the same arguments, so its exit status is ours.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "dynshare/errors.hpp"
-#ifdef DYNSHARE_HAVE_TRAINER
-#include "trainer/train_command.hpp"
-#endif
 
 namespace {
 
@@ -23,7 +26,30 @@ const char* kUsage =
     "  sweep     run a parameter sweep (grid x trials) into one HDF5 file\n"
     "  merge     join the shard files of a sweep\n"
     "  bench     time the engine against a numpy baseline and write a report\n"
-    "  train     train conv/LC networks with a simulated sleep phase (LibTorch)\n";
+    "  train     train conv/LC networks with a simulated sleep phase (runs dynshare-train, LibTorch)\n";
+
+// The directory of the running binary (/proc/self/exe), with a trailing '/'.
+std::string own_directory(const char* argv0) {
+    std::vector<char> buf(4096);
+    const ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+    std::string self = n > 0 ? std::string(buf.data(), size_t(n)) : std::string(argv0 ? argv0 : "");
+    const size_t slash = self.rfind('/');
+    return slash == std::string::npos ? std::string("./") : self.substr(0, slash + 1);
+}
+
+// Replaces this process by dynshare-train ARGS...; returns only on failure.
+int exec_trainer(int argc, char** argv) {
+    const std::string program = own_directory(argv[0]) + "dynshare-train";
+    if (access(program.c_str(), F_OK) != 0)
+        throw dynshare::UserError("no trainer program: looked for " + program +
+                                  " (it is built with LibTorch: apt-get install libtorch-dev, then rebuild)");
+    std::vector<char*> args{const_cast<char*>(program.c_str())};
+    for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    std::fflush(nullptr);
+    execv(program.c_str(), args.data());
+    throw dynshare::UserError("cannot run " + program + ": " + std::strerror(errno));
+}
 
 int dispatch(const std::string& cmd, int argc, char** argv) {
     using namespace dynshare::cli;
@@ -31,13 +57,7 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
     if (cmd == "sweep") return cmd_sweep(argc, argv);
     if (cmd == "merge") return cmd_merge(argc, argv);
     if (cmd == "bench") return cmd_bench(argc, argv);
-    if (cmd == "train") {
-#ifdef DYNSHARE_HAVE_TRAINER
-        return dynshare::train_main(argc - 1, argv + 1);
-#else
-        throw dynshare::UserError("train: this build has no trainer (LibTorch was not found; apt-get install libtorch-dev)");
-#endif
-    }
+    if (cmd == "train") return exec_trainer(argc, argv);
     throw dynshare::UserError("unknown command '" + cmd + "' (commands: simulate, sweep, merge, bench, train)");
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dynshare/config.hpp"
+#include "io/scalar_value.hpp"
 
 namespace dynshare {
 
@@ -21,6 +22,11 @@ SimConfig parse_config(const std::string& yaml_text, const std::vector<std::stri
 // Fully resolved config; parse_config(to_yaml(c)) == c exactly (doubles are
 // printed with the fewest digits that read back to the same value).
 std::string to_yaml(const SimConfig& cfg);
+
+// Every scalar leaf that to_yaml writes, under its full key path
+// ("layer.kernel", "dynamics.alpha", "stack.connectivity"...): the parameter
+// attributes of every run group (lists such as stack.layers are left out).
+schema::Scalars config_scalars(const SimConfig& cfg);
 
 // Apply one override to a YAML tree: "dynamics.alpha=3" or
 // "stack.layers=[{channels: 8}]". The value is YAML; missing sections are

@@ -131,6 +131,17 @@ void set_attr(hid_t obj, const std::string& name, int64_t value) { set_attr_raw(
 void set_attr(hid_t obj, const std::string& name, double value) { set_attr_raw(obj, name, H5T_NATIVE_DOUBLE, &value); }
 void set_attr(hid_t obj, const std::string& name, uint64_t value) { set_attr_raw(obj, name, H5T_NATIVE_UINT64, &value); }
 
+void set_attrs(hid_t obj, const schema::Scalars& leaves) {
+    for (const auto& [name, v] : leaves) {
+        switch (v.kind) {
+            case schema::ScalarValue::integer: set_attr(obj, name, v.i); break;
+            case schema::ScalarValue::unsigned_integer: set_attr(obj, name, v.u); break;
+            case schema::ScalarValue::real: set_attr(obj, name, v.d); break;
+            case schema::ScalarValue::text: set_attr(obj, name, v.s); break;
+        }
+    }
+}
+
 std::string attr_string(hid_t obj, const std::string& name) {
     if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
     Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);

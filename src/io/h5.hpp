@@ -7,7 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "io/scalar_value.hpp"
+
 namespace dynshare::h5 {
+
+// Root attribute `schema_version` of every file dynshare writes (single and
+// stacked runs, sweeps, training metrics); docs/hdf5_layout.txt lists the
+// paths of this version.
+inline constexpr int64_t kSchemaVersion = 1;
 
 // Owns one hid_t and closes it with the right H5*close.
 class Handle {
@@ -41,6 +48,8 @@ void set_attr(hid_t obj, const std::string& name, const std::string& value);
 void set_attr(hid_t obj, const std::string& name, int64_t value);
 void set_attr(hid_t obj, const std::string& name, double value);
 void set_attr(hid_t obj, const std::string& name, uint64_t value);  // seeds: the full 64-bit range
+// One attribute per config leaf, named by its key path (config_scalars()).
+void set_attrs(hid_t obj, const schema::Scalars& leaves);
 std::string attr_string(hid_t obj, const std::string& name);
 int64_t attr_int(hid_t obj, const std::string& name);
 uint64_t attr_uint(hid_t obj, const std::string& name);

@@ -1,5 +1,7 @@
 #include "io/run_writer.hpp"
 
+#include "io/config_yaml.hpp"
+
 namespace dynshare {
 
 RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& config_yaml, hsize_t series, bool resumed)
@@ -13,6 +15,7 @@ RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& confi
         h5::set_attr(group, "status", std::string("running"));
         return;
     }
+    h5::set_attr(group, "schema_version", h5::kSchemaVersion);
     h5::set_attr(group, "config", config_yaml);
     h5::set_attr(group, "version", std::string(DYNSHARE_VERSION));
     h5::set_attr(group, "seed", static_cast<uint64_t>(cfg.run.seed));
@@ -23,6 +26,10 @@ RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& confi
     h5::set_attr(group, "gamma", cfg.plasticity.gamma);
     h5::set_attr(group, "alpha", cfg.dynamics.alpha);
     h5::set_attr(group, "steps_per_presentation", cfg.steps_per_presentation());
+    // Every scalar key of the resolved config under its full key path
+    // (layer.kernel, dynamics.alpha, plasticity.gamma, stack.drive...): the same
+    // names in single runs, stacked runs and each run of a sweep.
+    h5::set_attrs(group, config_scalars(cfg));
     step_ = h5::Appendable::create(group, "snr/step", H5T_NATIVE_INT64, 0);
     time_ = h5::Appendable::create(group, "snr/time", H5T_NATIVE_DOUBLE, 0);
     nls_ = h5::Appendable::create(group, "snr/neg_log_snr", H5T_NATIVE_DOUBLE, series_);

@@ -167,6 +167,7 @@ void RunCollector::write_records(hid_t group) const {
 }
 
 void write_sweep_header(hid_t file, const SweepFileHeader& h) {
+    h5::set_attr(file, "schema_version", h5::kSchemaVersion);
     h5::set_attr(file, "sweep", h.sweep_text);
     h5::set_attr(file, "version", std::string(DYNSHARE_VERSION));
     h5::set_attr(file, "runs_total", h.runs_total);
@@ -219,6 +220,8 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
     if (h5::exists(file, path)) check(H5Ldelete(file, path.c_str(), H5P_DEFAULT), "delete " + path);
     h5::Handle g = h5::group(file, path);
     // Sweep attributes first: a crash inside the writer leaves status "running", dropped on resume.
+    // The writer then sets every scalar config key with its schema type (so an
+    // integer key such as layer.kernel is int64 here as in a single run).
     for (const auto& [key, text] : run.values) {
         double v = 0;
         if (numeric_value(text, &v)) h5::set_attr(g.id(), key, v);

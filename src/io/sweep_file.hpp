@@ -2,6 +2,7 @@
 //
 // Layout of a sweep file (README "HDF5 layout"):
 //   root attributes
+//     schema_version  1 (h5::kSchemaVersion)
 //     sweep         the resolved sweep YAML (SweepSpec::text); --resume and merge require it to match
 //     version       dynshare version that wrote the file
 //     runs_total    runs in the whole sweep (all shards)
@@ -10,8 +11,9 @@
 //     runs_done     finished runs in the file; runs_diverged: how many of them diverged
 //     complete      1 when every run of the slice is finished, else 0
 //   /runs/<index>/  one run, exactly the single-run layout (RunGroupWriter), plus attributes:
-//                   each swept key path (e.g. "dynamics.alpha": float64 when the value is a
-//                   number, else the value's YAML text), seed (uint64), trial, point, index.
+//                   each swept key path that is not a scalar config key (a list: the value's
+//                   YAML text; scalar keys are attributes of every run, with their schema
+//                   type), seed (uint64), trial, point, index.
 //                   Only finished runs (status "complete" or "diverged") are written; a run
 //                   stopped by Ctrl-C is not written and runs again on --resume.
 //   /sweep/params   float64 (runs, keys): the swept values of the runs in the file, in

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -43,6 +44,18 @@ std::string find_file(const std::string& dir, const std::string& name) {
     for (const auto& cand : {name, name + ".gz"})
         if (fs::exists(fs::path(dir) / cand)) return (fs::path(dir) / cand).string();
     return (fs::path(dir) / name).string();
+}
+
+// The first `n` bytes of a (possibly gzipped) file.
+std::vector<uint8_t> read_head(const std::string& path, size_t n, const char* hint) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) throw UserError("cannot open " + path + hint);
+    std::vector<uint8_t> out(n);
+    const int got = gzread(f, out.data(), unsigned(n));
+    gzclose(f);
+    if (got < 0) throw UserError("cannot read " + path + " (corrupt gzip?)" + hint);
+    out.resize(size_t(got));
+    return out;
 }
 
 }  // namespace
@@ -140,6 +153,66 @@ void load_raw(const DataConfig& cfg, ImageSet& train, ImageSet& test, int& class
 }
 
 }  // namespace
+
+void check_data(const DataConfig& cfg) {
+    const bool fm = cfg.dataset == Dataset::fashion_mnist;
+    if (!fs::is_directory(cfg.path))
+        throw UserError("data.path " + cfg.path + " is not a directory" + (fm ? kFmnistHint : kCifarHint));
+    int64_t n_train = 0, h = 32, w = 32;
+    if (fm) {
+        for (const char* split : {"train", "t10k"}) {
+            const std::string images = find_file(cfg.path, std::string(split) + "-images-idx3-ubyte");
+            const std::string labels = find_file(cfg.path, std::string(split) + "-labels-idx1-ubyte");
+            const auto img = read_head(images, 16, kFmnistHint);
+            const auto lab = read_head(labels, 8, kFmnistHint);
+            if (img.size() < 16 || be32(img, 0) != 0x00000803)
+                throw UserError("malformed IDX image file " + images + " (bad magic number)" + kFmnistHint);
+            if (lab.size() < 8 || be32(lab, 0) != 0x00000801)
+                throw UserError("malformed IDX label file " + labels + " (bad magic number)" + kFmnistHint);
+            if (be32(lab, 4) != be32(img, 4)) throw UserError("IDX label file " + labels + " does not match " + images);
+            if (std::string(split) == "train") {
+                n_train = be32(img, 4);
+                h = be32(img, 8);
+                w = be32(img, 12);
+            }
+        }
+    } else {
+        const bool c100 = cfg.dataset == Dataset::cifar100;
+        std::string dir = cfg.path;
+        const char* sub = c100 ? "cifar-100-binary" : "cifar-10-batches-bin";
+        if (fs::is_directory(fs::path(dir) / sub)) dir = (fs::path(dir) / sub).string();
+        std::vector<std::string> files = {"test_batch.bin", "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                          "data_batch_4.bin", "data_batch_5.bin"};
+        if (c100) files = {"test.bin", "train.bin"};
+        const int64_t rec = (c100 ? 2 : 1) + 3072;
+        int64_t counted = 0;
+        bool gzipped = false;  // then the number of images is unknown here
+        for (const auto& name : files) {
+            const std::string path = find_file(dir, name);
+            if (read_head(path, 1, kCifarHint).empty())
+                throw UserError("malformed CIFAR file " + path + ": size is not a multiple of " + std::to_string(rec) + kCifarHint);
+            std::error_code ec;
+            const auto size = fs::file_size(path, ec);
+            if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
+                gzipped = true;
+                continue;
+            }
+            if (ec || size % uint64_t(rec) != 0)
+                throw UserError("malformed CIFAR file " + path + ": size is not a multiple of " + std::to_string(rec) + kCifarHint);
+            if (name != files.front()) counted += int64_t(size / uint64_t(rec));
+        }
+        n_train = gzipped ? -1 : counted;
+    }
+    if (cfg.canvas > 0 && (cfg.canvas < h || cfg.canvas < w))
+        throw UserError("data.canvas " + std::to_string(cfg.canvas) + " is smaller than the images (" + std::to_string(h) +
+                        "x" + std::to_string(w) + ")");
+    if (n_train >= 0) {
+        if (cfg.limit_train > 0) n_train = std::min<int64_t>(n_train, cfg.limit_train);
+        if (cfg.validation >= n_train)
+            throw UserError("data.validation " + std::to_string(cfg.validation) +
+                            " leaves no training images (the split has " + std::to_string(n_train) + ")");
+    }
+}
 
 DataSplits load_data(const DataConfig& cfg, uint64_t seed) {
     ImageSet train, test;

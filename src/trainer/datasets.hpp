@@ -35,4 +35,10 @@ struct DataSplits {
 
 DataSplits load_data(const DataConfig& cfg, uint64_t seed);
 
+// What load_data would refuse, found from the files' headers and sizes only
+// (no images are read): a missing data.path or file, a malformed header, a
+// canvas smaller than the images, a validation split that leaves no training
+// images. Throws the same UserErrors; run before anything is created.
+void check_data(const DataConfig& cfg);
+
 }  // namespace dynshare::trainer

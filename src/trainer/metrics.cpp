@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "io/h5.hpp"
+#include "trainer/train_config.hpp"
+
 namespace dynshare::trainer {
 namespace {
 
@@ -57,18 +60,6 @@ void write_mat(hid_t g, const std::string& name, const Mat& m, size_t cols) {
     write_dataset(g, name, flat.data(), m.size(), cols, true);
 }
 
-void write_string_attr(hid_t obj, const std::string& name, const std::string& value) {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, value.size() + 1);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
-    check(H5Awrite(attr, type, value.c_str()), "attribute " + name);
-    H5Aclose(attr);
-    H5Sclose(space);
-    H5Tclose(type);
-}
-
 }  // namespace
 
 std::vector<std::pair<std::string, torch::Tensor>> Metrics::to_tensors() const {
@@ -107,9 +98,15 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     if (file < 0) throw std::runtime_error("cannot create " + tmp);
     std::string names;
     for (const auto& n : lc_names) names += (names.empty() ? "" : "\n") + n;
-    write_string_attr(file, "config", config_yaml);
-    write_string_attr(file, "network", network);
-    write_string_attr(file, "lc_layers", names);
+    // Root attributes: variable-length UTF-8 strings (h5py reads str), the
+    // schema version, and every scalar config key under its full key path
+    // (train.lr, sharing.mode, sleep.dynamics.alpha...), as in run files.
+    h5::set_attr(file, "schema_version", h5::kSchemaVersion);
+    h5::set_attr(file, "config", config_yaml);
+    h5::set_attr(file, "network", network);
+    h5::set_attr(file, "lc_layers", names);
+    // config_yaml is to_yaml(RunConfig) of the run: it reads back to the same config.
+    if (!config_yaml.empty()) h5::set_attrs(file, config_scalars(parse_run_config(config_yaml, {})));
     const size_t layers = lc_names.size();
     hid_t ep = H5Gcreate2(file, "epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     write_vec(ep, "train_loss", m.train_loss);

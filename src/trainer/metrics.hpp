@@ -3,7 +3,9 @@
 //
 // metrics.h5 layout (all float64; fractions in [0, 1]; E epochs, S sleep
 // phases, L LC layers in forward order):
+//   attribute /schema_version   1 (the file layout's version, as in run and sweep files)
 //   attribute /config           resolved YAML of the run
+//   attributes /<key path>      every scalar config key (train.lr, sharing.mode, ...)
 //   attribute /network          architecture signature
 //   attribute /lc_layers        LC layer names, newline-separated
 //   /epochs/train_loss (E)      mean cross-entropy over the epoch's batches

@@ -1,20 +1,31 @@
-// Argument parsing for `dynshare train`; the work is in trainer.cpp.
+// `dynshare train` (the program dynshare-train): arguments through the
+// simulator's parser (src/cli/args.hpp), errors as one line
+// "dynshare train: error: ..." with exit status 2. Everything that can be
+// checked without training is checked before RUN_DIR is created: the
+// arguments, the config, the data files (headers only) and the device; a
+// RUN_DIR that this command created is removed again if the run is then
+// refused before it wrote anything. The work is in trainer.cpp.
 #include "trainer/train_command.hpp"
 
+#include <torch/torch.h>
+
 #include <cstdio>
-#include <cstring>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cli/args.hpp"
 #include "dynshare/errors.hpp"
+#include "trainer/datasets.hpp"
 #include "trainer/trainer.hpp"
 
 namespace dynshare {
 namespace {
+namespace fs = std::filesystem;
 
 const char* kUsage =
-    "usage: dynshare train CONFIG -o RUN_DIR [--set key=value]... [--resume] [--overwrite]\n"
+    "usage: dynshare train CONFIG -o RUN_DIR [--set key=value]... [--resume] [--overwrite] [--device cpu|cuda]\n"
     "\n"
     "Trains a conv or locally connected network (config keys network.*, data.*,\n"
     "sharing.*, train.*, sleep.*; see experiments/train_fmnist_quick.yaml) and\n"
@@ -25,58 +36,88 @@ const char* kUsage =
     "  --overwrite            replace an existing run in RUN_DIR\n"
     "  --device cpu|cuda      same as --set train.device=...\n";
 
-struct Args {
+struct Request {
     std::string config, run_dir;
     std::vector<std::pair<std::string, std::string>> sets;
-    bool resume = false, overwrite = false, help = false;
+    bool resume = false, overwrite = false;
 };
 
-Args parse_args(int argc, char** argv) {
-    Args a;
-    auto value = [&](int& i) -> std::string {
-        if (i + 1 >= argc) throw UserError(std::string("option ") + argv[i] + " needs a value");
-        return argv[++i];
-    };
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "-h" || arg == "--help") a.help = true;
-        else if (arg == "-o" || arg == "--output") a.run_dir = value(i);
-        else if (arg == "--resume") a.resume = true;
-        else if (arg == "--overwrite") a.overwrite = true;
-        else if (arg == "--device") a.sets.emplace_back("train.device", value(i));
-        else if (arg == "--set") {
-            const std::string kv = value(i);
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0) throw UserError("--set expects key=value, got '" + kv + "'");
-            a.sets.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-        } else if (!arg.empty() && arg[0] == '-') throw UserError("unknown option " + arg);
-        else if (a.config.empty()) a.config = arg;
-        else throw UserError("unexpected argument " + arg);
+Request parse_request(const cli::Args& a) {
+    Request r;
+    if (a.positional.empty()) throw UserError("missing CONFIG (see dynshare train --help)");
+    if (a.positional.size() > 1) throw UserError("train takes exactly one CONFIG file, got " + std::to_string(a.positional.size()));
+    r.config = a.positional[0];
+    if (a.has("-o") && a.has("--output")) throw UserError("option -o given twice (as -o and --output)");
+    r.run_dir = a.has("-o") ? a.get("-o") : a.get("--output");
+    if (r.run_dir.empty()) throw UserError("missing -o RUN_DIR (see dynshare train --help)");
+    r.resume = a.has("--resume");
+    r.overwrite = a.has("--overwrite");
+    if (r.resume && r.overwrite) throw UserError("--resume and --overwrite exclude each other");
+    for (const std::string& kv : a.all("--set")) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) throw UserError("--set " + kv + ": expected key.path=value");
+        r.sets.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
-    if (a.help) return a;
-    if (a.config.empty()) throw UserError("missing CONFIG (see dynshare train --help)");
-    if (a.run_dir.empty()) throw UserError("missing -o RUN_DIR (see dynshare train --help)");
-    if (a.resume && a.overwrite) throw UserError("--resume and --overwrite exclude each other");
-    return a;
+    if (a.has("--device")) r.sets.emplace_back("train.device", a.get("--device"));
+    return r;
+}
+
+// The checks of trainer.cpp's prepare_run_dir, without creating anything.
+void check_run_dir(const Request& r) {
+    const fs::path dir(r.run_dir);
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+        throw UserError("-o " + r.run_dir + ": exists and is not a directory");
+    const bool has_checkpoint = fs::exists(dir / "checkpoint.pt", ec);
+    const bool used = has_checkpoint || fs::exists(dir / "metrics.h5", ec);
+    if (r.resume && !has_checkpoint) throw UserError("--resume: no checkpoint.pt in " + r.run_dir);
+    if (!r.resume && used && !r.overwrite)
+        throw UserError(r.run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
+}
+
+int run(const Request& r) {
+    const auto cfg = trainer::load_run_config(r.config, r.sets);
+    trainer::check_data(cfg.data);
+    if (cfg.train.device == "cuda" && !torch::cuda::is_available())
+        throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
+    check_run_dir(r);
+    std::error_code ec;
+    const bool existed = fs::exists(r.run_dir, ec);
+    try {
+        const auto state = trainer::run_training(cfg, trainer::RunOptions{r.run_dir, r.resume, r.overwrite});
+        return state.interrupted ? 130 : 0;  // Ctrl-C / SIGTERM: checkpoint written, resumable
+    } catch (...) {
+        // Refused after RUN_DIR was made (e.g. a network the images are too
+        // small for): leave no empty folder behind.
+        if (!existed && fs::is_directory(r.run_dir, ec) && fs::is_empty(r.run_dir, ec)) fs::remove(r.run_dir, ec);
+        throw;
+    }
 }
 
 }  // namespace
 
 int train_main(int argc, char** argv) {
     try {
-        const Args a = parse_args(argc, argv);
-        if (a.help) {
+        const cli::Args a = cli::parse_args(argc, argv, 1,
+                                            {{"-o", true, false},
+                                             {"--output", true, false},
+                                             {"--set", true, true},
+                                             {"--resume", false, false},
+                                             {"--overwrite", false, false},
+                                             {"--device", true, false},
+                                             {"--help", false, false},
+                                             {"-h", false, false}},
+                                            "train");
+        if (a.has("--help") || a.has("-h")) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        const auto cfg = trainer::load_run_config(a.config, a.sets);
-        const auto state = trainer::run_training(cfg, trainer::RunOptions{a.run_dir, a.resume, a.overwrite});
-        return state.interrupted ? 130 : 0;
+        return run(parse_request(a));
     } catch (const UserError& e) {
-        std::fprintf(stderr, "dynshare train: %s\n", e.what());
+        std::fprintf(stderr, "dynshare train: error: %s\n", e.what());
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "dynshare train: error: %s\n", e.what());
+        std::fprintf(stderr, "dynshare train: internal error: %s\n", e.what());
         return 1;
     }
 }

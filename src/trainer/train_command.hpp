@@ -1,7 +1,8 @@
-// `dynshare train CONFIG -o RUN_DIR [--set key=value]... [--resume] [--overwrite]`
-// Called by the CLI with argv[0] == "train". Returns the exit status:
-// 0 success, 2 user error (one line on stderr, prefixed "dynshare train: "),
-// 1 any other failure.
+// `dynshare train CONFIG -o RUN_DIR [--set key=value]... [--resume] [--overwrite] [--device cpu|cuda]`
+// The main of dynshare-train (argv[0] is the program; arguments from argv[1]).
+// Returns the exit status: 0 success, 2 user error (one line on stderr,
+// "dynshare train: error: ..."), 1 any other failure ("dynshare train:
+// internal error: ...").
 #pragma once
 
 namespace dynshare {

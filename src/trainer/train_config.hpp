@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dynshare/config.hpp"
+#include "io/scalar_value.hpp"
 #include "trainer/lc_algorithm.hpp"
 
 namespace dynshare::trainer {
@@ -90,6 +91,9 @@ RunConfig load_run_config(const std::string& path,
 
 // The resolved configuration (every key, defaults included) as YAML.
 std::string to_yaml(const RunConfig& cfg);
+// Its scalar keys under their full key paths (train.lr, sleep.dynamics.alpha...):
+// the parameter attributes of metrics.h5.
+schema::Scalars config_scalars(const RunConfig& cfg);
 
 const char* to_string(Arch);
 const char* to_string(Connect);

@@ -3,10 +3,17 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
+
+#include <sys/wait.h>
+
+#include <cstdio>
 
 #include "dynshare/errors.hpp"
+#include "layout_check.hpp"
 #include "test_helpers.hpp"
 #include "trainer/train_command.hpp"
 #include "trainer/trainer.hpp"
@@ -117,7 +124,7 @@ TEST(Config, SleepSectionUsesTheSimulatorSchema) {
     // Euler's stability rule of the simulator applies here too.
     EXPECT_NE(message("sleep: {dynamics: {integrator: euler, alpha: 100}}\n").find("dynamics.dt"), std::string::npos);
     EXPECT_NE(message("sleep: {plasticity: {lr_scaling: always}}\n").find("lr_scaling"), std::string::npos);
-    EXPECT_NE(message("sleep: {run: {presentations: 5}}\n").find("sleep.run.presentations"), std::string::npos);
+    EXPECT_NE(message("sleep: {run: {presentations: 5}}\n").find("unknown key 'sleep.run'"), std::string::npos);
     EXPECT_NE(message("sleep: {stack: {layers: []}}\n").find("sleep.stack.layers"), std::string::npos);
     EXPECT_NE(message("sleep: {stack: {drive: -1}}\n").find("sleep.stack.drive"), std::string::npos);
     EXPECT_NE(message("train: {eval_every: 0}\n").find("train.eval_every"), std::string::npos);
@@ -236,4 +243,90 @@ TEST(Train, CommandExitStatuses) {
         EXPECT_EQ(run_cli({"train", config, "-o", out, "--device", "cuda"}), 2);
     }
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "train.max_iterations=1"}), 0);
+}
+
+// ---- the program: dynshare train -> dynshare-train, errors, no RUN_DIR left --
+
+namespace {
+
+struct Cli {
+    int status = -1;
+    std::string out;  // stdout and stderr
+};
+
+Cli dynshare_cli(const std::string& args) {
+    Cli r;
+    FILE* p = popen((std::string(DYNSHARE_CLI) + " " + args + " 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) r.out += buf;
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+int count_lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST(TrainProgram, DispatchRunsDynshareTrain) {
+    const Cli help = dynshare_cli("train --help");
+    EXPECT_EQ(help.status, 0) << help.out;
+    EXPECT_NE(help.out.find("usage: dynshare train CONFIG"), std::string::npos) << help.out;
+}
+
+// Each refusal: exit 2, one line "dynshare train: error: ..." naming the
+// culprit, and no RUN_DIR (nor anything else) created.
+TEST(TrainProgram, BadInputIsOneLineExit2AndLeavesNoRunDir) {
+    const auto dir = t::temp_dir("bad_input");
+    const std::string config = dir + "/c.yaml";
+    std::ofstream(config) << tiny_yaml(data_dir());
+    std::ofstream(dir + "/empty.yaml") << "# nothing but a comment\n";
+    std::filesystem::create_directories(dir + "/folder.yaml");
+    const std::string run = dir + "/run";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"train " + dir + "/folder.yaml -o " + run, "folder.yaml"},
+        {"train " + dir + "/empty.yaml -o " + run, "empty.yaml' is empty"},
+        {"train " + dir + "/missing.yaml -o " + run, "missing.yaml"},
+        {"train " + config + " -o " + run + " --set data.path=/nonexistent", "/nonexistent"},
+        {"train " + config + " -o " + run + " --set data.canvas=5", "data.canvas"},
+        {"train " + config + " -o " + run + " --set data.validation=64", "data.validation"},
+        {"train " + config + " -o " + run + " --set sharing.mode=magic", "sharing.mode"},
+        {"train " + config + " -o " + run + " --set train.lrr=1", "unknown key 'train.lrr'"},
+        {"train " + config + " -o " + run + " --set train.epochs=0", "train.epochs"},
+        {"train " + config + " -o " + run + " --bogus", "--bogus"},
+        {"train " + config + " -o " + run + " --resume", "checkpoint.pt"},
+        {"train " + config + " -o " + run + " --resume --overwrite", "--resume"},
+        {"train " + config, "-o RUN_DIR"},
+        {"train " + config + " " + config + " -o " + run, "exactly one CONFIG"},
+    };
+    for (const auto& [args, needle] : cases) {
+        const Cli r = dynshare_cli(args);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.out;
+        EXPECT_EQ(count_lines(r.out), 1) << args << "\n" << r.out;
+        EXPECT_EQ(r.out.rfind("dynshare train: error: ", 0), 0u) << args << "\n" << r.out;
+        EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+        EXPECT_FALSE(std::filesystem::exists(run)) << args << " left " << run;
+    }
+}
+
+TEST(TrainProgram, MetricsFileMatchesTheLayoutList) {
+    const auto run = t::temp_dir("layout");
+    auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.max_iterations", "2"}});
+    run_training(cfg, RunOptions{run, false, true});
+    std::set<std::string> keys;
+    for (const auto& [k, v] : config_scalars(cfg)) keys.insert(k);
+    EXPECT_TRUE(keys.count("train.lr") && keys.count("sleep.dynamics.alpha") && keys.count("sharing.mode"));
+    const auto problems = dynshare::layout::compare(run + "/metrics.h5", std::string(DYNSHARE_SOURCE_DIR) + "/docs/hdf5_layout.txt",
+                                                    "training", keys);
+    EXPECT_TRUE(problems.empty()) << dynshare::layout::join_lines(problems);
+    // Strings are variable-length UTF-8, as in run files.
+    hid_t f = H5Fopen((run + "/metrics.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "config", H5P_DEFAULT);
+    hid_t type = H5Aget_type(a);
+    EXPECT_GT(H5Tis_variable_str(type), 0);
+    EXPECT_EQ(H5Tget_cset(type), H5T_CSET_UTF8);
+    H5Tclose(type);
+    H5Aclose(a);
+    H5Fclose(f);
 }
