@@ -11,11 +11,11 @@ bash scripts/install_deps.sh
 jobs=$(nproc)
 
 echo "== Release build and tests (build/)"
-bash scripts/build.sh
+bash scripts/build.sh -DDYNSHARE_WERROR=ON
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests (build-asan/)"
-BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
+BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_WERROR=ON -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
