@@ -57,12 +57,6 @@ DS_HD T rk4_combine(T k1, T k2, T k3, T k4) {
     return (k1 + T(2) * k2 + T(2) * k3 + k4) / T(6);
 }
 
-// Eq. 9 fixed point: r_i* = b + z_i - zbar + zbar / (1 + alpha), r_inh* = zbar / (1 + alpha).
-DS_HD double ei_fixed_rate(const EiRateParams& p, double z, double zbar) {
-    return p.bias + z - zbar + zbar / (1.0 + p.alpha);
-}
-DS_HD double ei_fixed_inh(const EiRateParams& p, double zbar) { return zbar / (1.0 + p.alpha); }
-
 // Exact propagator of the (mean, r_inh) system over a time h with the mean
 // drive zbar held constant. With u = (m - m*, q - q*) and A = [[-1,-alpha],[1,-1]]/tau,
 // exp(A h) = e^{-h/tau} [cos(w s) I + sin(w s)/w J], J = [[0,-alpha],[1,0]], w = sqrt(alpha), s = h/tau.

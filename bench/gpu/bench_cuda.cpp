@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     (void)cpu;
 
     // --- 3. (b) stacked sleep phase -------------------------------------------
-    std::printf("(b) stacked sleep phase: not implemented on the GPU (src/cuda/device_weights.hpp plan only)\n");
+    std::printf("(b) stacked sleep phase: not implemented on the GPU (the CUDA backend refuses stacked plans)\n");
 
     if (!json.empty()) {
         std::ofstream f(json);
