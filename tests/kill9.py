@@ -7,7 +7,8 @@ A SIGKILL cannot be caught, so what must hold is the file discipline:
     (exit 0; the record steps end up strictly increasing, none duplicated);
   - merge, bench (with --overwrite on an existing output): the output is
     either the old file, byte for byte, or a complete new one;
-  - train: the run folder's checkpoint, when one exists, resumes to the end.
+  - train: the run folder's checkpoint, when one exists, resumes to the end,
+    and metrics.h5 stays readable (both are written beside and renamed).
 Delays are drawn from a fixed seed, so the test is repeatable in intent
 (the moment a signal lands still depends on the machine's speed).
 
@@ -138,6 +139,36 @@ def main():
                         "--numpy-presentations", "5"], 0.8 + rng.random() * 1.5)
             if sha(report) != old and "dynshare bench" not in open(report).read():
                 problems.append(f"bench trial {t}: the report was replaced by an incomplete one")
+        # train: the run folder's checkpoint (written by rename) resumes to the end.
+        trainer = os.path.join(os.path.dirname(dynshare), "dynshare-train")
+        if os.access(trainer, os.X_OK) and os.path.isdir("/usr/share/datasets/fashion-mnist"):
+            cfg = os.path.join(tmp, "train.yaml")
+            with open(cfg, "w") as f:
+                f.write("network: {arch: small, connectivity: lc, width: 4, depth: 1}\n"
+                        "data: {dataset: fashion_mnist, path: /usr/share/datasets/fashion-mnist, limit_train: 1024,"
+                        " limit_test: 64, validation: 0}\n"
+                        "train: {epochs: 3, batch_size: 32, threads: 1, checkpoint_every: 1, progress: never}\n")
+            for t in range(trials):
+                run_dir = os.path.join(tmp, f"train_{t}")
+                argv = [dynshare, "train", cfg, "-o", run_dir]
+                if t == 0:
+                    t0 = time.time()
+                    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    train_total = time.time() - t0
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                kill_after(argv, train_total * (0.4 + 0.55 * rng.random()))
+                if not os.path.exists(os.path.join(run_dir, "checkpoint.pt")):
+                    outcomes.append("no output yet")
+                    continue
+                if os.path.exists(os.path.join(run_dir, "metrics.h5")):
+                    try:
+                        h5py.File(os.path.join(run_dir, "metrics.h5"), "r").close()
+                    except Exception as e:  # noqa: BLE001
+                        problems.append(f"train trial {t}: metrics.h5 unreadable after kill -9: {e}")
+                r = subprocess.run(argv + ["--resume"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if r.returncode != 0 and "complete" not in r.stderr:
+                    problems.append(f"train trial {t}: --resume exit {r.returncode}: {r.stderr.strip()[:200]}")
+                outcomes.append("resumed" if r.returncode == 0 else "had finished")
         for p in problems:
             print("FAIL", p)
         counts = {o: outcomes.count(o) for o in sorted(set(outcomes))}
