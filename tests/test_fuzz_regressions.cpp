@@ -60,3 +60,21 @@ TEST(FuzzRegressions, SweepParser) {
     }
     replay("sweep", dynshare::fuzz::sweep_input, sweeps);
 }
+
+// Finding of fuzz_sweep (fuzz/regressions/sweep/duplicate_grid_key.yaml): a
+// key repeated in `grid` was kept twice by yaml-cpp, the later list silently
+// winning; it is an error naming the key now.
+TEST(FuzzRegressions, RepeatedGridKeyIsAnError) {
+    const std::string text = "base: base.yaml\ngrid:\n  plasticity.gamma: [0.1]\n  plasticity.gamma: [0.01]\n";
+    const auto dir = std::filesystem::temp_directory_path() / "dynshare_dup_grid";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "base.yaml") << "run: {presentations: 1}\n";
+    std::ofstream(dir / "s.yaml") << text;
+    try {
+        dynshare::load_sweep((dir / "s.yaml").string(), {});
+        ADD_FAILURE() << "a repeated grid key must be refused";
+    } catch (const dynshare::UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("duplicate key 'plasticity.gamma'"), std::string::npos) << e.what();
+    }
+    std::filesystem::remove_all(dir);
+}

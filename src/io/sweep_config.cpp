@@ -64,7 +64,13 @@ std::vector<std::pair<std::string, YAML::Node>> key_map(const YAML::Node& node, 
     std::vector<std::pair<std::string, YAML::Node>> out;
     if (!node || node.IsNull()) return out;
     if (!node.IsMap()) throw UserError(section + " = " + yaml_text(node) + ": expected a map from key paths to values");
-    for (const auto& kv : node) out.emplace_back(kv.first.Scalar(), kv.second);
+    for (const auto& kv : node) {
+        // yaml-cpp keeps both copies of a repeated key: the later one would
+        // silently win (found by fuzz/fuzz_sweep; fuzz/regressions/sweep/).
+        for (const auto& [seen, unused] : out)
+            if (seen == kv.first.Scalar()) throw UserError(section + ": duplicate key '" + seen + "'");
+        out.emplace_back(kv.first.Scalar(), kv.second);
+    }
     return out;
 }
 
