@@ -205,9 +205,14 @@ std::map<std::string, std::set<std::string>> readme_layout(const std::string& re
         const auto first = backticked(c[0]);
         const std::string& content = c.back();
         if (first.size() == 1 && first[0] == "/" && c[0].find("attrs") != std::string::npos) {
-            if (content.find("as for one run") != std::string::npos)
+            if (content.find("as for one run") != std::string::npos) {
                 for (const auto& e : out["single"])
                     if (e.rfind("A /@", 0) == 0) out[kind].insert(e);
+                if (content.find("except kernel and neurons") != std::string::npos) {
+                    out[kind].erase("A /@kernel");
+                    out[kind].erase("A /@neurons");
+                }
+            }
             for (const auto& a : backticked(without_parentheses(content))) out[kind].insert("A /@" + a);
             continue;
         }
