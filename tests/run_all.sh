@@ -15,7 +15,10 @@ bash scripts/build.sh -DDYNSHARE_WERROR=ON
 (cd build && ctest --output-on-failure -j "$jobs" --timeout 600)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests (build-asan/)"
-BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_WERROR=ON -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
+# (No -DDYNSHARE_WERROR here: GCC 12 reports false maybe-uninitialized
+# warnings inside libstdc++'s <regex> under -fsanitize at -O2; the Release
+# build above is the one that makes the project's warnings errors.)
+BUILD_DIR="$root/build-asan" bash scripts/build.sh -DDYNSHARE_SANITIZE=ON -DDYNSHARE_TRAINER=OFF -DDYNSHARE_CUDA=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
