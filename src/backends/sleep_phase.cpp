@@ -1,4 +1,5 @@
-// Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp):
+// Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp),
+// in the backends library because they run through a Backend:
 // a stacked plan of the caller's weights, run through a Backend.
 #include "dynshare/sleep_phase.hpp"
 
