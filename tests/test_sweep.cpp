@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -412,6 +413,127 @@ TEST(SweepCli, InterruptedSweepResumesToTheSameFile) {
     ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o cut.h5 --resume --quiet").status, 0);
     ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o straight.h5 --quiet").status, 0);
     EXPECT_TRUE(read_file(dir.file("cut.h5")).same_results(read_file(dir.file("straight.h5"))));
+}
+
+
+// Every dataset and attribute value under `a` and `b` that a stacked run writes.
+std::map<std::string, std::vector<double>> stack_datasets(hid_t loc) {
+    std::map<std::string, std::vector<double>> out;
+    std::vector<std::string> paths = {"snr/neg_log_snr", "snr/mean_abs_over_std", "snr/time"};
+    for (int l = 0; l < 2; ++l)
+        for (const char* p : {"weights_initial", "weights_final"})
+            paths.push_back("layers/" + std::to_string(l) + "/" + p);
+    for (int l = 0; l < 2; ++l)
+        for (const char* p : {"w", "v", "r", "r_inh"})
+            paths.push_back("checkpoint/layers/" + std::to_string(l) + "/" + p);
+    for (const std::string& p : paths) out[p] = h5::read_doubles(loc, p);
+    return out;
+}
+
+const char* kStackBase =
+    "model: ei_rate\n"
+    "dynamics: {integrator: exponential, alpha: 10}\n"
+    "plasticity: {lr: 3.0e-4, gamma: 0.01, momentum: 0.9}\n"
+    "run: {presentations: 12, record_every: 300, seed: 5, checkpoint_every: 5}\n"
+    "stack:\n"
+    "  input: {channels: 2, height: 8, width: 8}\n"
+    "  layers:\n"
+    "    - {channels: 3, kernel: 3, stride: 1, padding: 1, init_mean: 1.0, init_std: 1.0}\n"
+    "    - {channels: 3, kernel: 3, stride: 1, padding: 1, init_mean: 1.0, init_std: 1.0}\n"
+    "  drive: 1.0\n";
+
+// Stacked configs sweep like single layers: each /runs/<index> holds the
+// stacked layout, equal bit for bit to `simulate` with the run's values and
+// seed (on 2 threads, where the sweep ran it on one), and shards merge to
+// the full sweep.
+TEST(SweepCli, StackedRunsEqualSimulateAndShardsMerge) {
+    TempDir dir;
+    write_text(dir.file("stack.yaml"), kStackBase);
+    write_text(dir.file("sweep.yaml"), "base: stack.yaml\ngrid: {dynamics.alpha: [3, 10]}\ntrials: 2\n");
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o full.h5 --threads 2 --quiet").status, 0);
+    uint64_t seed = 0;
+    std::map<std::string, std::vector<double>> swept;
+    {
+        h5::Handle f = h5::open_file(dir.file("full.h5"), h5::Mode::read_only);
+        ASSERT_EQ(h5::attr_int(f.id(), "complete"), 1);
+        h5::Handle g = h5::group(f.id(), "runs/3");
+        EXPECT_EQ(h5::attr_string(g.id(), "status"), "complete");
+        EXPECT_EQ(h5::attr_int(g.id(), "layers"), 2);
+        seed = h5::attr_uint(g.id(), "seed");
+        swept = stack_datasets(g.id());
+    }
+    ASSERT_EQ(dynshare(dir, "simulate stack.yaml -o one.h5 --threads 2 --quiet --set dynamics.alpha=10 --set run.seed=" +
+                                std::to_string(seed))
+                  .status,
+              0);
+    h5::Handle one = h5::open_file(dir.file("one.h5"), h5::Mode::read_only);
+    const auto alone = stack_datasets(one.id());
+    for (const auto& [path, values] : alone) {
+        EXPECT_FALSE(values.empty()) << path;
+        EXPECT_TRUE(same_bits(values, swept.at(path))) << path;
+    }
+
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o s0.h5 --shard 0/2 --threads 1 --quiet").status, 0);
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o s1.h5 --shard 1/2 --threads 1 --quiet").status, 0);
+    ASSERT_EQ(dynshare(dir, "merge merged.h5 s1.h5 s0.h5 --quiet").status, 0);
+    h5::Handle full = h5::open_file(dir.file("full.h5"), h5::Mode::read_only);
+    h5::Handle merged = h5::open_file(dir.file("merged.h5"), h5::Mode::read_only);
+    EXPECT_EQ(h5::attr_int(merged.id(), "complete"), 1);
+    for (int i = 0; i < 4; ++i) {
+        const std::string run = "runs/" + std::to_string(i);
+        const auto a = stack_datasets(h5::group(full.id(), run).id());
+        const auto b = stack_datasets(h5::group(merged.id(), run).id());
+        for (const auto& [path, values] : a) EXPECT_TRUE(same_bits(values, b.at(path))) << run << "/" << path;
+    }
+}
+
+// Sets environment variables for the scope of a test (the CLI inherits them).
+struct ScopedEnv {
+    std::vector<std::string> names;
+    ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+        for (const auto& [k, v] : vars) {
+            setenv(k, v, 1);
+            names.emplace_back(k);
+        }
+    }
+    ~ScopedEnv() {
+        for (const std::string& k : names) unsetenv(k.c_str());
+    }
+};
+
+// In a SLURM job array, a sweep without --shard runs its task's shard:
+// (ID - MIN) / STEP of COUNT. An explicit --shard wins; ids outside the
+// array's sequence are refused naming the variable, with nothing written.
+TEST(SweepCli, SlurmArrayTaskChoosesTheShard) {
+    TempDir dir;
+    make_sweep(dir);
+    {
+        ScopedEnv env{{"SLURM_ARRAY_TASK_ID", "7"},
+                      {"SLURM_ARRAY_TASK_MIN", "5"},
+                      {"SLURM_ARRAY_TASK_STEP", "2"},
+                      {"SLURM_ARRAY_TASK_COUNT", "3"}};
+        const Cli c = dynshare(dir, "sweep sweep.yaml -o task.h5 --threads 1");
+        ASSERT_EQ(c.status, 0) << c.err;
+        EXPECT_NE(c.err.find("shard 1/3 from SLURM_ARRAY_TASK_ID=7"), std::string::npos) << c.err;
+        ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o explicit.h5 --shard 2/3 --threads 1 --quiet").status, 0);
+    }
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o by_hand.h5 --shard 1/3 --threads 1 --quiet").status, 0);
+    EXPECT_TRUE(read_file(dir.file("task.h5")).same_results(read_file(dir.file("by_hand.h5"))));
+    {
+        h5::Handle f = h5::open_file(dir.file("explicit.h5"), h5::Mode::read_only);
+        EXPECT_EQ(h5::attr_string(f.id(), "shard"), "2/3");
+    }
+    for (const char* id : {"4", "6", "11", "x"}) {
+        ScopedEnv env{{"SLURM_ARRAY_TASK_ID", id},
+                      {"SLURM_ARRAY_TASK_MIN", "5"},
+                      {"SLURM_ARRAY_TASK_STEP", "2"},
+                      {"SLURM_ARRAY_TASK_COUNT", "3"}};
+        const Cli c = dynshare(dir, "sweep sweep.yaml -o bad.h5");
+        EXPECT_EQ(c.status, 2) << id;
+        EXPECT_NE(c.err.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << c.err;
+        EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+        EXPECT_FALSE(fs::exists(dir.file("bad.h5")));
+    }
 }
 
 }  // namespace

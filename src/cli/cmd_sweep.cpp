@@ -1,5 +1,7 @@
 // dynshare sweep: every run of a sweep file (base config x grid/lists x
-// trials) in parallel, one run per thread, into one HDF5 file.
+// trials) in parallel, one run per thread, into one HDF5 file. Runs may be
+// single layers or stacks (a `stack` section); each is written in the layout
+// `simulate` gives it, under /runs/<index>.
 //
 // Each worker thread takes the next pending run, runs it single-threaded with
 // its output collected in memory (RunCollector), then writes it as
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -41,7 +44,8 @@ const char* kHelp =
     "usage: dynshare sweep SWEEP.yaml -o OUT.h5 [--set key.path=value]... [--threads N]\n"
     "                      [--shard i/n] [--resume | --overwrite] [--quiet]\n"
     "\n"
-    "Runs every run of a parameter sweep into one HDF5 file. A sweep file is\n"
+    "Runs every run of a parameter sweep into one HDF5 file. Runs may be single layers\n"
+    "or stacks (a `stack` section in the base config). A sweep file is\n"
     "    base: fig4b.yaml                 # run config (relative to the sweep file, then the current dir)\n"
     "    set:  {run.presentations: 2000}  # overrides for every run\n"
     "    grid: {dynamics.alpha: [3, 10], plasticity.gamma: [0.1, 0.01]}   # Cartesian product\n"
@@ -55,7 +59,9 @@ const char* kHelp =
     "  --set k=v      override one key of every run (folded into the sweep's `set`)\n"
     "  --threads N    runs in parallel, one thread each (default: all cores); results do not depend on N\n"
     "  --backend B    auto (GPU when usable), cpu or cuda: on the GPU all runs go in batches\n"
-    "  --shard i/n    run only the runs with index % n == i (0 <= i < n); join shards with `dynshare merge`\n"
+    "  --shard i/n    run only the runs with index % n == i (0 <= i < n); join shards with `dynshare merge`.\n"
+    "                 In a SLURM job array (sbatch --array=0-N) the default is the task's shard:\n"
+    "                 (SLURM_ARRAY_TASK_ID - MIN) / STEP of SLURM_ARRAY_TASK_COUNT; --shard wins\n"
     "  --resume       continue OUT.h5: keep its finished runs, run the others (same sweep required)\n"
     "  --overwrite    replace an existing OUT.h5\n"
     "  --quiet        no summary line\n"
@@ -91,7 +97,8 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
             RunCollector data;
             data.stop = [&pool] { return interrupted() || pool.abort.load(); };
             data.progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
-            const RunResult result = backend->run(run.config, make_plan(run.config), {}, data, nullptr);
+            const RunPlan plan = make_plan(run.config);
+            const RunResult result = backend->run(run.config, plan, {}, data, nullptr);
             if (result.status == RunStatus::interrupted) {  // not written: runs again on --resume
                 pool.stopped.fetch_add(1);
                 continue;
@@ -99,7 +106,7 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
             const std::string yaml = to_yaml(run.config);
             std::lock_guard<std::mutex> lock(pool.file_mutex);
             const auto w0 = std::chrono::steady_clock::now();
-            write_sweep_run(file, run, yaml, data, result);
+            write_sweep_run(file, run, plan, yaml, data, result);
             pool.write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
             pool.written.fetch_add(1);
             if (result.status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
@@ -132,12 +139,42 @@ void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRu
         for (size_t i = 0; i < n; ++i) {
             if (results[i].status == RunStatus::interrupted) continue;
             const SweepRun& run = *pending[b0 + i];
-            write_sweep_run(file, run, to_yaml(run.config), data[i], results[i]);
+            write_sweep_run(file, run, make_plan(run.config), to_yaml(run.config), data[i], results[i]);
             pool.written.fetch_add(1);
             if (results[i].status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
                 pool.first_divergence = "run " + std::to_string(run.index) + ": " + results[i].message;
         }
     }
+}
+
+// The shard of a SLURM job array task (sbatch --array=MIN-MAX[:STEP]): task
+// SLURM_ARRAY_TASK_ID is shard (ID - MIN) / STEP of SLURM_ARRAY_TASK_COUNT.
+// Returns false outside a job array. Throws UserError naming the variable
+// when the array's ids are not an arithmetic sequence this can map.
+bool shard_from_slurm(int64_t* index, int64_t* count, std::string* note) {
+    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+    const char* n = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !n) return false;
+    const auto number = [](const char* name, const char* fallback) -> int64_t {
+        const char* v = std::getenv(name);
+        const std::string text = v ? v : fallback;
+        if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+            throw UserError(std::string(name) + "='" + text +
+                            "' is not a non-negative integer (a SLURM job array sets it; or give --shard i/n)");
+        return std::stoll(text);
+    };
+    const int64_t task = number("SLURM_ARRAY_TASK_ID", ""), tasks = number("SLURM_ARRAY_TASK_COUNT", "");
+    const int64_t min = number("SLURM_ARRAY_TASK_MIN", "0"), step = number("SLURM_ARRAY_TASK_STEP", "1");
+    if (tasks < 1 || step < 1 || task < min || (task - min) % step != 0 || (task - min) / step >= tasks)
+        throw UserError("SLURM_ARRAY_TASK_ID=" + std::to_string(task) + " is not one of " + std::to_string(tasks) +
+                        " evenly spaced tasks from SLURM_ARRAY_TASK_MIN=" + std::to_string(min) +
+                        " by SLURM_ARRAY_TASK_STEP=" + std::to_string(step) +
+                        " (use --array=0-N or MIN-MAX:STEP, or give --shard i/n)");
+    *index = (task - min) / step;
+    *count = tasks;
+    *note = "shard " + std::to_string(*index) + "/" + std::to_string(*count) + " from SLURM_ARRAY_TASK_ID=" +
+            std::to_string(task);
+    return true;
 }
 
 // Opens OUT for --resume: same sweep, finished runs kept (their configs must
@@ -194,7 +231,9 @@ int cmd_sweep(int argc, char** argv) {
     const bool resume = args.has("--resume"), quiet = args.has("--quiet");
     if (resume && args.has("--overwrite")) throw UserError("--resume and --overwrite exclude each other");
     int64_t shard_index = 0, shard_count = 1;
+    std::string shard_note;
     if (args.has("--shard")) parse_shard(args.get("--shard"), &shard_index, &shard_count);
+    else shard_from_slurm(&shard_index, &shard_count, &shard_note);
     int threads = std::max(1u, std::thread::hardware_concurrency());
     if (args.has("--threads")) threads = parse_threads(args.get("--threads"));
     const std::string sweep_path = args.positional[0], out = args.get("-o");
@@ -202,17 +241,28 @@ int cmd_sweep(int argc, char** argv) {
 
     // Everything is validated before the output file is touched.
     const SweepSpec spec = load_sweep(sweep_path, args.all("--set"));
-    for (const SweepRun& run : spec.runs)
-        if (run.config.stack.enabled)
-            throw UserError(sweep_path + ": sweeps of stacked configs are not supported yet (run " +
-                            std::to_string(run.index) + " has a `stack` section)");
+    std::vector<RunPlan> plans;
+    plans.reserve(spec.runs.size());
+    for (const SweepRun& run : spec.runs) plans.push_back(make_plan(run.config));
+    const BackendKind kind = parse_backend(args.get("--backend", "auto"));
     std::string notice;
-    const auto backend = make_backend(parse_backend(args.get("--backend", "auto")), &notice);
+    auto backend = make_backend(kind, &notice);
+    try {
+        for (size_t i = 0; i < spec.runs.size(); ++i) backend->check(spec.runs[i].config, plans[i]);
+    } catch (const UserError& e) {
+        // `auto` falls back to the CPU when the device cannot run some run
+        // (e.g. a stacked plan); an explicit --backend cuda is refused.
+        if (kind != BackendKind::automatic) throw;
+        notice = std::string("backend: cpu (") + e.what() + ")";
+        backend = make_cpu_backend();
+        for (size_t i = 0; i < spec.runs.size(); ++i) backend->check(spec.runs[i].config, plans[i]);
+        if (!quiet) std::fprintf(stderr, "dynshare sweep: %s\n", notice.c_str());
+    }
     if (!quiet && backend->name() != "cpu") std::fprintf(stderr, "%s\n", notice.c_str());
-    for (const SweepRun& run : spec.runs) backend->check(run.config, make_plan(run.config));
+    if (!quiet && !shard_note.empty()) std::fprintf(stderr, "dynshare sweep: %s\n", shard_note.c_str());
     install_interrupt_handlers();
 
-    for (const SweepRun& run : spec.runs) check_memory(run_memory_bytes(run.config, make_plan(run.config)) * threads,
+    for (const SweepRun& run : spec.runs) check_memory(run_memory_bytes(run.config, plans[size_t(run.index)]) * threads,
                                                        "run " + std::to_string(run.index) + " x --threads " +
                                                            std::to_string(threads));
     h5::Handle file;
@@ -242,10 +292,11 @@ int cmd_sweep(int argc, char** argv) {
         }
     // Longest runs first, so that no thread is left with a long run at the
     // end (the order does not change any result: runs are independent).
-    const auto cost = [](const SweepRun* r) {
+    const auto cost = [&plans](const SweepRun* r) {
         const SimConfig& c = r->config;
-        return double(c.run.presentations) * double(c.steps_per_presentation()) * c.layer.neurons * c.layer.kernel *
-               c.layer.kernel;
+        double weights = 0;
+        for (const LayerPlan& l : plans[size_t(r->index)].layers) weights += double(l.weight_count());
+        return double(c.run.presentations) * double(c.steps_per_presentation()) * weights;
     };
     std::stable_sort(pending.begin(), pending.end(),
                      [&cost](const SweepRun* a, const SweepRun* b) { return cost(a) > cost(b); });

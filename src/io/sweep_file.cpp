@@ -8,6 +8,7 @@
 #include "dynshare/errors.hpp"
 #include "io/h5.hpp"
 #include "io/run_file.hpp"
+#include "io/stack_file.hpp"
 
 namespace dynshare {
 
@@ -214,8 +215,8 @@ std::string run_config_text(hid_t file, int64_t index) {
     return h5::has_attr(g.id(), "config") ? h5::attr_string(g.id(), "config") : "";
 }
 
-void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_yaml, const RunCollector& data,
-                     const RunResult& result) {
+void write_sweep_run(hid_t file, const SweepRun& run, const RunPlan& plan, const std::string& config_yaml,
+                     const RunCollector& data, const RunResult& result) {
     const std::string path = run_path(run.index);
     if (h5::exists(file, path)) check(H5Ldelete(file, path.c_str(), H5P_DEFAULT), "delete " + path);
     h5::Handle g = h5::group(file, path);
@@ -230,6 +231,13 @@ void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_
     h5::set_attr(g.id(), "trial", int64_t{run.trial});
     h5::set_attr(g.id(), "point", run.point);
     h5::set_attr(g.id(), "index", run.index);
+    if (plan.kind == PlanKind::stack) {
+        StackFileWriter writer(g.id(), run.config, config_yaml, plan, false);
+        h5::set_attr(g.id(), "seed", static_cast<uint64_t>(run.seed));
+        data.replay(writer, true);
+        writer.finish(result);
+        return;
+    }
     RunGroupWriter writer(g.id(), run.config, config_yaml, false);
     h5::set_attr(g.id(), "seed", static_cast<uint64_t>(run.seed));
     const bool bulk = data.one_value_per_record();

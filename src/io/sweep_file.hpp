@@ -10,7 +10,8 @@
 //                   (0, 1, "0/1" for a whole sweep or a merged file)
 //     runs_done     finished runs in the file; runs_diverged: how many of them diverged
 //     complete      1 when every run of the slice is finished, else 0
-//   /runs/<index>/  one run, exactly the single-run layout (RunGroupWriter), plus attributes:
+//   /runs/<index>/  one run, exactly the layout `simulate` writes (RunGroupWriter for a single
+//                   layer, StackFileWriter for a stack), plus attributes:
 //                   each swept key path that is not a scalar config key (a list: the value's
 //                   YAML text; scalar keys are attributes of every run, with their schema
 //                   type), seed (uint64), trial, point, index.
@@ -34,6 +35,7 @@
 
 #include "dynshare/run_observer.hpp"
 #include "dynshare/engine.hpp"
+#include "dynshare/plan.hpp"
 #include "io/sweep_config.hpp"
 
 namespace dynshare {
@@ -92,9 +94,10 @@ void drop_unfinished_runs(hid_t file);
 // The config attribute of /runs/<index>.
 std::string run_config_text(hid_t file, int64_t index);
 
-// Writes /runs/<run.index> with the single-run layout and the sweep attributes.
-void write_sweep_run(hid_t file, const SweepRun& run, const std::string& config_yaml, const RunCollector& data,
-                     const RunResult& result);
+// Writes /runs/<run.index> with the layout `simulate` writes for its plan
+// (single-run or stacked) and the sweep attributes.
+void write_sweep_run(hid_t file, const SweepRun& run, const RunPlan& plan, const std::string& config_yaml,
+                     const RunCollector& data, const RunResult& result);
 
 // Rebuilds /sweep/{params,index,seed} from the finished runs and sets
 // runs_done, runs_diverged and complete (every run of the file's shard,
