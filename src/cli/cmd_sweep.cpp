@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "cli/args.hpp"
+#include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
 #include "cli/progress.hpp"
@@ -244,21 +245,12 @@ int cmd_sweep(int argc, char** argv) {
     std::vector<RunPlan> plans;
     plans.reserve(spec.runs.size());
     for (const SweepRun& run : spec.runs) plans.push_back(make_plan(run.config));
-    const BackendKind kind = parse_backend(args.get("--backend", "auto"));
-    std::string notice;
-    auto backend = make_backend(kind, &notice);
-    try {
-        for (size_t i = 0; i < spec.runs.size(); ++i) backend->check(spec.runs[i].config, plans[i]);
-    } catch (const UserError& e) {
-        // `auto` falls back to the CPU when the device cannot run some run
-        // (e.g. a stacked plan); an explicit --backend cuda is refused.
-        if (kind != BackendKind::automatic) throw;
-        notice = std::string("backend: cpu (") + e.what() + ")";
-        backend = make_cpu_backend();
-        for (size_t i = 0; i < spec.runs.size(); ++i) backend->check(spec.runs[i].config, plans[i]);
-        if (!quiet) std::fprintf(stderr, "dynshare sweep: %s\n", notice.c_str());
-    }
-    if (!quiet && backend->name() != "cpu") std::fprintf(stderr, "%s\n", notice.c_str());
+    const auto backend = choose_backend(
+        args.get("--backend", "auto"),
+        [&](const Backend& b) {
+            for (size_t i = 0; i < spec.runs.size(); ++i) b.check(spec.runs[i].config, plans[i]);
+        },
+        quiet, "sweep");
     if (!quiet && !shard_note.empty()) std::fprintf(stderr, "dynshare sweep: %s\n", shard_note.c_str());
     install_interrupt_handlers();
 
