@@ -6,10 +6,24 @@
 //     analytically (below), the achieved rates against the ceilings, and the
 //     speed-up over the CPU backend on all cores (timed on a subset of the runs,
 //     one run per core as `dynshare sweep` does, and scaled to the whole batch);
-//  3. (b) the stacked sleep phase: not on the GPU yet (reported as such).
+//  3. (b) the stacked sleep phase of --stack-config (default
+//     experiments/resnet20_stack.yaml) at 100 and 1000 presentations on the
+//     device, against the CPU backend on all cores at 100 presentations; when
+//     the CUDA backend refuses stacked plans, its reason is reported instead;
+//  4. (c) the distance between fp32 and fp64 curves: --compare-runs Fig. 4B runs
+//     of --compare-presentations in both precisions, max and mean |difference|
+//     of -log SNR_w over all records.
 //
 //   dynshare_bench_gpu [--runs 10000] [--presentations 10000] [--precision fp32|fp64]
-//                      [--cpu-runs 32] [--cpu-presentations 100] [--json FILE]
+//                      [--cpu-runs 32] [--cpu-presentations 100] [--stack-config FILE]
+//                      [--stack-presentations 100,1000] [--compare-runs 64]
+//                      [--compare-presentations 2000] [--ceiling-seconds 1] [--json FILE]
+//
+// Built twice: for the GPU (cmake/Cuda.cmake, with nvcc) and as
+// dynshare_bench_gpu_emulated on the CPU emulator of the kernels
+// (DYNSHARE_BENCH_EMULATED), so that every line of it runs in CI at toy sizes
+// (tests/CMakeLists.txt, BenchGpu.EmulatedDryRun). The emulated numbers mean
+// nothing as speeds.
 //
 // FLOP count per run (Euler, discrete momentum, eta > 0; an FMA counts 2):
 //   per step and neuron: drive z = sw + F sv + G sd + c xx           6
@@ -36,9 +50,13 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_backend.hpp"
 #include "cuda/kernels.hpp"
 #include "dynshare/backend.hpp"
+#include "dynshare/errors.hpp"
+#include "dynshare/plan.hpp"
 #include "dynshare/run_observer.hpp"
+#include "io/config_yaml.hpp"
 
 using namespace dynshare;
 
@@ -52,6 +70,37 @@ struct LastRecord : RunObserver {
         last = v.empty() ? 0.0 : v[0];
     }
 };
+
+// Every record of a run (each record's values: one per layer).
+struct AllRecords : RunObserver {
+    std::vector<double> values;
+    void on_record(int64_t, double, const std::vector<double>& v, const std::vector<double>&) override {
+        values.insert(values.end(), v.begin(), v.end());
+    }
+};
+
+#ifdef DYNSHARE_BENCH_EMULATED
+const char* kProgram = "dynshare_bench_gpu_emulated";
+const cuda::DeviceApi& device_api() { return cuda::emulated::api(); }
+bool device_usable(std::string*) { return true; }
+std::unique_ptr<Backend> device_backend(DevicePrecision p) { return make_cuda_backend_emulated(p); }
+#else
+const char* kProgram = "dynshare_bench_gpu";
+const cuda::DeviceApi& device_api() { return cuda::device::api(); }
+bool device_usable(std::string* why) { return cuda_usable(why); }
+std::unique_ptr<Backend> device_backend(DevicePrecision p) { return make_cuda_backend(p); }
+#endif
+
+std::vector<int64_t> parse_list(const std::string& s) {
+    std::vector<int64_t> out;
+    size_t a = 0;
+    while (a <= s.size()) {
+        const size_t b = std::min(s.find(',', a), s.size());
+        out.push_back(std::stoll(s.substr(a, b - a)));
+        a = b + 1;
+    }
+    return out;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -76,7 +125,10 @@ Counts fig4b_counts(const SimConfig& c, int64_t runs, size_t elem) {
 
 int main(int argc, char** argv) {
     int64_t runs = 10000, presentations = 10000, cpu_runs = 0, cpu_presentations = 100;
-    std::string precision = "fp32", json;
+    int64_t compare_runs = 64, compare_presentations = 2000;
+    double ceiling_seconds = 1.0;
+    std::vector<int64_t> stack_presentations = {100, 1000};
+    std::string precision = "fp32", json, stack_config = "experiments/resnet20_stack.yaml";
     for (int a = 1; a < argc; ++a) {
         const std::string s = argv[a];
         auto next = [&]() -> std::string {
@@ -92,16 +144,24 @@ int main(int argc, char** argv) {
         else if (s == "--cpu-runs") cpu_runs = std::stoll(next());
         else if (s == "--cpu-presentations") cpu_presentations = std::stoll(next());
         else if (s == "--json") json = next();
+        else if (s == "--stack-config") stack_config = next();
+        else if (s == "--ceiling-seconds") ceiling_seconds = std::stod(next());
+        else if (s == "--stack-presentations") stack_presentations = parse_list(next());
+        else if (s == "--compare-runs") compare_runs = std::stoll(next());
+        else if (s == "--compare-presentations") compare_presentations = std::stoll(next());
         else {
             std::fprintf(stderr,
-                         "usage: dynshare_bench_gpu [--runs N] [--presentations P] [--precision fp32|fp64]\n"
-                         "                          [--cpu-runs M] [--cpu-presentations Q] [--json FILE]\n");
+                         "usage: %s [--runs N] [--presentations P] [--precision fp32|fp64]\n"
+                         "       [--cpu-runs M] [--cpu-presentations Q] [--stack-config FILE]\n"
+                         "       [--stack-presentations 100,1000] [--compare-runs R] [--compare-presentations C]\n"
+                         "       [--ceiling-seconds 1] [--json FILE]\n",
+                         kProgram);
             return s == "--help" || s == "-h" ? 0 : 2;
         }
     }
     std::string why;
-    if (!cuda_usable(&why)) {
-        std::fprintf(stderr, "dynshare_bench_gpu: %s\n", why.c_str());
+    if (!device_usable(&why)) {
+        std::fprintf(stderr, "%s: %s\n", kProgram, why.c_str());
         return 1;
     }
     const DevicePrecision prec = precision == "fp64" ? DevicePrecision::fp64 : DevicePrecision::fp32;
@@ -111,8 +171,8 @@ int main(int argc, char** argv) {
 
     // --- 1. ceilings ---------------------------------------------------------
     double bw = 0.0, fp32 = 0.0;
-    if (const char* e = cuda::device::api().measure_copy_bandwidth(1.0, &bw)) std::fprintf(stderr, "copy bandwidth: %s\n", e);
-    if (const char* e = cuda::device::api().measure_fp32_rate(1.0, &fp32)) std::fprintf(stderr, "fp32 rate: %s\n", e);
+    if (const char* e = device_api().measure_copy_bandwidth(ceiling_seconds, &bw)) std::fprintf(stderr, "copy bandwidth: %s\n", e);
+    if (const char* e = device_api().measure_fp32_rate(ceiling_seconds, &fp32)) std::fprintf(stderr, "fp32 rate: %s\n", e);
     std::printf("ceilings: copy bandwidth %.1f GB/s (read + write), fp32 FMA rate %.1f TFLOP/s\n", bw * 1e-9,
                 fp32 * 1e-12);
 
@@ -124,7 +184,7 @@ int main(int argc, char** argv) {
     std::vector<LastRecord> obs(cfgs.size());
     std::vector<RunObserver*> ptrs;
     for (auto& o : obs) ptrs.push_back(&o);
-    auto gpu = make_cuda_backend(prec);
+    auto gpu = device_backend(prec);
     BatchOptions opt;
     opt.checkpoints = false;
     opt.final_state = false;
@@ -173,7 +233,76 @@ int main(int argc, char** argv) {
     (void)cpu;
 
     // --- 3. (b) stacked sleep phase -------------------------------------------
-    std::printf("(b) stacked sleep phase: not implemented on the GPU (the CUDA backend refuses stacked plans)\n");
+    std::string stack_json = "null";
+    try {
+        SimConfig sc = load_config(stack_config, {});
+        const RunPlan plan = make_plan(sc);
+        std::string refused;
+        try {
+            gpu->check(sc, plan);
+        } catch (const UserError& e) {
+            refused = e.what();
+        }
+        if (!refused.empty()) {
+            std::printf("(b) stacked sleep phase (%s): not on the device: %s\n", stack_config.c_str(), refused.c_str());
+        } else {
+            stack_json = "{";
+            for (size_t i = 0; i < stack_presentations.size(); ++i) {
+                sc.run.presentations = stack_presentations[i];
+                sc.run.checkpoint_every = 0;
+                LastRecord o;
+                const auto ts = std::chrono::steady_clock::now();
+                const RunResult r = gpu->run(sc, plan, {}, o, nullptr);
+                const double t = seconds_since(ts);
+                std::printf("(b) stacked sleep phase (%s, %d layers), %lld presentations on the device: %.3f s (%s)\n",
+                            stack_config.c_str(), plan.num_layers(), (long long)sc.run.presentations, t,
+                            r.status == RunStatus::complete ? "complete" : r.status == RunStatus::diverged ? "diverged" : "interrupted");
+                stack_json += std::string(i ? ", " : "") + "\"" + std::to_string(sc.run.presentations) +
+                              "\": " + std::to_string(t);
+            }
+            sc.run.presentations = stack_presentations.front();
+            LastRecord o;
+            const auto tc = std::chrono::steady_clock::now();
+            make_cpu_backend()->run(sc, plan, {}, o, nullptr);
+            const double t = seconds_since(tc);
+            std::printf("    CPU backend, %d threads, %lld presentations: %.3f s\n", threads,
+                        (long long)sc.run.presentations, t);
+            stack_json += ", \"cpu_" + std::to_string(sc.run.presentations) + "\": " + std::to_string(t) + "}";
+        }
+    } catch (const std::exception& e) {
+        std::printf("(b) stacked sleep phase: %s\n", e.what());
+    }
+
+    // --- 4. (c) fp32 against fp64 ----------------------------------------------
+    double max_diff = 0.0, mean_diff = 0.0;
+    {
+        SimConfig c = base;
+        c.run.presentations = compare_presentations;
+        std::vector<SimConfig> cc(static_cast<size_t>(compare_runs), c);
+        for (int64_t i = 0; i < compare_runs; ++i) cc[size_t(i)].run.seed = static_cast<uint64_t>(i);
+        std::vector<AllRecords> r32(cc.size()), r64(cc.size());
+        std::vector<RunObserver*> p32, p64;
+        for (size_t i = 0; i < cc.size(); ++i) {
+            p32.push_back(&r32[i]);
+            p64.push_back(&r64[i]);
+        }
+        device_backend(DevicePrecision::fp32)->run_batch(cc, p32, opt);
+        device_backend(DevicePrecision::fp64)->run_batch(cc, p64, opt);
+        int64_t n = 0;
+        for (size_t i = 0; i < cc.size(); ++i)
+            for (size_t j = 0; j < std::min(r32[i].values.size(), r64[i].values.size()); ++j) {
+                const double d = std::abs(r32[i].values[j] - r64[i].values[j]);
+                if (std::isfinite(d)) {
+                    max_diff = std::max(max_diff, d);
+                    mean_diff += d;
+                    ++n;
+                }
+            }
+        mean_diff /= double(std::max<int64_t>(1, n));
+        std::printf("(c) fp32 vs fp64 on the device, %lld Fig. 4B runs x %lld presentations: |d(-log SNR_w)| "
+                    "max %.3g, mean %.3g over %lld records\n",
+                    (long long)compare_runs, (long long)compare_presentations, max_diff, mean_diff, (long long)n);
+    }
 
     if (!json.empty()) {
         std::ofstream f(json);
@@ -181,7 +310,9 @@ int main(int argc, char** argv) {
           << ", \"presentations\": " << presentations << ", \"precision\": \"" << precision
           << "\", \"gpu_seconds\": " << t_gpu << ", \"flop\": " << cnt.flop << ", \"min_bytes\": " << cnt.bytes
           << ", \"cpu_threads\": " << threads << ", \"cpu_seconds_scaled\": " << t_cpu
-          << ", \"speedup\": " << t_cpu / t_gpu << ", \"diverged\": " << diverged << "}\n";
+          << ", \"speedup\": " << t_cpu / t_gpu << ", \"diverged\": " << diverged
+          << ", \"stack_seconds\": " << stack_json << ", \"fp32_fp64_max_diff\": " << max_diff
+          << ", \"fp32_fp64_mean_diff\": " << mean_diff << "}\n";
     }
     return 0;
 }
