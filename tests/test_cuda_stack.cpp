@@ -18,23 +18,28 @@
 //    relative per step; the rates contract (factor 1 - dt/tau per step), the
 //    weights integrate the per-step errors as a random walk amplified by the
 //    momentum by at most 1/(1 - mu) = 20, and the next layer's pattern is
-//    rescaled by a sum that differs by O(u): after the runs here (<= 600 steps)
-//    ~ 20 sqrt(600) u ~ 5e2 u = 5e-14 relative. 1e-9 leaves a margin of 1e4.
+//    rescaled by a sum that differs by O(u): after the runs here (150 steps)
+//    ~ 20 sqrt(150) u ~ 2.5e2 u = 3e-14 relative. 1e-9 leaves a margin of 1e4.
 //    (Observed: see the report in docs/gpu_emulation.md.)
 //  fp32: the device's float state against the CPU engine's float
 //    instantiation (run.precision = fp32: the same models/ functions in
-//    float). The same ordering differences at u = 6e-8: ~ 20 sqrt(600) u =
-//    3e-5 relative on the weights, hence 1e-4 relative on the state (w, v,
+//    float). The same ordering differences at u = 6e-8: ~ 20 sqrt(150) u =
+//    1.5e-5 relative on the weights, hence 1e-4 relative on the state (w, v,
 //    r, r_inh, relative to each array's largest magnitude). -log SNR_w moves
-//    by ~ 2 (weight error) / (module std of the weights): He-initialised
-//    weights have std ~ sqrt(2 / fan_in) ~ 0.3 and the modules keep a spread
-//    of that order over these short runs, so 2 * 3e-5 * 0.3 / 0.3 ~ 6e-5;
-//    1e-3 absolute is a >10x margin (and the same for |mean|/std, whose
-//    values here are O(1)).
+//    by ~ 2 (weight error) / (module std of the weights). The modules here
+//    become nearly shared within a presentation or two (-log SNR_w down to
+//    -16: std/|mean| ~ 1/sqrt(SNR_w) ~ 4e-4), so the metric is ill-
+//    conditioned: a relative weight error eps moves -log SNR_w by up to
+//    2 eps sqrt(SNR_w) = 2 eps exp(-(-log SNR_w)/2), and |mean|/std (= mas)
+//    by up to 2 eps mas^2 (its relative change is eps |mean_j|/std_j per
+//    input). With eps = 2e-5 (the 1.5e-5 above, rounded up) the tolerance is
+//    1e-3 absolute plus those terms (e.g. 0.1 at -log SNR_w = -15.7, where
+//    4e-3 was observed; 1.5 at mas = 195, where 0.39 was observed).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -86,14 +91,15 @@ struct StackCase {
 
 void PrintTo(const StackCase& c, std::ostream* os) { *os << c.name; }
 
-// Two or three small layers (2 input channels, 8 x 8), a record inside each
-// presentation and one at its end, checkpoints every 2 presentations.
+// Two or three small layers (2 input channels, 6 x 6; 18 modules per layer),
+// a record inside each presentation and one at its end, checkpoints every 2
+// presentations. Small, since every emulated CUDA thread is a std::thread.
 SimConfig stack_cfg(const StackCase& c, Precision precision) {
     SimConfig cfg;
     cfg.model = ModelKind::ei_rate;
     cfg.stack.enabled = true;
-    cfg.stack.input = StackInput{2, 8, 8};
-    cfg.stack.layers = {layer(3, 3, 1, 1), layer(2, 3, 1, 1)};
+    cfg.stack.input = StackInput{2, 6, 6};
+    cfg.stack.layers = {layer(2, 3, 1, 1), layer(2, 3, 1, 1)};
     if (c.schedule == LayerSchedule::layer_by_layer) cfg.stack.layers.push_back(layer(2, 3, 1, 1));
     cfg.stack.schedule = c.schedule;
     cfg.stack.border = c.border;
@@ -106,8 +112,8 @@ SimConfig stack_cfg(const StackCase& c, Precision precision) {
     cfg.plasticity.lr = 3e-2;       // moves the weights within a few presentations
     cfg.plasticity.lr_scaling = LrScaling::fan_in;
     cfg.plasticity.delay_steps = 10;
-    cfg.run.presentations = c.schedule == LayerSchedule::layer_by_layer ? 6 : 4;
-    cfg.run.record_every = 20;  // records inside presentations and at some ends
+    cfg.run.presentations = 3;
+    cfg.run.record_every = 25;  // a record inside each presentation and one at its end
     cfg.run.checkpoint_every = 2;
     cfg.run.seed = 21;
     cfg.run.precision = precision;
@@ -140,10 +146,16 @@ void expect_states_near(const RunState& cpu, const RunState& gpu, double rel, co
     }
 }
 
-// Records: the same steps and times; values within abs + rel |cpu| (NaN = NaN).
-void expect_records_near(const Collect& cpu, const Collect& gpu, double abs_tol, double rel_tol) {
-    ASSERT_EQ(cpu.steps, gpu.steps);
-    ASSERT_EQ(cpu.times.size(), gpu.times.size());
+// Records: the same steps and times; values within abs + rel |cpu| (NaN =
+// NaN), plus, when cond_eps > 0, the conditioning of the metric on nearly
+// shared weights (see the fp32 derivation): 2 cond_eps sqrt(SNR_w) for
+// -log SNR_w, 2 cond_eps mas^2 for |mean|/std. Returns the largest relative
+// difference seen.
+double expect_records_near(const Collect& cpu, const Collect& gpu, double abs_tol, double rel_tol,
+                           double cond_eps = 0.0) {
+    double worst = 0.0;
+    EXPECT_EQ(cpu.steps, gpu.steps);
+    if (cpu.steps != gpu.steps || cpu.times.size() != gpu.times.size()) return 1.0;
     for (size_t i = 0; i < cpu.times.size(); ++i) EXPECT_DOUBLE_EQ(cpu.times[i], gpu.times[i]);
     for (size_t i = 0; i < cpu.nls.size(); ++i)
         for (size_t l = 0; l < cpu.nls[i].size(); ++l) {
@@ -154,11 +166,14 @@ void expect_records_near(const Collect& cpu, const Collect& gpu, double abs_tol,
                     EXPECT_TRUE(std::isnan(b)) << "record " << i << " layer " << l;
                     continue;
                 }
-                EXPECT_NEAR(a, b, abs_tol + rel_tol * std::abs(a))
+                if (a != 0.0) worst = std::max(worst, std::abs(a - b) / std::abs(a));
+                const double cond = is_nls ? 2.0 * cond_eps * std::exp(-0.5 * a) : 2.0 * cond_eps * a * a;
+                EXPECT_NEAR(a, b, abs_tol + rel_tol * std::abs(a) + cond)
                     << (is_nls ? "-log SNR_w" : "|mean|/std") << ": record " << i << " (step " << cpu.steps[i]
                     << "), layer " << l;
             }
         }
+    return worst;
 }
 
 class EmulatedStack : public ::testing::TestWithParam<StackCase> {};
@@ -185,6 +200,19 @@ std::vector<StackCase> stack_cases() {
     return c;
 }
 
+// fp32 on a subset (the emulated label must stay quick on two cores): both
+// integrators, schedules and borders, the noise and the drive once.
+std::vector<StackCase> fp32_cases() {
+    std::vector<StackCase> out;
+    for (const StackCase& c : stack_cases())
+        if (c.name == "euler_simultaneous_zero" || c.name == "euler_layer_by_layer_periodic" ||
+            c.name == "exponential_layer_by_layer_periodic" || c.name == "exponential_noise_drive_periodic")
+            out.push_back(c);
+    return out;
+}
+
+class EmulatedStackFp32 : public ::testing::TestWithParam<StackCase> {};
+
 std::string case_name(const ::testing::TestParamInfo<StackCase>& info) { return info.param.name; }
 
 }  // namespace
@@ -201,7 +229,9 @@ TEST_P(EmulatedStack, Fp64AgreesWithTheCpuEngineTo1e9) {
     ASSERT_EQ(rg.status, RunStatus::complete) << rg.message;
     EXPECT_EQ(rc.integrator_steps, rg.integrator_steps);
     ASSERT_GE(cpu.steps.size(), 3u);
-    expect_records_near(cpu, gpu, 0.0, 1e-9);
+    const double worst = expect_records_near(cpu, gpu, 0.0, 1e-9);
+    std::printf("[ observed ] fp64 records: largest relative difference %.3g; final layer-0 w: %.3g\n", worst,
+                rel_diff(rc.state.layers[0].w, rg.state.layers[0].w));
     ASSERT_EQ(cpu.checkpoints.size(), gpu.checkpoints.size());
     for (size_t i = 0; i < cpu.checkpoints.size(); ++i)
         expect_states_near(cpu.checkpoints[i], gpu.checkpoints[i], 1e-9, "checkpoint " + std::to_string(i));
@@ -210,7 +240,7 @@ TEST_P(EmulatedStack, Fp64AgreesWithTheCpuEngineTo1e9) {
     EXPECT_GT(rel_diff(rc.state.layers[0].w0, rc.state.layers[0].w), 1e-4);
 }
 
-TEST_P(EmulatedStack, Fp32AgreesWithTheCpuEnginesFloatInstantiation) {
+TEST_P(EmulatedStackFp32, AgreesWithTheCpuEnginesFloatInstantiation) {
     const SimConfig cfg = stack_cfg(GetParam(), Precision::fp32);
     const RunPlan plan = make_plan(cfg);
     Collect cpu, gpu;
@@ -219,25 +249,27 @@ TEST_P(EmulatedStack, Fp32AgreesWithTheCpuEnginesFloatInstantiation) {
     const RunResult rg = dev->run(cfg, plan, {}, gpu, nullptr);
     ASSERT_EQ(rc.status, RunStatus::complete) << rc.message;
     ASSERT_EQ(rg.status, RunStatus::complete) << rg.message;
-    expect_records_near(cpu, gpu, 1e-3, 0.0);
+    expect_records_near(cpu, gpu, 1e-3, 0.0, 2e-5);
     expect_states_near(rc.state, rg.state, 1e-4, "final state");
 }
 
 INSTANTIATE_TEST_SUITE_P(Emulated, EmulatedStack, ::testing::ValuesIn(stack_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Emulated, EmulatedStackFp32, ::testing::ValuesIn(fp32_cases()), case_name);
 
-// Stop after 3 presentations and resume from the result: the records and
+// Stop after 2 of 4 presentations and resume from the result: the records and
 // the final state of one uninterrupted run, bit for bit (fp64).
 TEST(EmulatedStackRun, StopAndResumeIsBitIdentical) {
-    StackCase c{"euler", Integrator::euler, LayerSchedule::layer_by_layer, BorderInput::periodic, 0.2, 0.3, true};
-    const SimConfig cfg = stack_cfg(c, Precision::fp64);
+    StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::periodic, 0.2, 0.3, true};
+    SimConfig cfg = stack_cfg(c, Precision::fp64);
+    cfg.run.presentations = 4;
     const RunPlan plan = make_plan(cfg);
     auto dev = make_cuda_backend_emulated(DevicePrecision::fp64);
     Collect whole, first, second;
     const RunResult rw = dev->run(cfg, plan, {}, whole, nullptr);
-    first.stop_after = 3;
+    first.stop_after = 2;
     const RunResult r1 = dev->run(cfg, plan, {}, first, nullptr);
     ASSERT_EQ(r1.status, RunStatus::interrupted);
-    ASSERT_EQ(r1.state.presentation, 3);
+    ASSERT_EQ(r1.state.presentation, 2);
     const RunResult r2 = dev->run(cfg, plan, {}, second, &r1.state);
     ASSERT_EQ(r2.status, RunStatus::complete);
     std::vector<int64_t> steps = first.steps;

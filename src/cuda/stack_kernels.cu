@@ -41,8 +41,8 @@ namespace {
 
 constexpr int kStackRedSlots = 2 * 2 * 32;  // parity x pair x warp
 constexpr int kInputsThreads = 128;
-constexpr int kPatternThreads = 256;
-constexpr int kSnrThreads = 64;
+constexpr int kPatternThreads = 128;
+constexpr int kSnrThreads = 32;
 
 __device__ inline double stack_warp_sum(double v) {
     for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
