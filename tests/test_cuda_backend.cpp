@@ -306,13 +306,14 @@ TEST_P(CudaBackendTest, UnsupportedConfigsAreUserErrors) {
     c = base_ei(Integrator::euler);
     c.plasticity.form = PlasticityForm::continuous;
     EXPECT_THROW(run_one(*gpu, c, obs), UserError);
-    c = base_ei(Integrator::euler);
+    // Stacked plans run euler and exponential (tests/test_cuda_stack.cpp); rk4 is refused.
+    c = base_ei(Integrator::rk4);
     c.stack.enabled = true;
     c.stack.input = StackInput{1, 6, 6};
     c.stack.layers = {StackLayer{}};
     try {
         gpu->check(c, make_plan(c));
-        ADD_FAILURE() << "a stacked plan must be refused by the CUDA backend";
+        ADD_FAILURE() << "a stacked plan with rk4 must be refused by the CUDA backend";
     } catch (const UserError& e) {
         EXPECT_NE(std::string(e.what()).find("stacked layers"), std::string::npos) << e.what();
     }

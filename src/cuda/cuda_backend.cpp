@@ -33,6 +33,7 @@
 #include "dynshare/engine.hpp"
 #include "core/step_params.hpp"
 #include "cuda/kernels.hpp"
+#include "cuda/stack_runner.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/snr.hpp"
@@ -512,15 +513,21 @@ public:
     std::string name() const override { return dev_.name; }
 
     void check(const SimConfig& cfg, const RunPlan& plan) const override {
-        if (plan.kind == PlanKind::stack)
-            throw UserError("--backend cuda: stacked layers (stack.*) are not implemented on the GPU yet; "
-                            "use --backend cpu");
+        if (plan.kind == PlanKind::stack) {
+            // The method, then the memory against what the device has free,
+            // before anything is allocated (src/cuda/stack_runner.cpp).
+            stack_check(dev_, cfg, plan, precision_of(cfg) == DevicePrecision::fp64 ? 8 : 4);
+            return;
+        }
         method_of(cfg);  // throws UserError for what the kernels do not run
     }
 
     RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
                   RunObserver& observer, const RunState* resume) override {
         check(cfg, plan);
+        if (plan.kind == PlanKind::stack)
+            return run_stack_on_device(dev_, precision_of(cfg) == DevicePrecision::fp64, cfg, plan, initial, observer,
+                                       resume);
         if (initial.size() > 1) throw UserError("--backend cuda: a single-layer plan takes one weight vector");
         RunResult result;
         run_jobs({Job{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}}, BatchOptions{});
@@ -531,7 +538,26 @@ public:
                                      const BatchOptions& options) override {
         if (observers.size() != cfgs.size())
             throw std::invalid_argument("run_batch: one observer per config is needed");
-        for (const SimConfig& c : cfgs) check(c, make_plan(c));
+        bool stacked = false;
+        for (const SimConfig& c : cfgs) {
+            const RunPlan plan = make_plan(c);
+            check(c, plan);
+            stacked = stacked || plan.kind == PlanKind::stack;
+        }
+        if (stacked) {
+            // Stacked runs one after another (each batched over its neurons
+            // and modules); not yet batched over runs.
+            std::vector<RunResult> results;
+            results.reserve(cfgs.size());
+            for (size_t i = 0; i < cfgs.size(); ++i) {
+                const RunPlan plan = make_plan(cfgs[i]);
+                RunResult r = run(cfgs[i], plan, {}, *observers[i], nullptr);
+                if (!options.final_state)
+                    for (LayerState& l : r.state.layers) l.w.clear(), l.w0.clear(), l.v.clear();
+                results.push_back(std::move(r));
+            }
+            return results;
+        }
         std::vector<RunResult> results(cfgs.size());
         std::vector<Job> jobs;
         jobs.reserve(cfgs.size());

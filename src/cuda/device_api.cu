@@ -71,7 +71,9 @@ const DeviceApi& api() {
                              &run_chunk<double>,
                              &input_covariance,
                              &measure_copy_bandwidth,
-                             &measure_fp32_rate};
+                             &measure_fp32_rate,
+                             &stack_launch<float>,
+                             &stack_launch<double>};
     return a;
 }
 

@@ -77,6 +77,74 @@ struct BatchState {
     int rec_cap = 0;
 };
 
+// ---- stacked plans (src/cuda/stack_kernels.cu, host side src/cuda/stack_runner.cpp) ----
+// One layer of a stacked plan on the device. Neurons are in the plan's block
+// order (module by module, LayerPlan::order); per-neuron-per-input arrays are
+// K x n (input j, then block position s: neuron index fastest, as above).
+struct StackGeometry {
+    int n = 0, K = 0, modules = 0, snr_modules = 0;
+    int c_in = 0, h_in = 0, w_in = 0, c_out = 0, k = 0, stride = 1, padding = 0, h_out = 0, w_out = 0;
+    int period = 1;        // module period p of this layer (module_of_cell)
+    int in_period = 1;     // period of the layer's input pattern (periodic border: wrap by it)
+    int max_module = 1;    // neurons of the largest module (threads of a per-module block)
+    int relu = 1;          // phi = relu (else identity)
+    int layer = 0;         // l (the noise and drive streams are keyed by it)
+    int inputs_blocks = 1; // blocks of the inputs kernel (one xx maximum each)
+};
+
+template <class T>
+struct StackLayerDev {
+    StackGeometry g;
+    const int64_t *order = nullptr, *offsets = nullptr;          // n, modules + 1
+    const int64_t *snr_rows = nullptr, *snr_offsets = nullptr;   // block positions, snr_modules + 1
+    const int64_t* module_of_cell = nullptr;                     // c_out p p
+    T *w = nullptr, *w0 = nullptr, *v = nullptr, *x = nullptr;   // K x n (x: the presentation's inputs)
+    T *r = nullptr, *c = nullptr, *e = nullptr;                  // n: rate, reduced coordinates
+    T *sw = nullptr, *sv = nullptr, *sd = nullptr, *xx = nullptr;  // n: start-of-presentation dots
+    T* z = nullptr;                                              // n: w.x at the start (propagated)
+    T* r_inh = nullptr;                                          // modules
+    T* means = nullptr;                                          // modules (propagation scratch)
+    T* pin = nullptr;                                            // c_in h_in w_in: this layer's input pattern
+    T* pout = nullptr;                                           // the next layer's pattern (nullptr: last)
+    double* patch = nullptr;                                     // layer 0: c_in P0 P0 draws
+    double* shared = nullptr;     // 2 x 4: ReducedShared (A, B, F, G), double-buffered across launches
+    double* xx_part = nullptr;    // inputs_blocks: max_i xx_i per block
+    double* snr_part = nullptr;   // snr_modules x 3: sum_j snr term, sum_j |mean|/std, finite (1/0)
+    double* snr_terms = nullptr;  // snr_modules x K x 4 scratch
+    double* fin_part = nullptr;   // modules: sum of r + c + e and r_inh (block 0: + A + B + F + G)
+    int64_t* substeps = nullptr;  // 1: integrator steps taken
+};
+
+struct StackScalars {
+    RunScalars run;              // per-layer step parameters (plasticity.lr_scaling, frozen layers)
+    double drive = 0.0;          // stack.drive
+    int normalize = 1;           // stack.normalize
+    int periodic = 0;            // stack.border = periodic
+    int pattern_period = 1;      // P0
+    int method = method_euler;   // method_euler or method_exponential
+};
+
+enum StackOp : int {
+    stack_op_patch = 0,      // layer 0's input: the presentation's patch, tiled (one block)
+    stack_op_inputs = 1,     // receptive fields (+ noise) into x, and the start-of-presentation dots
+    stack_op_propagate = 2,  // phi(module mean of z) (+ drive, unit RMS) into the next layer's pattern
+    stack_op_segment = 3,    // integrate steps [j_from, j_to) of the presentation, one block per module
+    stack_op_snr = 4,        // SNR_w sums per SNR module (current or materialised weights)
+    stack_op_end = 5,        // state_finite partials, then materialise w (and v)
+};
+
+template <class T>
+struct StackLaunch {
+    int op = stack_op_patch;
+    StackLayerDev<T> layer;
+    StackScalars sc;
+    int64_t p = 0;              // presentation
+    int64_t s0 = 0;             // global step of the presentation's start (the layer's plasticity clock)
+    int64_t j_from = 0, j_to = 0;
+    int par = 0;                // which half of `shared` holds the current coordinates
+    int materialized = 0;       // stack_op_snr: 1 = read w as it is
+};
+
 // What the host side needs from a device: memory, copies and the kernels'
 // entry points. Every call returns nullptr on success, else the error text.
 struct DeviceApi {
@@ -104,6 +172,9 @@ struct DeviceApi {
     // bandwidth (bytes/s, read + write counted) and fp32 FMA rate (FLOP/s, 2 per FMA).
     const char* (*measure_copy_bandwidth)(double seconds_target, double* bytes_per_s);
     const char* (*measure_fp32_rate)(double seconds_target, double* flop_per_s);
+    // One step of a stacked plan's presentation (StackOp); synchronous.
+    const char* (*stack_f32)(const StackLaunch<float>& launch);
+    const char* (*stack_f64)(const StackLaunch<double>& launch);
 };
 
 namespace device {
@@ -124,6 +195,8 @@ const char* input_covariance(const RunScalars* params, const int64_t* presentati
                              double* cov);
 const char* measure_copy_bandwidth(double seconds_target, double* bytes_per_s);
 const char* measure_fp32_rate(double seconds_target, double* flop_per_s);
+template <class T>
+const char* stack_launch(const StackLaunch<T>& launch);
 }  // namespace DYNSHARE_KERNEL_NS
 #endif
 
