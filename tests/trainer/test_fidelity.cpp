@@ -179,8 +179,9 @@ TEST(Sharing, AuthorsHebbianRaisesSnrAndLeavesBorderNeurons) {
     // Border neurons get no Hebbian term; the gamma pull to the saved weights is 0 there.
     for (int y = 0; y < g.h_out(); ++y)
         for (int x = 0; x < g.w_out(); ++x)
-            if (g.is_border(y, x))
+            if (g.is_border(y, x)) {
                 EXPECT_TRUE(torch::equal(lc->weight[0][y][x], before[0][y][x])) << y << "," << x;
+            }
     EXPECT_FALSE(torch::equal(lc->weight[0][4][4], before[0][4][4]));
 }
 
@@ -228,8 +229,9 @@ TEST(BnUpdate, RunningStatisticsFollowTheSharedWeights) {
     const double fresh = gap();
     EXPECT_LT(fresh, 0.1) << "stale " << stale;
     for (const auto& m : net->modules(false))
-        if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get()))
+        if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
             EXPECT_TRUE(bn->options.momentum().has_value());
+        }
 }
 
 namespace {
