@@ -87,7 +87,7 @@ TEST(Init, TorchDefaultKeepsTheUniformInit) {
     for (const auto& l : net->lc_layers()) {
         const auto& g = l.layer->geometry();
         const double bound = 1.0 / std::sqrt(double(g.fan_in()));
-        EXPECT_LE(l.layer->weight.abs().max().item<double>(), bound);
+        EXPECT_LE(l.layer->weight.abs().max().item<double>(), bound * (1 + 1e-6));  // float rounding of the bound
         EXPECT_NEAR(sample_std(l.layer->weight) / (bound / std::sqrt(3.0)), 1.0, 0.1) << l.name;
     }
 }
@@ -123,7 +123,8 @@ TEST(FullModules, LcWithFullSharingIsAConvolutionAtEveryStep) {
                 lc->weight.sub_(lr * double(L) * lc->weight.grad());
                 share_instant(*lc, module_period(g, SharingModules::full));
                 ASSERT_TRUE(torch::allclose(lc->weight.view({4, L, -1}).select(1, L / 2),
-                                            conv->weight.view({4, -1}), 1e-5, 1e-6));
+                                            conv->weight.view({4, -1}), 1e-4, 1e-5))  // float: the mean of L steps at L x the rate
+                    << "step " << step << " stride " << stride;
             }
         }
     }
