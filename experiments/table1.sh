@@ -11,7 +11,7 @@ seeds=${2:-3}
 bin="$root/build/dynshare"
 [ -x "$bin" ] || { echo "table1.sh: $bin not found; build first (bash scripts/build.sh)" >&2; exit 2; }
 mkdir -p "$out"
-rows=(conv lc lc_reps4 lc_reps8 lc_ws1 lc_ws10 lc_ws100 lc_sleep10 lc_sleep100)
+rows=(conv lc lc_reps4 lc_reps8 lc_ws1 lc_ws10 lc_ws100 lc_sleep10 lc_sleep100 lc_full)
 for ((s = 0; s < seeds; ++s)); do
   for r in "${rows[@]}"; do
     dir="$out/${r}_s$s"

@@ -43,11 +43,13 @@ def row_name(run):
     mode = run.cfg("sharing.mode")
     if mode == "none":
         return (0.5, "LC")
-    if mode not in ("instant", "hebbian", "simulated"):
+    if mode not in ("instant", "hebbian", "hebbian_authors", "simulated"):
         raise InputError(f"{run.path}: unknown sharing.mode '{mode}'")
     every = run.cfg("sharing.every")
-    tag = {"instant": "ws", "hebbian": "hebb", "simulated": "sleep"}[mode]
-    order = {"instant": 2, "hebbian": 3, "simulated": 4}[mode]
+    tag = {"instant": "ws", "hebbian": "hebb", "hebbian_authors": "hebb_authors", "simulated": "sleep"}[mode]
+    order = {"instant": 2, "hebbian": 3, "hebbian_authors": 3.5, "simulated": 4}[mode]
+    if run.cfg("sharing.modules", "grid") == "full":  # issue 13's full-module check
+        return (5 + order * 1e-3 + every * 1e-6, f"LC - {tag}({every}) full")
     return (order + every * 1e-6, f"LC - {tag}({every})")
 
 

@@ -54,10 +54,14 @@ def test_row_names():
             self.config = {"network": {"connectivity": kw.get("conn", "lc")},
                            "data": {"repetitions": kw.get("reps", 1)},
                            "sharing": {"mode": kw.get("mode", "none"), "every": kw.get("every", 10)}}
+            if "modules" in kw:
+                self.config["sharing"]["modules"] = kw["modules"]
             self.path = "x"
 
-        def cfg(self, key):
+        def cfg(self, key, *default):
             section, name = key.split(".")
+            if default and name not in self.config[section]:
+                return default[0]
             return self.config[section][name]
 
     assert table1.row_name(R(conn="conv", reps=8)) == (0, "conv")
@@ -65,6 +69,10 @@ def test_row_names():
     assert table1.row_name(R()) == (0.5, "LC")
     assert table1.row_name(R(mode="hebbian", every=1)) == (3 + 1e-6, "LC - hebb(1)")
     assert table1.row_name(R(mode="simulated", every=100)) == (4 + 100e-6, "LC - sleep(100)")
+    # issue 13's full-module check is its own row, after the sleep rows
+    full = table1.row_name(R(mode="instant", every=1, modules="full"))
+    assert full[1] == "LC - ws(1) full" and full > table1.row_name(R(mode="simulated", every=100))
+    assert table1.row_name(R(mode="hebbian_authors", every=10))[1] == "LC - hebb_authors(10)"
     # ws(1) sorts before ws(100)
     assert table1.row_name(R(mode="instant", every=1)) < table1.row_name(R(mode="instant", every=100))
 

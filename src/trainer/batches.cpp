@@ -10,15 +10,15 @@
 namespace dynshare::trainer {
 
 std::vector<std::vector<int64_t>> epoch_batches(int64_t n, int batch_size, int repetitions, uint64_t seed,
-                                                int epoch) {
-    if (batch_size % repetitions != 0)
+                                                int epoch, bool grow) {
+    if (!grow && batch_size % repetitions != 0)
         throw UserError("train.batch_size " + std::to_string(batch_size) + " is not a multiple of data.repetitions " +
                         std::to_string(repetitions));
     std::vector<int64_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng(seed * 7919 + uint64_t(epoch));
     std::shuffle(order.begin(), order.end(), rng);
-    const int64_t distinct = batch_size / repetitions;
+    const int64_t distinct = grow ? batch_size : batch_size / repetitions;
     std::vector<std::vector<int64_t>> batches;
     for (int64_t start = 0; start < n; start += distinct) {
         std::vector<int64_t> b;

@@ -14,9 +14,12 @@
 namespace dynshare::trainer {
 
 // Index lists of one epoch: each batch holds batch_size / repetitions distinct
-// images, each `repetitions` times. Deterministic in (seed, epoch).
+// images, each `repetitions` times (data.repetition_batch fixed, the paper's
+// text), or, with `grow`, batch_size distinct images each `repetitions` times,
+// a batch of repetitions * batch_size with the iteration count of one
+// repetition (the authors' code). Deterministic in (seed, epoch).
 std::vector<std::vector<int64_t>> epoch_batches(int64_t n, int batch_size, int repetitions, uint64_t seed,
-                                                int epoch);
+                                                int epoch, bool grow = false);
 
 class BatchMaker {
 public:

@@ -94,3 +94,24 @@ void LocallyConnected2dImpl::conv_init(double eps) {
 }
 
 }  // namespace dynshare::trainer
+
+namespace dynshare::trainer {
+
+void LocallyConnected2dImpl::authors_init(double eps) {
+    const LcGeometry& g = options_.geometry;
+    torch::NoGradGuard no_grad;
+    const double sd = std::sqrt(2.0 / (double(g.c_out) * g.k * g.k));
+    if (eps < 0) {
+        weight.normal_(0.0, sd);
+        return;
+    }
+    set_shared_kernel(torch::randn({g.c_out, g.fan_in()}, weight.options()));
+    if (eps > 0) weight.add_(torch::randn_like(weight), eps);
+    weight.mul_(sd / std::sqrt(1.0 + eps * eps));
+    if (bias.defined()) {
+        const double bound = 1.0 / std::sqrt(double(g.fan_in()));
+        bias.copy_(torch::empty({g.c_out, 1, 1}, bias.options()).uniform_(-bound, bound).expand_as(bias));
+    }
+}
+
+}  // namespace dynshare::trainer

@@ -30,6 +30,13 @@ public:
     // Every position starts from one shared kernel plus eps * noise of the
     // same scale (the follow-up paper's "convolutional initialisation").
     void conv_init(double eps);
+    // The authors' initialisation (their LocallyConnected2d): He normal on
+    // the fan-out with the ReLU gain, std = sqrt(2 / (c_out k^2)), drawn
+    // independently at every position (eps < 0) or, for eps >= 0, as
+    // std / sqrt(1 + eps^2) * (one shared N(0,1) kernel + eps * N(0,1) noise),
+    // so that the variance does not grow with eps. The bias (only without
+    // batch norm) keeps torch's uniform(+-1/sqrt(fan_in)), as theirs.
+    void authors_init(double eps);
     // Every position holds `kernel` (c_out, c_in, k, k).
     void set_shared_kernel(const torch::Tensor& kernel);
 

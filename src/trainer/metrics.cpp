@@ -68,7 +68,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Metrics::to_tensors() const {
             {"test_top5", vec_tensor(test_top5)},   {"val_loss", vec_tensor(val_loss)},
             {"val_top1", vec_tensor(val_top1)},     {"val_top5", vec_tensor(val_top5)},
             {"lr", vec_tensor(lr)},                 {"seconds", vec_tensor(seconds)},
-            {"iterations", vec_tensor(iterations)}, {"snr", mat_tensor(snr)},
+            {"iterations", vec_tensor(iterations)}, {"snr", mat_tensor(snr)}, {"snr_authors", mat_tensor(snr_authors)},
             {"sleep_iteration", vec_tensor(sleep_iteration)}, {"sleep_seconds", vec_tensor(sleep_seconds)},
             {"sleep_snr_before", mat_tensor(sleep_snr_before)}, {"sleep_snr_after", mat_tensor(sleep_snr_after)}};
 }
@@ -76,6 +76,7 @@ std::vector<std::pair<std::string, torch::Tensor>> Metrics::to_tensors() const {
 void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
     for (const auto& [name, t] : named) {
         if (name == "snr") snr = tensor_mat(t);
+        else if (name == "snr_authors") snr_authors = tensor_mat(t);
         else if (name == "sleep_snr_before") sleep_snr_before = tensor_mat(t);
         else if (name == "sleep_snr_after") sleep_snr_after = tensor_mat(t);
         else {
@@ -121,6 +122,7 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     write_vec(ep, "seconds", m.seconds);
     write_vec(ep, "iterations", m.iterations);
     write_mat(ep, "snr", m.snr, layers);
+    write_mat(ep, "snr_authors", m.snr_authors, layers);
     H5Gclose(ep);
     hid_t sl = H5Gcreate2(file, "sleep", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     write_vec(sl, "iteration", m.sleep_iteration);

@@ -13,7 +13,12 @@
 //   /epochs/test_loss, /epochs/test_top1, /epochs/test_top5 (E)
 //   /epochs/val_loss, /epochs/val_top1, /epochs/val_top5 (E; NaN without a validation split)
 //   /epochs/lr (E), /epochs/seconds (E, training wall time), /epochs/iterations (E, cumulative)
-//   /epochs/snr (E x L)         -log SNR_w per LC layer at the end of each epoch
+//   /epochs/snr (E x L)         -log SNR_w (Eq. 6) per LC layer at the end of each epoch,
+//                               over the modules of sharing.modules (grid: period k; full:
+//                               one per channel), non-border neurons, population variance
+//   /epochs/snr_authors (E x L) the authors' SNR: mean over channels and inputs of
+//                               |mean| / std over the non-border positions of a channel,
+//                               unbiased std (sharing.hpp, authors_snr); not a logarithm
 //   /sleep/iteration (S)        iteration after which each sharing phase ran
 //   /sleep/seconds (S)          wall time of each phase
 //   /sleep/snr_before, /sleep/snr_after (S x L; NaN where not measured:
@@ -29,7 +34,7 @@ namespace dynshare::trainer {
 struct Metrics {
     std::vector<double> train_loss, train_top1, test_loss, test_top1, test_top5, val_loss, val_top1, val_top5;
     std::vector<double> lr, seconds, iterations;
-    std::vector<std::vector<double>> snr;
+    std::vector<std::vector<double>> snr, snr_authors;
     std::vector<double> sleep_iteration, sleep_seconds;
     std::vector<std::vector<double>> sleep_snr_before, sleep_snr_after;
 

@@ -3,6 +3,8 @@
 // need at construction, and which of them the config keeps convolutional.
 #include "trainer/networks.hpp"
 
+#include <cmath>
+
 #include "dynshare/errors.hpp"
 
 namespace dynshare::trainer {
@@ -33,12 +35,21 @@ public:
         if (main_path) ++main_index_;
         in = FeatureShape{c_out, g.h_out(), g.w_out()};
         const bool bias = !cfg_.batch_norm;
-        if (conv)
-            return AnyModule(torch::nn::Conv2d(
-                torch::nn::Conv2dOptions(g.c_in, c_out, k).stride(stride).padding(padding).bias(bias)));
+        const bool authors = cfg_.init == InitKind::authors;
+        if (conv) {
+            torch::nn::Conv2d layer(torch::nn::Conv2dOptions(g.c_in, c_out, k).stride(stride).padding(padding).bias(bias));
+            // The authors' ResNets: kaiming_normal_(mode='fan_out', nonlinearity='relu')
+            // on every Conv2d (stem and 1x1 shortcuts included); bias, if any, torch's.
+            if (authors) {
+                torch::NoGradGuard no_grad;
+                layer->weight.normal_(0.0, std::sqrt(2.0 / (double(c_out) * k * k)));
+            }
+            return AnyModule(layer);
+        }
         LocallyConnected2d lc(LocallyConnected2dOptions{g, bias});
         lc->algorithm = cfg_.lc_algorithm;
-        if (cfg_.conv_init_eps >= 0) lc->conv_init(cfg_.conv_init_eps);
+        if (authors) lc->authors_init(cfg_.conv_init_eps);
+        else if (cfg_.conv_init_eps >= 0) lc->conv_init(cfg_.conv_init_eps);
         net_.lc_.push_back(LcLayerRef{name, lc, main_path});
         return AnyModule(lc);
     }

@@ -19,18 +19,91 @@ torch::Tensor module_ids(const LcGeometry& g, int p, const torch::Device& dev) {
     return (y.unsqueeze(1) * p + x.unsqueeze(0)).flatten().to(dev);
 }
 
-// Mean over each module of v (c, L, ...) -> (c, p*p, ...), using `ids`.
-torch::Tensor module_mean(const torch::Tensor& v, const torch::Tensor& ids, int p) {
+// Mean over each module of v (c, L, ...) -> (c, n, ...), using `ids` (values < n).
+torch::Tensor module_mean(const torch::Tensor& v, const torch::Tensor& ids, int64_t n) {
     auto shape = v.sizes().vec();
-    shape[1] = int64_t(p) * p;
+    shape[1] = n;
     auto sums = torch::zeros(shape, v.options()).index_add_(1, ids, v);
-    auto counts = torch::bincount(ids, {}, int64_t(p) * p).to(v.dtype());
+    auto counts = torch::bincount(ids, {}, n).to(v.dtype());
     std::vector<int64_t> cshape(v.dim(), 1);
-    cshape[1] = int64_t(p) * p;
+    cshape[1] = n;
     return sums / counts.clamp_min(1).view(cshape);
 }
 
+// 1 for the neurons whose receptive field stays inside the input, (L,) bool.
+torch::Tensor interior_mask(const LcGeometry& g) {
+    auto m = torch::zeros({int64_t(g.h_out()) * g.w_out()}, torch::kBool);
+    auto a = m.accessor<bool, 1>();
+    for (int y = 0; y < g.h_out(); ++y)
+        for (int x = 0; x < g.w_out(); ++x) a[int64_t(y) * g.w_out() + x] = !g.is_border(y, x);
+    return m;
+}
+
 }  // namespace
+
+double authors_snr(const torch::Tensor& weight, const LcGeometry& g) {
+    torch::NoGradGuard no_grad;
+    const auto inner = interior_mask(g).to(weight.device());
+    auto w = weight.detach().view({g.c_out, -1, g.fan_in()}).index({torch::indexing::Slice(), inner}).to(torch::kDouble);
+    if (w.size(1) < 2) return std::nan("");
+    auto mean = w.mean(1);
+    auto sd = w.std(1, /*unbiased=*/true);
+    sd = sd + sd.eq(0).to(sd.dtype()) * 1e-20;
+    return (mean.abs() / sd).mean().item<double>();
+}
+
+std::vector<double> network_snr_authors(const Net& net) {
+    std::vector<double> out;
+    for (const auto& l : net->lc_layers()) out.push_back(authors_snr(l.layer->weight, l.layer->geometry()));
+    return out;
+}
+
+void share_hebbian_authors(LocallyConnected2dImpl& layer, int p, uint64_t seed) {
+    torch::NoGradGuard no_grad;
+    using H = AuthorsHebbian;
+    const LcGeometry& g = layer.geometry();
+    auto dev = layer.weight.device();
+    auto gen = at::detail::createCPUGenerator(seed);
+    const int64_t L = int64_t(g.h_out()) * g.w_out();
+    // Border neurons form an extra module whose term is zeroed below.
+    const auto inner = interior_mask(g);
+    auto ids = module_ids(g, p, torch::kCPU);
+    ids = torch::where(inner, ids, torch::full_like(ids, int64_t(p) * p));
+    ids = ids.to(dev);
+    const auto keep = inner.to(dev).to(layer.weight.dtype()).view({1, L, 1});
+    auto w = layer.weight.view({g.c_out, L, g.fan_in()});
+    const auto saved = w.clone();
+    // Grid modules: the authors' tiles of period k (neurons k apart read
+    // inputs k*stride apart, a multiple of k). Full modules: period stride
+    // (check_sharable: kernel <= stride, no padding).
+    const int period = p == 1 ? g.stride : g.k;
+    const int reps_y = (g.h_in + period - 1) / period, reps_x = (g.w_in + period - 1) / period;
+    for (int t = 0; t < H::iterations; ++t) {
+        auto tile = torch::randn({H::patterns, g.c_in, period, period}, gen, torch::kFloat);
+        auto img = tile.repeat({1, 1, reps_y, reps_x}).narrow(2, 0, g.h_in).narrow(3, 0, g.w_in).to(dev);
+        auto x = lc_patches(img, g).to(w.dtype());                      // (L, M, F)
+        auto z = torch::bmm(x, w.permute({1, 2, 0})).permute({2, 0, 1});  // (c_out, L, M)
+        auto r = (z - module_mean(z, ids, p * p + 1).index_select(1, ids)) * keep;
+        auto hebb = torch::bmm(r.permute({1, 0, 2}), x).permute({1, 0, 2}) / double(H::patterns);  // (c_out, L, F)
+        w.sub_(H::lr * (hebb + H::gamma * (w - saved)));
+    }
+}
+
+void check_sharable(const RunConfig& cfg, const Net& net) {
+    const auto mode = cfg.sharing.mode;
+    if (cfg.sharing.modules != SharingModules::full ||
+        !(mode == SharingMode::hebbian || mode == SharingMode::hebbian_authors || mode == SharingMode::simulated))
+        return;
+    for (const auto& l : net->lc_layers()) {
+        const LcGeometry& g = l.layer->geometry();
+        if (g.padding > 0 || g.k > g.stride)
+            throw UserError("sharing.modules = full: layer " + l.name + " (kernel " + std::to_string(g.k) + ", stride " +
+                            std::to_string(g.stride) + ", padding " + std::to_string(g.padding) +
+                            ") cannot be shared by sharing.mode " + to_string(mode) +
+                            ": no tiled input shows all its neurons one patch (needs padding 0 and kernel <= stride); "
+                            "use sharing.mode instant or sharing.modules grid");
+    }
+}
 
 double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int p) {
     torch::NoGradGuard no_grad;
@@ -44,10 +117,10 @@ void share_instant(LocallyConnected2dImpl& layer, int p) {
     const LcGeometry& g = layer.geometry();
     auto ids = module_ids(g, p, layer.weight.device());
     auto w = layer.weight.view({g.c_out, -1, g.fan_in()});
-    w.copy_(module_mean(w, ids, p).index_select(1, ids));
+    w.copy_(module_mean(w, ids, p * p).index_select(1, ids));
     if (layer.bias.defined()) {
         auto b = layer.bias.view({g.c_out, -1});
-        b.copy_(module_mean(b, ids, p).index_select(1, ids));
+        b.copy_(module_mean(b, ids, p * p).index_select(1, ids));
     }
 }
 
@@ -69,7 +142,7 @@ void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, 
         auto x = lc_patches(img, g).to(w.dtype());                      // (L, M, F)
         auto z = torch::bmm(x, w.permute({1, 2, 0}));                   // (L, M, c_out)
         z = z.permute({2, 0, 1});                                       // (c_out, L, M)
-        auto r = z - module_mean(z, ids, p).index_select(1, ids);
+        auto r = z - module_mean(z, ids, p * p).index_select(1, ids);
         auto hebb = torch::bmm(r.permute({1, 0, 2}), x).permute({1, 0, 2});  // (c_out, L, F)
         w.sub_(lr * (hebb + gamma * (w - w0)));
     }
@@ -92,10 +165,10 @@ std::vector<size_t> sleep_chain(const Net& net) {
     return best;
 }
 
-std::vector<double> network_snr(const Net& net) {
+std::vector<double> network_snr(const Net& net, SharingModules modules) {
     std::vector<double> out;
     for (const auto& l : net->lc_layers())
-        out.push_back(neg_log_snr(l.layer->weight, l.layer->geometry(), module_period(l.layer->geometry())));
+        out.push_back(neg_log_snr(l.layer->weight, l.layer->geometry(), module_period(l.layer->geometry(), modules)));
     return out;
 }
 
@@ -105,7 +178,8 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
     // (often every iteration) it is measured on every 10th phase only.
     const bool measure = cfg.sharing.mode != SharingMode::instant || phase % 10 == 0;
     const std::vector<double> unmeasured(net->lc_layers().size(), std::nan(""));
-    rec.snr_before = measure ? network_snr(net) : unmeasured;
+    const auto modules = cfg.sharing.modules;
+    rec.snr_before = measure ? network_snr(net, modules) : unmeasured;
     const auto t0 = std::chrono::steady_clock::now();
     const auto& lc = net->lc_layers();
     const auto& s = cfg.sharing;
@@ -113,12 +187,16 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
     switch (s.mode) {
     case SharingMode::none: break;
     case SharingMode::instant:
-        for (const auto& l : lc) share_instant(*l.layer.ptr(), module_period(l.layer->geometry()));
+        for (const auto& l : lc) share_instant(*l.layer.ptr(), module_period(l.layer->geometry(), modules));
         break;
     case SharingMode::hebbian:
         for (size_t i = 0; i < lc.size(); ++i)
-            share_hebbian(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry()), s.presentations, 32, s.lr,
-                          s.gamma, seed * 131 + i);
+            share_hebbian(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry(), modules), s.presentations, 32,
+                          s.lr, s.gamma, seed * 131 + i);
+        break;
+    case SharingMode::hebbian_authors:
+        for (size_t i = 0; i < lc.size(); ++i)
+            share_hebbian_authors(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry(), modules), seed * 131 + i);
         break;
     case SharingMode::simulated: {
         const auto chain = sleep_chain(net);
@@ -126,12 +204,12 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
         for (size_t i : chain) in_chain[i] = true;
         run_simulated_sleep(cfg, net, chain, seed);
         for (size_t i = 0; i < lc.size(); ++i)  // e.g. 1x1 shortcuts: off the chain
-            if (!in_chain[i]) share_instant(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry()));
+            if (!in_chain[i]) share_instant(*lc[i].layer.ptr(), module_period(lc[i].layer->geometry(), modules));
         break;
     }
     }
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rec.snr_after = measure ? network_snr(net) : unmeasured;
+    rec.snr_after = measure ? network_snr(net, modules) : unmeasured;
     return rec;
 }
 

@@ -13,8 +13,19 @@
 
 namespace dynshare::trainer {
 
-// Module period used for a layer (its kernel size).
-inline int module_period(const LcGeometry& g) { return g.k; }
+// Module period used for a layer: its kernel size for grid modules, 1 for
+// full modules (all positions of a channel are one module).
+inline int module_period(const LcGeometry& g, SharingModules m = SharingModules::grid) {
+    return m == SharingModules::full ? 1 : g.k;
+}
+
+// The authors' SNR (compute_non_padded_weight_average_snr in their
+// locally_connected_utils.py): for every (output channel, input) weight, the
+// mean and the unbiased std over all non-border positions of the channel;
+// then the mean of |mean| / std over channels and inputs (a zero std is
+// replaced by 1e-20, as theirs). Not a logarithm: larger = more shared.
+double authors_snr(const torch::Tensor& weight, const LcGeometry& g);
+std::vector<double> network_snr_authors(const Net& net);
 
 // -log SNR_w (Eq. 6) of one layer: per channel and module over its
 // non-border neurons, SNR = mean_j(mu_j^2 / var_j); then -log of the mean
@@ -31,6 +42,27 @@ void share_instant(LocallyConnected2dImpl& layer, int period);
 void share_hebbian(LocallyConnected2dImpl& layer, int period, int64_t presentations, int patterns, double lr,
                    double gamma, uint64_t seed);
 
+// The authors' Hebbian sharing (train_one_epoch and LocallyConnected2d.
+// share_weights / apply_hebbian_term in their utils.py and
+// locally_connected_utils.py): 100 iterations; each draws 128 N(0,1)
+// c_in x k x k patterns, tiles each over the layer's input (period k, cropped),
+// computes the outputs z, replaces z by z - (module mean of z) for non-border
+// neurons and by 0 for border neurons (no Hebbian term), and steps
+// w -= lr (mean over the 128 patterns of z x + gamma (w - w_saved)),
+// lr = 0.1, gamma = 1e-5, w_saved = the weights before the phase.
+// Modules: grid of period k over the non-border neurons (all positions for k = 1).
+struct AuthorsHebbian {
+    static constexpr int iterations = 100, patterns = 128;
+    static constexpr double lr = 0.1, gamma = 1e-5;
+};
+void share_hebbian_authors(LocallyConnected2dImpl& layer, int period, uint64_t seed);
+
+// Throws UserError naming the first LC layer whose modules cannot be shared
+// by the configured mode: with sharing.modules full, the hebbian modes and the
+// sleep phase need every neuron of a channel to see the same input patch,
+// which a tiled input gives only when padding = 0 and kernel <= stride.
+void check_sharable(const RunConfig& cfg, const Net& net);
+
 struct SleepRecord {
     std::vector<double> snr_before, snr_after;  // -log SNR_w per LC layer
     double seconds = 0.0;
@@ -45,8 +77,8 @@ std::vector<size_t> sleep_chain(const Net& net);
 // `phase` numbers the phases of the run (selects fresh random patterns).
 SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase);
 
-// Per-layer -log SNR_w of every LC layer.
-std::vector<double> network_snr(const Net& net);
+// Per-layer -log SNR_w (Eq. 6) of every LC layer, modules as configured.
+std::vector<double> network_snr(const Net& net, SharingModules modules = SharingModules::grid);
 
 // The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`.
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase);

@@ -22,7 +22,21 @@ std::vector<Dataset> enum_values(schema::tag<Dataset>) {
     return {Dataset::fashion_mnist, Dataset::cifar10, Dataset::cifar100};
 }
 std::vector<SharingMode> enum_values(schema::tag<SharingMode>) {
-    return {SharingMode::none, SharingMode::instant, SharingMode::hebbian, SharingMode::simulated};
+    return {SharingMode::none, SharingMode::instant, SharingMode::hebbian, SharingMode::hebbian_authors,
+            SharingMode::simulated};
+}
+std::vector<InitKind> enum_values(schema::tag<InitKind>) { return {InitKind::authors, InitKind::torch_default}; }
+std::vector<RepetitionBatch> enum_values(schema::tag<RepetitionBatch>) {
+    return {RepetitionBatch::fixed, RepetitionBatch::grow};
+}
+std::vector<SharingCounter> enum_values(schema::tag<SharingCounter>) {
+    return {SharingCounter::global, SharingCounter::epoch};
+}
+std::vector<SharingModules> enum_values(schema::tag<SharingModules>) {
+    return {SharingModules::grid, SharingModules::full};
+}
+std::vector<BnUpdate> enum_values(schema::tag<BnUpdate>) {
+    return {BnUpdate::off, BnUpdate::before_eval, BnUpdate::after_share};
 }
 std::vector<LcAlgorithm> enum_values(schema::tag<LcAlgorithm>) {
     return {LcAlgorithm::automatic, LcAlgorithm::cache_kernel, LcAlgorithm::patches_bmm, LcAlgorithm::naive};
@@ -44,20 +58,23 @@ template <class V> void visit(V& v, NetworkConfig& n) {
     v("arch", n.arch); v("connectivity", n.connectivity); v("width", n.width); v("depth", n.depth);
     v("kernel", n.kernel); v("first_conv_layers", n.first_conv_layers); v("conv_1x1", n.conv_1x1);
     v("conv_init_eps", n.conv_init_eps); v("batch_norm", n.batch_norm); v("lc_algorithm", n.lc_algorithm);
+    v("init", n.init);
 }
 template <class V> void visit(V& v, DataConfig& d) {
     v("dataset", d.dataset); v("path", d.path); v("canvas", d.canvas); v("padding", d.padding); v("flip", d.flip);
-    v("repetitions", d.repetitions); v("validation", d.validation); v("final_test", d.final_test);
+    v("repetitions", d.repetitions); v("repetition_batch", d.repetition_batch); v("validation", d.validation); v("final_test", d.final_test);
     v("limit_train", d.limit_train); v("limit_test", d.limit_test);
 }
 template <class V> void visit(V& v, SharingConfig& s) {
     v("mode", s.mode); v("every", s.every); v("presentations", s.presentations); v("lr", s.lr); v("gamma", s.gamma);
+    v("counter", s.counter); v("modules", s.modules);
 }
 template <class V> void visit(V& v, TrainConfig& t) {
     v("epochs", t.epochs); v("batch_size", t.batch_size); v("lr", t.lr); v("weight_decay", t.weight_decay);
     v("lr_decay_epochs", t.lr_decay_epochs); v("lr_decay", t.lr_decay); v("max_iterations", t.max_iterations);
     v("seed", t.seed); v("device", t.device); v("threads", t.threads); v("checkpoint_every", t.checkpoint_every);
     v("eval_batch_size", t.eval_batch_size); v("eval_every", t.eval_every); v("progress", t.progress);
+    v("bn_update", t.bn_update); v("bn_update_batches", t.bn_update_batches);
 }
 template <class V> void visit(V& v, SleepStack& s) {
     v("normalize", s.p.normalize); v("drive", s.p.drive); v("schedule", s.p.schedule); v("border", s.p.border);
@@ -117,6 +134,7 @@ void validate(RunConfig& c) {
     require(t.checkpoint_every >= 0, "train.checkpoint_every", t.checkpoint_every, "must be >= 0");
     require(t.eval_batch_size >= 1, "train.eval_batch_size", t.eval_batch_size, "must be >= 1");
     require(t.eval_every >= 1, "train.eval_every", t.eval_every, "must be >= 1");
+    require(t.bn_update_batches >= 1, "train.bn_update_batches", t.bn_update_batches, "must be >= 1");
     require(t.progress == "auto" || t.progress == "always" || t.progress == "never", "train.progress", t.progress,
             "expected one of auto, always, never");
     require(!(n.lc_algorithm == LcAlgorithm::cache_kernel && t.device == "cuda"), "network.lc_algorithm",
@@ -243,7 +261,21 @@ const char* to_string(SharingMode m) {
     case SharingMode::none: return "none";
     case SharingMode::instant: return "instant";
     case SharingMode::hebbian: return "hebbian";
+    case SharingMode::hebbian_authors: return "hebbian_authors";
     case SharingMode::simulated: return "simulated";
+    }
+    return "?";
+}
+
+const char* to_string(InitKind k) { return k == InitKind::authors ? "authors" : "torch_default"; }
+const char* to_string(RepetitionBatch r) { return r == RepetitionBatch::fixed ? "fixed" : "grow"; }
+const char* to_string(SharingCounter c) { return c == SharingCounter::global ? "global" : "epoch"; }
+const char* to_string(SharingModules m) { return m == SharingModules::grid ? "grid" : "full"; }
+const char* to_string(BnUpdate b) {
+    switch (b) {
+    case BnUpdate::off: return "off";
+    case BnUpdate::before_eval: return "before_eval";
+    case BnUpdate::after_share: return "after_share";
     }
     return "?";
 }

@@ -17,7 +17,23 @@ namespace dynshare::trainer {
 enum class Arch { resnet20, resnet18, small };
 enum class Connect { conv, lc };
 enum class Dataset { fashion_mnist, cifar10, cifar100 };
-enum class SharingMode { none, instant, hebbian, simulated };
+enum class SharingMode { none, instant, hebbian, hebbian_authors, simulated };
+// network.init: the authors' He normal (fan-out, ReLU gain) or torch's Conv2d default.
+enum class InitKind { authors, torch_default };
+// data.repetition_batch: fixed = B images of B/n originals x n crops (the
+// paper's text); grow = B originals x n crops, a batch of n*B (the authors' code).
+enum class RepetitionBatch { fixed, grow };
+// sharing.counter: global = after every `every`-th iteration of the run;
+// epoch = when the batch index within the epoch is a multiple of `every`
+// (0, every, ...), i.e. also after the first iteration of every epoch (the authors').
+enum class SharingCounter { global, epoch };
+// sharing.modules: grid = positions k apart form a module (period = kernel);
+// full = all positions of a channel are one module.
+enum class SharingModules { grid, full };
+// train.bn_update: re-estimate batch-norm running statistics on
+// train.bn_update_batches training batches (as SWA's bn_update does):
+// off, before every evaluation, or after every sharing phase.
+enum class BnUpdate { off, before_eval, after_share };
 
 struct NetworkConfig {
     Arch arch = Arch::resnet20;
@@ -28,6 +44,7 @@ struct NetworkConfig {
     int first_conv_layers = 0;   // the first n spatial layers stay convolutional
     bool conv_1x1 = false;       // 1x1 (shortcut) layers convolutional
     double conv_init_eps = -1.0; // >= 0: LC starts as one shared kernel + eps * noise
+    InitKind init = InitKind::authors;
     bool batch_norm = true;
     LcAlgorithm lc_algorithm = LcAlgorithm::automatic;  // network.lc_algorithm (lc_algorithm.hpp)
 };
@@ -39,6 +56,7 @@ struct DataConfig {
     int padding = 4;       // random-crop padding (zero after normalisation)
     bool flip = false;     // random horizontal flips
     int repetitions = 1;   // copies of each image per batch, independent crops
+    RepetitionBatch repetition_batch = RepetitionBatch::fixed;
     int validation = 5000; // images held out of the training split
     bool final_test = true;// evaluate on the test set every epoch
     int limit_train = 0;   // > 0: use only the first n training images (smoke runs)
@@ -51,6 +69,8 @@ struct SharingConfig {
     int64_t presentations = 100;// hebbian and simulated
     double lr = 0.5;            // hebbian step (patterns have unit norm)
     double gamma = 0.01;        // hebbian pull to the initial weights (Eq. 4)
+    SharingCounter counter = SharingCounter::global;
+    SharingModules modules = SharingModules::grid;
 };
 
 struct TrainConfig {
@@ -68,6 +88,8 @@ struct TrainConfig {
     int eval_batch_size = 500;
     int eval_every = 1;         // epochs between test/validation evaluations (the last epoch always)
     std::string progress = "auto";  // auto | always | never
+    BnUpdate bn_update = BnUpdate::before_eval;
+    int bn_update_batches = 10;
 };
 
 // The sleep phase's engine parameters when the config gives none (see
@@ -100,5 +122,10 @@ const char* to_string(Connect);
 const char* to_string(Dataset);
 const char* to_string(SharingMode);
 const char* to_string(LcAlgorithm);
+const char* to_string(InitKind);
+const char* to_string(RepetitionBatch);
+const char* to_string(SharingCounter);
+const char* to_string(SharingModules);
+const char* to_string(BnUpdate);
 
 }  // namespace dynshare::trainer

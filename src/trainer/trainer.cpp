@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <functional>
 
 #include "dynshare/errors.hpp"
 #include "trainer/batches.hpp"
@@ -91,6 +92,21 @@ EvalResult evaluate(Net& net, const ImageSet& set, const BatchMaker& maker, int 
     return EvalResult{loss / n, top1 / n, top5 / n};
 }
 
+// train.bn_update: the training batches of one re-estimation (augmented as
+// in training), drawn from their own generator seeded by (seed, key), so the
+// training order is untouched and a resumed run repeats them.
+void update_bn_statistics(Net& net, const ImageSet& train, const BatchMaker& maker, const TrainConfig& t,
+                          uint64_t key) {
+    if (train.size() == 0) return;
+    std::mt19937_64 rng(t.seed * 6364136223846793005ULL + key * 1442695040888963407ULL + 17);
+    std::uniform_int_distribution<int64_t> pick(0, train.size() - 1);
+    reestimate_bn(net, t.bn_update_batches, [&] {
+        std::vector<int64_t> idx;
+        for (int i = 0; i < t.batch_size; ++i) idx.push_back(pick(rng));
+        return maker.make(train, idx, &rng).first;
+    });
+}
+
 class Progress {
 public:
     Progress(bool on, int epoch, size_t total) : on_(on), epoch_(epoch), total_(total) {}
@@ -157,7 +173,8 @@ struct Session {
     bool train_epoch(int epoch, double& loss_out, double& top1_out) {
         net->train();
         const auto& t = cfg.train;
-        auto batches = epoch_batches(data.train.size(), t.batch_size, cfg.data.repetitions, t.seed, epoch);
+        auto batches = epoch_batches(data.train.size(), t.batch_size, cfg.data.repetitions, t.seed, epoch,
+                                     cfg.data.repetition_batch == RepetitionBatch::grow);
         std::mt19937_64 rng(t.seed * 104729 + uint64_t(epoch) + 1);
         Progress bar(progress_enabled(t.progress), epoch, batches.size());
         double loss_sum = 0, correct = 0, seen = 0;
@@ -194,8 +211,16 @@ struct Session {
             correct += logits.argmax(1).eq(y).sum().item<double>();
             seen += double(y.size(0));
             ++done;
-            if (cfg.sharing.mode != SharingMode::none && state.iteration % cfg.sharing.every == 0)
+            // sharing.counter: global counts the run's iterations (shares after
+            // iteration every, 2 every, ...); epoch counts the batch index b
+            // within the epoch, as the authors' `iteration % frequency == 0`
+            // (shares after batches 0, every, 2 every, ... of every epoch).
+            const int64_t count = cfg.sharing.counter == SharingCounter::global ? state.iteration : int64_t(b);
+            if (cfg.sharing.mode != SharingMode::none && count % cfg.sharing.every == 0) {
                 record_sharing(apply_sharing(cfg, net, uint64_t(state.sharing_phases)));
+                if (t.bn_update == BnUpdate::after_share)
+                    update_bn_statistics(net, data.train, *maker, t, uint64_t(state.sharing_phases));
+            }
             bar.update(done, loss_sum / double(done));
         }
         state.epoch_batches = 0;
@@ -213,6 +238,8 @@ struct Session {
         // last epoch, or one that max_iterations cut short, is always evaluated.
         const bool last = epoch + 1 == cfg.train.epochs || !complete;
         const bool eval = last || (epoch + 1) % cfg.train.eval_every == 0;
+        if (eval && cfg.train.bn_update == BnUpdate::before_eval)
+            update_bn_statistics(net, data.train, *maker, cfg.train, uint64_t(1) << 40 | uint64_t(state.iteration));
         EvalResult test = eval && cfg.data.final_test ? evaluate(net, data.test, *maker, eb) : EvalResult{};
         EvalResult val = eval ? evaluate(net, data.validation, *maker, eb) : EvalResult{};
         m.test_loss.push_back(test.loss);
@@ -224,7 +251,8 @@ struct Session {
         m.lr.push_back(lr_at(cfg.train, epoch));
         m.seconds.push_back(seconds);
         m.iterations.push_back(double(state.iteration));
-        m.snr.push_back(network_snr(net));
+        m.snr.push_back(network_snr(net, cfg.sharing.modules));
+        m.snr_authors.push_back(network_snr_authors(net));
         state.epochs_done = epoch + 1;
         std::printf("epoch %d/%d  train loss %.4f top1 %.4f  test top1 %.4f top5 %.4f  val top1 %.4f  %.1f s\n",
                     epoch + 1, cfg.train.epochs, loss, top1, test.top1, test.top5, val.top1, seconds);
@@ -263,6 +291,25 @@ struct Session {
 
 }  // namespace
 
+void reestimate_bn(Net& net, int batches, const std::function<torch::Tensor()>& next_batch) {
+    std::vector<torch::nn::BatchNorm2dImpl*> bns;
+    for (auto& m : net->modules(/*include_self=*/false))
+        if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) bns.push_back(bn);
+    if (bns.empty()) return;
+    torch::NoGradGuard no_grad;
+    const bool was_training = net->is_training();
+    std::vector<c10::optional<double>> momentum;
+    for (auto* bn : bns) {
+        momentum.push_back(bn->options.momentum());
+        bn->reset_running_stats();
+        bn->options.momentum(c10::nullopt);  // cumulative average over the batches
+    }
+    net->train();
+    for (int b = 0; b < batches; ++b) net->forward(next_batch());
+    for (size_t i = 0; i < bns.size(); ++i) bns[i]->options.momentum(momentum[i]);
+    net->train(was_training);
+}
+
 TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     prepare_run_dir(options);
     Session s(cfg, options);
@@ -273,6 +320,7 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     s.data = load_data(cfg.data, cfg.train.seed);
     s.net = build_network(cfg.network, s.data.shape);
     s.net->to(s.device);
+    check_sharable(cfg, s.net);
     for (const auto& l : s.net->lc_layers()) s.lc_names.push_back(l.name);
     s.optim = std::make_unique<torch::optim::AdamW>(
         s.net->parameters(), torch::optim::AdamWOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));

@@ -1,10 +1,14 @@
 // The training loop: AdamW with step decay, sharing phases every
 // sharing.every iterations, per-epoch evaluation, metrics.h5 and checkpoints.
 #pragma once
+#include <torch/torch.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "trainer/checkpoint.hpp"
+#include "trainer/networks.hpp"
 #include "trainer/train_config.hpp"
 
 namespace dynshare::trainer {
@@ -23,5 +27,12 @@ struct RunOptions {
 // resume is printed on stderr, and the state has interrupted = true (the
 // command exits 130). A second signal ends the process at once.
 TrainState run_training(const RunConfig& cfg, const RunOptions& options);
+
+// train.bn_update's re-estimation, as SWA's bn_update: every BatchNorm2d's
+// running statistics are reset and replaced by their cumulative average
+// (momentum None) over `batches` train-mode forward passes, without
+// gradients, of the inputs next_batch() returns; momentum and the
+// train/eval mode are restored afterwards.
+void reestimate_bn(Net& net, int batches, const std::function<torch::Tensor()>& next_batch);
 
 }  // namespace dynshare::trainer
