@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
             stack_json = "{";
             for (size_t i = 0; i < stack_presentations.size(); ++i) {
                 sc.run.presentations = stack_presentations[i];
-                sc.run.checkpoint_every = 0;
+                sc.run.checkpoint_every = sc.run.presentations;  // (>= 1): none inside the run
                 LastRecord o;
                 const auto ts = std::chrono::steady_clock::now();
                 const RunResult r = gpu->run(sc, plan, {}, o, nullptr);
