@@ -60,7 +60,7 @@ struct DynamicsParams {        // dynamics.*
     // Clamped to the run's presentations; blocks also end at records and
     // checkpoints. Per-neuron inputs (input.noise_std > 0) and model ideal run
     // presentation by presentation whatever the value.
-    int64_t block = 16;
+    int64_t block = 1;
 };
 
 struct PlasticityParams {      // plasticity.*
