@@ -39,7 +39,8 @@ const char* kHelp =
     "  - the plain C++ loop over all N k^2 weights per step (first 200 presentations, scaled);\n"
     "  - the numpy baseline bench/numpy_fig4b.py (first Q presentations, scaled; default 300);\n"
     "all pinned to one core in this invocation. Also reports how far the exponential\n"
-    "integrator's -log SNR_w curve is from Euler's. Defaults: P = 10000, R = 3 (best of R).\n";
+    "integrator's -log SNR_w curve is from Euler's. Defaults: P = 10000, R = 3 (best of R).\n"
+    "dynshare bench --sleep [...]: blocked presentations against block 1 (see dynshare bench --sleep --help).\n";
 
 struct Curve {
     double seconds = 0.0;
@@ -120,7 +121,11 @@ std::vector<int> parse_kernels(const std::string& s) {
 
 }  // namespace
 
+int bench_sleep(int argc, char** argv);  // dynshare bench --sleep: src/cli/bench_sleep.cpp
+
 int cmd_bench(int argc, char** argv) {
+    for (int i = 2; i < argc; ++i)
+        if (std::string(argv[i]) == "--sleep") return bench_sleep(argc, argv);
     const Args args = parse_args(argc, argv, 2,
                                  {{"-o", true, false},
                                   {"--kernels", true, false},

@@ -139,6 +139,7 @@ void validate_dynamics(const SimConfig& c) {
     non_negative("dynamics.alpha", d.alpha);
     finite("dynamics.bias", d.bias);
     non_negative("dynamics.macro_step", d.macro_step);
+    at_least<int64_t>("dynamics.block", d.block, 1);
     positive("dynamics.abs_tol", d.abs_tol);
     positive("dynamics.rel_tol", d.rel_tol);
     if (c.model == ModelKind::ei_rate) validate_step_size(d);  // the ideal model has no ODE

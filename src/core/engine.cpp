@@ -11,6 +11,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/block.hpp"
 #include "core/input_source.hpp"
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
@@ -188,6 +189,91 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                          "; reduce plasticity.lr or dynamics.dt";
     };
 
+    // Blocked presentations (dynamics.block, core/block.hpp), clamped to the
+    // run's presentations. Blocks are aligned to multiples of the block size
+    // and also end at every record and checkpoint, and where layer_by_layer
+    // changes the plastic layer: their boundaries depend only on the
+    // presentation index, so a resumed run cuts the same blocks as a straight
+    // one. A presentation with a record inside it runs alone (block 1), as do
+    // all presentations of a plan whose inputs differ per neuron.
+    const int64_t block = std::min<int64_t>(cfg.dynamics.block, P);
+    BlockScratch<T> scratch;
+    std::vector<BlockedLayer<T>> blocked;
+    if (block > 1 && cfg.model == ModelKind::ei_rate && !observer.wants_inputs()) {
+        blocked.resize(L);
+        for (int l = 0; l < L; ++l) {
+            InputGroups g;
+            if (!source->block_groups(l, g)) {
+                blocked.clear();
+                break;
+            }
+            blocked[l].setup(plan.layers[l].neurons, plan.layers[l].fan_in, std::move(g), block, !sp.continuous,
+                             &scratch);
+        }
+    }
+    auto record_inside = [&](int64_t q) { return R - (q * S) % R < S; };  // a record strictly inside presentation q
+    auto block_length = [&](int64_t p0) -> int64_t {
+        if (blocked.empty() || record_inside(p0)) return 1;
+        const int64_t last = std::min(P, (p0 / block + 1) * block);
+        int64_t e = p0 + 1;  // [p0, e) is a block
+        for (; e < last; ++e) {
+            if ((e * S) % R == 0 || e % cfg.run.checkpoint_every == 0 || record_inside(e)) break;
+            if (by_layer && active_layer(e) != active_layer(e - 1)) break;
+        }
+        return e - p0;
+    };
+    std::vector<T> zbuf;
+    std::vector<int64_t> bad_q(L);
+    // Presentations [p, p + nb) as one block, layer after layer: layer l's
+    // drives at each presentation's start give layer l + 1's patterns.
+    // Returns the first presentation (offset) and layer that became non-finite.
+    auto run_block = [&](int64_t p0, int64_t step0, int64_t nb) -> std::pair<int64_t, int> {
+        const int act = by_layer ? active_layer(p0) : -1;
+        auto take_inputs = [&](int l, int64_t q) {
+            BlockedLayer<T>& bl = blocked[l];
+            const int64_t fan = plan.layers[l].fan_in;
+            for (int64_t g = 0; g < bl.groups().groups(); ++g) std::copy_n(source->group_row(l, g), fan, bl.input(g, q));
+        };
+        {
+            const double t0 = omp_get_wtime();
+            for (int64_t q = 0; q < nb; ++q) {
+                source->begin_presentation(p0 + q);
+                source->block_inputs(p0 + q, 0);
+                take_inputs(0, q);
+            }
+            result.pattern_seconds[0] += omp_get_wtime() - t0;
+        }
+        for (int l = 0; l < L; ++l) {
+            const double t0 = omp_get_wtime();
+            double tp = 0.0;
+            PresentationIntegrator<T>& it = by_layer && l != act ? frozen[l] : active[l];
+            BlockedLayer<T>& bl = blocked[l];
+            bl.start(blocks[l], nb);
+            zbuf.resize(static_cast<size_t>(blocks[l].n));
+            bad_q[l] = nb;
+            for (int64_t q = 0; q < nb; ++q) {
+                const int64_t st = step0 + q * S;
+                const int64_t s0l = by_layer ? std::max<int64_t>(0, st - S * first_presentation(l)) : st;
+                bl.presentation(q, it, blocks[l], s0l, S, zbuf.data());
+                if (bad_q[l] == nb && !(it.state_finite() && bl.coefficients_finite())) bad_q[l] = q;
+                if (l + 1 < L) {
+                    const double t1 = omp_get_wtime();
+                    source->block_drives(p0 + q, l, zbuf.data());
+                    source->block_inputs(p0 + q, l + 1);
+                    take_inputs(l + 1, q);
+                    tp += omp_get_wtime() - t1;
+                }
+            }
+            bl.finish(blocks[l]);
+            if (l + 1 < L) result.pattern_seconds[l + 1] += tp;
+            result.layer_seconds[l] += omp_get_wtime() - t0 - tp;
+        }
+        std::pair<int64_t, int> bad{nb, -1};
+        for (int l = 0; l < L; ++l)
+            if (bad_q[l] < bad.first) bad = {bad_q[l], l};
+        return bad;
+    };
+
     int64_t p = resume ? resume->presentation : 0;
     int64_t step = resume ? resume->step : 0;
     if (!resume) {
@@ -200,6 +286,32 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         if (observer.stop_requested()) {
             result.status = RunStatus::interrupted;
             break;
+        }
+        if (const int64_t nb = block_length(p); nb > 1) {
+            const auto [q_bad, l_bad] = run_block(p, step, nb);
+            if (l_bad >= 0) {  // as the per-presentation path reports it
+                p += q_bad;
+                step += (q_bad + 1) * S;
+                diverge(l_bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) +
+                                         " (steps " + std::to_string(step - S) + " to " + std::to_string(step) + ")");
+                break;
+            }
+            p += nb - 1;  // the last presentation of the block; the loop's ++p moves past it
+            step += nb * S;
+            if (step % R == 0) {
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+                for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
+                if (const int bad = first_bad(rec_finite); bad >= 0) {
+                    diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
+                                           std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                    break;
+                }
+                observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+            }
+            observer.on_progress(p + 1, P);
+            if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P)
+                observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+            continue;
         }
         const int act = by_layer ? active_layer(p) : -1;
         for (int l = 0; l < L; ++l) {
@@ -334,6 +446,17 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan) {
                       static_cast<long double>(pl.g.c_in) * pl.g.h_in * pl.g.w_in;
         else
             values += pl.fan_in;
+        // Blocked presentations: five n x block arrays (drives, coefficients)
+        // and the block's inputs (at most one row per neuron); the slot-order
+        // scratch is bounded by 3 n k of the largest layer (counted below).
+        const long double blk = static_cast<long double>(std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations));
+        if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + blk * pl.fan_in;
+    }
+    if (cfg.dynamics.block > 1 && plan.kind == PlanKind::stack) {
+        long double most = 0;
+        for (const LayerPlan& pl : plan.layers)
+            most = std::max(most, static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in));
+        values += 3 * most;
     }
     const long double bytes = values * 8;
     return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);

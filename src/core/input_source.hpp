@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/block.hpp"
 #include "core/layer_block.hpp"
 #include "dynshare/config.hpp"
 #include "dynshare/plan.hpp"
@@ -25,6 +26,19 @@ public:
     virtual void layer_inputs(int64_t p, int l, const LayerBlock<T>& block) = 0;
     // Layer l's inputs, valid until the next begin_presentation().
     virtual InputView<T> inputs(int l) const = 0;
+
+    // Blocked presentations (core/block.hpp), instead of layer_inputs/inputs:
+    // the neurons of layer l that share one input row in every presentation;
+    // false when inputs differ per neuron (input noise): that layer then runs
+    // presentation by presentation.
+    virtual bool block_groups(int l, InputGroups& out) = 0;
+    // Layer l's inputs of presentation p (after begin_presentation(p) and,
+    // for l > 0, block_drives(p, l - 1, ...)); group g's row is group_row(l, g).
+    virtual void block_inputs(int64_t p, int l) = 0;
+    virtual const T* group_row(int l, int64_t g) const = 0;
+    // Layer l's drives z (block order) at presentation p's start: the next
+    // layer's pattern of presentation p (stacks; nothing for one layer).
+    virtual void block_drives(int64_t p, int l, const T* z) = 0;
 };
 
 // The plan's input source: SingleLayerSource (inputs.cpp) or StackPatterns.

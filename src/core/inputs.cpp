@@ -87,6 +87,15 @@ InputView<T> SingleLayerSource<T>::inputs(int) const {
     else return InputView<T>{xt_.data(), stride_, nullptr};
 }
 
+// Per-neuron noise: no shared rows, presentation by presentation (documented
+// in docs/blocked_presentations.md: a block would cost per-neuron Gram matrices).
+template <class T>
+bool SingleLayerSource<T>::block_groups(int, InputGroups& out) {
+    if (noise_) return false;
+    out = single_group(n_);
+    return true;
+}
+
 template <class T>
 std::unique_ptr<InputSource<T>> make_input_source(const SimConfig& cfg, const RunPlan& plan) {
     if (plan.kind == PlanKind::stack) return std::make_unique<StackPatterns<T>>(cfg, plan);

@@ -40,12 +40,19 @@ namespace dynshare {
 template <class T>
 class SingleLayerSource : public InputSource<T> {
 public:
-    explicit SingleLayerSource(const SimConfig& cfg) : inputs_(cfg) {}
+    explicit SingleLayerSource(const SimConfig& cfg)
+        : n_(cfg.layer.neurons), noise_(cfg.input.noise_std > 0), inputs_(cfg) {}
     void begin_presentation(int64_t p) override;
     void layer_inputs(int64_t, int, const LayerBlock<T>&) override {}
     InputView<T> inputs(int) const override;
+    bool block_groups(int, InputGroups& out) override;
+    void block_inputs(int64_t, int) override {}
+    const T* group_row(int, int64_t) const override { return inputs(0).x; }
+    void block_drives(int64_t, int, const T*) override {}
 
 private:
+    int64_t n_;
+    bool noise_;
     SingleLayerInputs inputs_;
     std::vector<double> x_;
     std::vector<T> xt_;  // x_ in T (fp32 only)

@@ -36,6 +36,25 @@ void euler_module(int64_t n, T h, T drive0, T bias, T mu, T gamma, T eta, const 
 }  // namespace
 
 template <class T>
+void PresentationIntegrator<T>::begin_dots(LayerBlock<T>& block, int64_t s0) {
+    b_ = &block;
+    in_ = InputView<T>{};
+    s0_ = s0;
+    j_ = 0;
+    t_local_ = 0.0;
+    shared_ = ReducedShared{};
+    const int64_t n = block.n;
+    sw_.resize(n);
+    sv_.resize(n);
+    sd_.resize(n);
+    xx_.resize(n);
+    c_.assign(n, T(0));
+    e_.assign(n, T(0));
+    means_.assign(block.modules(), T(0));
+    rnew_.assign(n, T(0));
+}
+
+template <class T>
 void PresentationIntegrator<T>::begin(LayerBlock<T>& block, InputView<T> in, int64_t s0) {
     b_ = &block;
     in_ = in;

@@ -20,6 +20,18 @@ public:
 
     // Starts a presentation at global step s0; `in` must outlive it.
     void begin(LayerBlock<T>& block, InputView<T> in, int64_t s0);
+    // Starts a presentation whose dot products the caller supplies (blocked
+    // presentations, core/block.hpp): fill dots() before the first
+    // advance_to(); read shared(), c(), e() after the last one. Neither
+    // current_weights() nor end() may be called: the caller materialises.
+    void begin_dots(LayerBlock<T>& block, int64_t s0);
+    struct Dots {
+        T *sw, *sv, *sd, *xx;  // w.x, v.x, (w - w0).x, x.x per neuron
+    };
+    Dots dots() { return Dots{sw_.data(), sv_.data(), sd_.data(), xx_.data()}; }
+    const ReducedShared& shared() const { return shared_; }
+    const std::vector<T>& c() const { return c_; }
+    const std::vector<T>& e() const { return e_; }
     // Advances to step j of the presentation (0 <= j <= steps, non-decreasing).
     void advance_to(int64_t j);
     // The current weights (n x k) without ending the presentation.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "models/lane_sums.hpp"
 
@@ -183,6 +184,100 @@ void StackPatterns<T>::add_drive(int l, int64_t p) {
                  static_cast<int>(drive_.size()));
     const T drive = static_cast<T>(plan_.drive);
     for (size_t m = 0; m < means_.size(); ++m) means_[m] = means_[m] * scale + drive * static_cast<T>(drive_[m]);
+}
+
+template <class T>
+void StackPatterns<T>::gather_field(int l, int64_t q, T* row) const {
+    const LayerPlan& pl = plan_.layers[l];
+    const LcGeometry& g = pl.g;
+    const int k = g.k, wo = g.w_out();
+    const bool periodic = plan_.periodic_border;
+    const int P = pl.in_period;
+    auto wrap = [P](int i, int n) { return i < 0 ? i + P * ((-i + P - 1) / P) : i >= n ? i - P * ((i - n) / P + 1) : i; };
+    const T* in = pin_[l].data();
+    const int y0 = static_cast<int>(q / wo) * g.stride - g.padding;
+    const int x0 = static_cast<int>(q % wo) * g.stride - g.padding;
+    for (int ci = 0; ci < g.c_in; ++ci)
+        for (int ky = 0; ky < k; ++ky) {
+            int iy = y0 + ky;
+            T* dst = row + (int64_t(ci) * k + ky) * k;
+            if (iy < 0 || iy >= g.h_in) {
+                if (!periodic) {
+                    std::fill_n(dst, k, T(0));
+                    continue;
+                }
+                iy = wrap(iy, g.h_in);
+            }
+            const T* src = in + (static_cast<int64_t>(ci) * g.h_in + iy) * g.w_in;
+            for (int kx = 0; kx < k; ++kx) {
+                const int ix = x0 + kx;
+                const bool out = ix < 0 || ix >= g.w_in;
+                dst[kx] = !out ? src[ix] : periodic ? src[wrap(ix, g.w_in)] : T(0);
+            }
+        }
+}
+
+template <class T>
+bool StackPatterns<T>::block_groups(int l, InputGroups& out) {
+    if (noise_ > 0.0) return false;
+    const LayerPlan& pl = plan_.layers[l];
+    const LcGeometry& g = pl.g;
+    const int k = g.k, ho = g.h_out(), wo = g.w_out(), P = pl.in_period;
+    const bool periodic = plan_.periodic_border;
+    // The tap offsets of one axis modulo the pattern's period (-1: zero padding).
+    auto axis_key = [&](int o, int n) {
+        std::vector<int> key(static_cast<size_t>(k));
+        for (int t = 0; t < k; ++t) {
+            const int i = o * g.stride - g.padding + t;
+            key[t] = (i < 0 || i >= n) && !periodic ? -1 : ((i % P) + P) % P;
+        }
+        return key;
+    };
+    const int64_t hw = int64_t(ho) * wo;
+    std::map<std::vector<int>, int64_t> ids;
+    std::vector<int64_t> cls(static_cast<size_t>(hw));
+    auto& reps = reps_;
+    reps.resize(plan_.layers.size());
+    reps[l].clear();
+    for (int y = 0; y < ho; ++y)
+        for (int x = 0; x < wo; ++x) {
+            std::vector<int> key = axis_key(y, g.h_in);
+            const std::vector<int> kx = axis_key(x, g.w_in);
+            key.insert(key.end(), kx.begin(), kx.end());
+            const auto it = ids.emplace(std::move(key), static_cast<int64_t>(ids.size())).first;
+            if (it->second == static_cast<int64_t>(reps[l].size())) reps[l].push_back(int64_t(y) * wo + x);
+            cls[int64_t(y) * wo + x] = it->second;
+        }
+    const int64_t G = static_cast<int64_t>(reps[l].size()), n = pl.neurons;
+    out.offsets.assign(static_cast<size_t>(G + 1), 0);
+    for (int64_t s = 0; s < n; ++s) ++out.offsets[cls[pl.order[s] % hw] + 1];
+    for (int64_t c = 0; c < G; ++c) out.offsets[c + 1] += out.offsets[c];
+    std::vector<int64_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+    out.members.assign(static_cast<size_t>(n), 0);
+    for (int64_t s = 0; s < n; ++s) out.members[fill[cls[pl.order[s] % hw]]++] = s;
+    auto& rows = group_rows_;
+    rows.resize(plan_.layers.size());
+    rows[l].assign(static_cast<size_t>(G * g.fan_in()), T(0));
+    return true;
+}
+
+template <class T>
+void StackPatterns<T>::block_inputs(int64_t, int l) {
+    const int64_t fan = plan_.layers[l].g.fan_in();
+    const std::vector<int64_t>& reps = reps_[l];
+    for (size_t c = 0; c < reps.size(); ++c) gather_field(l, reps[c], &group_rows_[l][c * fan]);
+}
+
+template <class T>
+const T* StackPatterns<T>::group_row(int l, int64_t g) const {
+    return &group_rows_[l][static_cast<size_t>(g * plan_.layers[l].g.fan_in())];
+}
+
+template <class T>
+void StackPatterns<T>::block_drives(int64_t p, int l, const T* z) {
+    if (l + 1 >= plan_.num_layers()) return;
+    std::copy_n(z, z_[l].size(), z_[l].begin());
+    propagate(l, p);
 }
 
 template class StackPatterns<double>;

@@ -26,8 +26,18 @@ public:
     // With noise every neuron has its own row; without, neurons point at
     // their position's receptive field (one copy per position).
     InputView<T> inputs(int l) const override;
+    // Groups: positions whose receptive fields coincide by geometry (the same
+    // input offsets modulo the input pattern's period, the same taps in the
+    // zero padding), with all their channels. None with input noise.
+    bool block_groups(int l, InputGroups& out) override;
+    void block_inputs(int64_t p, int l) override;
+    const T* group_row(int l, int64_t g) const override;
+    void block_drives(int64_t p, int l, const T* z) override;
 
 private:
+    void gather_field(int l, int64_t q, T* row) const;  // receptive field of output position q
+    std::vector<std::vector<int64_t>> reps_;   // per layer: a representative position of each group
+    std::vector<std::vector<T>> group_rows_;   // per layer: groups x fan_in
     void propagate(int l, int64_t presentation);
     void add_drive(int l, int64_t p);
 

@@ -24,7 +24,7 @@ template <class V> void visit(V& v, LayerParams& p) {
 }
 template <class V> void visit(V& v, DynamicsParams& p) {
     v("tau", p.tau); v("dt", p.dt); v("alpha", p.alpha); v("bias", p.bias); v("integrator", p.integrator);
-    v("macro_step", p.macro_step); v("abs_tol", p.abs_tol); v("rel_tol", p.rel_tol);
+    v("macro_step", p.macro_step); v("abs_tol", p.abs_tol); v("rel_tol", p.rel_tol); v("block", p.block);
 }
 template <class V> void visit(V& v, PlasticityParams& p) {
     v("lr", p.lr); v("gamma", p.gamma); v("momentum", p.momentum); v("schedule", p.schedule);

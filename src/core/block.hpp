@@ -1,0 +1,87 @@
+// Blocked presentations (dynamics.block = P > 1): P presentations of one
+// layer as a handful of matrix products plus an O(N P^2) scalar recursion,
+// with the trajectory of the per-presentation path (docs/blocked_presentations.md).
+//
+// Within a block every neuron's weight and momentum stay in the span of the
+// block-start w^S, v^S, w^init (shared scalar coefficients) and the block's
+// inputs x_1..x_P (per-neuron coefficients Cw, Cv):
+//   w_i = aw w_i^S + av v_i^S + a0 w_i^init + sum_q Cw_iq x_q
+//   v_i = bw w_i^S + bv v_i^S + b0 w_i^init + sum_q Cv_iq x_q.
+// The dot products a presentation needs (w.x, v.x, (w - w0).x, x.x) then come
+// from W X, V X, W0 X (GEMMs once per block) and the Gram matrix X^T X; after
+// the presentation its reduced coordinates (A, B, F, G, c, e) fold into the
+// coefficients (the materialisation of models/anti_hebbian.hpp, applied to
+// coefficients instead of weights). The block's end materialises w, v with
+// one rank-P product C X^T.
+//
+// Neurons that see the same input row in every presentation form a group
+// (one layer: all neurons; stacked LC layers: the positions whose receptive
+// fields coincide, InputGroups from the input source). Neurons are handled in
+// slot order (group by group); each group's GEMMs run on fixed chunks of
+// rows, one chunk per task, each chunk single-threaded (EIGEN_DONT_PARALLELIZE):
+// the results do not depend on the number of threads.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/layer_block.hpp"
+#include "core/presentation.hpp"
+
+namespace dynshare {
+
+// Neurons that share one input row in every presentation.
+struct InputGroups {
+    std::vector<int64_t> members;  // slot -> block position (empty: the identity)
+    std::vector<int64_t> offsets;  // group g = slots [offsets[g], offsets[g + 1])
+    int64_t groups() const { return static_cast<int64_t>(offsets.size()) - 1; }
+    bool identity() const { return members.empty(); }
+};
+
+// Block-start rows in slot order, shared by the layers of a plan (they run
+// one after the other): unused when a layer's groups are the identity.
+template <class T>
+struct BlockScratch {
+    std::vector<T> ws, vs, w0s;
+};
+
+template <class T>
+class BlockedLayer {
+public:
+    // n neurons with k inputs, at most max_p presentations per block;
+    // momentum: the discrete form (v evolves); false: continuous (v is constant).
+    void setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum, BlockScratch<T>* scratch);
+    const InputGroups& groups() const { return groups_; }
+    // Where group g's input of presentation q goes (k values).
+    T* input(int64_t g, int64_t q) { return &X_[g][static_cast<size_t>(q * k_)]; }
+    // Begins a block of nb presentations (inputs already given): GEMMs.
+    void start(const LayerBlock<T>& b, int64_t nb);
+    // Presentation q of the block: its dot products, `steps` integrator steps
+    // from global step s0, and the fold of its coordinates. z (block order,
+    // optional) receives w_i . x_i at the presentation's start.
+    void presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0, int64_t steps, T* z);
+    // Materialises w (and v) at the block's end.
+    void finish(LayerBlock<T>& b);
+    bool coefficients_finite() const;
+    // Floating-point operations of the block's matrix products (benchmark).
+    double flops(int64_t nb) const;
+
+private:
+    int64_t n_ = 0, k_ = 0, pmax_ = 0, nb_ = 0;
+    bool momentum_ = true;
+    InputGroups groups_;
+    std::vector<int64_t> slot_group_;    // slot -> group
+    std::vector<std::vector<T>> X_;      // per group: k x pmax, column q = presentation q's input
+    std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
+    std::vector<T> wx_, vx_, w0x_;       // slot x pmax: drives of the block-start weights
+    std::vector<T> cw_, cv_;             // slot x pmax: coefficients along the inputs
+    BlockScratch<T>* scratch_ = nullptr;
+    double aw_ = 1, av_ = 0, a0_ = 0, bw_ = 0, bv_ = 1, b0_ = 0;
+};
+
+extern template class BlockedLayer<double>;
+extern template class BlockedLayer<float>;
+
+// A group of all n neurons (one layer, shared x).
+InputGroups single_group(int64_t n);
+
+}  // namespace dynshare
