@@ -124,6 +124,20 @@ void share_instant(LocallyConnected2dImpl& layer, int p) {
     }
 }
 
+void share_gradients(LocallyConnected2dImpl& layer, int p) {
+    torch::NoGradGuard no_grad;
+    const LcGeometry& g = layer.geometry();
+    auto ids = module_ids(g, p, layer.weight.device());
+    if (layer.weight.grad().defined()) {
+        auto d = layer.weight.grad().view({g.c_out, -1, g.fan_in()});
+        d.copy_(module_mean(d, ids, p * p).index_select(1, ids));
+    }
+    if (layer.bias.defined() && layer.bias.grad().defined()) {
+        auto d = layer.bias.grad().view({g.c_out, -1});
+        d.copy_(module_mean(d, ids, p * p).index_select(1, ids));
+    }
+}
+
 void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, int patterns, double lr,
                    double gamma, uint64_t seed) {
     torch::NoGradGuard no_grad;

@@ -35,6 +35,9 @@ double neg_log_snr(const torch::Tensor& weight, const LcGeometry& g, int period)
 
 // Sets every module's weights (and biases) to the module mean.
 void share_instant(LocallyConnected2dImpl& layer, int period);
+// Replaces the layer's weight (and bias) gradients by their module means
+// (sharing.gradient: module_mean), before the optimizer step.
+void share_gradients(LocallyConnected2dImpl& layer, int period);
 
 // Eq. 4 with module means: `presentations` steps, each with `patterns`
 // random input tiles of period k*stride (so all neurons of a module see the

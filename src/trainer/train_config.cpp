@@ -35,6 +35,9 @@ std::vector<SharingCounter> enum_values(schema::tag<SharingCounter>) {
 std::vector<SharingModules> enum_values(schema::tag<SharingModules>) {
     return {SharingModules::grid, SharingModules::full};
 }
+std::vector<SharingGradient> enum_values(schema::tag<SharingGradient>) {
+    return {SharingGradient::own, SharingGradient::module_mean};
+}
 std::vector<BnUpdate> enum_values(schema::tag<BnUpdate>) {
     return {BnUpdate::off, BnUpdate::before_eval, BnUpdate::after_share};
 }
@@ -67,7 +70,7 @@ template <class V> void visit(V& v, DataConfig& d) {
 }
 template <class V> void visit(V& v, SharingConfig& s) {
     v("mode", s.mode); v("every", s.every); v("presentations", s.presentations); v("lr", s.lr); v("gamma", s.gamma);
-    v("counter", s.counter); v("modules", s.modules);
+    v("counter", s.counter); v("modules", s.modules); v("gradient", s.gradient);
 }
 template <class V> void visit(V& v, TrainConfig& t) {
     v("epochs", t.epochs); v("batch_size", t.batch_size); v("lr", t.lr); v("weight_decay", t.weight_decay);
@@ -271,6 +274,7 @@ const char* to_string(InitKind k) { return k == InitKind::authors ? "authors" : 
 const char* to_string(RepetitionBatch r) { return r == RepetitionBatch::fixed ? "fixed" : "grow"; }
 const char* to_string(SharingCounter c) { return c == SharingCounter::global ? "global" : "epoch"; }
 const char* to_string(SharingModules m) { return m == SharingModules::grid ? "grid" : "full"; }
+const char* to_string(SharingGradient g) { return g == SharingGradient::own ? "own" : "module_mean"; }
 const char* to_string(BnUpdate b) {
     switch (b) {
     case BnUpdate::off: return "off";

@@ -30,6 +30,12 @@ enum class SharingCounter { global, epoch };
 // sharing.modules: grid = positions k apart form a module (period = kernel);
 // full = all positions of a channel are one module.
 enum class SharingModules { grid, full };
+// sharing.gradient: own = each LC weight's own gradient reaches AdamW;
+// module_mean = it is replaced by the mean gradient of its module (modules
+// as sharing.modules) before the optimizer step. With full modules and a
+// shared initial kernel, an LC layer is then exactly a convolution, AdamW's
+// per-parameter scaling included: the diagnostic of the full-module check.
+enum class SharingGradient { own, module_mean };
 // train.bn_update: re-estimate batch-norm running statistics on
 // train.bn_update_batches training batches (as SWA's bn_update does):
 // off, before every evaluation, or after every sharing phase.
@@ -71,6 +77,7 @@ struct SharingConfig {
     double gamma = 0.01;        // hebbian pull to the initial weights (Eq. 4)
     SharingCounter counter = SharingCounter::global;
     SharingModules modules = SharingModules::grid;
+    SharingGradient gradient = SharingGradient::own;
 };
 
 struct TrainConfig {
@@ -126,6 +133,7 @@ const char* to_string(InitKind);
 const char* to_string(RepetitionBatch);
 const char* to_string(SharingCounter);
 const char* to_string(SharingModules);
+const char* to_string(SharingGradient);
 const char* to_string(BnUpdate);
 
 }  // namespace dynshare::trainer

@@ -205,6 +205,9 @@ struct Session {
             auto logits = net->forward(x);
             auto loss = torch::nn::functional::cross_entropy(logits, y);
             loss.backward();
+            if (cfg.sharing.gradient == SharingGradient::module_mean)
+                for (const auto& l : net->lc_layers())
+                    share_gradients(*l.layer.ptr(), module_period(l.layer->geometry(), cfg.sharing.modules));
             optim->step();
             ++state.iteration;
             loss_sum += loss.item<double>();

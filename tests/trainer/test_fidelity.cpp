@@ -130,6 +130,44 @@ TEST(FullModules, LcWithFullSharingIsAConvolutionAtEveryStep) {
     }
 }
 
+// sharing.gradient: module_mean with full modules: every position receives
+// the mean gradient, so AdamW's per-parameter moments are the same at every
+// position and the LC layer follows Conv2d under AdamW step by step (Adam is
+// invariant to the gradient's scale, here 1/L, up to its eps). With each
+// position's own gradient (the default) AdamW normalises per position and the
+// layer leaves the convolution after the first step: the difference that the
+// full-module training check measures.
+TEST(FullModules, ModuleMeanGradientsFollowConv2dUnderAdamW) {
+    for (const bool mean_gradient : {true, false}) {
+        torch::manual_seed(7);
+        LcGeometry g{3, 9, 9, 4, 3, 1, 1};
+        LocallyConnected2d lc(LocallyConnected2dOptions{g, false});
+        torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false));
+        lc->set_shared_kernel(conv->weight.detach());
+        const int64_t L = int64_t(g.h_out()) * g.w_out();
+        // eps far below the gradients' scale / L, so that Adam's scale invariance holds to rounding.
+        auto opts = torch::optim::AdamWOptions(1e-2).weight_decay(1e-4).eps(1e-12);
+        torch::optim::AdamW opt_lc(lc->parameters(), opts), opt_conv(conv->parameters(), opts);
+        double worst = 0;
+        for (int step = 0; step < 5; ++step) {
+            auto x = torch::randn({5, 3, 9, 9});
+            auto r = torch::randn({5, 4, 9, 9});
+            opt_lc.zero_grad();
+            opt_conv.zero_grad();
+            (lc->forward(x) * r).sum().backward();
+            (conv->forward(x) * r).sum().backward();
+            if (mean_gradient) share_gradients(*lc, module_period(g, SharingModules::full));
+            opt_lc.step();
+            opt_conv.step();
+            auto w = lc->weight.detach().view({4, L, -1});
+            auto k = conv->weight.detach().view({4, 1, -1});
+            worst = std::max(worst, (w - k).abs().max().item<double>() / k.abs().max().item<double>());
+        }
+        if (mean_gradient) EXPECT_LT(worst, 1e-5) << "LC with module-mean gradients left Conv2d's trajectory";
+        else EXPECT_GT(worst, 1e-3) << "per-position AdamW steps should differ from conv's";
+    }
+}
+
 TEST(FullModules, HebbianModesRefuseLayersTheyCannotShare) {
     RunConfig cfg;
     cfg.network = resnet_cfg(Connect::lc);
