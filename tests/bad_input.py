@@ -76,7 +76,7 @@ CASES = [
     ("sweep resume missing", "sweep {d}/sweep.yaml -o {d}/nope.h5 --resume", "nope.h5"),
     ("sweep resume other sweep", "sweep {d}/other.yaml -o {d}/sweep.h5 --resume", "sweep.h5"),
     ("sweep backend cuda", "sweep {d}/sweep.yaml -o {d}/n.h5 --backend cuda", "--backend cuda"),
-    ("sweep stacked config", "sweep {d}/stacksweep.yaml -o {d}/n.h5", "stack"),
+    ("sweep stacked config, bad drive", "sweep {d}/stacksweep.yaml -o {d}/n.h5", "stack.drive"),
     # --- merge -------------------------------------------------------------------
     ("merge only output", "merge {d}/n.h5", "merge"),
     ("merge output exists", "merge {d}/run.h5 {d}/sweep.h5", "run.h5"),
@@ -147,7 +147,7 @@ def make_fixture(dynshare, folder):
     with open(os.path.join(folder, "badkey.yaml"), "w") as f:
         f.write(SWEEP + "colour: red\n")
     with open(os.path.join(folder, "stacksweep.yaml"), "w") as f:
-        f.write("base: " + STACK + "\nset: {run.presentations: 1}\ngrid: {dynamics.alpha: [3, 10]}\n")
+        f.write("base: " + STACK + "\nset: {run.presentations: 1}\ngrid: {stack.drive: [0.5, -1]}\n")
     with open(os.path.join(folder, "stackbad.yaml"), "w") as f:  # grid k = 3 then k = 2: modules cannot match
         f.write("stack:\n  input: {channels: 1, height: 8, width: 8}\n  layers:\n"
                 "    - {channels: 2, kernel: 3, stride: 1, padding: 1}\n"

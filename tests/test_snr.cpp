@@ -38,6 +38,33 @@ TEST(Snr, SubsetOfRows) {
     EXPECT_DOUBLE_EQ(snr_w_rows(w, rows, 2, 2), 6.5);
 }
 
+// The authors' form by hand: 2 channels on a 5x5 output of a 3x3 kernel with
+// padding 1 (interior 3x3 = 9 positions), weights (c, y, x, j) = a deterministic
+// pattern; for every (channel, input j): |mean| / unbiased std over the 9
+// interior positions, then the mean over channels and inputs.
+TEST(Snr, AuthorsFormByHand) {
+    LcGeometry g;
+    g.c_in = 1, g.h_in = 5, g.w_in = 5, g.c_out = 2, g.k = 3, g.stride = 1, g.padding = 1;
+    std::vector<double> w(size_t(g.weight_count()));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = 1.0 + std::sin(0.7 * double(i)) + 0.01 * double(i % 9);
+    double expect = 0;
+    for (int c = 0; c < 2; ++c)
+        for (int j = 0; j < 9; ++j) {
+            double s1 = 0, s2 = 0;
+            for (int y = 1; y <= 3; ++y)
+                for (int x = 1; x <= 3; ++x) s1 += w[size_t(g.neuron(c, y, x) * 9 + j)];
+            const double mean = s1 / 9;
+            for (int y = 1; y <= 3; ++y)
+                for (int x = 1; x <= 3; ++x) {
+                    const double d = w[size_t(g.neuron(c, y, x) * 9 + j)] - mean;
+                    s2 += d * d;
+                }
+            const double var = s2 / 8;  // unbiased, two-pass
+            expect += std::abs(mean) / std::sqrt(var) / 18;
+        }
+    EXPECT_NEAR(lc_snr_authors(g, w.data()), expect, 1e-10 * expect);  // |mean|/std ~ 60: the variances lose ~4 digits
+}
+
 TEST(Snr, TheoryMinimumWithIdentityCovariance) {
     // C = I: w_i* = (mean0 + gamma w0_i) / (1 + gamma); deviations shrink by gamma/(1+gamma).
     const double gamma = 0.1;

@@ -42,6 +42,14 @@ LayerSnr module_snr(const T* w, int64_t k, const int64_t* rows, const int64_t* o
 // neurons only, modules with fewer than two of them skipped.
 LayerSnr lc_snr(const LcGeometry& g, const double* w, int period);
 
+// The authors' SNR (their compute_non_padded_weight_average_snr): for every
+// (output channel, input) weight, mean and unbiased std over the channel's
+// non-border positions, then the mean of |mean| / std over channels and
+// inputs. Not a logarithm; larger is more shared. NaN when a channel has
+// fewer than two non-border positions. The trainer's torch form
+// (trainer::authors_snr) is tested against it.
+double lc_snr_authors(const LcGeometry& g, const double* w);
+
 // Eq. 5: w_i* = (C + gamma I)^{-1} (C mean_j w0_j + gamma w0_i), with
 // C = (1/M) sum_m x_m x_m^T given as K x K row-major. Returns w* (n x K).
 std::vector<double> eq5_fixed_point(const std::vector<double>& C, const std::vector<double>& w0,

@@ -119,6 +119,15 @@ LayerSnr lc_snr(const LcGeometry& g, const double* w, int period) {
     return module_snr(w, g.fan_in(), rows.data(), pl.snr_offsets.data(), int64_t(pl.snr_offsets.size()) - 1);
 }
 
+double lc_snr_authors(const LcGeometry& g, const double* w) {
+    int64_t n = 0;  // non-border positions of a channel
+    for (int y = 0; y < g.h_out(); ++y)
+        for (int x = 0; x < g.w_out(); ++x) n += g.is_border(y, x) ? 0 : 1;
+    if (n < 2) return std::numeric_limits<double>::quiet_NaN();
+    // Period 1: one module per channel; its |mean| / std uses the population std.
+    return lc_snr(g, w, 1).mean_abs_over_std * std::sqrt(double(n - 1) / double(n));
+}
+
 std::vector<double> eq5_fixed_point(const std::vector<double>& C, const std::vector<double>& w0,
                                     int64_t n, int64_t k, double gamma) {
     using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

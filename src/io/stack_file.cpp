@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/snr.hpp"
 #include "io/run_file.hpp"
 
 namespace dynshare {
@@ -91,8 +92,11 @@ StackFileWriter::StackFileWriter(hid_t file, const SimConfig& cfg, const std::st
 }
 
 void StackFileWriter::write_initial(const RunState& initial) {
-    for (size_t l = 0; l < initial.layers.size(); ++l)
+    for (size_t l = 0; l < initial.layers.size(); ++l) {
         write_lc_weights(group_, layer_path(l) + "/weights_initial", plan_.layers[l].g, initial.layers[l].w);
+        h5::Handle g = h5::group(group_, layer_path(l));
+        h5::set_attr(g.id(), "snr_authors_initial", lc_snr_authors(plan_.layers[l].g, initial.layers[l].w.data()));
+    }
 }
 
 // The initial state is weights_initial with v = 0, r = bias, r_inh = 0: the
@@ -116,8 +120,11 @@ void StackFileWriter::write_final(const RunResult& result) {
     // one can be extended from it), and the final weights of a complete run.
     on_checkpoint(result.state);
     if (result.status != RunStatus::complete) return;
-    for (size_t l = 0; l < result.state.layers.size(); ++l)
+    for (size_t l = 0; l < result.state.layers.size(); ++l) {
         write_lc_weights(group_, layer_path(l) + "/weights_final", plan_.layers[l].g, result.state.layers[l].w);
+        h5::Handle g = h5::group(group_, layer_path(l));
+        h5::set_attr(g.id(), "snr_authors_final", lc_snr_authors(plan_.layers[l].g, result.state.layers[l].w.data()));
+    }
 }
 
 void StackFileWriter::write_summary(const RunResult& result) {

@@ -6,6 +6,8 @@
 //   /snr/step (records), /snr/time (records)
 //   /snr/neg_log_snr (layers, records)       -log of the module-averaged SNR_w
 //   /snr/mean_abs_over_std (layers, records) mean over modules and inputs of |mean w| / std w
+//          (per module, population std: not the authors' form, which is
+//          /layers/<l> attrs snr_authors_initial / snr_authors_final)
 //   /layers/<l>/ attrs c_in, h_in, w_in, c_out, k, stride, padding, h_out,
 //          w_out, period, modules, nonlinearity
 //   /layers/<l>/weights_initial, /layers/<l>/weights_final
