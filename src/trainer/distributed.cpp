@@ -1,7 +1,9 @@
 #include "trainer/distributed.hpp"
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_GLOO  // set by src/trainer/CMakeLists.txt when Gloo's headers (libgloo-dev) are found
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -35,6 +37,7 @@ public:
     void check_same_config(const std::string&) override {}
     void average_gradients(const std::vector<torch::Tensor>&, int64_t) override {}
     void sum(std::vector<double>&) override {}
+    void check_identical(uint64_t, const std::string&) override {}
 };
 
 class ProcessGroupComm : public Communicator {
@@ -95,7 +98,21 @@ public:
         comm_seconds_ += seconds_since(t0);
     }
 
+    void check_identical(uint64_t value, const std::string& what) override {
+        const std::string key = "dynshare/check/" + std::to_string(checks_++) + "/";
+        const std::string mine = std::to_string(value);
+        store_->set(key + std::to_string(world_.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+        const auto first = store_->get(key + "0");
+        for (int r = 1; r < world_.world; ++r) {
+            const auto got = store_->get(key + std::to_string(r));
+            if (got != first)
+                throw std::runtime_error("data-parallel ranks diverged: rank " + std::to_string(r) + "'s " + what +
+                                         " differ from rank 0's");
+        }
+    }
+
 private:
+    int64_t checks_ = 0;
     static std::vector<torch::Tensor> flatten(const std::vector<torch::Tensor>& ts) {
         std::vector<torch::Tensor> out;
         for (const auto& t : ts) out.push_back(t.reshape({-1}));
@@ -188,6 +205,10 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& w, const to
                         " processes: this LibTorch was built without NCCL (c10d ProcessGroupNCCL)");
 #endif
     }
+#ifndef USE_C10D_GLOO
+    throw UserError("a run of " + std::to_string(w.world) +
+                    " processes: this build has no Gloo process group (install libgloo-dev and rebuild)");
+#else
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
         opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
@@ -197,6 +218,7 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& w, const to
         opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, w.rank, w.world, opts);
     return std::make_unique<ProcessGroupComm>(w, store, pg);
+#endif
 }
 
 }  // namespace dynshare::trainer

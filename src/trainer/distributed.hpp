@@ -63,6 +63,10 @@ public:
     virtual void average_gradients(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) = 0;
     // Sums values over the ranks (metrics), in place.
     virtual void sum(std::vector<double>& values) = 0;
+    // Throws std::runtime_error naming the first rank whose `value` differs
+    // from rank 0's (`what` says what was compared): the ranks' weights must
+    // stay identical without communication, and this verifies it.
+    virtual void check_identical(uint64_t value, const std::string& what) = 0;
     // Seconds spent in collectives so far (for the benchmark).
     double comm_seconds() const { return comm_seconds_; }
 

@@ -93,7 +93,7 @@ void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tenso
 }
 
 void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names) {
+                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
     const std::string tmp = path + ".tmp";
     hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) throw std::runtime_error("cannot create " + tmp);
@@ -106,6 +106,7 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     h5::set_attr(file, "config", config_yaml);
     h5::set_attr(file, "network", network);
     h5::set_attr(file, "lc_layers", names);
+    h5::set_attr(file, "world_size", world_size);
     // config_yaml is to_yaml(RunConfig) of the run: it reads back to the same config.
     if (!config_yaml.empty()) h5::set_attrs(file, config_scalars(parse_run_config(config_yaml, {})));
     const size_t layers = lc_names.size();

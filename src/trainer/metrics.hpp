@@ -8,6 +8,7 @@
 //   attributes /<key path>      every scalar config key (train.lr, sharing.mode, ...)
 //   attribute /network          architecture signature
 //   attribute /lc_layers        LC layer names, newline-separated
+//   attribute /world_size       processes of a data-parallel run (1: one process)
 //   /epochs/train_loss (E)      mean cross-entropy over the epoch's batches
 //   /epochs/train_top1 (E)
 //   /epochs/test_loss, /epochs/test_top1, /epochs/test_top5 (E)
@@ -44,7 +45,8 @@ struct Metrics {
 };
 
 // Writes the whole file (via a temporary file renamed into place).
+// `world_size`: processes of a data-parallel run (root attribute world_size).
 void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names);
+                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size = 1);
 
 }  // namespace dynshare::trainer

@@ -18,6 +18,7 @@
 #include "cli/args.hpp"
 #include "dynshare/errors.hpp"
 #include "trainer/datasets.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/trainer.hpp"
 
 namespace dynshare {
@@ -80,11 +81,27 @@ int run(const Request& r) {
     trainer::check_data(cfg.data);
     if (cfg.train.device == "cuda" && !torch::cuda::is_available())
         throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
+    // A data-parallel run (torchrun / srun variables): every check above and
+    // below runs on every rank before any rank creates RUN_DIR.
+    const trainer::WorldInfo world = trainer::world_from_env();
+    if (world.distributed() && cfg.train.batch_size % world.world != 0)
+        throw UserError("train.batch_size = " + std::to_string(cfg.train.batch_size) + " is not divisible by the " +
+                        std::to_string(world.world) +
+                        " processes of this run: each rank takes batch_size / world_size images per iteration");
     check_run_dir(r);
+    const auto comm = trainer::Communicator::connect(
+        world, cfg.train.device == "cuda" ? torch::Device(torch::kCUDA, world.local_rank) : torch::Device(torch::kCPU));
+    comm->check_same_config(trainer::to_yaml(cfg) + "\nrun_dir: " + r.run_dir + (r.resume ? "\nresume" : "") +
+                            (r.overwrite ? "\noverwrite" : ""));
+    if (world.distributed() && world.rank == 0)
+        std::fprintf(stderr, "dynshare train: rank 0 of %d (%s), Gloo/NCCL group at %s:%d\n", world.world,
+                     world.launcher.c_str(), world.master_addr.c_str(), world.master_port);
     std::error_code ec;
     const bool existed = fs::exists(r.run_dir, ec);
     try {
-        const auto state = trainer::run_training(cfg, trainer::RunOptions{r.run_dir, r.resume, r.overwrite});
+        trainer::RunOptions options{r.run_dir, r.resume, r.overwrite};
+        options.comm = comm.get();
+        const auto state = trainer::run_training(cfg, options);
         return state.interrupted ? 130 : 0;  // Ctrl-C / SIGTERM: checkpoint written, resumable
     } catch (...) {
         // Refused after RUN_DIR was made (e.g. a network the images are too

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <sstream>
@@ -20,6 +21,7 @@
 
 #include "dynshare/errors.hpp"
 #include "trainer/batches.hpp"
+#include "trainer/distributed.hpp"
 #include "trainer/sharing.hpp"
 
 namespace dynshare::trainer {
@@ -69,13 +71,16 @@ struct EvalResult {
     double loss = NAN, top1 = NAN, top5 = NAN;
 };
 
-EvalResult evaluate(Net& net, const ImageSet& set, const BatchMaker& maker, int batch) {
+// In a data-parallel run rank r evaluates images r, r + world, ... and the
+// sums are added over the ranks (every rank holds the same weights).
+EvalResult evaluate(Net& net, const ImageSet& set, const BatchMaker& maker, int batch, Communicator* comm) {
     EvalResult r;
     if (set.size() == 0) return r;
     torch::NoGradGuard no_grad;
     net->eval();
+    const int rank = comm ? comm->world().rank : 0, world = comm ? comm->world().world : 1;
     double loss = 0, top1 = 0, top5 = 0;
-    for (int64_t start = 0; start < set.size(); start += batch) {
+    for (int64_t start = int64_t(rank) * batch; start < set.size(); start += int64_t(world) * batch) {
         std::vector<int64_t> idx;
         for (int64_t i = start; i < std::min(set.size(), start + batch); ++i) idx.push_back(i);
         auto [x, y] = maker.make(set, idx, nullptr);
@@ -87,6 +92,11 @@ EvalResult evaluate(Net& net, const ImageSet& set, const BatchMaker& maker, int 
         auto hit = top.eq(y.unsqueeze(1));
         top1 += hit.select(1, 0).sum().item<double>();
         top5 += hit.any(1).sum().item<double>();
+    }
+    if (comm) {
+        std::vector<double> sums = {loss, top1, top5};
+        comm->sum(sums);
+        loss = sums[0], top1 = sums[1], top5 = sums[2];
     }
     const double n = double(set.size());
     return EvalResult{loss / n, top1 / n, top5 / n};
@@ -145,7 +155,9 @@ void prepare_run_dir(const RunOptions& o) {
 // Everything one run needs, built once.
 struct Session {
     Session(const RunConfig& c, const RunOptions& o)
-        : cfg(c), opt(o), device(pick_device(c.train.device)), yaml(to_yaml(c)) {}
+        : cfg(c), opt(o), device(pick_device(c.train.device)), yaml(to_yaml(c)) {
+        if (o.comm && device.is_cuda()) device = torch::Device(torch::kCUDA, o.comm->world().local_rank);  // one GPU per rank
+    }
 
     const RunConfig& cfg;
     RunOptions opt;
@@ -159,6 +171,23 @@ struct Session {
     std::vector<std::string> lc_names;
 
     std::string path(const char* name) const { return (fs::path(opt.run_dir) / name).string(); }
+    int rank() const { return opt.comm ? opt.comm->world().rank : 0; }
+    int world() const { return opt.comm ? opt.comm->world().world : 1; }
+    bool writer() const { return rank() == 0; }  // rank 0 writes RUN_DIR
+
+    // FNV-1a over every parameter's bytes: equal on every rank when the ranks
+    // hold the same weights (checked after every epoch). Batch-norm running
+    // statistics are per rank and not part of it.
+    uint64_t parameter_hash() const {
+        uint64_t h = 1469598103934665603ull;
+        const auto mix = [&h](const torch::Tensor& t) {
+            const auto c = t.detach().to(torch::kCPU).contiguous();
+            const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+            for (size_t i = 0; i < size_t(c.nbytes()); ++i) h = (h ^ p[i]) * 1099511628211ull;
+        };
+        for (const auto& p : net->parameters()) mix(p);
+        return h;
+    }
 
     void record_sharing(const SleepRecord& r) {
         state.metrics.sleep_iteration.push_back(double(state.iteration));
@@ -176,35 +205,60 @@ struct Session {
         auto batches = epoch_batches(data.train.size(), t.batch_size, cfg.data.repetitions, t.seed, epoch,
                                      cfg.data.repetition_batch == RepetitionBatch::grow);
         std::mt19937_64 rng(t.seed * 104729 + uint64_t(epoch) + 1);
-        Progress bar(progress_enabled(t.progress), epoch, batches.size());
+        Progress bar(writer() && progress_enabled(t.progress), epoch, batches.size());
         double loss_sum = 0, correct = 0, seen = 0;
         size_t done = 0;
         if (state.epoch_batches > 0) {  // resumed inside this epoch
             std::istringstream(state.epoch_rng) >> rng;
             done = static_cast<size_t>(state.epoch_batches);
-            loss_sum = state.epoch_loss;
-            correct = state.epoch_correct;
-            seen = state.epoch_seen;
+            // The checkpoint holds the epoch's sums over every rank (a mean
+            // loss per iteration); they are added back once, on rank 0.
+            if (writer()) {
+                loss_sum = state.epoch_loss * world();
+                correct = state.epoch_correct;
+                seen = state.epoch_seen;
+            }
         }
+        // The epoch's sums over the ranks (loss: the mean over the global batch per iteration).
+        const auto global_sums = [&]() {
+            std::vector<double> v = {loss_sum, correct, seen};
+            if (opt.comm) opt.comm->sum(v);
+            return std::array<double, 3>{v[0] / world(), v[1], v[2]};
+        };
         for (size_t b = done; b < batches.size(); ++b) {
             const auto& idx = batches[b];
             if (t.max_iterations > 0 && state.iteration >= t.max_iterations) break;
-            if (StopSignals::requested() || (opt.stop_at_iteration >= 0 && state.iteration >= opt.stop_at_iteration)) {
+            bool stop = StopSignals::requested() || (opt.stop_at_iteration >= 0 && state.iteration >= opt.stop_at_iteration);
+            if (opt.comm) {  // every rank stops at the same iteration when any rank got the signal
+                std::vector<double> flag = {stop ? 1.0 : 0.0};
+                opt.comm->sum(flag);
+                stop = flag[0] > 0;
+            }
+            if (stop) {
                 std::ostringstream r;
                 r << rng;
+                const auto g = global_sums();
                 state.epoch_batches = int64_t(done);
-                state.epoch_loss = loss_sum;
-                state.epoch_correct = correct;
-                state.epoch_seen = seen;
+                state.epoch_loss = g[0];
+                state.epoch_correct = g[1];
+                state.epoch_seen = g[2];
                 state.epoch_rng = r.str();
                 state.interrupted = true;
                 return false;
             }
             auto [x, y] = maker->make(data.train, idx, &rng);
+            if (world() > 1) {
+                // Every rank draws the whole global batch (same order, same
+                // crops) and keeps positions rank, rank + world, ...
+                const auto sel = torch::tensor(rank_slice(x.size(0), rank(), world()), torch::kLong).to(x.device());
+                x = x.index_select(0, sel);
+                y = y.index_select(0, sel);
+            }
             optim->zero_grad();
             auto logits = net->forward(x);
             auto loss = torch::nn::functional::cross_entropy(logits, y);
             loss.backward();
+            if (opt.comm) opt.comm->average_gradients(net->parameters(), int64_t(25) << 20);
             if (cfg.sharing.gradient == SharingGradient::module_mean)
                 for (const auto& l : net->lc_layers())
                     share_gradients(*l.layer.ptr(), module_period(l.layer->geometry(), cfg.sharing.modules));
@@ -227,8 +281,9 @@ struct Session {
             bar.update(done, loss_sum / double(done));
         }
         state.epoch_batches = 0;
-        loss_out = done ? loss_sum / double(done) : NAN;
-        top1_out = seen > 0 ? correct / seen : NAN;
+        const auto g = global_sums();
+        loss_out = done ? g[0] / double(done) : NAN;
+        top1_out = g[2] > 0 ? g[1] / g[2] : NAN;
         return done == batches.size();
     }
 
@@ -243,8 +298,8 @@ struct Session {
         const bool eval = last || (epoch + 1) % cfg.train.eval_every == 0;
         if (eval && cfg.train.bn_update == BnUpdate::before_eval)
             update_bn_statistics(net, data.train, *maker, cfg.train, uint64_t(1) << 40 | uint64_t(state.iteration));
-        EvalResult test = eval && cfg.data.final_test ? evaluate(net, data.test, *maker, eb) : EvalResult{};
-        EvalResult val = eval ? evaluate(net, data.validation, *maker, eb) : EvalResult{};
+        EvalResult test = eval && cfg.data.final_test ? evaluate(net, data.test, *maker, eb, opt.comm) : EvalResult{};
+        EvalResult val = eval ? evaluate(net, data.validation, *maker, eb, opt.comm) : EvalResult{};
         m.test_loss.push_back(test.loss);
         m.test_top1.push_back(test.top1);
         m.test_top5.push_back(test.top5);
@@ -257,10 +312,12 @@ struct Session {
         m.snr.push_back(network_snr(net, cfg.sharing.modules));
         m.snr_authors.push_back(network_snr_authors(net));
         state.epochs_done = epoch + 1;
+        if (opt.comm) opt.comm->check_identical(parameter_hash(), "weights after epoch " + std::to_string(epoch + 1));
+        if (!writer()) return;
         std::printf("epoch %d/%d  train loss %.4f top1 %.4f  test top1 %.4f top5 %.4f  val top1 %.4f  %.1f s\n",
                     epoch + 1, cfg.train.epochs, loss, top1, test.top1, test.top5, val.top1, seconds);
         std::fflush(stdout);
-        write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names);
+        write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names, world());
     }
 
     void run() {
@@ -275,6 +332,7 @@ struct Session {
             const double secs = earlier + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (state.interrupted) {
                 state.epoch_seconds = secs;
+                if (!writer()) return;
                 save_checkpoint(path("checkpoint.pt"), net, *optim, state);
                 std::fprintf(stderr,
                              "dynshare train: interrupted at iteration %lld (epoch %d, batch %lld); checkpoint "
@@ -285,7 +343,7 @@ struct Session {
             }
             end_epoch(epoch, complete, loss, top1, secs);
             const bool last = !complete || epoch + 1 == t.epochs;
-            if (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0))
+            if (writer() && (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0)))
                 save_checkpoint(path("checkpoint.pt"), net, *optim, state);
             if (!complete) break;
         }
@@ -314,7 +372,7 @@ void reestimate_bn(Net& net, int batches, const std::function<torch::Tensor()>& 
 }
 
 TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
-    prepare_run_dir(options);
+    if (!options.comm || options.comm->world().rank == 0) prepare_run_dir(options);
     Session s(cfg, options);
     // threads 0 = every CPU this process may run on (LibTorch's own default
     // can be fewer: one thread on a 2-core virtual machine).

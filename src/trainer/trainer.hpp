@@ -13,11 +13,16 @@
 
 namespace dynshare::trainer {
 
+class Communicator;  // trainer/distributed.hpp
+
 struct RunOptions {
     std::string run_dir;
     bool resume = false;     // continue from RUN_DIR/checkpoint.pt
     bool overwrite = false;  // allow replacing an existing run
     int64_t stop_at_iteration = -1;  // tests: act as if a signal came before this iteration
+    // Data-parallel runs: the process group (null: one process). Every rank
+    // runs run_training; rank 0 alone creates RUN_DIR and writes to it.
+    Communicator* comm = nullptr;
 };
 
 // Runs (or resumes) training; returns the final state. UserError for the
