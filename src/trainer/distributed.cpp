@@ -8,6 +8,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <glog/logging.h>  // LibTorch's logger (C10_USE_GLOG in Debian's build)
+
 #include <cstdlib>
 #include <functional>
 
@@ -179,6 +181,13 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& w, const to
     if (!w.distributed()) return std::make_unique<SingleProcess>(w);
     const auto timeout = dist_timeout();
     c10::intrusive_ptr<c10d::Store> store;
+    // c10d logs each failed connection attempt on stderr; the failure is
+    // reported once, below, as one line.
+    struct QuietLog {
+        int saved = FLAGS_minloglevel;
+        QuietLog() { FLAGS_minloglevel = google::GLOG_FATAL; }
+        ~QuietLog() { FLAGS_minloglevel = saved; }
+    } quiet;
     try {
         c10d::TCPStoreOptions o;
         o.port = static_cast<uint16_t>(w.master_port);

@@ -388,7 +388,14 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     s.maker = std::make_unique<BatchMaker>(s.data, cfg.data.padding, cfg.data.flip, s.device);
     if (options.resume) s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
     const StopSignals signals;
+    const auto t0 = std::chrono::steady_clock::now();
     s.run();
+    if (options.comm && options.comm->world().distributed() && options.comm->world().rank == 0) {
+        const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "dynshare train: %d ranks; collectives (gradient all-reduce, sums) took %.2f s of %.2f s (%.1f %%)\n",
+                     options.comm->world().world, options.comm->comm_seconds(), total,
+                     100.0 * options.comm->comm_seconds() / std::max(1e-9, total));
+    }
     return s.state;
 }
 
