@@ -52,9 +52,12 @@ public:
 
     void check_same_config(const std::string& text) override {
         const std::string hash = std::to_string(std::hash<std::string>{}(text));
-        store_->set("dynshare/config/" + std::to_string(world_.rank), std::vector<uint8_t>(hash.begin(), hash.end()));
+        collective("the config check", [&] {
+            store_->set("dynshare/config/" + std::to_string(world_.rank), std::vector<uint8_t>(hash.begin(), hash.end()));
+        });
         for (int r = 0; r < world_.world; ++r) {
-            const auto got = store_->get("dynshare/config/" + std::to_string(r));  // waits up to the timeout
+            std::vector<uint8_t> got;  // waits up to the timeout
+            collective("the config check", [&] { got = store_->get("dynshare/config/" + std::to_string(r)); });
             if (std::string(got.begin(), got.end()) != hash)
                 throw UserError("rank " + std::to_string(world_.rank) + ": the resolved config differs from rank " +
                                 std::to_string(r) + "'s (every rank must run the same CONFIG and --set options)");
@@ -62,6 +65,20 @@ public:
         // Nobody goes on (and creates the run folder) before every rank has
         // compared: a rank that found a difference never reaches this barrier.
         barrier();
+    }
+
+    // Runs one collective; a peer's failure becomes one clear PeerFailure.
+    template <class F>
+    void collective(const char* what, F&& f) {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            std::string why = e.what();
+            why = why.substr(0, why.find('\n'));
+            throw PeerFailure("rank " + std::to_string(world_.rank) + ": " + what + " failed: a peer rank stopped or " +
+                              "did not answer within " + std::to_string(dist_timeout().count() / 1000) +
+                              " s (DYNSHARE_DIST_TIMEOUT): " + why);
+        }
     }
 
     void average_gradients(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) override {
@@ -78,7 +95,7 @@ public:
                 bucket.push_back(grads[i++]);
             }
             std::vector<torch::Tensor> flat = {torch::cat(flatten(bucket))};
-            pg_->allreduce(flat)->wait();
+            collective("the gradient all-reduce", [&] { pg_->allreduce(flat)->wait(); });
             flat[0].div_(double(world_.world));
             int64_t off = 0;
             for (auto& g : bucket) {
@@ -94,7 +111,7 @@ public:
         if (values.empty()) return;
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<torch::Tensor> t = {torch::tensor(values, torch::kFloat64)};
-        pg_->allreduce(t)->wait();
+        collective("a sum over the ranks", [&] { pg_->allreduce(t)->wait(); });
         auto acc = t[0].accessor<double, 1>();
         for (size_t i = 0; i < values.size(); ++i) values[i] = acc[int64_t(i)];
         comm_seconds_ += seconds_since(t0);
@@ -103,10 +120,13 @@ public:
     void check_identical(uint64_t value, const std::string& what) override {
         const std::string key = "dynshare/check/" + std::to_string(checks_++) + "/";
         const std::string mine = std::to_string(value);
-        store_->set(key + std::to_string(world_.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
-        const auto first = store_->get(key + "0");
+        std::vector<uint8_t> first, got;
+        collective("the weight check", [&] {
+            store_->set(key + std::to_string(world_.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+            first = store_->get(key + "0");
+        });
         for (int r = 1; r < world_.world; ++r) {
-            const auto got = store_->get(key + std::to_string(r));
+            collective("the weight check", [&] { got = store_->get(key + std::to_string(r)); });
             if (got != first)
                 throw std::runtime_error("data-parallel ranks diverged: rank " + std::to_string(r) + "'s " + what +
                                          " differ from rank 0's");
@@ -122,7 +142,7 @@ private:
     }
     void barrier() {
         std::vector<torch::Tensor> t = {torch::zeros({1})};
-        pg_->allreduce(t)->wait();
+        collective("the start-up barrier", [&] { pg_->allreduce(t)->wait(); });
     }
     c10::intrusive_ptr<c10d::Store> store_;
     c10::intrusive_ptr<c10d::ProcessGroup> pg_;

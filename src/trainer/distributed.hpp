@@ -20,10 +20,18 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace dynshare::trainer {
+
+// A collective failed: a peer rank died, or did not answer within
+// dist_timeout(). Not the user's input (exit status 1), but not a bug either.
+class PeerFailure : public std::runtime_error {
+public:
+    explicit PeerFailure(const std::string& what) : std::runtime_error(what) {}
+};
 
 struct WorldInfo {
     int rank = 0, world = 1, local_rank = 0;

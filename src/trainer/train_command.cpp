@@ -133,6 +133,9 @@ int train_main(int argc, char** argv) {
     } catch (const UserError& e) {
         std::fprintf(stderr, "dynshare train: error: %s\n", e.what());
         return 2;
+    } catch (const trainer::PeerFailure& e) {
+        std::fprintf(stderr, "dynshare train: error: %s\n", e.what());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "dynshare train: internal error: %s\n", e.what());
         return 1;

@@ -182,3 +182,28 @@ TEST(Distributed, BadInputIsRefusedBeforeAnyRunDir) {
     EXPECT_NE(slurp(dir + "/d1.log").find("differs from rank"), std::string::npos) << slurp(dir + "/d1.log");
     EXPECT_FALSE(fs::exists(run));
 }
+
+// A rank that dies mid-run: the other ends within DYNSHARE_DIST_TIMEOUT
+// (20 s here) with one clear line and exit status 1, instead of hanging.
+TEST(Distributed, ADeadRankEndsTheOthersWithinTheTimeout) {
+    const auto dir = t::temp_dir("dist_dead");
+    std::string y = yaml(data_dir(), "{mode: none}");
+    y.replace(y.find("epochs: 1"), 9, "epochs: 50");
+    y.replace(y.find("max_iterations: 20"), 18, "max_iterations: 100000");
+    std::ofstream(dir + "/c.yaml") << y;
+    const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port()) +
+                             " WORLD_SIZE=2 DYNSHARE_DIST_TIMEOUT=20";
+    const std::string args = dir + "/c.yaml -o " + dir + "/run";
+    std::ofstream(dir + "/kill.sh")
+        << "(" << command(base + " RANK=1", args, dir + "/r1.log") << " & echo $! > " << dir << "/pid1)\n"
+        << "start=$(date +%s)\n"
+        << "(" << command(base + " RANK=0", args, dir + "/r0.log") << "; echo $? > " << dir << "/rc0; "
+        << "echo $(( $(date +%s) - start )) > " << dir << "/t0) &\n"
+        << "sleep 6; kill -9 $(cat " << dir << "/pid1); wait\n";
+    std::system(("bash '" + dir + "/kill.sh'").c_str());
+    const std::string out = slurp(dir + "/r0.log");
+    EXPECT_EQ(std::stoi("0" + slurp(dir + "/rc0")), 1) << out;
+    EXPECT_NE(out.find("peer rank stopped"), std::string::npos) << out;
+    EXPECT_LT(std::stoi("0" + slurp(dir + "/t0")), 6 + 20 + 10) << out;
+}
+
