@@ -9,7 +9,8 @@ out=${BUILD_DIR:-$root/build-fuzz}
 mkdir -p "$out"
 CXX=${CXX_FUZZ:-clang++}
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$root/include" -I"$root/src" -I"$root")
+       -I"$root/include" -I"$root/src" -I"$root"
+       -DDYNSHARE_MAX_SWEEP_RUNS=20000)  # a sweep of more runs is refused (one line), not expanded for seconds
 srcs=("$root/src/io/config_yaml.cpp" "$root/src/io/sweep_config.cpp" "$root/src/core/config.cpp")
 for t in config sweep set; do
   "$CXX" "${flags[@]}" "$root/fuzz/fuzz_$t.cpp" "${srcs[@]}" -lyaml-cpp -o "$out/fuzz_$t" &

@@ -78,3 +78,22 @@ TEST(FuzzRegressions, RepeatedGridKeyIsAnError) {
     }
     std::filesystem::remove_all(dir);
 }
+
+// Finding of fuzz_sweep's hour-long run (fuzz/regressions/sweep/
+// duplicate_top_level_key_400005_trials.yaml): `grid` twice at the top level
+// (yaml-cpp kept both; the second was silently ignored) with 400,005 trials,
+// which took over 30 s to expand under the fuzzer's sanitizers. A repeated
+// top-level key is an error now; the fuzz build caps a sweep at 20,000 runs.
+TEST(FuzzRegressions, RepeatedTopLevelSweepKeyIsAnError) {
+    const auto dir = std::filesystem::temp_directory_path() / "dynshare_dup_top";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "base.yaml") << "run: {presentations: 1}\n";
+    std::ofstream(dir / "s.yaml") << "base: base.yaml\ngrid: {dynamics.alpha: [1]}\ngrid: {dynamics.alpha: [2]}\n";
+    try {
+        dynshare::load_sweep((dir / "s.yaml").string(), {});
+        ADD_FAILURE() << "a repeated top-level key must be refused";
+    } catch (const dynshare::UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("duplicate key 'grid'"), std::string::npos) << e.what();
+    }
+    std::filesystem::remove_all(dir);
+}

@@ -242,21 +242,29 @@ int cmd_sweep(int argc, char** argv) {
 
     // Everything is validated before the output file is touched.
     const SweepSpec spec = load_sweep(sweep_path, args.all("--set"));
-    std::vector<RunPlan> plans;
-    plans.reserve(spec.runs.size());
-    for (const SweepRun& run : spec.runs) plans.push_back(make_plan(run.config));
+    // Plans are made run by run and not kept (a sweep may have 10^6 runs); the
+    // scheduler keeps one number per run, its weight count.
+    std::vector<double> weights(spec.runs.size(), 0.0);
     const auto backend = choose_backend(
         args.get("--backend", "auto"),
         [&](const Backend& b) {
-            for (size_t i = 0; i < spec.runs.size(); ++i) b.check(spec.runs[i].config, plans[i]);
+            for (const SweepRun& run : spec.runs) b.check(run.config, make_plan(run.config));
         },
         quiet, "sweep");
     if (!quiet && !shard_note.empty()) std::fprintf(stderr, "dynshare sweep: %s\n", shard_note.c_str());
     install_interrupt_handlers();
 
-    for (const SweepRun& run : spec.runs) check_memory(run_memory_bytes(run.config, plans[size_t(run.index)]) * threads,
-                                                       "run " + std::to_string(run.index) + " x --threads " +
-                                                           std::to_string(threads));
+    // The largest run, --threads times, against the machine's memory (one
+    // reading of /proc/meminfo, not one per run).
+    long long largest = 0;
+    int64_t largest_run = 0;
+    for (const SweepRun& run : spec.runs) {
+        const RunPlan plan = make_plan(run.config);
+        const long long bytes = run_memory_bytes(run.config, plan);
+        if (bytes > largest) largest = bytes, largest_run = run.index;
+        for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
+    }
+    check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
     h5::Handle file;
     std::map<int64_t, std::string> finished;
     // A new file is written beside OUT.h5 and renamed over it once its header
@@ -284,11 +292,9 @@ int cmd_sweep(int argc, char** argv) {
         }
     // Longest runs first, so that no thread is left with a long run at the
     // end (the order does not change any result: runs are independent).
-    const auto cost = [&plans](const SweepRun* r) {
+    const auto cost = [&weights](const SweepRun* r) {
         const SimConfig& c = r->config;
-        double weights = 0;
-        for (const LayerPlan& l : plans[size_t(r->index)].layers) weights += double(l.weight_count());
-        return double(c.run.presentations) * double(c.steps_per_presentation()) * weights;
+        return double(c.run.presentations) * double(c.steps_per_presentation()) * weights[size_t(r->index)];
     };
     std::stable_sort(pending.begin(), pending.end(),
                      [&cost](const SweepRun* a, const SweepRun* b) { return cost(a) > cost(b); });

@@ -16,7 +16,13 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kSweepKeys = {"base", "set", "grid", "lists", "trials"};
 // Far beyond any sensible sweep; stops a typo from exhausting memory.
-constexpr int64_t kMaxRuns = 1000000;
+// The most runs one sweep file may expand to. The fuzz build lowers it
+// (fuzz/build.sh): a valid sweep of 10^5 runs is slow to expand under ASan,
+// not wrong, and must not read as a hang.
+#ifndef DYNSHARE_MAX_SWEEP_RUNS
+#define DYNSHARE_MAX_SWEEP_RUNS 1000000
+#endif
+constexpr int64_t kMaxRuns = DYNSHARE_MAX_SWEEP_RUNS;
 
 struct Axis {  // one varied key and its values as YAML text
     std::string key;
@@ -24,10 +30,16 @@ struct Axis {  // one varied key and its values as YAML text
 };
 
 void check_sweep_keys(const YAML::Node& root) {
+    std::vector<std::string> seen;
     for (const auto& kv : root) {
         const std::string key = kv.first.Scalar();
         if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end())
             throw UserError("unknown key '" + key + "' (sweep keys: base, set, grid, lists, trials)");
+        // yaml-cpp keeps both copies of a repeated key and root["grid"] reads
+        // the first: the second would be silently ignored (fuzz_sweep finding).
+        if (std::find(seen.begin(), seen.end(), key) != seen.end())
+            throw UserError("duplicate key '" + key + "' (each sweep key may appear once)");
+        seen.push_back(key);
     }
 }
 
