@@ -101,6 +101,17 @@ CASES = [
     ("train resume and overwrite", "train {d}/tiny.yaml -o {d}/run --resume --overwrite", "--resume"),
     ("train data missing", "train {d}/tiny.yaml -o {d}/newrun --set data.path={d}/nodata", "nodata"),
     ("train no -o", "train {d}/tiny.yaml", "-o"),
+    ("train init", "train {d}/tiny.yaml -o {d}/newrun --set network.init=he", "network.init"),
+    ("train sharing counter", "train {d}/tiny.yaml -o {d}/newrun --set sharing.counter=daily", "sharing.counter"),
+    ("train sharing modules", "train {d}/tiny.yaml -o {d}/newrun --set sharing.modules=all", "sharing.modules"),
+    ("train sharing gradient", "train {d}/tiny.yaml -o {d}/newrun --set sharing.gradient=sum", "sharing.gradient"),
+    ("train bn_update", "train {d}/tiny.yaml -o {d}/newrun --set train.bn_update=always", "train.bn_update"),
+    ("train bn_update_batches", "train {d}/tiny.yaml -o {d}/newrun --set train.bn_update_batches=0",
+     "train.bn_update_batches"),
+    ("train repetition_batch", "train {d}/tiny.yaml -o {d}/newrun --set data.repetition_batch=double",
+     "data.repetition_batch"),
+    ("train full modules, hebbian, padded layer",
+     "train {d}/tiny.yaml -o {d}/newrun --set sharing.modules=full --set sharing.mode=hebbian", "layer0"),
 ]
 
 SWEEP = "base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 2, layer.neurons: 10, layer.kernel: 3}\n" \
