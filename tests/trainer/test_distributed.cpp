@@ -207,3 +207,37 @@ TEST(Distributed, ADeadRankEndsTheOthersWithinTheTimeout) {
     EXPECT_LT(std::stoi("0" + slurp(dir + "/t0")), 6 + 20 + 10) << out;
 }
 
+// SIGTERM to one rank mid-run stops both at the same iteration (exit 130,
+// rank 0 writes the checkpoint); resumed on 2 ranks, the final weights equal a
+// straight 2-rank run's bit for bit.
+TEST(Distributed, ResumedTwoRankRunEqualsAStraightOne) {
+    const auto dir = t::temp_dir("dist_resume");
+    std::string y = yaml(data_dir(), "{mode: instant, every: 5}");
+    y.replace(y.find("epochs: 1"), 9, "epochs: 12");
+    y.replace(y.find("max_iterations: 20"), 18, "max_iterations: 100000");
+    std::ofstream(dir + "/c.yaml") << y;
+    const auto [s0, s1] = two_ranks(dir + "/c.yaml -o " + dir + "/straight", dir, port());
+    ASSERT_EQ(s0.status, 0) << s0.out;
+    ASSERT_EQ(s1.status, 0) << s1.out;
+    const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port()) +
+                             " WORLD_SIZE=2 DYNSHARE_DIST_TIMEOUT=30";
+    const std::string args = dir + "/c.yaml -o " + dir + "/cut";
+    std::ofstream(dir + "/term.sh")
+        << "(" << command(base + " RANK=1", args, dir + "/c1.log") << "; echo $? > " << dir << "/c1.rc) &\n"
+        << "(" << command(base + " RANK=0", args, dir + "/c0.log") << "; echo $? > " << dir << "/c0.rc) &\n"
+        // The signal comes once rank 0 has reported epoch 2 (mid-run, whatever the machine's speed).
+        << "for i in $(seq 600); do grep -q 'epoch 2/' " << dir << "/c0.log 2>/dev/null && break; sleep 0.1; done\n"
+        << "pkill -TERM -f -- '-o " << dir << "/cut' ; wait\n";
+    std::system(("bash '" + dir + "/term.sh'").c_str());
+    const int c0 = std::stoi("0" + slurp(dir + "/c0.rc")), c1 = std::stoi("0" + slurp(dir + "/c1.rc"));
+    ASSERT_EQ(c0, 130) << slurp(dir + "/c0.log");
+    ASSERT_EQ(c1, 130) << slurp(dir + "/c1.log");
+    const auto [r0, r1] = two_ranks(dir + "/c.yaml -o " + dir + "/cut --resume", dir, port());
+    ASSERT_EQ(r0.status, 0) << r0.out;
+    ASSERT_EQ(r1.status, 0) << r1.out;
+    const RunConfig cfg = load_run_config(dir + "/c.yaml", {});
+    const auto a = final_weights(dir + "/straight", cfg), b = final_weights(dir + "/cut", cfg);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
