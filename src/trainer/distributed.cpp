@@ -90,7 +90,7 @@ public:
         while (i < grads.size()) {
             std::vector<torch::Tensor> bucket;
             int64_t bytes = 0;
-            while (i < grads.size() && (bucket.empty() || bytes + grads[i].nbytes() <= bucket_bytes)) {
+            while (i < grads.size() && (bucket.empty() || bytes + int64_t(grads[i].nbytes()) <= bucket_bytes)) {
                 bytes += int64_t(grads[i].nbytes());
                 bucket.push_back(grads[i++]);
             }
