@@ -58,7 +58,6 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
     const LcGeometry& g = pl.g;
     const int64_t n = b.n, fan = g.fan_in(), hw = int64_t(g.h_out()) * g.w_out();
     const int k = g.k, wo = g.w_out();
-    const T* in = pin_[l].data();
     T* X = noise_ > 0.0 ? x_[l].data() : nullptr;
     const T** rows = rows_[l].data();
     T* z = z_[l].data();
@@ -66,12 +65,10 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
     const T tnoise = static_cast<T>(noise_);
     const RngKey key = key_;
     const bool periodic = plan_.periodic_border;
-    const int P = pl.in_period;
-    // Into [0, n) by whole periods (stack.border = periodic; n >= P is validated).
-    auto wrap = [P](int i, int n) { return i < 0 ? i + P * ((-i + P - 1) / P) : i >= n ? i - P * ((i - n) / P + 1) : i; };
     T* pos = pos_[l].data();  // the integrator reads it during the presentation
     // Every output channel at (y, x) sees the same receptive field: gather
-    // it once per position, then copy it to each neuron's row.
+    // it once per position (gather_field, also the block path's), then copy
+    // it to each neuron's row.
     // Parallel over neurons only when called outside a parallel region
     // (inside the run loop's task chain the other threads integrate).
     const bool par = n * fan >= (int64_t(1) << 18) && !omp_in_parallel();
@@ -79,29 +76,7 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
     {
         std::vector<double> normals(noise > 0.0 ? static_cast<size_t>(fan) : 0);
 #pragma omp for schedule(static)
-        for (int64_t q = 0; q < hw; ++q) {
-            const int y0 = static_cast<int>(q / wo) * g.stride - g.padding;
-            const int x0 = static_cast<int>(q % wo) * g.stride - g.padding;
-            T* row = pos + q * fan;
-            for (int ci = 0; ci < g.c_in; ++ci)
-                for (int ky = 0; ky < k; ++ky) {
-                    int iy = y0 + ky;
-                    T* dst = row + (int64_t(ci) * k + ky) * k;
-                    if (iy < 0 || iy >= g.h_in) {
-                        if (!periodic) {
-                            std::fill_n(dst, k, T(0));
-                            continue;
-                        }
-                        iy = wrap(iy, g.h_in);
-                    }
-                    const T* src = in + (static_cast<int64_t>(ci) * g.h_in + iy) * g.w_in;
-                    for (int kx = 0; kx < k; ++kx) {
-                        const int ix = x0 + kx;
-                        const bool out = ix < 0 || ix >= g.w_in;
-                        dst[kx] = !out ? src[ix] : periodic ? src[wrap(ix, g.w_in)] : T(0);
-                    }
-                }
-        }
+        for (int64_t q = 0; q < hw; ++q) gather_field(l, q, pos + q * fan);
 #pragma omp for schedule(static)
         for (int64_t s = 0; s < n; ++s) {
             const int64_t nidx = pl.order[s];
@@ -193,6 +168,7 @@ void StackPatterns<T>::gather_field(int l, int64_t q, T* row) const {
     const int k = g.k, wo = g.w_out();
     const bool periodic = plan_.periodic_border;
     const int P = pl.in_period;
+    // Into [0, n) by whole periods (stack.border = periodic; n >= P is validated).
     auto wrap = [P](int i, int n) { return i < 0 ? i + P * ((-i + P - 1) / P) : i >= n ? i - P * ((i - n) / P + 1) : i; };
     const T* in = pin_[l].data();
     const int y0 = static_cast<int>(q / wo) * g.stride - g.padding;
