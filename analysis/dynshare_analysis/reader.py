@@ -605,7 +605,7 @@ class MissingMetrics(InputError):
 
 
 EPOCH_SERIES = ("train_loss", "train_top1", "test_loss", "test_top1", "test_top5", "val_loss",
-                "val_top1", "val_top5", "lr", "seconds", "iterations")
+                "val_top1", "val_top5", "lr", "seconds", "iterations", "world_size")
 
 
 class TrainingRun:

@@ -410,7 +410,7 @@ def write_metrics(run_dir, *, top1, top5=None, seconds=None, snr=None, sleep_ite
         for name, data in (("train_loss", np.linspace(2, 1, E)), ("train_top1", top1), ("test_loss", np.ones(E)),
                            ("test_top1", top1), ("test_top5", top5), ("val_loss", nan), ("val_top1", nan),
                            ("val_top5", nan), ("lr", np.full(E, 1e-3)), ("seconds", seconds),
-                           ("iterations", 79.0 * np.arange(1, E + 1))):
+                           ("iterations", 79.0 * np.arange(1, E + 1)), ("world_size", np.ones(E))):
             ep.create_dataset(name, data=np.asarray(data, dtype=float), dtype=f64)
         ep.create_dataset("snr", data=snr, dtype=f64)
         sl = f.create_group("sleep")

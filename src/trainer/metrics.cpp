@@ -68,7 +68,8 @@ std::vector<std::pair<std::string, torch::Tensor>> Metrics::to_tensors() const {
             {"test_top5", vec_tensor(test_top5)},   {"val_loss", vec_tensor(val_loss)},
             {"val_top1", vec_tensor(val_top1)},     {"val_top5", vec_tensor(val_top5)},
             {"lr", vec_tensor(lr)},                 {"seconds", vec_tensor(seconds)},
-            {"iterations", vec_tensor(iterations)}, {"snr", mat_tensor(snr)}, {"snr_authors", mat_tensor(snr_authors)},
+            {"iterations", vec_tensor(iterations)}, {"world_size", vec_tensor(world_size)},
+            {"snr", mat_tensor(snr)}, {"snr_authors", mat_tensor(snr_authors)},
             {"sleep_iteration", vec_tensor(sleep_iteration)}, {"sleep_seconds", vec_tensor(sleep_seconds)},
             {"sleep_snr_before", mat_tensor(sleep_snr_before)}, {"sleep_snr_after", mat_tensor(sleep_snr_after)}};
 }
@@ -85,7 +86,8 @@ void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tenso
                    : name == "test_top5" ? &test_top5 : name == "val_loss" ? &val_loss
                    : name == "val_top1" ? &val_top1 : name == "val_top5" ? &val_top5
                    : name == "lr" ? &lr : name == "seconds" ? &seconds
-                   : name == "iterations" ? &iterations : name == "sleep_iteration" ? &sleep_iteration
+                   : name == "iterations" ? &iterations : name == "world_size" ? &world_size
+                   : name == "sleep_iteration" ? &sleep_iteration
                    : name == "sleep_seconds" ? &sleep_seconds : nullptr;
             if (v) *v = tensor_vec(t);
         }
@@ -122,6 +124,7 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     write_vec(ep, "lr", m.lr);
     write_vec(ep, "seconds", m.seconds);
     write_vec(ep, "iterations", m.iterations);
+    write_vec(ep, "world_size", m.world_size);
     write_mat(ep, "snr", m.snr, layers);
     write_mat(ep, "snr_authors", m.snr_authors, layers);
     H5Gclose(ep);

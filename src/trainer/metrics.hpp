@@ -14,6 +14,8 @@
 //   /epochs/test_loss, /epochs/test_top1, /epochs/test_top5 (E)
 //   /epochs/val_loss, /epochs/val_top1, /epochs/val_top5 (E; NaN without a validation split)
 //   /epochs/lr (E), /epochs/seconds (E, training wall time), /epochs/iterations (E, cumulative)
+//   /epochs/world_size (E)      processes that trained each epoch (0: not recorded by
+//                               the checkpoint it resumed from)
 //   /epochs/snr (E x L)         -log SNR_w (Eq. 6) per LC layer at the end of each epoch,
 //                               over the modules of sharing.modules (grid: period k; full:
 //                               one per channel), non-border neurons, population variance
@@ -35,6 +37,9 @@ namespace dynshare::trainer {
 struct Metrics {
     std::vector<double> train_loss, train_top1, test_loss, test_top1, test_top5, val_loss, val_top1, val_top5;
     std::vector<double> lr, seconds, iterations;
+    // Processes that trained each epoch (a run resumed at another world size
+    // shows the change; 0 where a checkpoint predates this record).
+    std::vector<double> world_size;
     std::vector<std::vector<double>> snr, snr_authors;
     std::vector<double> sleep_iteration, sleep_seconds;
     std::vector<std::vector<double>> sleep_snr_before, sleep_snr_after;

@@ -309,6 +309,8 @@ struct Session {
         m.lr.push_back(lr_at(cfg.train, epoch));
         m.seconds.push_back(seconds);
         m.iterations.push_back(double(state.iteration));
+        m.world_size.resize(m.iterations.size() - 1, 0.0);  // 0: an earlier checkpoint did not record it
+        m.world_size.push_back(double(world()));
         m.snr.push_back(network_snr(net, cfg.sharing.modules));
         m.snr_authors.push_back(network_snr_authors(net));
         state.epochs_done = epoch + 1;

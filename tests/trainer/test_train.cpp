@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "dynshare/errors.hpp"
+#include "h5_read.hpp"
 #include "layout_check.hpp"
 #include "test_helpers.hpp"
 #include "trainer/train_command.hpp"
@@ -40,25 +41,6 @@ const std::string& data_dir() {
     return dir;
 }
 
-std::vector<double> read_h5(const std::string& file, const std::string& name, std::vector<hsize_t>* dims = nullptr) {
-    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    EXPECT_GE(f, 0);
-    hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
-    EXPECT_GE(ds, 0) << name;
-    hid_t sp = H5Dget_space(ds);
-    const int rank = H5Sget_simple_extent_ndims(sp);
-    std::vector<hsize_t> d(rank);
-    H5Sget_simple_extent_dims(sp, d.data(), nullptr);
-    hsize_t n = 1;
-    for (auto v : d) n *= v;
-    std::vector<double> out(n);
-    if (n) H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data());
-    if (dims) *dims = d;
-    H5Sclose(sp);
-    H5Dclose(ds);
-    H5Fclose(f);
-    return out;
-}
 
 int run_cli(std::vector<std::string> args) {
     std::vector<char*> argv;
@@ -137,20 +119,20 @@ TEST(Train, TwoIterationsWriteValidHdf5) {
     EXPECT_EQ(state.iteration, 2);
     const std::string h5 = run + "/metrics.h5";
     std::vector<hsize_t> dims;
-    auto loss = read_h5(h5, "/epochs/train_loss");
+    auto loss = t::read_h5(h5, "/epochs/train_loss");
     ASSERT_EQ(loss.size(), 1u);
     EXPECT_TRUE(std::isfinite(loss[0]));
     for (const char* name : {"/epochs/test_top1", "/epochs/test_top5", "/epochs/val_top1"}) {
-        auto v = read_h5(h5, name);
+        auto v = t::read_h5(h5, name);
         ASSERT_EQ(v.size(), 1u);
         EXPECT_GE(v[0], 0.0);
         EXPECT_LE(v[0], 1.0);
     }
-    read_h5(h5, "/epochs/snr", &dims);
+    t::read_h5(h5, "/epochs/snr", &dims);
     EXPECT_EQ(dims, (std::vector<hsize_t>{1, 2}));  // one epoch, two LC layers
-    auto secs = read_h5(h5, "/sleep/seconds");
+    auto secs = t::read_h5(h5, "/sleep/seconds");
     EXPECT_EQ(secs.size(), 2u);  // instant sharing after each of the two iterations
-    read_h5(h5, "/sleep/snr_after", &dims);
+    t::read_h5(h5, "/sleep/snr_after", &dims);
     EXPECT_EQ(dims, (std::vector<hsize_t>{2, 2}));
     hid_t f = H5Fopen(h5.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     EXPECT_GT(H5Aexists(f, "config"), 0);
@@ -165,7 +147,7 @@ TEST(Train, EvalEverySkipsEvaluationsButNotTheLastEpoch) {
     auto cfg = parse_run_config(tiny_yaml(data_dir()), {{"train.epochs", "3"}, {"train.eval_every", "2"}});
     run_training(cfg, RunOptions{run, false, true});
     for (const char* name : {"/epochs/test_top1", "/epochs/val_top1"}) {
-        const auto v = read_h5(run + "/metrics.h5", name);
+        const auto v = t::read_h5(run + "/metrics.h5", name);
         ASSERT_EQ(v.size(), 3u) << name;
         EXPECT_TRUE(std::isnan(v[0])) << name;
         EXPECT_TRUE(std::isfinite(v[1]) && std::isfinite(v[2])) << name;
@@ -186,7 +168,7 @@ TEST(Train, ResumeContinuesWhereTheCheckpointStopped) {
     ASSERT_EQ(resumed.metrics.train_loss.size(), 2u);
     EXPECT_NEAR(resumed.metrics.train_loss[1], straight.metrics.train_loss[1], 1e-5);
     EXPECT_NEAR(resumed.metrics.test_top1[1], straight.metrics.test_top1[1], 1e-9);
-    EXPECT_EQ(read_h5(run + "/metrics.h5", "/epochs/train_loss").size(), 2u);
+    EXPECT_EQ(t::read_h5(run + "/metrics.h5", "/epochs/train_loss").size(), 2u);
 }
 
 // A signal inside an epoch (simulated by stop_at_iteration, which takes the
