@@ -112,6 +112,8 @@ CASES = [
      "data.repetition_batch"),
     ("train full modules, hebbian, padded layer",
      "train {d}/tiny.yaml -o {d}/newrun --set sharing.modules=full --set sharing.mode=hebbian", "layer0"),
+    ("train needs more memory than the machine has",
+     "train {d}/tiny.yaml -o {d}/newrun --set network.width=4096 --set network.depth=3", "network.width = 4096"),
 ]
 
 SWEEP = "base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 2, layer.neurons: 10, layer.kernel: 3}\n" \

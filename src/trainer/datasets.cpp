@@ -154,11 +154,11 @@ void load_raw(const DataConfig& cfg, ImageSet& train, ImageSet& test, int& class
 
 }  // namespace
 
-void check_data(const DataConfig& cfg) {
+DataCensus check_data(const DataConfig& cfg) {
     const bool fm = cfg.dataset == Dataset::fashion_mnist;
     if (!fs::is_directory(cfg.path))
         throw UserError("data.path " + cfg.path + " is not a directory" + (fm ? kFmnistHint : kCifarHint));
-    int64_t n_train = 0, h = 32, w = 32;
+    int64_t n_train = 0, n_test = 0, h = 32, w = 32;
     if (fm) {
         for (const char* split : {"train", "t10k"}) {
             const std::string images = find_file(cfg.path, std::string(split) + "-images-idx3-ubyte");
@@ -174,6 +174,8 @@ void check_data(const DataConfig& cfg) {
                 n_train = be32(img, 4);
                 h = be32(img, 8);
                 w = be32(img, 12);
+            } else {
+                n_test = be32(img, 4);
             }
         }
     } else {
@@ -200,18 +202,28 @@ void check_data(const DataConfig& cfg) {
             if (ec || size % uint64_t(rec) != 0)
                 throw UserError("malformed CIFAR file " + path + ": size is not a multiple of " + std::to_string(rec) + kCifarHint);
             if (name != files.front()) counted += int64_t(size / uint64_t(rec));
+            else n_test = int64_t(size / uint64_t(rec));
         }
         n_train = gzipped ? -1 : counted;
     }
     if (cfg.canvas > 0 && (cfg.canvas < h || cfg.canvas < w))
         throw UserError("data.canvas " + std::to_string(cfg.canvas) + " is smaller than the images (" + std::to_string(h) +
                         "x" + std::to_string(w) + ")");
-    if (n_train >= 0) {
-        if (cfg.limit_train > 0) n_train = std::min<int64_t>(n_train, cfg.limit_train);
-        if (cfg.validation >= n_train)
-            throw UserError("data.validation " + std::to_string(cfg.validation) +
-                            " leaves no training images (the split has " + std::to_string(n_train) + ")");
-    }
+    DataCensus census;
+    const int64_t channels = fm ? 1 : 3;
+    census.image_bytes = channels * h * w;
+    if (n_train < 0) n_train = 50000, n_test = 10000;  // gzipped CIFAR: its published sizes
+    else if (cfg.validation >= std::min<int64_t>(n_train, cfg.limit_train > 0 ? cfg.limit_train : n_train))
+        throw UserError("data.validation " + std::to_string(cfg.validation) + " leaves no training images (the split has " +
+                        std::to_string(std::min<int64_t>(n_train, cfg.limit_train > 0 ? cfg.limit_train : n_train)) + ")");
+    census.file_bytes = (n_train + n_test) * (census.image_bytes + (fm ? 1 : cfg.dataset == Dataset::cifar100 ? 2 : 1));
+    if (cfg.limit_train > 0) n_train = std::min<int64_t>(n_train, cfg.limit_train);
+    if (cfg.limit_test > 0) n_test = std::min<int64_t>(n_test, cfg.limit_test);
+    census.train_images = n_train;
+    census.test_images = n_test;
+    const int side_h = cfg.canvas > 0 ? cfg.canvas : int(h), side_w = cfg.canvas > 0 ? cfg.canvas : int(w);
+    census.shape = InputShape{int(channels), side_h, side_w, cfg.dataset == Dataset::cifar100 ? 100 : 10};
+    return census;
 }
 
 DataSplits load_data(const DataConfig& cfg, uint64_t seed) {

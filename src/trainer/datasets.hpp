@@ -35,10 +35,20 @@ struct DataSplits {
 
 DataSplits load_data(const DataConfig& cfg, uint64_t seed);
 
+// What load_data will hold, from the files' headers and sizes only.
+struct DataCensus {
+    InputShape shape;                           // the network's input (canvas applied)
+    int64_t train_images = 0, test_images = 0;  // after limit_train / limit_test, validation included
+    int64_t file_bytes = 0;                     // the decompressed files load_data reads
+    int64_t image_bytes = 0;                    // one image as stored (uint8), before the canvas
+};
+
 // What load_data would refuse, found from the files' headers and sizes only
 // (no images are read): a missing data.path or file, a malformed header, a
 // canvas smaller than the images, a validation split that leaves no training
 // images. Throws the same UserErrors; run before anything is created.
-void check_data(const DataConfig& cfg);
+// Returns the sizes the memory estimate needs (gzipped CIFAR files are
+// counted at CIFAR's published sizes: 50000 training, 10000 test images).
+DataCensus check_data(const DataConfig& cfg);
 
 }  // namespace dynshare::trainer

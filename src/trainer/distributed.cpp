@@ -157,12 +157,14 @@ WorldInfo world_from_env() {
         w.rank = env_int("RANK", 0, &has_rank);
         w.world = env_int("WORLD_SIZE", 1, &has_world);
         w.local_rank = env_int("LOCAL_RANK", w.rank);
+        w.local_world = env_int("LOCAL_WORLD_SIZE", 1);
         w.launcher = "torchrun";
         if (!has_rank || !has_world) throw UserError("RANK and WORLD_SIZE must be set together (as torchrun does)");
     } else if (std::getenv("SLURM_PROCID") && std::getenv("SLURM_NTASKS")) {
         w.rank = env_int("SLURM_PROCID", 0);
         w.world = env_int("SLURM_NTASKS", 1);
         w.local_rank = env_int("SLURM_LOCALID", 0);
+        w.local_world = env_int("SLURM_NTASKS_PER_NODE", 1);
         w.launcher = "srun";
     } else {
         return w;

@@ -35,6 +35,7 @@ public:
 
 struct WorldInfo {
     int rank = 0, world = 1, local_rank = 0;
+    int local_world = 1;   // processes of the run on this machine (LOCAL_WORLD_SIZE, SLURM_NTASKS_PER_NODE)
     std::string master_addr;
     int master_port = 0;
     std::string launcher;  // "torchrun", "srun" or "" (one process)

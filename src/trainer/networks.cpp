@@ -18,7 +18,10 @@ struct FeatureShape {
 
 class LayerFactory {
 public:
-    LayerFactory(const NetworkConfig& cfg, NetImpl& net) : cfg_(cfg), net_(net) {}
+    // With `census`, layers are counted into it and stand-ins (Identity) are
+    // returned instead: the same architecture code sizes a network it never builds.
+    LayerFactory(const NetworkConfig& cfg, NetImpl& net, NetworkCensus* census = nullptr)
+        : cfg_(cfg), net_(net), census_(census) {}
 
     // A k x k layer from shape `in`; `main_path` layers count towards
     // first_conv_layers, k == 1 layers follow conv_1x1.
@@ -35,6 +38,10 @@ public:
         if (main_path) ++main_index_;
         in = FeatureShape{c_out, g.h_out(), g.w_out()};
         const bool bias = !cfg_.batch_norm;
+        if (census_) {
+            count(g, conv, bias, main_path);
+            return AnyModule(torch::nn::Identity());
+        }
         const bool authors = cfg_.init == InitKind::authors;
         if (conv) {
             torch::nn::Conv2d layer(torch::nn::Conv2dOptions(g.c_in, c_out, k).stride(stride).padding(padding).bias(bias));
@@ -55,13 +62,31 @@ public:
     }
 
     AnyModule norm(int channels) const {
+        if (census_) {
+            if (cfg_.batch_norm) census_->parameters += 2 * int64_t(channels);
+            return AnyModule(torch::nn::Identity());
+        }
         if (cfg_.batch_norm) return AnyModule(torch::nn::BatchNorm2d(channels));
         return AnyModule(torch::nn::Identity());
     }
 
 private:
+    void count(const LcGeometry& g, bool conv, bool bias, bool main_path) {
+        const int64_t positions = int64_t(g.h_out()) * g.w_out(), out = int64_t(g.c_out) * positions;
+        census_->parameters += conv ? int64_t(g.c_out) * g.fan_in() + (bias ? g.c_out : 0)
+                                    : out * g.fan_in() + (bias ? out : 0);
+        census_->activations += out;
+        census_->largest_activation = std::max(census_->largest_activation, out);
+        if (conv) return;
+        census_->lc_weights += out * g.fan_in();
+        census_->lc_patches += positions * g.fan_in();
+        census_->largest_lc_product = std::max(census_->largest_lc_product, out * g.fan_in());
+        if (main_path) census_->main_lc.push_back(g);
+    }
+
     const NetworkConfig& cfg_;
     NetImpl& net_;
+    NetworkCensus* census_;
     int main_index_ = 0;
 };
 
@@ -150,6 +175,19 @@ std::string make_signature(const NetworkConfig& c, const InputShape& in) {
            std::to_string(in.width) + " classes=" + std::to_string(in.classes);
 }
 
+// The stages of `net` (real layers, or stand-ins counted into `census`);
+// returns the final feature shape.
+FeatureShape build_stages(const NetworkConfig& cfg, const InputShape& input, NetImpl& net, NetworkCensus* census) {
+    LayerFactory f(cfg, net, census);
+    FeatureShape s{input.channels, input.height, input.width};
+    switch (cfg.arch) {
+    case Arch::resnet20: build_resnet(net, f, s, {3, 3, 3}, cfg.width, false); break;
+    case Arch::resnet18: build_resnet(net, f, s, {2, 2, 2, 2}, cfg.width, input.height >= 64); break;
+    case Arch::small: build_small(net, f, s, cfg); break;
+    }
+    return s;
+}
+
 }  // namespace
 
 torch::Tensor NetImpl::forward(torch::Tensor x) {
@@ -160,16 +198,18 @@ torch::Tensor NetImpl::forward(torch::Tensor x) {
 
 Net build_network(const NetworkConfig& cfg, const InputShape& input) {
     Net net;
-    LayerFactory f(cfg, *net);
-    FeatureShape s{input.channels, input.height, input.width};
-    switch (cfg.arch) {
-    case Arch::resnet20: build_resnet(*net, f, s, {3, 3, 3}, cfg.width, false); break;
-    case Arch::resnet18: build_resnet(*net, f, s, {2, 2, 2, 2}, cfg.width, input.height >= 64); break;
-    case Arch::small: build_small(*net, f, s, cfg); break;
-    }
+    const FeatureShape s = build_stages(cfg, input, *net, nullptr);
     net->fc_ = net->register_module("fc", torch::nn::Linear(s.c, input.classes));
     net->signature_ = make_signature(cfg, input);
     return net;
+}
+
+NetworkCensus census_network(const NetworkConfig& cfg, const InputShape& input) {
+    NetworkCensus census;
+    NetImpl stand_in;
+    const FeatureShape s = build_stages(cfg, input, stand_in, &census);
+    census.parameters += int64_t(s.c) * input.classes + input.classes;  // fc
+    return census;
 }
 
 }  // namespace dynshare::trainer

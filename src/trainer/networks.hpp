@@ -42,4 +42,19 @@ TORCH_MODULE(Net);
 // Throws UserError when the layer shapes do not fit the input size.
 Net build_network(const NetworkConfig& cfg, const InputShape& input);
 
+// The network's sizes without allocating it, from the same builder code
+// (each layer counted instead of constructed): what the memory estimate
+// (memory_estimate.hpp) needs before anything is created. Counts are
+// elements; "per image" counts scale with the batch.
+struct NetworkCensus {
+    int64_t parameters = 0;          // every weight and bias (== the built net's numel, tested)
+    int64_t lc_weights = 0;          // of the LC layers
+    int64_t activations = 0;         // per image: outputs of all spatial layers
+    int64_t largest_activation = 0;  // per image: the largest one
+    int64_t lc_patches = 0;          // per image: sum over LC layers of h_out w_out fan_in (patches_bmm keeps them)
+    int64_t largest_lc_product = 0;  // per image: max over LC layers of c_out h_out w_out fan_in (naive)
+    std::vector<LcGeometry> main_lc; // main-path LC layers in forward order (the sleep chain is a run of them)
+};
+NetworkCensus census_network(const NetworkConfig& cfg, const InputShape& input);
+
 }  // namespace dynshare::trainer

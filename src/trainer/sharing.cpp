@@ -162,21 +162,29 @@ void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, 
     }
 }
 
-std::vector<size_t> sleep_chain(const Net& net) {
-    const auto& lc = net->lc_layers();
+std::vector<size_t> longest_chain(const std::vector<LcGeometry>& layers) {
     std::vector<size_t> best, run;
-    auto chains = [&](size_t a, size_t b) {
-        const LcGeometry& x = lc[a].layer->geometry();
-        const LcGeometry& y = lc[b].layer->geometry();
-        return x.c_out == y.c_in && x.h_out() == y.h_in && x.w_out() == y.w_in;
-    };
-    for (size_t i = 0; i < lc.size(); ++i) {
-        if (!lc[i].main_path) continue;
-        if (!run.empty() && !chains(run.back(), i)) run.clear();
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const LcGeometry& y = layers[i];
+        if (!run.empty()) {
+            const LcGeometry& x = layers[run.back()];
+            if (!(x.c_out == y.c_in && x.h_out() == y.h_in && x.w_out() == y.w_in)) run.clear();
+        }
         run.push_back(i);
         if (run.size() > best.size()) best = run;
     }
     return best;
+}
+
+std::vector<size_t> sleep_chain(const Net& net) {
+    const auto& lc = net->lc_layers();
+    std::vector<size_t> main;  // indices of the main-path layers in lc
+    std::vector<LcGeometry> geometry;
+    for (size_t i = 0; i < lc.size(); ++i)
+        if (lc[i].main_path) main.push_back(i), geometry.push_back(lc[i].layer->geometry());
+    std::vector<size_t> chain;
+    for (size_t j : longest_chain(geometry)) chain.push_back(main[j]);
+    return chain;
 }
 
 std::vector<double> network_snr(const Net& net, SharingModules modules) {

@@ -75,6 +75,8 @@ struct SleepRecord {
 // whose geometries chain (layer l's output is layer l+1's input): the layers
 // the stacked sleep-phase engine can drive. Others are shared instantly.
 std::vector<size_t> sleep_chain(const Net& net);
+// The same rule on the geometries of the main-path LC layers, in forward order.
+std::vector<size_t> longest_chain(const std::vector<LcGeometry>& main_path_layers);
 
 // One sharing phase of the configured mode on every LC layer of `net`.
 // `phase` numbers the phases of the run (selects fresh random patterns).
@@ -85,5 +87,9 @@ std::vector<double> network_snr(const Net& net, SharingModules modules = Sharing
 
 // The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`.
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase);
+// Bytes of host memory that sleep phase takes on the layers `chain`: the
+// engine's estimate for the stacked plan (run_memory_bytes, less the
+// checkpoint copies a sleep phase never makes) and the weights' copies.
+long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain);
 
 }  // namespace dynshare::trainer

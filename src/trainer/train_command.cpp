@@ -19,6 +19,7 @@
 #include "dynshare/errors.hpp"
 #include "trainer/datasets.hpp"
 #include "trainer/distributed.hpp"
+#include "trainer/memory_estimate.hpp"
 #include "trainer/trainer.hpp"
 
 namespace dynshare {
@@ -78,7 +79,7 @@ void check_run_dir(const Request& r) {
 
 int run(const Request& r) {
     const auto cfg = trainer::load_run_config(r.config, r.sets);
-    trainer::check_data(cfg.data);
+    const trainer::DataCensus data = trainer::check_data(cfg.data);
     if (cfg.train.device == "cuda" && !torch::cuda::is_available())
         throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
     // A data-parallel run (torchrun / srun variables): every check above and
@@ -88,6 +89,9 @@ int run(const Request& r) {
         throw UserError("train.batch_size = " + std::to_string(cfg.train.batch_size) + " is not divisible by the " +
                         std::to_string(world.world) +
                         " processes of this run: each rank takes batch_size / world_size images per iteration");
+    // The memory the run will need, before anything is created: per rank,
+    // times the ranks that share this machine.
+    trainer::check_train_memory(cfg, data, world.world, world.local_world);
     check_run_dir(r);
     const auto comm = trainer::Communicator::connect(
         world, cfg.train.device == "cuda" ? torch::Device(torch::kCUDA, world.local_rank) : torch::Device(torch::kCPU));
