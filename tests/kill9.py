@@ -4,7 +4,8 @@
 A SIGKILL cannot be caught, so what must hold is the file discipline:
   - simulate, sweep: the named output, when it exists, is a readable HDF5
     file, and `--resume` continues it from its last checkpoint to the end
-    (exit 0; the record steps end up strictly increasing, none duplicated);
+    (exit 0; the record steps end up strictly increasing, none duplicated;
+    the killed process's working copy is cleaned up);
   - merge, bench (with --overwrite on an existing output): the output is
     either the old file, byte for byte, or a complete new one;
   - train: the run folder's checkpoint, when one exists, resumes to the end,
@@ -76,6 +77,11 @@ def check_resumable(dynshare, path, resume_argv, problems, label):
         steps = f["snr/step"][()] if "snr" in f else None
         if steps is not None and not np.all(np.diff(steps) > 0):
             problems.append(f"{label}: record steps not strictly increasing after --resume")
+    # The killed process's working copy (.NAME.work-PID) is removed by --resume.
+    stem = "." + os.path.basename(path) + "."
+    left = [n for n in os.listdir(os.path.dirname(path)) if n.startswith(stem)]
+    if left:
+        problems.append(f"{label}: left behind after --resume: {left}")
     return "resumed"
 
 

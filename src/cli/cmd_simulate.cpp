@@ -17,6 +17,7 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/plan.hpp"
 #include "io/config_yaml.hpp"
+#include "io/durable_output.hpp"
 #include "io/h5.hpp"
 #include "io/output_file.hpp"
 #include "io/run_file.hpp"
@@ -66,11 +67,11 @@ std::unique_ptr<RunWriter> make_writer(const SimConfig& cfg, const RunPlan& plan
     return std::make_unique<RunGroupWriter>(file, cfg, yaml, resumed);
 }
 
-int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const std::string& yaml, h5::Handle& file,
+int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const std::string& yaml, DurableOutput& file,
             const std::vector<std::vector<double>>& initial, const RunState* resume, const std::string& out,
-            bool quiet, PendingOutput* pending = nullptr) {
+            bool quiet) {
     const std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
-    if (pending) writer->on_valid = [pending] { pending->commit(); };
+    writer->publish = [&file](bool force) { file.publish(force); };
     ProgressBar bar("presentations");
     writer->stop = interrupted;
     writer->progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
@@ -91,7 +92,10 @@ int resume_run(const std::string& path, const Args& args) {
     if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o") || args.has("--weights"))
         throw UserError("--resume takes the config from " + path +
                         "; CONFIG, -o, --set, --seed and --weights cannot be given");
-    h5::Handle file = h5::open_file(path, h5::Mode::read_write);
+    // Continued in a working copy, published over PATH at checkpoints
+    // (io/durable_output.hpp): a kill during the resumed run cannot damage PATH.
+    const std::unique_ptr<DurableOutput> durable = DurableOutput::resume(path);
+    h5::Handle& file = durable->file();
     if (!h5::has_attr(file.id(), "config") || !h5::has_attr(file.id(), "complete"))
         throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
     const std::string yaml = h5::attr_string(file.id(), "config");
@@ -103,7 +107,7 @@ int resume_run(const std::string& path, const Args& args) {
     const RunState ck = plan.kind == PlanKind::stack ? read_stack_checkpoint(file.id(), plan, cfg.dynamics.bias)
                                                      : read_checkpoint(file.id());
     truncate_records(file.id(), ck.step);
-    return execute(cfg, plan, *backend, yaml, file, {}, &ck, path, quiet);
+    return execute(cfg, plan, *backend, yaml, *durable, {}, &ck, path, quiet);
 }
 
 // The config keys that size a run, for the memory check's message.
@@ -160,12 +164,13 @@ int cmd_simulate(int argc, char** argv) {
     }
     check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
     const std::string yaml = to_yaml(cfg);
-    // Written beside OUT.h5 and renamed over it once its first checkpoint is on
-    // disk (io/output_file.hpp): an existing file survives every error before.
-    PendingOutput pending(out, args.has("--overwrite"));
-    h5::Handle file = h5::open_file(pending.write_path(), h5::Mode::create_exclusive);
-    const int status = execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet, &pending);
-    pending.commit();  // e.g. a run stopped before it began
+    // Written in a working copy beside OUT.h5, published over it once its first
+    // checkpoint is written and again at later checkpoints
+    // (io/durable_output.hpp): an existing file survives every error before,
+    // and OUT.h5 is never modified in place.
+    DurableOutput file(out, args.has("--overwrite"));
+    const int status = execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet);
+    if (file.publishes() == 0) file.publish(true);  // e.g. a run stopped before it began
     return status;
 }
 

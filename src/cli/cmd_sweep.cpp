@@ -32,6 +32,7 @@
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "io/config_yaml.hpp"
+#include "io/durable_output.hpp"
 #include "io/h5.hpp"
 #include "io/output_file.hpp"
 #include "io/sweep_config.hpp"
@@ -86,7 +87,7 @@ struct Pool {
     std::string first_divergence;
 };
 
-void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file) {
+void worker(Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutput& file) {
     omp_set_num_threads(1);  // each run single-threaded; the sweep is parallel over runs
     const auto backend = make_cpu_backend();
     for (;;) {
@@ -107,7 +108,8 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
             const std::string yaml = to_yaml(run.config);
             std::lock_guard<std::mutex> lock(pool.file_mutex);
             const auto w0 = std::chrono::steady_clock::now();
-            write_sweep_run(file, run, plan, yaml, data, result);
+            write_sweep_run(file.id(), run, plan, yaml, data, result);
+            file.publish(false);
             pool.write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
             pool.written.fetch_add(1);
             if (result.status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
@@ -123,7 +125,7 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file)
 
 // The CUDA backend: all pending runs in batches on the device (thousands in
 // flight, records computed there), written one by one afterwards.
-void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRun*>& pending, hid_t file) {
+void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutput& file) {
     const size_t batch = 16384;
     for (size_t b0 = 0; b0 < pending.size() && !interrupted(); b0 += batch) {
         const size_t n = std::min(batch, pending.size() - b0);
@@ -140,7 +142,8 @@ void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRu
         for (size_t i = 0; i < n; ++i) {
             if (results[i].status == RunStatus::interrupted) continue;
             const SweepRun& run = *pending[b0 + i];
-            write_sweep_run(file, run, make_plan(run.config), to_yaml(run.config), data[i], results[i]);
+            write_sweep_run(file.id(), run, make_plan(run.config), to_yaml(run.config), data[i], results[i]);
+            file.publish(false);
             pool.written.fetch_add(1);
             if (results[i].status == RunStatus::diverged && pool.diverged.fetch_add(1) == 0)
                 pool.first_divergence = "run " + std::to_string(run.index) + ": " + results[i].message;
@@ -178,13 +181,14 @@ bool shard_from_slurm(int64_t* index, int64_t* count, std::string* note) {
     return true;
 }
 
-// Opens OUT for --resume: same sweep, finished runs kept (their configs must
-// match the current sweep's), unfinished groups dropped.
-h5::Handle open_for_resume(const std::string& out, const std::string& sweep_path, const SweepSpec& spec,
-                           std::map<int64_t, std::string>* finished) {
-    if (!std::filesystem::exists(out)) throw UserError("--resume: " + out + " does not exist (nothing to resume)");
-    h5::Handle file = h5::open_file(out, h5::Mode::read_write);
-    const SweepFileHeader h = read_sweep_header(file.id(), out);
+// Opens OUT for --resume (in a working copy, io/durable_output.hpp): same
+// sweep, finished runs kept (their configs must match the current sweep's),
+// unfinished groups dropped.
+std::unique_ptr<DurableOutput> open_for_resume(const std::string& out, const std::string& sweep_path,
+                                               const SweepSpec& spec, std::map<int64_t, std::string>* finished) {
+    std::unique_ptr<DurableOutput> durable = DurableOutput::resume(out);
+    const hid_t file = durable->id();
+    const SweepFileHeader h = read_sweep_header(file, out);
     const auto first_line = [](const std::string& t) { return t.substr(0, t.find('\n')); };
     const auto rest = [](const std::string& t) { return t.substr(std::min(t.size(), t.find('\n'))); };
     if (h.sweep_text != spec.text && rest(h.sweep_text) == rest(spec.text))
@@ -195,17 +199,17 @@ h5::Handle open_for_resume(const std::string& out, const std::string& sweep_path
         throw UserError("--resume: " + out + " was made from a different config (its `sweep` attribute differs from " +
                         sweep_path +
                         " as resolved now, --set options included); use another -o, or --overwrite to start again");
-    drop_unfinished_runs(file.id());
-    *finished = finished_runs(file.id());
+    drop_unfinished_runs(file);
+    *finished = finished_runs(file);
     for (const auto& [i, status] : *finished) {
         if (i >= int64_t(spec.runs.size()))
             throw UserError("--resume: " + out + " holds run " + std::to_string(i) + " but the sweep has only " +
                             std::to_string(spec.runs.size()) + " runs (made from a different config)");
-        if (run_config_text(file.id(), i) != to_yaml(spec.runs[size_t(i)].config))
+        if (run_config_text(file, i) != to_yaml(spec.runs[size_t(i)].config))
             throw UserError("--resume: " + out + " was made from a different config (run " + std::to_string(i) +
                             "'s config differs: was the base file " + spec.base_path + " edited?)");
     }
-    return file;
+    return durable;
 }
 
 }  // namespace
@@ -265,23 +269,17 @@ int cmd_sweep(int argc, char** argv) {
         for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
     }
     check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
-    h5::Handle file;
     std::map<int64_t, std::string> finished;
-    // A new file is written beside OUT.h5 and renamed over it once its header
-    // is on disk (then it is a valid, resumable sweep file).
-    std::unique_ptr<PendingOutput> pending_out;
-    if (resume) {
-        file = open_for_resume(out, sweep_path, spec, &finished);
-    } else {
-        pending_out = std::make_unique<PendingOutput>(out, args.has("--overwrite"));
-        file = h5::open_file(pending_out->write_path(), h5::Mode::create_exclusive);
-    }
+    // Written in a working copy beside OUT.h5 and published over it once its
+    // header is written (then it is a valid, resumable sweep file), after
+    // finished runs (at most ~10% of the time) and at the end; OUT.h5 is
+    // never modified in place (io/durable_output.hpp).
+    const std::unique_ptr<DurableOutput> file =
+        resume ? open_for_resume(out, sweep_path, spec, &finished)
+               : std::make_unique<DurableOutput>(out, args.has("--overwrite"));
     const SweepFileHeader header{spec.text, int64_t(spec.runs.size()), shard_index, shard_count};
-    write_sweep_header(file.id(), header);
-    if (pending_out) {
-        h5::flush(file);
-        pending_out->commit();
-    }
+    write_sweep_header(file->id(), header);
+    file->publish(true);
 
     std::vector<const SweepRun*> pending;
     int64_t total_presentations = 0;
@@ -308,12 +306,12 @@ int cmd_sweep(int argc, char** argv) {
         std::vector<std::thread> workers;
         if (backend->name() == "cpu") {
             for (int t = 0; t < nthreads; ++t)
-                workers.emplace_back([&pool, &pending, &file] { worker(pool, pending, file.id()); });
+                workers.emplace_back([&pool, &pending, &file] { worker(pool, pending, *file); });
         } else {
             pool.running = 1;
             workers.emplace_back([&] {
                 try {
-                    run_on_device(*backend, pool, pending, file.id());
+                    run_on_device(*backend, pool, pending, *file);
                 } catch (...) {
                     pool.error = std::current_exception();
                 }
@@ -328,8 +326,8 @@ int cmd_sweep(int argc, char** argv) {
         bar.finish();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const SweepTally tally = finish_sweep_file(file.id(), spec.keys, header);
-    file.reset();
+    const SweepTally tally = finish_sweep_file(file->id(), spec.keys, header);
+    file->publish(true);
     if (pool.error) std::rethrow_exception(pool.error);
 
     if (!quiet) {

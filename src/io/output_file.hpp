@@ -5,9 +5,10 @@
 //     without --overwrite, naming the path and the flag;
 //   - the output is written beside its final name (a hidden sibling
 //     `.NAME.partial-PID` in the same folder) and renamed over it only once it
-//     is valid (the first checkpoint of a run, the sweep header, the end of a
-//     merge or a report), so an existing file is never replaced by one that is
-//     not valid, and never replaced at all without --overwrite;
+//     is valid (the end of a merge or a report; for simulate and sweep, whose
+//     HDF5 files grow during the run, each publish of io/durable_output.hpp),
+//     so an existing file is never replaced by one that is not valid, and
+//     never replaced at all without --overwrite;
 //   - an error before that point removes the partial file: no stubs. (A
 //     `kill -9` before it can leave the hidden partial file; the named output
 //     is untouched.)
@@ -32,7 +33,7 @@ public:
     const std::string& write_path() const { return temp_; }  // where to write until commit()
     // Publishes the partial file under the final name (atomic rename; without
     // overwrite it refuses, with UserError, if a file of that name appeared
-    // meanwhile). An open handle keeps writing to the same file. Idempotent.
+    // meanwhile). Idempotent.
     void commit();
     bool committed() const { return committed_; }
 

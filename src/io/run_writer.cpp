@@ -38,17 +38,16 @@ RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& confi
 
 void RunWriter::on_begin(const RunState& initial) {
     write_initial(initial);
-    write_checkpoint(initial);
-    if (on_valid) on_valid();
+    write_checkpoint(initial, true);
 }
 
-// Two phases, so that a process killed at any point between HDF5 calls
-// leaves one complete checkpoint: the new one is written whole under
-// /checkpoint_next and marked complete, the file flushed; only then does it
-// replace /checkpoint (unlink, rename, flush). Readers take /checkpoint, or
-// a complete /checkpoint_next when the kill came between unlink and rename
-// (open_checkpoint in run_file.cpp).
-void RunWriter::write_checkpoint(const RunState& s) {
+// Two phases: the new checkpoint is written whole under /checkpoint_next and
+// marked complete; only then does it replace /checkpoint (unlink, rename).
+// Readers take /checkpoint, or a complete /checkpoint_next (open_checkpoint
+// in run_file.cpp). A killed process cannot damage the published file (it
+// is never modified in place: io/durable_output.hpp); the two phases keep a
+// file written without publishing (tests, library use) as safe as HDF5 allows.
+void RunWriter::write_checkpoint(const RunState& s, bool force) {
     flush_records();
     h5::remove(group_, "checkpoint_next");
     {
@@ -58,10 +57,10 @@ void RunWriter::write_checkpoint(const RunState& s) {
         write_checkpoint_arrays(g.id(), s);
         h5::set_attr(g.id(), "complete", int64_t{1});
     }
-    flush_file();
+    if (!publish) flush_file();
     h5::remove(group_, "checkpoint");
     h5::move(group_, "checkpoint_next", "checkpoint");
-    flush_file();
+    make_durable(force);
 }
 
 void RunWriter::on_record(int64_t step, double time, const std::vector<double>& nls, const std::vector<double>& mas) {
@@ -95,6 +94,12 @@ void RunWriter::flush_records() {
 
 void RunWriter::flush_file() const { h5::flush(h5::Handle(H5Iget_file_id(group_), H5Fclose)); }
 
+void RunWriter::make_durable(bool force) const {
+    if (finishing_ && !force) return;  // finish() publishes once, at its end
+    if (publish) publish(force);
+    else flush_file();
+}
+
 void RunWriter::on_checkpoint(const RunState& s) { write_checkpoint(s); }
 
 void RunWriter::on_progress(int64_t done, int64_t total) {
@@ -102,6 +107,7 @@ void RunWriter::on_progress(int64_t done, int64_t total) {
 }
 
 void RunWriter::finish(const RunResult& result) {
+    finishing_ = true;
     const char* status = result.status == RunStatus::complete      ? "complete"
                          : result.status == RunStatus::interrupted ? "interrupted"
                                                                    : "diverged";
@@ -116,7 +122,7 @@ void RunWriter::finish(const RunResult& result) {
     h5::set_attr(group_, "presentations_done", result.state.presentation);
     h5::set_attr(group_, "status", std::string(status));
     h5::set_attr(group_, "complete", int64_t{result.status == RunStatus::complete ? 1 : 0});
-    flush_file();
+    make_durable(true);
 }
 
 }  // namespace dynshare

@@ -23,9 +23,11 @@ class RunWriter : public RunObserver {
 public:
     std::function<bool()> stop;                      // asked between presentations
     std::function<void(int64_t, int64_t)> progress;  // presentations done / total
-    // Called once the file is valid and resumable (its initial checkpoint is
-    // on disk): the CLI publishes the output under its final name then.
-    std::function<void()> on_valid;
+    // Publishes the file (io/durable_output.hpp): forced (true) once the file
+    // is valid and resumable (its initial checkpoint written) and at the end,
+    // unforced (false, may be skipped) after every later checkpoint. Unset:
+    // the file is only flushed.
+    std::function<void(bool force)> publish;
 
     void on_begin(const RunState& initial) override;
     void on_record(int64_t step, double time, const std::vector<double>& neg_log_snr,
@@ -48,11 +50,13 @@ protected:
     virtual void write_summary(const RunResult& /*result*/) {}  // always, before the status
     void flush_records();
     void flush_file() const;
-    void write_checkpoint(const RunState& s);
+    void make_durable(bool force) const;
+    void write_checkpoint(const RunState& s, bool force = false);
     hid_t group_;
 
 private:
     hsize_t series_;
+    bool finishing_ = false;
     h5::Appendable step_, time_, nls_, mas_;
     std::vector<int64_t> steps_buf_;
     std::vector<double> time_buf_, nls_buf_, mas_buf_;

@@ -1,0 +1,100 @@
+#include "io/durable_output.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "dynshare/errors.hpp"
+
+namespace dynshare {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path folder_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
+
+std::string sibling(const std::string& path, const std::string& tag) {
+    const fs::path p(path);
+    return (folder_of(p) / ("." + p.filename().string() + "." + tag + "-" + std::to_string(::getpid()))).string();
+}
+
+}  // namespace
+
+DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag)
+    : DurableOutput(path, overwrite, flag, false) {}
+
+DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming)
+    : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)), work_(sibling(path, "work")) {
+    remove_stale_siblings(path);
+    std::error_code ec;
+    fs::remove(work_, ec);  // a leftover of an earlier process with the same pid
+    if (resuming) {
+        // Opening the output itself first gives errors that name it, not the copy.
+        h5::open_file(path, h5::Mode::read_only).reset();
+        fs::copy_file(path, work_, fs::copy_options::overwrite_existing, ec);
+        if (ec) throw UserError("cannot copy " + path + " to " + work_ + ": " + ec.message());
+        file_ = h5::open_file(work_, h5::Mode::read_write);
+    } else {
+        file_ = h5::open_file(work_, h5::Mode::create_exclusive);
+    }
+    last_ = std::chrono::steady_clock::now();
+}
+
+std::unique_ptr<DurableOutput> DurableOutput::resume(const std::string& path) {
+    if (!fs::exists(path)) throw UserError("--resume: " + path + " does not exist (nothing to resume)");
+    return std::unique_ptr<DurableOutput>(new DurableOutput(path, true, "--resume", true));
+}
+
+DurableOutput::~DurableOutput() {
+    file_.reset();
+    std::error_code ec;
+    fs::remove(work_, ec);
+    if (pending_->committed()) fs::remove(pending_->write_path(), ec);  // a copy whose rename failed
+}
+
+void DurableOutput::publish(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (!force && publishes_ > 0 && since < 9.0 * last_cost_s_) return;
+    if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) throw std::runtime_error("HDF5: flush " + work_);
+    const std::string& copy = pending_->write_path();
+    std::error_code ec;
+    fs::copy_file(work_, copy, fs::copy_options::overwrite_existing, ec);
+    if (ec) throw UserError("cannot write " + copy + " (beside " + path() + "): " + ec.message());
+    if (!pending_->committed()) {
+        pending_->commit();
+    } else if (std::rename(copy.c_str(), path().c_str()) != 0) {
+        throw UserError("cannot rename " + copy + " to " + path() + ": " + std::strerror(errno));
+    }
+    ++publishes_;
+    last_ = std::chrono::steady_clock::now();
+    last_cost_s_ = std::chrono::duration<double>(last_ - now).count();
+}
+
+int DurableOutput::remove_stale_siblings(const std::string& path) {
+    const fs::path p(path);
+    const std::string stem = "." + p.filename().string() + ".";
+    int removed = 0;
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(folder_of(p), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(stem, 0) != 0) continue;
+        const std::string rest = name.substr(stem.size());
+        std::string digits;
+        for (const char* tag : {"work-", "partial-"})
+            if (rest.rfind(tag, 0) == 0) digits = rest.substr(std::strlen(tag));
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+        if (fs::remove(e.path(), ec)) ++removed;
+    }
+    return removed;
+}
+
+}  // namespace dynshare
