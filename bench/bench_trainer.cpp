@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include "trainer/lc_gemm.hpp"
 #include "trainer/networks.hpp"
 #include "trainer/sharing.hpp"
 
@@ -170,7 +171,9 @@ int main(int argc, char** argv) {
     const double epoch = t_best * std::ceil(50000.0 / o.batch);
     std::printf("bench_trainer: LC ResNet-20, 3x32x32 input, batch %d, %d threads, device %s, best of %d iterations\n",
                 o.batch, o.threads, o.device.c_str(), o.iters);
-    if (cpu) std::printf("  cache-kernel LC   : %8.3f s/iteration  peak RSS %8.1f MiB\n", t_kernel, m_kernel);
+    if (cpu)
+        std::printf("  cache-kernel LC   : %8.3f s/iteration  peak RSS %8.1f MiB  (form %s; DYNSHARE_LC_KERNEL picks)\n",
+                    t_kernel, m_kernel, to_string(lc_isa()));
     std::printf("  patches + bmm LC  : %8.3f s/iteration  peak RSS %8.1f MiB\n", t_bmm, m_bmm);
     std::printf("  unfold-multiply LC: %8.3f s/iteration  peak RSS %8.1f MiB\n", t_naive, m_naive);
     std::printf("  %s vs unfold-multiply: speed-up %.2fx, memory ratio %.2f\n", cpu ? "cache kernel" : "bmm",

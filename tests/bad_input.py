@@ -114,6 +114,8 @@ CASES = [
      "train {d}/tiny.yaml -o {d}/newrun --set sharing.modules=full --set sharing.mode=hebbian", "layer0"),
     ("train needs more memory than the machine has",
      "train {d}/tiny.yaml -o {d}/newrun --set network.width=4096 --set network.depth=3", "network.width = 4096"),
+    ("train LC kernel form unknown (environment)", "DYNSHARE_LC_KERNEL=sse9 train {d}/tiny.yaml -o {d}/newrun",
+     "DYNSHARE_LC_KERNEL=sse9"),
 ]
 
 SWEEP = "base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 2, layer.neurons: 10, layer.kernel: 3}\n" \
@@ -125,9 +127,18 @@ train: {epochs: 1, batch_size: 32, max_iterations: 1, threads: 1}
 """
 
 
-def run(argv, timeout=60):
+def split_env(line):
+    """Leading NAME=value words of a case are environment variables."""
+    words, env = line.split(), dict(os.environ)
+    while words and "=" in words[0] and words[0].split("=")[0].isupper():
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    return words, env
+
+
+def run(argv, timeout=60, env=None):
     try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True)
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True, env=env)
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
         return f"timeout after {timeout} s", "", err
@@ -205,13 +216,14 @@ def main():
         for i, (name, argv, want) in enumerate(CASES):
             if only and only not in name:
                 continue
-            if argv.startswith("train") and not trainer:
+            if split_env(argv)[0][0] == "train" and not trainer:
                 skipped += 1
                 continue
             d = os.path.join(base, f"case{i}")
             shutil.copytree(fixture, d)
             line = argv.replace("{d}", d)
-            code, out, err = run([dynshare] + line.split())
+            words, env = split_env(line)
+            code, out, err = run([dynshare] + words, env=env)
             after = snapshot(d)
             problems = []
             if code != 2:

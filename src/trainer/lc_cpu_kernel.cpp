@@ -9,7 +9,8 @@
 // The first two are split over positions (each thread owns whole W_l), the
 // third over batch columns (each thread owns whole images of dxt), so no two
 // threads ever add to the same number, and every entry is summed in the same
-// order whatever the number of threads.
+// order whatever the number of threads. The two GEMMs are lc_gemm_body.hpp's,
+// compiled for each instruction set and chosen at run time (lc_gemm.hpp).
 #include "trainer/lc_cpu_kernel.hpp"
 
 #include <ATen/Parallel.h>
@@ -18,130 +19,10 @@
 #include <cstring>
 #include <vector>
 
+#include "trainer/lc_gemm.hpp"
+
 namespace dynshare::trainer {
 namespace {
-
-template <class T>
-struct Simd {
-    static constexpr int64_t V = 64 / sizeof(T);  // one 64-byte vector: 16 floats or 8 doubles
-    typedef T vec __attribute__((vector_size(64)));
-    static vec load(const T* p) {
-        vec v;
-        std::memcpy(&v, p, sizeof v);
-        return v;
-    }
-    static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof v); }
-    static T sum(const vec& v) {
-        T s = 0;
-        for (int64_t i = 0; i < V; ++i) s += v[i];
-        return s;
-    }
-};
-
-// C[m][coff + n] (+)= sum_k A(m, k) B[k][boff + n] for m < M, n < N, k < K,
-// with A(m, k) = a[m am + k ak] and the rows of B and C given by pointers.
-// Register blocks of 4 rows x 2 vectors, then 4 x 1, then scalar columns.
-template <class T>
-void gemm_rows(int64_t M, int64_t N, int64_t K, const T* a, int64_t am, int64_t ak, const T* const* brow,
-               int64_t boff, T* const* crow, int64_t coff, bool accumulate) {
-    using S = Simd<T>;
-    using vec = typename S::vec;
-    constexpr int64_t V = S::V;
-    int64_t m0 = 0;
-    for (; m0 + 4 <= M; m0 += 4) {
-        const T* ar = a + m0 * am;
-        int64_t n0 = 0;
-        for (; n0 + 2 * V <= N; n0 += 2 * V) {
-            vec c[4][2] = {};
-            for (int64_t k = 0; k < K; ++k) {
-                const T* b = brow[k] + boff + n0;
-                const vec b0 = S::load(b), b1 = S::load(b + V);
-                const T* ak_ = ar + k * ak;
-                for (int r = 0; r < 4; ++r) {
-                    const T s = ak_[r * am];
-                    c[r][0] += s * b0;
-                    c[r][1] += s * b1;
-                }
-            }
-            for (int r = 0; r < 4; ++r)
-                for (int h = 0; h < 2; ++h) {
-                    T* dst = crow[m0 + r] + coff + n0 + h * V;
-                    S::store(dst, accumulate ? S::load(dst) + c[r][h] : c[r][h]);
-                }
-        }
-        for (; n0 + V <= N; n0 += V) {
-            vec c[4] = {};
-            for (int64_t k = 0; k < K; ++k) {
-                const vec b0 = S::load(brow[k] + boff + n0);
-                const T* ak_ = ar + k * ak;
-                for (int r = 0; r < 4; ++r) c[r] += ak_[r * am] * b0;
-            }
-            for (int r = 0; r < 4; ++r) {
-                T* dst = crow[m0 + r] + coff + n0;
-                S::store(dst, accumulate ? S::load(dst) + c[r] : c[r]);
-            }
-        }
-        for (; n0 < N; ++n0)
-            for (int r = 0; r < 4; ++r) {
-                T s = 0;
-                for (int64_t k = 0; k < K; ++k) s += ar[r * am + k * ak] * brow[k][boff + n0];
-                T& dst = crow[m0 + r][coff + n0];
-                dst = accumulate ? dst + s : s;
-            }
-    }
-    for (; m0 < M; ++m0)
-        for (int64_t n = 0; n < N; ++n) {
-            T s = 0;
-            for (int64_t k = 0; k < K; ++k) s += a[m0 * am + k * ak] * brow[k][boff + n];
-            T& dst = crow[m0][coff + n];
-            dst = accumulate ? dst + s : s;
-        }
-}
-
-// C[m][n] = sum_k A[m][k] B[n][k] (dot products of rows; rows of A at stride
-// lda, rows of B by pointer; C rows at stride ldc). Blocks of 4 x 4 rows,
-// vectors along k, one horizontal sum per entry.
-template <class T>
-void gemm_dots(int64_t M, int64_t N, int64_t K, const T* a, int64_t lda, const T* const* brow, T* c, int64_t ldc) {
-    using S = Simd<T>;
-    using vec = typename S::vec;
-    constexpr int64_t V = S::V;
-    const int64_t Kv = K - K % V;
-    auto tail = [&](const T* x, const T* y) {
-        T s = 0;
-        for (int64_t k = Kv; k < K; ++k) s += x[k] * y[k];
-        return s;
-    };
-    int64_t m0 = 0;
-    for (; m0 + 4 <= M; m0 += 4) {
-        int64_t n0 = 0;
-        for (; n0 + 4 <= N; n0 += 4) {
-            vec acc[4][4] = {};
-            for (int64_t k = 0; k < Kv; k += V) {
-                vec av[4], bv[4];
-                for (int r = 0; r < 4; ++r) av[r] = S::load(a + (m0 + r) * lda + k);
-                for (int q = 0; q < 4; ++q) bv[q] = S::load(brow[n0 + q] + k);
-                for (int r = 0; r < 4; ++r)
-                    for (int q = 0; q < 4; ++q) acc[r][q] += av[r] * bv[q];
-            }
-            for (int r = 0; r < 4; ++r)
-                for (int q = 0; q < 4; ++q)
-                    c[(m0 + r) * ldc + n0 + q] = S::sum(acc[r][q]) + tail(a + (m0 + r) * lda, brow[n0 + q]);
-        }
-        for (; n0 < N; ++n0)
-            for (int r = 0; r < 4; ++r) {
-                vec acc = {};
-                for (int64_t k = 0; k < Kv; k += V) acc += S::load(a + (m0 + r) * lda + k) * S::load(brow[n0] + k);
-                c[(m0 + r) * ldc + n0] = S::sum(acc) + tail(a + (m0 + r) * lda, brow[n0]);
-            }
-    }
-    for (; m0 < M; ++m0)
-        for (int64_t n = 0; n < N; ++n) {
-            vec acc = {};
-            for (int64_t k = 0; k < Kv; k += V) acc += S::load(a + m0 * lda + k) * S::load(brow[n] + k);
-            c[m0 * ldc + n] = S::sum(acc) + tail(a + m0 * lda, brow[n]);
-        }
-}
 
 // dst[c * dst_ld + r] = src[r * src_ld + c] for r < rows, c < cols, in 16 x 16
 // tiles (the batch-minor layouts below are transposes of LibTorch's NCHW,
@@ -223,7 +104,7 @@ void lcb_to_nchw(const Shape& s, const T* src, T* dst) {
 
 // out_t (L, C, B) from xt and W (C, L, F).
 template <class T>
-void forward_impl(const Shape& s, const T* xt, const T* W, T* out_t) {
+void forward_impl(const LcGemm<T>& gemm, const Shape& s, const T* xt, const T* W, T* out_t) {
     at::parallel_for(0, s.L, 1, [&](int64_t begin, int64_t end) {
         std::vector<const T*> prow(static_cast<size_t>(s.F));
         std::vector<T*> orow(static_cast<size_t>(s.C));
@@ -231,19 +112,19 @@ void forward_impl(const Shape& s, const T* xt, const T* W, T* out_t) {
             s.patch_rows(l, xt, prow.data());
             for (int64_t c = 0; c < s.C; ++c) orow[c] = out_t + (l * s.C + c) * s.B;
             // A(m = c, k = f) = W[c][l][f]
-            gemm_rows<T>(s.C, s.B, s.F, W + l * s.F, s.L * s.F, 1, prow.data(), 0, orow.data(), 0, false);
+            gemm.rows(s.C, s.B, s.F, W + l * s.F, s.L * s.F, 1, prow.data(), 0, orow.data(), 0, false);
         }
     });
 }
 
 // dW (C, L, F) from xt and G_t (L, C, B).
 template <class T>
-void weight_grad_impl(const Shape& s, const T* xt, const T* Gt, T* dW) {
+void weight_grad_impl(const LcGemm<T>& gemm, const Shape& s, const T* xt, const T* Gt, T* dW) {
     at::parallel_for(0, s.L, 1, [&](int64_t begin, int64_t end) {
         std::vector<const T*> prow(static_cast<size_t>(s.F));
         for (int64_t l = begin; l < end; ++l) {
             s.patch_rows(l, xt, prow.data());
-            gemm_dots<T>(s.C, s.F, s.B, Gt + l * s.C * s.B, s.B, prow.data(), dW + l * s.F, s.L * s.F);
+            gemm.dots(s.C, s.F, s.B, Gt + l * s.C * s.B, s.B, prow.data(), dW + l * s.F, s.L * s.F);
         }
     });
 }
@@ -251,8 +132,8 @@ void weight_grad_impl(const Shape& s, const T* xt, const T* Gt, T* dW) {
 // dxt (h_pad, w_pad, c_in, B), zeroed, from G_t (L, C, B) and W (C, L, F).
 // Batch columns are split in multiples of the vector width.
 template <class T>
-void input_grad_impl(const Shape& s, const T* Gt, const T* W, T* dxt) {
-    constexpr int64_t V = Simd<T>::V;
+void input_grad_impl(const LcGemm<T>& gemm, const Shape& s, const T* Gt, const T* W, T* dxt) {
+    const int64_t V = gemm.lanes;
     const int64_t chunks = (s.B + V - 1) / V;
     at::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
         const int64_t b0 = cb * V, b1 = std::min(s.B, ce * V);
@@ -262,7 +143,7 @@ void input_grad_impl(const Shape& s, const T* Gt, const T* W, T* dxt) {
             s.patch_rows(l, dxt, drow.data());
             for (int64_t c = 0; c < s.C; ++c) grow[c] = Gt + (l * s.C + c) * s.B;
             // A(m = f, k = c) = W[c][l][f]; rows of one position never alias.
-            gemm_rows<T>(s.F, b1 - b0, s.C, W + l * s.F, 1, s.L * s.F, grow.data(), b0, drow.data(), b0, true);
+            gemm.rows(s.F, b1 - b0, s.C, W + l * s.F, 1, s.L * s.F, grow.data(), b0, drow.data(), b0, true);
         }
     });
 }
@@ -279,7 +160,8 @@ struct LcFunction : public torch::autograd::Function<LcFunction> {
         auto out = torch::empty({s.B, s.C, g.h_out(), g.w_out()}, x.options());
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lc_forward_cpu", [&] {
             to_batch_minor_padded<scalar_t>(s, xc.data_ptr<scalar_t>(), xt.data_ptr<scalar_t>());
-            forward_impl<scalar_t>(s, xt.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), out_t.data_ptr<scalar_t>());
+            forward_impl<scalar_t>(lc_gemm<scalar_t>(lc_isa()), s, xt.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+                                   out_t.data_ptr<scalar_t>());
             lcb_to_nchw<scalar_t>(s, out_t.data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
         });
         ctx->save_for_backward({xt, w});
@@ -304,11 +186,13 @@ struct LcFunction : public torch::autograd::Function<LcFunction> {
             nchw_to_lcb<scalar_t>(s, G.data_ptr<scalar_t>(), Gt.data_ptr<scalar_t>());
             if (ctx->needs_input_grad(1)) {
                 dw = torch::empty_like(w);
-                weight_grad_impl<scalar_t>(s, xt.data_ptr<scalar_t>(), Gt.data_ptr<scalar_t>(), dw.data_ptr<scalar_t>());
+                weight_grad_impl<scalar_t>(lc_gemm<scalar_t>(lc_isa()), s, xt.data_ptr<scalar_t>(),
+                                           Gt.data_ptr<scalar_t>(), dw.data_ptr<scalar_t>());
             }
             if (ctx->needs_input_grad(0)) {
                 auto dxt = torch::zeros_like(xt);
-                input_grad_impl<scalar_t>(s, Gt.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), dxt.data_ptr<scalar_t>());
+                input_grad_impl<scalar_t>(lc_gemm<scalar_t>(lc_isa()), s, Gt.data_ptr<scalar_t>(),
+                                          w.data_ptr<scalar_t>(), dxt.data_ptr<scalar_t>());
                 dx = torch::empty({s.B, g.c_in, g.h_in, g.w_in}, xt.options());
                 from_batch_minor_padded<scalar_t>(s, dxt.data_ptr<scalar_t>(), dx.data_ptr<scalar_t>());
             }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "io/h5.hpp"
+#include "trainer/lc_gemm.hpp"
 #include "trainer/train_config.hpp"
 
 namespace dynshare::trainer {
@@ -109,6 +110,9 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     h5::set_attr(file, "network", network);
     h5::set_attr(file, "lc_layers", names);
     h5::set_attr(file, "world_size", world_size);
+    // The instruction-set form of the CPU LC kernel in this process (results
+    // of different forms agree to rounding only; lc_gemm.hpp).
+    h5::set_attr(file, "lc_kernel", std::string(to_string(lc_isa())));
     // config_yaml is to_yaml(RunConfig) of the run: it reads back to the same config.
     if (!config_yaml.empty()) h5::set_attrs(file, config_scalars(parse_run_config(config_yaml, {})));
     const size_t layers = lc_names.size();

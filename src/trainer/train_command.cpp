@@ -19,6 +19,7 @@
 #include "dynshare/errors.hpp"
 #include "trainer/datasets.hpp"
 #include "trainer/distributed.hpp"
+#include "trainer/lc_gemm.hpp"
 #include "trainer/memory_estimate.hpp"
 #include "trainer/trainer.hpp"
 
@@ -80,6 +81,7 @@ void check_run_dir(const Request& r) {
 int run(const Request& r) {
     const auto cfg = trainer::load_run_config(r.config, r.sets);
     const trainer::DataCensus data = trainer::check_data(cfg.data);
+    trainer::lc_isa();  // a DYNSHARE_LC_KERNEL this CPU cannot run is refused now, in one line
     if (cfg.train.device == "cuda" && !torch::cuda::is_available())
         throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
     // A data-parallel run (torchrun / srun variables): every check above and

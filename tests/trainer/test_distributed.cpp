@@ -186,10 +186,13 @@ TEST(Distributed, BadInputIsRefusedBeforeAnyRunDir) {
 
 // A rank that dies mid-run: the other ends within DYNSHARE_DIST_TIMEOUT
 // (20 s here) with one clear line and exit status 1, instead of hanging.
+// Rank 1 is killed once rank 0 has finished its first epoch (the run has far
+// more epochs than can finish meanwhile: a fixed delay let a fast machine
+// finish all 50 epochs first).
 TEST(Distributed, ADeadRankEndsTheOthersWithinTheTimeout) {
     const auto dir = t::temp_dir("dist_dead");
     std::string y = yaml(data_dir(), "{mode: none}");
-    y.replace(y.find("epochs: 1"), 9, "epochs: 50");
+    y.replace(y.find("epochs: 1"), 9, "epochs: 100000");
     y.replace(y.find("max_iterations: 20"), 18, "max_iterations: 100000");
     std::ofstream(dir + "/c.yaml") << y;
     const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port()) +
@@ -200,12 +203,14 @@ TEST(Distributed, ADeadRankEndsTheOthersWithinTheTimeout) {
         << "start=$(date +%s)\n"
         << "(" << command(base + " RANK=0", args, dir + "/r0.log") << "; echo $? > " << dir << "/rc0; "
         << "echo $(( $(date +%s) - start )) > " << dir << "/t0) &\n"
-        << "sleep 6; kill -9 $(cat " << dir << "/pid1); wait\n";
+        << "for i in $(seq 600); do grep -q 'epoch 1/' " << dir << "/r0.log 2>/dev/null && break; sleep 0.1; done\n"
+        << "echo $(( $(date +%s) - start )) > " << dir << "/tkill; kill -9 $(cat " << dir << "/pid1); wait\n";
     std::system(("bash '" + dir + "/kill.sh'").c_str());
     const std::string out = slurp(dir + "/r0.log");
+    ASSERT_NE(out.find("epoch 1/"), std::string::npos) << "rank 0 did not train:\n" << out;
     EXPECT_EQ(std::stoi("0" + slurp(dir + "/rc0")), 1) << out;
     EXPECT_NE(out.find("peer rank stopped"), std::string::npos) << out;
-    EXPECT_LT(std::stoi("0" + slurp(dir + "/t0")), 6 + 20 + 10) << out;
+    EXPECT_LT(std::stoi("0" + slurp(dir + "/t0")), std::stoi("0" + slurp(dir + "/tkill")) + 20 + 10) << out;
 }
 
 // SIGTERM to one rank mid-run stops both at the same iteration (exit 130,

@@ -2,7 +2,10 @@
 // Conv2d when every position holds the same kernel.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "dynshare/errors.hpp"
+#include "trainer/lc_gemm.hpp"
 #include "trainer/locally_connected.hpp"
 
 using namespace dynshare;
@@ -122,6 +125,21 @@ std::vector<torch::Tensor> outputs_and_grads(LocallyConnected2d& lc, const torch
     return {out.detach(), lc->weight.grad().clone(), lc->bias.grad().clone(), x.grad().clone()};
 }
 
+
+// Runs `body` once with each instruction-set form of the cache kernel that
+// this CPU has (lc_gemm.hpp: portable, and avx2 / avx512 where present),
+// then restores the form in use.
+template <class F>
+void for_each_isa(F body) {
+    const LcIsa before = lc_isa();
+    for (LcIsa isa : lc_isas_available()) {
+        SCOPED_TRACE(std::string("LC kernel form ") + to_string(isa));
+        set_lc_isa(isa);
+        body(isa);
+    }
+    set_lc_isa(before);
+}
+
 }  // namespace
 
 // The three algorithms (cache kernel, patches + bmm, unfold-and-multiply)
@@ -129,27 +147,30 @@ std::vector<torch::Tensor> outputs_and_grads(LocallyConnected2d& lc, const torch
 // order of summation, so 1e-12 on O(1)-O(10) values. The geometries cover
 // stride 2, padding 0-2, 1x1 and 5x5 kernels, batch sizes that are not a
 // multiple of the kernel's 8-row block, and channel counts that leave
-// vector remainders.
+// vector remainders (for every vector width: 2, 4 and 8 doubles). Every
+// instruction-set form of the cache kernel is checked.
 TEST(LocallyConnected, AlgorithmsAgreeOnOutputAndGradients) {
-    const std::vector<std::pair<LcGeometry, int>> cases = {
-        {LcGeometry{3, 7, 6, 4, 3, 2, 1}, 2}, {LcGeometry{1, 9, 9, 16, 3, 1, 1}, 11},
-        {LcGeometry{5, 6, 8, 19, 3, 1, 0}, 9}, {LcGeometry{4, 6, 6, 8, 1, 2, 0}, 3},
-        {LcGeometry{2, 8, 7, 3, 5, 1, 2}, 17}};
-    for (const auto& [g, batch] : cases) {
-        auto lc = make_lc(g, true);
-        auto x = torch::randn({batch, g.c_in, g.h_in, g.w_in}, torch::kDouble);
-        auto R = torch::randn({batch, g.c_out, g.h_out(), g.w_out()}, torch::kDouble);
-        lc->algorithm = LcAlgorithm::cache_kernel;
-        const auto a = outputs_and_grads(lc, x, R);
-        for (LcAlgorithm other : {LcAlgorithm::patches_bmm, LcAlgorithm::naive}) {
-            lc->algorithm = other;
-            const auto b = outputs_and_grads(lc, x, R);
-            for (size_t i = 0; i < a.size(); ++i)
-                EXPECT_LT((a[i] - b[i]).abs().max().item<double>(), 1e-12)
-                    << "tensor " << i << " (out, dweight, dbias, dx), algorithm " << int(other) << ", c_in "
-                    << g.c_in << " k " << g.k << " stride " << g.stride << " batch " << batch;
+    for_each_isa([](LcIsa) {
+        const std::vector<std::pair<LcGeometry, int>> cases = {
+            {LcGeometry{3, 7, 6, 4, 3, 2, 1}, 2}, {LcGeometry{1, 9, 9, 16, 3, 1, 1}, 11},
+            {LcGeometry{5, 6, 8, 19, 3, 1, 0}, 9}, {LcGeometry{4, 6, 6, 8, 1, 2, 0}, 3},
+            {LcGeometry{2, 8, 7, 3, 5, 1, 2}, 17}, {LcGeometry{7, 5, 5, 5, 3, 1, 1}, 35}};
+        for (const auto& [g, batch] : cases) {
+            auto lc = make_lc(g, true);
+            auto x = torch::randn({batch, g.c_in, g.h_in, g.w_in}, torch::kDouble);
+            auto R = torch::randn({batch, g.c_out, g.h_out(), g.w_out()}, torch::kDouble);
+            lc->algorithm = LcAlgorithm::cache_kernel;
+            const auto a = outputs_and_grads(lc, x, R);
+            for (LcAlgorithm other : {LcAlgorithm::patches_bmm, LcAlgorithm::naive}) {
+                lc->algorithm = other;
+                const auto b = outputs_and_grads(lc, x, R);
+                for (size_t i = 0; i < a.size(); ++i)
+                    EXPECT_LT((a[i] - b[i]).abs().max().item<double>(), 1e-12)
+                        << "tensor " << i << " (out, dweight, dbias, dx), algorithm " << int(other) << ", c_in "
+                        << g.c_in << " k " << g.k << " stride " << g.stride << " batch " << batch;
+            }
         }
-    }
+    });
 }
 
 // Each output and gradient entry of the cache kernel is summed by one thread
@@ -160,11 +181,39 @@ TEST(LocallyConnected, CacheKernelIndependentOfThreadCount) {
     LocallyConnected2d lc(LocallyConnected2dOptions{g, true});
     auto x = torch::randn({13, g.c_in, g.h_in, g.w_in});
     auto R = torch::randn({13, g.c_out, g.h_out(), g.w_out()});
-    const int before = torch::get_num_threads();
-    torch::set_num_threads(1);
-    const auto one = outputs_and_grads(lc, x, R);
-    torch::set_num_threads(2);
-    const auto two = outputs_and_grads(lc, x, R);
-    torch::set_num_threads(before);
-    for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << "tensor " << i;
+    for_each_isa([&](LcIsa) {
+        const int before = torch::get_num_threads();
+        torch::set_num_threads(1);
+        const auto one = outputs_and_grads(lc, x, R);
+        torch::set_num_threads(2);
+        const auto two = outputs_and_grads(lc, x, R);
+        torch::set_num_threads(before);
+        for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << "tensor " << i;
+    });
+}
+
+// The forms differ in summation order (vector width) and in fused
+// multiply-adds, so in float they agree to rounding: relative 1e-5 of each
+// tensor's largest entry (sums of up to 7 x 9 = 63 products per output, 35 per
+// weight gradient). And the form in use is the widest this CPU has.
+TEST(LocallyConnected, KernelFormsAgreeInFloat) {
+    const std::vector<LcIsa> have = lc_isas_available();
+    ASSERT_FALSE(have.empty());
+    EXPECT_EQ(have.front(), LcIsa::portable);
+    if (!std::getenv("DYNSHARE_LC_KERNEL")) {
+        EXPECT_EQ(lc_isa(), have.back());
+    }
+    const LcGeometry g{7, 9, 8, 13, 3, 1, 1};
+    torch::manual_seed(5);
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, true});
+    auto x = torch::randn({35, g.c_in, g.h_in, g.w_in});
+    auto R = torch::randn({35, g.c_out, g.h_out(), g.w_out()});
+    std::vector<std::vector<torch::Tensor>> results;
+    for_each_isa([&](LcIsa) { results.push_back(outputs_and_grads(lc, x, R)); });
+    for (size_t f = 1; f < results.size(); ++f)
+        for (size_t i = 0; i < results[0].size(); ++i) {
+            const double scale = results[0][i].abs().max().item<double>();
+            EXPECT_LT((results[f][i] - results[0][i]).abs().max().item<double>(), 1e-5 * scale)
+                << "form " << to_string(have[f]) << " against portable, tensor " << i;
+        }
 }
