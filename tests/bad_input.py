@@ -114,6 +114,7 @@ CASES = [
      "train {d}/tiny.yaml -o {d}/newrun --set sharing.modules=full --set sharing.mode=hebbian", "layer0"),
     ("train needs more memory than the machine has",
      "train {d}/tiny.yaml -o {d}/newrun --set network.width=4096 --set network.depth=3", "network.width = 4096"),
+    ("train sleep precision", "train {d}/tiny.yaml -o {d}/newrun --set sleep.precision=fp16", "sleep.precision"),
     ("train LC kernel form unknown (environment)", "DYNSHARE_LC_KERNEL=sse9 train {d}/tiny.yaml -o {d}/newrun",
      "DYNSHARE_LC_KERNEL=sse9"),
 ]

@@ -455,6 +455,43 @@ TEST(Stack, ThreadCountDoesNotChangeResults) {
     EXPECT_EQ(obs[0].mas, obs[1].mas);
 }
 
+// An observer that wants no states (the trainer's sleep phase) gets no
+// on_begin / on_checkpoint calls and a final state of weights and rates only,
+// and the run is the same to the bit as one observed with every state, for
+// the per-presentation path and blocks, with checkpoints falling inside.
+TEST(Stack, AnObserverWithoutStatesGetsTheSameWeightsWithoutCopies) {
+    struct NoStates : Collect {
+        int begins = 0;
+        void on_begin(const RunState&) override { ++begins; }
+        void on_checkpoint(const RunState& s) override { checkpoints.push_back(s); }
+        bool wants_states() const override { return false; }
+    };
+    for (int64_t block : {1, 4}) {
+        SimConfig cfg = stack_config(ModelKind::ei_rate, {layer(4, 3, 1, 1), layer(3, 3, 2, 1)}, 2, 16);
+        cfg.run.presentations = 9;
+        cfg.run.checkpoint_every = 2;
+        cfg.dynamics.block = block;
+        validate(cfg);
+        const auto w = random_weights(cfg, stack_geometry(cfg.stack));
+        Collect all;
+        NoStates none;
+        const RunResult a = run(cfg, w, all);
+        const RunResult b = run(cfg, w, none);
+        EXPECT_EQ(all.checkpoints.size(), 4u) << "block " << block;
+        EXPECT_EQ(none.begins, 0);
+        EXPECT_TRUE(none.checkpoints.empty());
+        EXPECT_EQ(all.nls, none.nls) << "block " << block;
+        ASSERT_EQ(a.state.layers.size(), b.state.layers.size());
+        for (size_t l = 0; l < a.state.layers.size(); ++l) {
+            EXPECT_EQ(a.state.layers[l].w, b.state.layers[l].w) << "layer " << l << ", block " << block;
+            EXPECT_EQ(a.state.layers[l].r, b.state.layers[l].r);
+            EXPECT_EQ(a.state.layers[l].r_inh, b.state.layers[l].r_inh);
+            EXPECT_EQ(a.state.layers[l].w0, w[l]);
+            EXPECT_TRUE(b.state.layers[l].w0.empty() && b.state.layers[l].v.empty());
+        }
+    }
+}
+
 TEST(Stack, LayerByLayerFreezesInactiveLayers) {
     SimConfig cfg = stack_config(ModelKind::ei_rate, {layer(2, 3, 1, 1), layer(2, 3, 1, 1), layer(2, 3, 1, 1)}, 1, 9);
     cfg.stack.schedule = LayerSchedule::layer_by_layer;

@@ -38,6 +38,12 @@ public:
     virtual void on_checkpoint(const RunState& /*state*/) {}
     virtual void on_progress(int64_t /*done*/, int64_t /*total*/) {}
     virtual bool stop_requested() { return false; }
+    // false: the CPU engine makes no state copies for this observer: it does
+    // not call on_begin and on_checkpoint, and RunResult::state holds w, r and
+    // r_inh only (w0 and v empty; no theory_min). The trainer's sleep phase,
+    // which needs only the final weights, saves several passes over every
+    // weight. (Other backends may still call them.)
+    virtual bool wants_states() const { return true; }
     // The inputs of layer l in presentation p, rows in the plan's module
     // order (n x fan_in). Only called when wants_inputs() (tests).
     virtual bool wants_inputs() const { return false; }

@@ -4,6 +4,7 @@
 #include "dynshare/sleep_phase.hpp"
 
 #include <limits>
+#include <utility>
 
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -23,6 +24,7 @@ struct PhaseObserver : RunObserver {
     void on_record(int64_t step, double, const std::vector<double>& nls, const std::vector<double>&) override {
         if (step == 0) first = nls;
     }
+    bool wants_states() const override { return false; }  // only the final weights are used
 };
 }  // namespace
 
@@ -39,12 +41,12 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
     c.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
     backend.check(c, plan);
     PhaseObserver obs;
-    const RunResult r = backend.run(c, plan, weights, obs, nullptr);
+    RunResult r = backend.run(c, plan, weights, obs, nullptr);
     if (r.status == RunStatus::diverged) throw DivergenceError("sleep phase: " + r.message);
     SleepPhaseResult out;
     out.neg_log_snr_before = obs.first;
     for (size_t l = 0; l < geometry.size(); ++l) {
-        weights[l] = r.state.layers[l].w;
+        weights[l] = std::move(r.state.layers[l].w);
         out.neg_log_snr_after.push_back(lc_neg_log_snr(geometry[l], weights[l].data(), plan.layers[l].period));
     }
     out.seconds = r.seconds;

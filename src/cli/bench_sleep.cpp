@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,11 +51,16 @@ struct Outcome {
     int status = -1;
 };
 
-struct NullObserver : RunObserver {
+// As the trainer's sleep phase observes a run (run_sleep_phase): records at
+// the start and end only, no state copies besides the final weights.
+struct PhaseLikeObserver : RunObserver {
     void on_record(int64_t, double, const std::vector<double>&, const std::vector<double>&) override {}
+    bool wants_states() const override { return false; }
 };
 
-// Runs cfg in a child process; its wall time (engine only) and peak RSS.
+// Runs cfg in a child process; its wall time (the engine run on weights
+// drawn before the clock starts, as the trainer hands its weights over) and
+// peak RSS.
 Outcome run_child(const SimConfig& cfg, int threads) {
     int fd[2];
     if (pipe(fd) != 0) throw std::runtime_error("pipe failed");
@@ -63,12 +69,13 @@ Outcome run_child(const SimConfig& cfg, int threads) {
     if (pid == 0) {
         close(fd[0]);
         omp_set_num_threads(threads);
-        NullObserver obs;
+        PhaseLikeObserver obs;
         double secs = -1.0;
         try {
             const RunPlan plan = make_plan(cfg);
+            const std::vector<std::vector<double>> weights = initial_weights(cfg, plan);
             const auto t0 = std::chrono::steady_clock::now();
-            const RunResult r = run_engine(cfg, plan, {}, obs, nullptr);
+            const RunResult r = run_engine(cfg, plan, weights, obs, nullptr);
             secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (r.status != RunStatus::complete) secs = -2.0;
         } catch (...) {
@@ -180,11 +187,17 @@ int bench_sleep(int argc, char** argv) {
     std::ostringstream md;
     md << "# Blocked presentations: benchmark\n\n"
        << "`dynshare bench --sleep --threads " << threads << " --block " << block << "`; each case in its own "
-       << "process (engine time, no output file; peak = the process's maximum resident set).\n\n"
+       << "process (engine time on weights drawn before the clock starts, no output file; the sleep phase "
+       << "run as the trainer runs it: records at its start and end only, no state copies but the final "
+       << "weights; peak = the process's maximum resident set).\n\n"
        << "| case | presentations | block | seconds | speed-up | peak MiB | GEMM flops | GFLOP/s of the block GEMMs |\n"
        << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
-    auto row = [&](const std::string& name, SimConfig cfg, int64_t presentations) {
+    auto row = [&](const std::string& name, SimConfig cfg, int64_t presentations, bool as_sleep_phase) {
         cfg.run.presentations = presentations;
+        if (as_sleep_phase) {  // as run_sleep_phase runs it: records at the start and end only, no checkpoints
+            cfg.run.record_every = std::numeric_limits<int64_t>::max() / 2;
+            cfg.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
+        }
         double base = 0.0;
         for (int64_t b : {int64_t(1), block}) {
             cfg.dynamics.block = b;
@@ -201,9 +214,9 @@ int bench_sleep(int argc, char** argv) {
                << " |\n";
         }
     };
-    for (int64_t c : counts) row("ResNet-20 sleep phase", resnet, c);
+    for (int64_t c : counts) row("ResNet-20 sleep phase", resnet, c, true);
     SimConfig fig4b;  // the built-in default: one Fig. 4B curve, k = 9
-    row("Fig. 4B curve (k = 9)", fig4b, q4b);
+    row("Fig. 4B curve (k = 9)", fig4b, q4b, false);
 
     md << "\nGEMM flop rate of this machine, " << threads
        << " threads, single-threaded Eigen kernels on 256-row chunks as in src/core/block.cpp "

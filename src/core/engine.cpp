@@ -40,21 +40,27 @@ void block_from_state(const LayerPlan& pl, const LayerState& s, LayerBlock<T>& b
     std::copy(s.r_inh.begin(), s.r_inh.end(), b.r_inh.begin());
 }
 
+// weights_only: w, r and r_inh (w0 and v left empty), for observers that
+// take no states (RunObserver::wants_states).
 template <class T>
-LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b) {
+LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b, bool weights_only) {
     LayerState s;
     const int64_t n = b.n, k = b.k;
     s.n = n;
     s.k = k;
     s.w.resize(n * k);
-    s.w0.resize(n * k);
-    s.v.resize(n * k);
+    if (!weights_only) {
+        s.w0.resize(n * k);
+        s.v.resize(n * k);
+    }
     s.r.resize(n);
     for (int64_t i = 0; i < n; ++i) {
         const int64_t dst = out_index(pl, i);
         std::copy_n(&b.w[i * k], k, &s.w[dst * k]);
-        std::copy_n(&b.w0[i * k], k, &s.w0[dst * k]);
-        std::copy_n(&b.v[i * k], k, &s.v[dst * k]);
+        if (!weights_only) {
+            std::copy_n(&b.w0[i * k], k, &s.w0[dst * k]);
+            std::copy_n(&b.v[i * k], k, &s.v[dst * k]);
+        }
         s.r[dst] = static_cast<double>(b.r[i]);
     }
     s.r_inh.assign(b.r_inh.begin(), b.r_inh.end());
@@ -62,11 +68,13 @@ LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b) {
 }
 
 template <class T>
-RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks, int64_t p, int64_t step) {
+RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks, int64_t p, int64_t step,
+                  bool weights_only = false) {
     RunState st;
     st.presentation = p;
     st.step = step;
-    for (size_t l = 0; l < blocks.size(); ++l) st.layers.push_back(state_from_block(plan.layers[l], blocks[l]));
+    for (size_t l = 0; l < blocks.size(); ++l)
+        st.layers.push_back(state_from_block(plan.layers[l], blocks[l], weights_only));
     return st;
 }
 
@@ -102,13 +110,15 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
             if (w_init[l].size() != size_t(n * k))
                 throw UserError("initial weights of " + layer_name(plan, l) + ": expected " + std::to_string(n * k) +
                                 " values, got " + std::to_string(w_init[l].size()));
-            LayerState s;
-            s.w = w_init[l];
-            s.w0 = s.w;
-            s.v.assign(s.w.size(), 0.0);
-            s.r.assign(n, cfg.dynamics.bias);
-            s.r_inh.assign(pl.modules(), 0.0);
-            block_from_state(pl, s, blocks[l]);
+            // Straight into the block (resize() set v = 0, r = bias, r_inh = 0):
+            // no intermediate state, so large stacks copy their weights once.
+            LayerBlock<T>& blk = blocks[l];
+            const std::vector<double>& w = w_init[l];
+            for (int64_t i = 0; i < n; ++i) {
+                const double* src = &w[out_index(pl, i) * k];
+                std::copy_n(src, k, &blk.w[i * k]);
+                std::copy_n(src, k, &blk.w0[i * k]);
+            }
         }
     }
 }
@@ -277,7 +287,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
     int64_t p = resume ? resume->presentation : 0;
     int64_t step = resume ? resume->step : 0;
     if (!resume) {
-        observer.on_begin(snapshot(plan, blocks, 0, 0));
+        if (observer.wants_states()) observer.on_begin(snapshot(plan, blocks, 0, 0));
 #pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
         observer.on_record(0, 0.0, nls, mas);
@@ -310,7 +320,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             }
             observer.on_progress(p + 1, P);
             if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P)
-                observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+                if (observer.wants_states()) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
             continue;
         }
         const int act = by_layer ? active_layer(p) : -1;
@@ -411,14 +421,15 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
         }
         observer.on_progress(p + 1, P);
-        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && observer.wants_states())
+            observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
-    result.state = snapshot(plan, blocks, p, step);
+    result.state = snapshot(plan, blocks, p, step, !observer.wants_states());
     for (auto& it : active) result.integrator_steps += it.substeps();
     for (auto& it : frozen) result.integrator_steps += it.substeps();
-    if (plan.kind == PlanKind::single_layer) {
+    if (plan.kind == PlanKind::single_layer && observer.wants_states()) {  // needs w0
         const LayerState& s = result.state.layers[0];
         result.theory_min = theory_min_neg_log_snr(SingleLayerInputs(cfg).covariance(p), s.w0, s.n, s.k,
                                                    cfg.plasticity.gamma);

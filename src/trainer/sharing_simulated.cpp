@@ -48,8 +48,9 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
     for (size_t i : chain) {
         const auto& layer = *lc[i].layer;
         geo.push_back(layer.geometry());
-        auto w = layer.weight.detach().to(torch::kCPU, torch::kDouble).contiguous();
-        weights.emplace_back(w.data_ptr<double>(), w.data_ptr<double>() + w.numel());
+        // One pass: converted straight into the engine's vector.
+        weights.emplace_back(size_t(layer.weight.numel()));
+        torch::from_blob(weights.back().data(), layer.weight.sizes(), torch::kDouble).copy_(layer.weight.detach());
     }
     // The sleep phase runs where its backend can run stacked plans: today the
     // CPU engine (the CUDA backend refuses stacks until it has their kernels).
@@ -57,8 +58,8 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
     run_sleep_phase(engine_config(cfg, geo, phase), geo, weights, phase, *backend);
     for (size_t n = 0; n < chain.size(); ++n) {
         auto& layer = *lc[chain[n]].layer.ptr();
-        auto w = torch::from_blob(weights[n].data(), {int64_t(weights[n].size())}, torch::kDouble);
-        layer.weight.copy_(w.view(layer.weight.sizes()).to(layer.weight.device(), layer.weight.scalar_type()));
+        // copy_ converts (and moves to the device) in one pass.
+        layer.weight.copy_(torch::from_blob(weights[n].data(), layer.weight.sizes(), torch::kDouble));
     }
 }
 

@@ -106,6 +106,44 @@ TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
     EXPECT_GT(r.seconds, 0.0);
 }
 
+// The sleep phase's speed options do not change what it does: the default
+// block of 20 presentations gives the weights of block 1 to 1e-10 (the block
+// algorithm is exact, tests/test_block.cpp), and sleep.precision = fp32 (the
+// float instantiation of the same model functions) stays within 1e-4
+// relative of fp64 in every weight after one phase.
+TEST(Sharing, SleepPhaseBlockAndPrecisionKeepTheWeights) {
+    RunConfig cfg;
+    cfg.network.arch = Arch::small;
+    cfg.network.depth = 2;
+    cfg.network.width = 4;
+    cfg.network.conv_init_eps = 0.3;
+    cfg.sharing.mode = SharingMode::simulated;
+    cfg.sharing.presentations = 45;  // two whole blocks of 20 and a partial one
+    EXPECT_EQ(cfg.sleep.dynamics.block, 20);
+    auto weights_after = [&](int64_t block, Precision precision) {
+        RunConfig c = cfg;
+        c.sleep.dynamics.block = block;
+        c.sleep.run.precision = precision;
+        torch::manual_seed(6);
+        Net net = build_network(c.network, InputShape{1, 12, 12, 10});
+        apply_sharing(c, net, 0);
+        std::vector<torch::Tensor> w;
+        for (const auto& l : net->lc_layers()) w.push_back(l.layer->weight.detach().to(torch::kDouble).clone());
+        return w;
+    };
+    const auto one = weights_after(1, Precision::fp64);
+    const auto blocked = weights_after(20, Precision::fp64);
+    const auto single = weights_after(20, Precision::fp32);
+    ASSERT_EQ(one.size(), 2u);
+    for (size_t l = 0; l < one.size(); ++l) {
+        const double scale = one[l].abs().max().item<double>();
+        // The trainer's weights are float: fp64 runs agree to float rounding.
+        EXPECT_LT((blocked[l] - one[l]).abs().max().item<double>(), 1e-6 * scale) << "layer " << l;
+        EXPECT_LT((single[l] - one[l]).abs().max().item<double>(), 1e-4 * scale) << "layer " << l;
+        EXPECT_GT((single[l] - one[l]).abs().max().item<double>(), 0.0) << "fp32 did not run: layer " << l;
+    }
+}
+
 // The trainer's default sleep phase on a network of realistic width (fan-ins
 // 9, 144 and 288): every layer's weights move towards their module means,
 // not just to a better SNR, and the means themselves stay (a phase repeats
