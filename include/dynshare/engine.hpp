@@ -39,7 +39,10 @@ std::vector<double> stack_initial_weights(const StackLayer& layer, const LcGeome
 
 // An upper bound on the memory a CPU run of `plan` needs (the layers' state,
 // its checkpoint copies, the inputs of one presentation), in bytes.
-long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan);
+// state_copies = false: for an observer that wants no states
+// (RunObserver::wants_states), which gets no checkpoint copies and a final
+// state of weights only.
+long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state_copies = true);
 
 // The arithmetic a CPU run uses: fp32 when run.precision = fp32, else fp64.
 bool cpu_runs_fp32(const SimConfig& cfg);

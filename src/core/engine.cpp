@@ -440,17 +440,18 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
 
 }  // namespace
 
-long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan) {
+long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state_copies) {
     // Per layer: w, w0, v in the block; the same three in a checkpoint copy and
     // in the result; the weights of a record inside a presentation; the
-    // initial weights: 11 values per weight. Inputs: a single layer's x (one
+    // initial weights: 11 values per weight. Without state copies: the block's
+    // three, the initial weights and the result's w: 5. Inputs: a single layer's x (one
     // row per neuron with noise); a stack's receptive fields per position and,
     // with noise, one row per neuron. Counted in doubles, in long double to
     // stay meaningful for absurd sizes.
     long double values = 0;
     for (const LayerPlan& pl : plan.layers) {
         const long double nk = static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in);
-        values += 11 * nk + 4 * static_cast<long double>(pl.neurons);
+        values += (state_copies ? 11 : 5) * nk + 4 * static_cast<long double>(pl.neurons);
         if (cfg.input.noise_std > 0) values += nk;
         if (plan.kind == PlanKind::stack)
             values += static_cast<long double>(pl.g.h_out()) * pl.g.w_out() * pl.fan_in +

@@ -55,7 +55,8 @@ TrainMemory estimate_train_memory(const RunConfig& cfg, const DataCensus& data, 
     const LcAlgorithm algo = cfg.network.lc_algorithm == LcAlgorithm::automatic
                                  ? (cuda ? LcAlgorithm::patches_bmm : LcAlgorithm::cache_kernel)
                                  : cfg.network.lc_algorithm;
-    if (algo == LcAlgorithm::patches_bmm) per_image += 2 * static_cast<long double>(net.lc_patches);
+    if (algo == LcAlgorithm::patches_bmm)
+        per_image += static_cast<long double>(net.lc_patches) + static_cast<long double>(net.largest_lc_patches);
     if (algo == LcAlgorithm::naive) per_image += 2 * static_cast<long double>(net.largest_lc_product);
     // An evaluation batch: no graph, the largest output twice (in and out).
     const long double eval = kFloat * cfg.train.eval_batch_size * (2 * static_cast<long double>(net.largest_activation) + pixels);

@@ -88,8 +88,9 @@ std::vector<double> network_snr(const Net& net, SharingModules modules = Sharing
 // The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`.
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase);
 // Bytes of host memory that sleep phase takes on the layers `chain`: the
-// engine's estimate for the stacked plan (run_memory_bytes, less the
-// checkpoint copies a sleep phase never makes) and the weights' copies.
+// engine's estimate for the stacked plan without state copies
+// (run_memory_bytes(..., false): a sleep phase's observer wants none), which
+// counts the weights handed to it.
 long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain);
 
 }  // namespace dynshare::trainer

@@ -66,13 +66,9 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
 long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain) {
     if (chain.empty()) return 0;
     const SimConfig sim = engine_config(cfg, chain, 0);
-    long double weights = 0;
-    for (const auto& g : chain) weights += static_cast<long double>(g.c_out) * g.h_out() * g.w_out() * g.fan_in();
-    // run_memory_bytes counts 11 doubles per weight, 3 of them for checkpoint
-    // copies, which run_sleep_phase never makes; plus the copies in `weights`.
-    const long double bytes =
-        static_cast<long double>(run_memory_bytes(sim, make_stack_plan(sim.stack, chain))) - 3 * 8 * weights + 8 * weights;
-    return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);
+    // The phase's observer wants no states (run_sleep_phase), and the initial
+    // weights the engine counts are this file's `weights` vectors.
+    return run_memory_bytes(sim, make_stack_plan(sim.stack, chain), false);
 }
 
 }  // namespace dynshare::trainer

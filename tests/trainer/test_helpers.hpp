@@ -1,4 +1,5 @@
-// Small generated datasets for the trainer tests (IDX and CIFAR binary files).
+// Small generated datasets for the trainer tests (IDX and CIFAR binary files),
+// the trainer program's path and a file reader.
 #pragma once
 #include <unistd.h>
 #include <zlib.h>
@@ -6,11 +7,25 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace dynshare::trainer::testing {
+
+// The dynshare-train program these tests run (CMake passes its path).
+#ifdef DYNSHARE_TRAIN_CLI
+inline const char* const kTrain = DYNSHARE_TRAIN_CLI;
+#else
+inline const char* const kTrain = "dynshare-train";
+#endif
+
+// The whole text of a file ("" if it cannot be read).
+inline std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 inline std::string temp_dir(const std::string& name) {
     auto p = std::filesystem::temp_directory_path() / ("dynshare_trainer_" + name + "_" + std::to_string(::getpid()));

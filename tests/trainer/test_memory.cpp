@@ -29,11 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#ifdef DYNSHARE_TRAIN_CLI
-const char* kTrain = DYNSHARE_TRAIN_CLI;
-#else
-const char* kTrain = "dynshare-train";
-#endif
+using t::kTrain;
+using t::slurp;
 
 // Runs dynshare-train with `args` (output to `log`); returns the exit status
 // and the child's peak resident memory in bytes.
@@ -53,11 +50,6 @@ std::pair<int, double> run_measured(const std::vector<std::string>& args, const 
     struct rusage ru {};
     wait4(pid, &status, 0, &ru);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, double(ru.ru_maxrss) * 1024.0};
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 int64_t numel(const Net& net, bool lc_only) {

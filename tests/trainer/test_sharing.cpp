@@ -90,14 +90,23 @@ TEST(Sharing, ResNet20ChainSkipsShortcuts) {
     for (size_t i : chain) EXPECT_EQ(net->lc_layers()[i].layer->geometry().k, 3);
 }
 
-TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
+namespace {
+// A 2-layer small LC net of `width` channels, conv-initialised with noise
+// 0.3, with simulated sleep phases of `presentations` presentations.
+RunConfig small_sleep_config(int width, int64_t presentations) {
     RunConfig cfg;
     cfg.network.arch = Arch::small;
     cfg.network.depth = 2;
-    cfg.network.width = 2;
+    cfg.network.width = width;
     cfg.network.conv_init_eps = 0.3;
     cfg.sharing.mode = SharingMode::simulated;
-    cfg.sharing.presentations = 200;
+    cfg.sharing.presentations = presentations;
+    return cfg;
+}
+}  // namespace
+
+TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
+    const RunConfig cfg = small_sleep_config(2, 200);
     torch::manual_seed(5);
     Net net = build_network(cfg.network, InputShape{1, 10, 10, 10});
     const SleepRecord r = apply_sharing(cfg, net, 0);
@@ -112,13 +121,7 @@ TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
 // float instantiation of the same model functions) stays within 1e-4
 // relative of fp64 in every weight after one phase.
 TEST(Sharing, SleepPhaseBlockAndPrecisionKeepTheWeights) {
-    RunConfig cfg;
-    cfg.network.arch = Arch::small;
-    cfg.network.depth = 2;
-    cfg.network.width = 4;
-    cfg.network.conv_init_eps = 0.3;
-    cfg.sharing.mode = SharingMode::simulated;
-    cfg.sharing.presentations = 45;  // two whole blocks of 20 and a partial one
+    const RunConfig cfg = small_sleep_config(4, 45);  // two whole blocks of 20 and a partial one
     EXPECT_EQ(cfg.sleep.dynamics.block, 20);
     auto weights_after = [&](int64_t block, Precision precision) {
         RunConfig c = cfg;
