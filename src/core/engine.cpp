@@ -286,8 +286,9 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
 
     int64_t p = resume ? resume->presentation : 0;
     int64_t step = resume ? resume->step : 0;
+    const bool states = observer.wants_states();  // false: no state copies (run_observer.hpp)
     if (!resume) {
-        if (observer.wants_states()) observer.on_begin(snapshot(plan, blocks, 0, 0));
+        if (states) observer.on_begin(snapshot(plan, blocks, 0, 0));
 #pragma omp parallel for schedule(dynamic, 1) if (par)
         for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
         observer.on_record(0, 0.0, nls, mas);
@@ -319,8 +320,8 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                 observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
             }
             observer.on_progress(p + 1, P);
-            if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P)
-                if (observer.wants_states()) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+            if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
+                observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
             continue;
         }
         const int act = by_layer ? active_layer(p) : -1;
@@ -421,15 +422,15 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
         }
         observer.on_progress(p + 1, P);
-        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && observer.wants_states())
+        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
             observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
-    result.state = snapshot(plan, blocks, p, step, !observer.wants_states());
+    result.state = snapshot(plan, blocks, p, step, !states);
     for (auto& it : active) result.integrator_steps += it.substeps();
     for (auto& it : frozen) result.integrator_steps += it.substeps();
-    if (plan.kind == PlanKind::single_layer && observer.wants_states()) {  // needs w0
+    if (plan.kind == PlanKind::single_layer && states) {  // needs w0
         const LayerState& s = result.state.layers[0];
         result.theory_min = theory_min_neg_log_snr(SingleLayerInputs(cfg).covariance(p), s.w0, s.n, s.k,
                                                    cfg.plasticity.gamma);

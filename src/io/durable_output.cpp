@@ -14,22 +14,11 @@ namespace dynshare {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-fs::path folder_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
-
-std::string sibling(const std::string& path, const std::string& tag) {
-    const fs::path p(path);
-    return (folder_of(p) / ("." + p.filename().string() + "." + tag + "-" + std::to_string(::getpid()))).string();
-}
-
-}  // namespace
-
 DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag)
     : DurableOutput(path, overwrite, flag, false) {}
 
 DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming)
-    : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)), work_(sibling(path, "work")) {
+    : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)), work_(hidden_sibling(path, "work")) {
     remove_stale_siblings(path);
     std::error_code ec;
     fs::remove(work_, ec);  // a leftover of an earlier process with the same pid
@@ -81,7 +70,7 @@ int DurableOutput::remove_stale_siblings(const std::string& path) {
     const std::string stem = "." + p.filename().string() + ".";
     int removed = 0;
     std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator(folder_of(p), ec)) {
+    for (const fs::directory_entry& e : fs::directory_iterator(output_folder(path), ec)) {
         const std::string name = e.path().filename().string();
         if (name.rfind(stem, 0) != 0) continue;
         const std::string rest = name.substr(stem.size());

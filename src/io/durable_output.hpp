@@ -47,7 +47,6 @@ public:
     h5::Handle& file() { return file_; }
     hid_t id() const { return file_.id(); }
     const std::string& path() const { return pending_->path(); }
-    const std::string& work_path() const { return work_; }
 
     // Publishes the working copy under NAME (see above); `force` = false may
     // skip it. Not thread-safe: callers hold the file's lock.

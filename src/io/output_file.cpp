@@ -15,13 +15,24 @@ namespace dynshare {
 
 namespace fs = std::filesystem;
 
+std::string output_folder(const std::string& path) {
+    const fs::path p(path);
+    return p.has_parent_path() ? p.parent_path().string() : std::string(".");
+}
+
+std::string hidden_sibling(const std::string& path, const std::string& tag) {
+    return (fs::path(output_folder(path)) /
+            ("." + fs::path(path).filename().string() + "." + tag + "-" + std::to_string(::getpid())))
+        .string();
+}
+
 void check_output(const std::string& path, bool overwrite, const std::string& flag) {
     if (path.empty()) throw UserError(flag + " needs a file name");
     std::error_code ec;
     const fs::path p(path);
     if (fs::is_directory(p, ec))
         throw UserError(flag + " " + path + ": is a directory; give a file name");
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    const fs::path dir = output_folder(path);
     if (!fs::is_directory(dir, ec))
         throw UserError(flag + " " + path + ": the folder " + dir.string() + " does not exist");
     if (::access(dir.c_str(), W_OK | X_OK) != 0)
@@ -33,9 +44,7 @@ void check_output(const std::string& path, bool overwrite, const std::string& fl
 PendingOutput::PendingOutput(const std::string& path, bool overwrite, const std::string& flag)
     : path_(path), overwrite_(overwrite) {
     check_output(path, overwrite, flag);
-    const fs::path p(path);
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    temp_ = (dir / ("." + p.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+    temp_ = hidden_sibling(path, "partial");
     std::error_code ec;
     fs::remove(temp_, ec);  // a leftover of an earlier process with the same pid
 }

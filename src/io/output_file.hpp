@@ -17,6 +17,13 @@
 
 namespace dynshare {
 
+// The folder of `path` ("." for a bare file name).
+std::string output_folder(const std::string& path);
+// The hidden file `.NAME.TAG-PID` beside `path` (this process's pid): where
+// an output is written before it is renamed over NAME (TAG partial) or kept
+// while it grows (TAG work, io/durable_output.hpp).
+std::string hidden_sibling(const std::string& path, const std::string& tag);
+
 // Throws UserError when `path` cannot be a new output: it is a directory, its
 // folder does not exist or is not writable, or it exists and !overwrite.
 void check_output(const std::string& path, bool overwrite, const std::string& flag = "-o");
