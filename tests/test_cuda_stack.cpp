@@ -39,7 +39,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,7 @@
 #include "dynshare/backend.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
+#include "dynshare/sleep_phase.hpp"
 
 using namespace dynshare;
 
@@ -365,5 +368,171 @@ TEST(EmulatedStackRun, UnsupportedIntegratorsAreOneLineUserErrors) {
         const std::string msg = e.what();
         EXPECT_NE(msg.find("dynamics.integrator = rk4"), std::string::npos) << msg;
         EXPECT_NE(msg.find("--backend cpu"), std::string::npos) << msg;
+    }
+}
+
+// Weights that stay on the device (Backend::run_resident, the trainer's LC
+// tensors on a GPU): the kernels read each layer's float array in output
+// order into the run's arrays and write the final weights back into it.
+// Truth: the host path of the same backend (run) from the same weights. Both
+// start from the same numbers (float values, exact in double) and run the
+// same kernels, so the final weights, rounded to float, must be equal bit for
+// bit, in fp64 and in fp32. And the weights must not travel: the host path
+// moves w, w0, v up and w, v down (5 arrays of n K scalars); the resident
+// path only the plan's indices, the rates and the per-presentation sums.
+namespace {
+size_t g_up = 0, g_down = 0, g_largest = 0;
+const char* counting_to_device(void* dst, const void* src, size_t bytes) {
+    g_up += bytes;
+    g_largest = std::max(g_largest, bytes);
+    return cuda::emulated::api().to_device(dst, src, bytes);
+}
+const char* counting_to_host(void* dst, const void* src, size_t bytes) {
+    g_down += bytes;
+    g_largest = std::max(g_largest, bytes);
+    return cuda::emulated::api().to_host(dst, src, bytes);
+}
+struct NoStates : Collect {
+    bool wants_states() const override { return false; }
+};
+}  // namespace
+
+TEST(EmulatedStackRun, ResidentWeightsStayOnTheDeviceAndEqualTheHostPath) {
+    static cuda::DeviceApi counting = cuda::emulated::api();
+    counting.to_device = &counting_to_device;
+    counting.to_host = &counting_to_host;
+    const cuda::DeviceApi& emu = cuda::emulated::api();
+    StackCase c{"exponential", Integrator::exponential, LayerSchedule::simultaneous, BorderInput::periodic, 0.2, 0.3,
+                true};
+    for (Precision precision : {Precision::fp64, Precision::fp32}) {
+        SimConfig cfg = stack_cfg(c, precision);
+        cfg.run.presentations = 2;
+        cfg.run.checkpoint_every = 2;                      // none inside the run
+        cfg.run.record_every = 50;                         // at each presentation's end
+        const RunPlan plan = make_plan(cfg);
+        // Initial weights: float values (what a trainer's tensor holds).
+        std::vector<std::vector<double>> init(plan.num_layers());
+        std::vector<std::vector<float>> init_f(plan.num_layers());
+        size_t weight_bytes = 0, smallest_layer = SIZE_MAX;
+        for (int l = 0; l < plan.num_layers(); ++l) {
+            const size_t nk = size_t(plan.layers[l].weight_count());
+            for (size_t i = 0; i < nk; ++i) {
+                init_f[l].push_back(static_cast<float>(0.5 + 0.25 * std::sin(0.37 * double(i) + l)));
+                init[l].push_back(init_f[l].back());
+            }
+            weight_bytes += nk * sizeof(float);
+            smallest_layer = std::min(smallest_layer, nk * sizeof(float));
+        }
+        auto backend = make_cuda_backend_on(counting, DevicePrecision::fp32);
+        ASSERT_TRUE(backend->runs_resident());
+        const std::string what = precision == Precision::fp64 ? "fp64" : "fp32";
+
+        NoStates host_obs;
+        g_up = g_down = 0;
+        const RunResult host = backend->run(cfg, plan, init, host_obs, nullptr);
+        ASSERT_EQ(host.status, RunStatus::complete) << host.message;
+        const size_t host_bytes = g_up + g_down;
+
+        // The caller's "device" arrays (the emulator's device memory).
+        ResidentWeights rw;
+        for (int l = 0; l < plan.num_layers(); ++l) {
+            void* p = nullptr;
+            ASSERT_EQ(emu.alloc(&p, init_f[l].size() * sizeof(float)), nullptr);
+            ASSERT_EQ(emu.to_device(p, init_f[l].data(), init_f[l].size() * sizeof(float)), nullptr);
+            rw.layers.push_back(static_cast<float*>(p));
+        }
+        NoStates res_obs;
+        g_up = g_down = g_largest = 0;
+        const RunResult res = backend->run_resident(cfg, plan, rw, res_obs);
+        ASSERT_EQ(res.status, RunStatus::complete) << res.message;
+        const size_t resident_bytes = g_up + g_down;
+        std::printf("[ observed ] %s: host path moved %zu bytes, resident path %zu (weights: %zu bytes in float); "
+                    "largest single copy %zu\n",
+                    what.c_str(), host_bytes, resident_bytes, weight_bytes, g_largest);
+        EXPECT_LT(g_largest, smallest_layer) << what << ": a copy the size of a layer's weights crossed";
+        EXPECT_LT(4 * resident_bytes, host_bytes) << what;
+
+        EXPECT_EQ(res_obs.steps, host_obs.steps) << what;
+        EXPECT_EQ(res_obs.nls, host_obs.nls) << what;
+        EXPECT_EQ(res.integrator_steps, host.integrator_steps) << what;
+        for (int l = 0; l < plan.num_layers(); ++l) {
+            std::vector<float> out(init_f[l].size());
+            ASSERT_EQ(emu.to_host(out.data(), rw.layers[l], out.size() * sizeof(float)), nullptr);
+            size_t differ = 0, moved = 0;
+            for (size_t i = 0; i < out.size(); ++i) {
+                differ += out[i] != static_cast<float>(host.state.layers[l].w[i]);
+                moved += out[i] != init_f[l][i];
+            }
+            EXPECT_EQ(differ, 0u) << what << ": layer " << l << " weights differ from the host path";
+            EXPECT_GT(moved, out.size() / 2) << what << ": layer " << l << " weights did not move";
+            EXPECT_EQ(res.state.layers[l].r, host.state.layers[l].r) << what << ": layer " << l;
+            EXPECT_TRUE(res.state.layers[l].w.empty()) << "the resident state carries no weights";
+            emu.release(rw.layers[l]);
+        }
+    }
+}
+
+// The observer must not want states, and checkpoints are refused: either
+// would copy the weights to the host.
+TEST(EmulatedStackRun, ResidentRunsRefuseStatesAndCheckpoints) {
+    StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::zero};
+    SimConfig cfg = stack_cfg(c, Precision::fp64);
+    const RunPlan plan = make_plan(cfg);
+    auto backend = make_cuda_backend_emulated(DevicePrecision::fp64);
+    ResidentWeights rw;
+    for (int l = 0; l < plan.num_layers(); ++l) rw.layers.push_back(nullptr);
+    Collect wants;
+    EXPECT_THROW(backend->run_resident(cfg, plan, rw, wants), std::invalid_argument);
+    NoStates none;
+    EXPECT_THROW(backend->run_resident(cfg, plan, rw, none), std::invalid_argument);  // checkpoint_every 2 < 3
+    EXPECT_FALSE(make_cpu_backend()->runs_resident());
+}
+
+// The sleep phase on resident weights (run_sleep_phase's ResidentWeights
+// overload, what the trainer calls on a GPU) against the phase on host
+// weights through the CPU engine: SNR_w before and after from the device's
+// own records equal the host's Eq. 6 on the final weights (lc_neg_log_snr),
+// and the weights agree to float rounding (fp64: the kernels agree with the
+// engine to 1e-9 relative, see the top of this file; 2 float ulps leave room
+// for a value that rounds the other way).
+TEST(EmulatedStackRun, SleepPhaseOnResidentWeightsMatchesTheCpuEngine) {
+    StackCase c{"exponential", Integrator::exponential, LayerSchedule::simultaneous, BorderInput::periodic};
+    SimConfig cfg = stack_cfg(c, Precision::fp64);
+    const std::vector<LcGeometry> geo = stack_geometry(cfg.stack);
+    std::vector<std::vector<double>> host(geo.size());
+    std::vector<std::vector<float>> dev_init(geo.size());
+    for (size_t l = 0; l < geo.size(); ++l)
+        for (int64_t i = 0; i < geo[l].weight_count(); ++i) {
+            dev_init[l].push_back(static_cast<float>(0.4 + 0.3 * std::cos(0.21 * double(i) - double(l))));
+            host[l].push_back(dev_init[l].back());
+        }
+    const SleepPhaseResult on_cpu = run_sleep_phase(cfg, geo, host, 5);
+    const cuda::DeviceApi& emu = cuda::emulated::api();
+    ResidentWeights rw;
+    for (auto& w : dev_init) {
+        void* p = nullptr;
+        ASSERT_EQ(emu.alloc(&p, w.size() * sizeof(float)), nullptr);
+        ASSERT_EQ(emu.to_device(p, w.data(), w.size() * sizeof(float)), nullptr);
+        rw.layers.push_back(static_cast<float*>(p));
+    }
+    auto backend = make_cuda_backend_emulated(DevicePrecision::fp64);
+    const SleepPhaseResult on_dev = run_sleep_phase(cfg, geo, rw, 5, *backend);
+    ASSERT_EQ(on_dev.neg_log_snr_before.size(), geo.size());
+    ASSERT_EQ(on_dev.neg_log_snr_after.size(), geo.size());
+    for (size_t l = 0; l < geo.size(); ++l) {
+        EXPECT_NEAR(on_dev.neg_log_snr_before[l], on_cpu.neg_log_snr_before[l],
+                    1e-9 * std::abs(on_cpu.neg_log_snr_before[l]));
+        EXPECT_NEAR(on_dev.neg_log_snr_after[l], on_cpu.neg_log_snr_after[l],
+                    1e-9 * std::abs(on_cpu.neg_log_snr_after[l]));
+        EXPECT_NE(on_cpu.neg_log_snr_after[l], on_cpu.neg_log_snr_before[l]) << "the phase did nothing: layer " << l;
+        std::vector<float> out(dev_init[l].size());
+        ASSERT_EQ(emu.to_host(out.data(), rw.layers[l], out.size() * sizeof(float)), nullptr);
+        double scale = 0.0, diff = 0.0;
+        for (size_t i = 0; i < out.size(); ++i) {
+            scale = std::max(scale, std::abs(host[l][i]));
+            diff = std::max(diff, std::abs(double(out[i]) - host[l][i]));
+        }
+        EXPECT_LE(diff, 2 * 6e-8 * scale) << "layer " << l;
+        emu.release(rw.layers[l]);
     }
 }

@@ -26,6 +26,16 @@ struct BatchOptions {
     bool final_state = true;
 };
 
+// Weights that live where a backend computes (the CUDA backend: device
+// pointers), one float array per layer of a stacked plan, in the layout of
+// include/dynshare/lc_geometry.hpp (weight_count() values each). run_resident
+// reads them at the start of a run and overwrites them with the final weights
+// at its end, without a copy through the host: the trainer hands its LC
+// weight tensors' device storage over this way.
+struct ResidentWeights {
+    std::vector<float*> layers;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -45,6 +55,17 @@ public:
     virtual std::vector<RunResult> run_batch(const std::vector<SimConfig>& cfgs,
                                              const std::vector<RunObserver*>& observers,
                                              const BatchOptions& options = BatchOptions{});
+    // Whether run_resident takes weights in this backend's own memory. The
+    // CPU backend says false: host weights go through run.
+    virtual bool runs_resident() const { return false; }
+    // A stacked run from `weights` (ResidentWeights), from the start, with
+    // the final weights written back over them. The observer must not want
+    // states (RunObserver::wants_states) and the run takes no checkpoints:
+    // the weights never reach the host. RunResult::state holds r and r_inh
+    // only. Default: throws std::logic_error (backends with runs_resident()
+    // false).
+    virtual RunResult run_resident(const SimConfig& cfg, const RunPlan& plan, const ResidentWeights& weights,
+                                   RunObserver& observer);
 };
 
 // Arithmetic of the CUDA backend's per-neuron state when run.precision is auto.

@@ -11,6 +11,7 @@
 namespace dynshare {
 
 class Backend;
+struct ResidentWeights;
 
 struct SleepPhaseResult {
     std::vector<double> neg_log_snr_before;  // per layer, Eq. 6 over non-border neurons
@@ -30,6 +31,13 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
                                  std::vector<std::vector<double>>& weights, uint64_t seed_run, Backend& backend);
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
                                  std::vector<std::vector<double>>& weights, uint64_t seed_run);
+// The same phase on weights that live in `backend`'s memory (a CUDA device:
+// backend.runs_resident(), include/dynshare/backend.hpp), updated in place
+// with no copy through the host. SNR_w before and after come from the run's
+// own records at its first and last step (Eq. 6 over non-border neurons, as
+// lc_neg_log_snr).
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 const ResidentWeights& weights, uint64_t seed_run, Backend& backend);
 
 // Per-layer -log SNR_w (Eq. 6) of LC weights, averaged over modules and
 // channels, non-border neurons only; `period` is the module period (k for grid).

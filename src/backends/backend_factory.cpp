@@ -1,5 +1,7 @@
 #include "dynshare/backend.hpp"
 
+#include <stdexcept>
+
 #include "dynshare/errors.hpp"
 
 namespace dynshare {
@@ -18,6 +20,10 @@ std::vector<RunResult> Backend::run_batch(const std::vector<SimConfig>& cfgs, co
             }
     }
     return out;
+}
+
+RunResult Backend::run_resident(const SimConfig&, const RunPlan&, const ResidentWeights&, RunObserver&) {
+    throw std::logic_error("backend " + name() + " takes no resident weights (runs_resident() is false)");
 }
 
 namespace {

@@ -3,12 +3,15 @@
 // a stacked plan of the caller's weights, run through a Backend.
 #include "dynshare/sleep_phase.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/snr.hpp"
+#include "core/step_params.hpp"
 
 namespace dynshare {
 
@@ -20,25 +23,37 @@ std::vector<LcGeometry> stack_geometry(const StackParams& stack) {
 
 namespace {
 struct PhaseObserver : RunObserver {
-    std::vector<double> first;
+    std::vector<double> first, last;
     void on_record(int64_t step, double, const std::vector<double>& nls, const std::vector<double>&) override {
         if (step == 0) first = nls;
+        last = nls;
     }
     bool wants_states() const override { return false; }  // only the final weights are used
 };
+
+// The phase's config: this phase's patterns, one record at the start (and,
+// with `record_at_end`, one at the last step), no checkpoints.
+SimConfig phase_config(const SimConfig& cfg, uint64_t seed_run, bool record_at_end) {
+    SimConfig c = cfg;
+    c.run.stream = seed_run;
+    c.run.record_every = std::numeric_limits<int64_t>::max() / 2;
+    if (record_at_end) c.run.record_every = std::max<int64_t>(1, c.run.presentations * StepParams::from(c).steps);
+    c.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
+    return c;
+}
+
+void check_layers(size_t given, size_t layers) {
+    if (given != layers)
+        throw UserError("run_sleep_phase: " + std::to_string(given) + " weight arrays for " + std::to_string(layers) +
+                        " layers");
+}
 }  // namespace
 
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
                                  std::vector<std::vector<double>>& weights, uint64_t seed_run, Backend& backend) {
     const RunPlan plan = make_stack_plan(cfg.stack, geometry);
-    if (weights.size() != geometry.size())
-        throw UserError("run_sleep_phase: " + std::to_string(weights.size()) + " weight vectors for " +
-                        std::to_string(geometry.size()) + " layers");
-    SimConfig c = cfg;
-    c.run.stream = seed_run;  // the random patterns of this phase
-    // Only the records at the start and at the end are wanted; no checkpoints.
-    c.run.record_every = std::numeric_limits<int64_t>::max() / 2;
-    c.run.checkpoint_every = std::numeric_limits<int64_t>::max() / 2;
+    check_layers(weights.size(), geometry.size());
+    const SimConfig c = phase_config(cfg, seed_run, false);
     backend.check(c, plan);
     PhaseObserver obs;
     RunResult r = backend.run(c, plan, weights, obs, nullptr);
@@ -49,6 +64,24 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
         weights[l] = std::move(r.state.layers[l].w);
         out.neg_log_snr_after.push_back(lc_neg_log_snr(geometry[l], weights[l].data(), plan.layers[l].period));
     }
+    out.seconds = r.seconds;
+    return out;
+}
+
+SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
+                                 const ResidentWeights& weights, uint64_t seed_run, Backend& backend) {
+    if (!backend.runs_resident())
+        throw std::invalid_argument("run_sleep_phase: backend " + backend.name() + " takes no resident weights");
+    const RunPlan plan = make_stack_plan(cfg.stack, geometry);
+    check_layers(weights.layers.size(), geometry.size());
+    const SimConfig c = phase_config(cfg, seed_run, true);
+    backend.check(c, plan);
+    PhaseObserver obs;
+    RunResult r = backend.run_resident(c, plan, weights, obs);
+    if (r.status == RunStatus::diverged) throw DivergenceError("sleep phase: " + r.message);
+    SleepPhaseResult out;
+    out.neg_log_snr_before = obs.first;
+    out.neg_log_snr_after = obs.last;
     out.seconds = r.seconds;
     return out;
 }

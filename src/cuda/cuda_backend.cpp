@@ -534,6 +534,16 @@ public:
         return result;
     }
 
+    bool runs_resident() const override { return true; }
+
+    RunResult run_resident(const SimConfig& cfg, const RunPlan& plan, const ResidentWeights& weights,
+                           RunObserver& observer) override {
+        if (plan.kind != PlanKind::stack)
+            throw std::invalid_argument("run_resident: resident weights are for stacked plans");
+        check(cfg, plan);
+        return run_stack_resident(dev_, precision_of(cfg) == DevicePrecision::fp64, cfg, plan, weights, observer);
+    }
+
     std::vector<RunResult> run_batch(const std::vector<SimConfig>& cfgs, const std::vector<RunObserver*>& observers,
                                      const BatchOptions& options) override {
         if (observers.size() != cfgs.size())

@@ -131,6 +131,8 @@ enum StackOp : int {
     stack_op_segment = 3,    // integrate steps [j_from, j_to) of the presentation, one block per module
     stack_op_snr = 4,        // SNR_w sums per SNR module (current or materialised weights)
     stack_op_end = 5,        // state_finite partials, then materialise w (and v)
+    stack_op_load = 6,       // w = w0 = ext (weights already on the device, output order), v = 0
+    stack_op_store = 7,      // ext = w (the final weights back where they came from)
 };
 
 template <class T>
@@ -143,6 +145,10 @@ struct StackLaunch {
     int64_t j_from = 0, j_to = 0;
     int par = 0;                // which half of `shared` holds the current coordinates
     int materialized = 0;       // stack_op_snr: 1 = read w as it is
+    // stack_op_load / stack_op_store: a layer's weights held on the device by
+    // someone else (the trainer's LC weight tensor), float, output order:
+    // neuron i's inputs at ext[i * K + j] (include/dynshare/lc_geometry.hpp).
+    float* ext = nullptr;
 };
 
 // What the host side needs from a device: memory, copies and the kernels'

@@ -10,6 +10,8 @@
 //                       exponential_substep (src/core/presentation*.cpp), per module
 //   stack_op_snr        module_snr's per-module sums (src/core/snr.cpp)
 //   stack_op_end        PresentationIntegrator::state_finite and end
+//   stack_op_load/store the engine's block_from_state / state_from_block for
+//                       weights that stay on the device (run_resident)
 // Every per-neuron formula is the models/ function the CPU calls; the random
 // draws are the same Philox blocks (include/dynshare/philox.hpp). Batched
 // over neurons: one thread per neuron (inputs), one block per module
@@ -23,6 +25,7 @@
 // emulator.
 #include "cuda/cuda_compat.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -43,6 +46,7 @@ constexpr int kStackRedSlots = 2 * 2 * 32;  // parity x pair x warp
 constexpr int kInputsThreads = 128;
 constexpr int kPatternThreads = 128;
 constexpr int kSnrThreads = 32;
+constexpr int kCopyThreads = 256;  // stack_op_load / stack_op_store, grid-stride
 
 __device__ inline double stack_warp_sum(double v) {
     for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
@@ -471,6 +475,34 @@ __global__ void __launch_bounds__(1024) end_kernel(StackLayerDev<T> L, StackScal
     }
 }
 
+// ---- stack_op_load / stack_op_store: weights that stay on the device ---------
+// Output order (neuron i's inputs at ext[i * K + j]) <-> block order K x n, as
+// the host does it for weights it uploads (stack_runner.cpp, init/snapshot).
+// Thread t handles (j, s) = (t / n, t % n), so consecutive threads touch
+// consecutive block-order addresses; grid-stride for any size.
+template <class T>
+__global__ void load_kernel(StackLayerDev<T> L, const float* ext) {
+    const int64_t n = L.g.n, K = L.g.K, total = n * K;
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += stride) {
+        const int64_t j = t / n, s = t % n;
+        const T w = static_cast<T>(ext[L.order[s] * K + j]);
+        L.w[t] = w;
+        L.w0[t] = w;
+        L.v[t] = T(0);
+    }
+}
+
+template <class T>
+__global__ void store_kernel(StackLayerDev<T> L, float* ext) {
+    const int64_t n = L.g.n, K = L.g.K, total = n * K;
+    const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += stride) {
+        const int64_t j = t / n, s = t % n;
+        ext[L.order[s] * K + j] = static_cast<float>(L.w[t]);
+    }
+}
+
 template <class K, class... A>
 cudaError_t finish_launch(K kernel, int grid, int block, size_t shmem, A... args) {
     DS_LAUNCH(kernel, grid, block, shmem)(args...);
@@ -523,6 +555,15 @@ const char* stack_launch(const StackLaunch<T>& a) {
         case stack_op_end:
             e = finish_launch(end_kernel<T>, g.modules, module_threads(g.max_module), red_bytes, L, a.sc, a.par);
             break;
+        case stack_op_load:
+        case stack_op_store: {
+            if (!a.ext) return "stack_op_load/store without weights";
+            const int64_t total = int64_t(g.n) * g.K;
+            const int blocks = static_cast<int>(std::min<int64_t>(1024, (total + kCopyThreads - 1) / kCopyThreads));
+            if (a.op == stack_op_load) e = finish_launch(load_kernel<T>, blocks, kCopyThreads, 0, L, a.ext);
+            else e = finish_launch(store_kernel<T>, blocks, kCopyThreads, 0, L, a.ext);
+            break;
+        }
         default: return "unknown stacked-plan operation";
     }
     return e == cudaSuccess ? nullptr : cudaGetErrorString(e);

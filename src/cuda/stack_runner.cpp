@@ -168,7 +168,10 @@ public:
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
 
-    RunResult run(const std::vector<std::vector<double>>& initial, RunObserver& observer, const RunState* resume);
+    // `resident`: the weights are on the device already (run_stack_resident);
+    // `initial` is then empty and no state is copied to the host.
+    RunResult run(const std::vector<std::vector<double>>& initial, RunObserver& observer, const RunState* resume,
+                  const ResidentWeights* resident = nullptr);
 
 private:
     template <class V>
@@ -181,8 +184,9 @@ private:
         if (count) dev_check(dev_.to_host(dst.data(), src, count * sizeof(V)), "copy from device");
     }
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
-            int materialized = 0, bool active = true) {
+            int materialized = 0, bool active = true, float* ext = nullptr) {
         cuda::StackLaunch<T> a;
+        a.ext = ext;
         a.op = which;
         a.layer = layers_[l];
         a.sc = active ? scalars_[l] : frozen_[l];
@@ -194,8 +198,11 @@ private:
         a.materialized = materialized;
         dev_check(launch(dev_, a), "a stacked-plan kernel");
     }
-    void init(const std::vector<std::vector<double>>& initial, const RunState* resume);
+    void init(const std::vector<std::vector<double>>& initial, const RunState* resume,
+              const ResidentWeights* resident);
     RunState snapshot(int64_t p, int64_t step);
+    // The final state without the weights (they stay on the device): r, r_inh.
+    RunState rates_only(int64_t p, int64_t step);
     // module_snr of layer l from the device's per-module sums (the CPU's
     // module average, in the CPU's order).
     LayerSnr metrics(int l, bool materialized);
@@ -212,12 +219,16 @@ private:
 };
 
 template <class T>
-void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const RunState* resume) {
+void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const RunState* resume,
+                          const ResidentWeights* resident) {
     // As the engine's init_blocks: the same checks and messages.
+    if (resident && static_cast<int>(resident->layers.size()) != L_)
+        throw UserError("resident weights: " + std::to_string(resident->layers.size()) + " layers given for a plan of " +
+                        std::to_string(L_));
     std::vector<std::vector<double>> drawn;
-    if (!resume && initial.empty()) drawn = initial_weights(cfg_, plan_);
+    if (!resume && !resident && initial.empty()) drawn = initial_weights(cfg_, plan_);
     const auto& w_init = initial.empty() ? drawn : initial;
-    if (!resume && static_cast<int>(w_init.size()) != L_)
+    if (!resume && !resident && static_cast<int>(w_init.size()) != L_)
         throw UserError("initial weights: " + std::to_string(w_init.size()) + " layers given for a plan of " +
                         std::to_string(L_));
     if (resume && static_cast<int>(resume->layers.size()) != L_)
@@ -231,6 +242,8 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
             if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
                 s.r.size() != size_t(n) || s.r_inh.size() != size_t(pl.modules()))
                 throw UserError("checkpoint of " + layer_name(l) + " does not match the config's geometry");
+        } else if (resident) {
+            if (!resident->layers[l]) throw UserError("resident weights of " + layer_name(l) + ": null pointer");
         } else if (w_init[l].size() != size_t(n * k)) {
             throw UserError("initial weights of " + layer_name(l) + ": expected " + std::to_string(n * k) +
                             " values, got " + std::to_string(w_init[l].size()));
@@ -268,6 +281,15 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
         up(const_cast<int64_t*>(d.snr_rows), pl.snr_rows);
         up(const_cast<int64_t*>(d.snr_offsets), pl.snr_offsets);
         up(const_cast<int64_t*>(d.module_of_cell), pl.module_of_cell);
+        if (resident) {
+            // block_from_state on the device: w = w0 = the caller's weights, v = 0.
+            up(d.r, std::vector<T>(size_t(n), static_cast<T>(cfg_.dynamics.bias)));
+            up(d.r_inh, std::vector<T>(size_t(pl.modules()), T(0)));
+            up(d.substeps, std::vector<int64_t>{0});
+            up(d.shared, std::vector<double>{1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0});
+            op(cuda::stack_op_load, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
+            continue;
+        }
         // The engine's block_from_state: output order -> block order, K x n here.
         const std::vector<double>* w;
         const std::vector<double>* w0;
@@ -348,6 +370,27 @@ RunState StackRunner<T>::snapshot(int64_t p, int64_t step) {
 }
 
 template <class T>
+RunState StackRunner<T>::rates_only(int64_t p, int64_t step) {
+    RunState st;
+    st.presentation = p;
+    st.step = step;
+    std::vector<T> hr, hq;
+    for (int l = 0; l < L_; ++l) {
+        const LayerPlan& pl = plan_.layers[l];
+        down(hr, layers_[l].r, pl.neurons);
+        down(hq, layers_[l].r_inh, pl.modules());
+        LayerState s;
+        s.n = pl.neurons;
+        s.k = pl.fan_in;
+        s.r.resize(pl.neurons);
+        for (int64_t i = 0; i < pl.neurons; ++i) s.r[out_index(pl, i)] = static_cast<double>(hr[i]);
+        s.r_inh.assign(hq.begin(), hq.end());
+        st.layers.push_back(std::move(s));
+    }
+    return st;
+}
+
+template <class T>
 LayerSnr StackRunner<T>::metrics(int l, bool materialized) {
     const LayerPlan& pl = plan_.layers[l];
     const int64_t modules = static_cast<int64_t>(pl.snr_offsets.size()) - 1;
@@ -371,8 +414,11 @@ LayerSnr StackRunner<T>::metrics(int l, bool materialized) {
 
 template <class T>
 RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, RunObserver& observer,
-                              const RunState* resume) {
-    init(initial, resume);
+                              const RunState* resume, const ResidentWeights* resident) {
+    init(initial, resume, resident);
+    // As the engine: an observer that wants no states gets no on_begin and no
+    // checkpoint copies (RunObserver::wants_states).
+    const bool states = observer.wants_states();
     const int L = L_;
     const StepParams sp = StepParams::from(cfg_);
     const bool by_layer = plan_.schedule == LayerSchedule::layer_by_layer;
@@ -408,7 +454,7 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
     int64_t p = resume ? resume->presentation : 0;
     int64_t step = resume ? resume->step : 0;
     if (!resume) {
-        observer.on_begin(snapshot(0, 0));
+        if (states) observer.on_begin(snapshot(0, 0));
         for (int l = 0; l < L; ++l) metrics_of(l, true);
         observer.on_record(0, 0.0, nls, mas);
     }
@@ -496,9 +542,15 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
             observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
         }
         observer.on_progress(p + 1, P);
-        if ((p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P) observer.on_checkpoint(snapshot(p + 1, step));
+        if (states && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
+            observer.on_checkpoint(snapshot(p + 1, step));
     }
-    result.state = snapshot(p, step);
+    if (resident) {
+        for (int l = 0; l < L; ++l) op(cuda::stack_op_store, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
+        result.state = rates_only(p, step);
+    } else {
+        result.state = snapshot(p, step);
+    }
     std::vector<int64_t> subs;
     for (int l = 0; l < L; ++l) {
         down(subs, layers_[l].substeps, 1);
@@ -548,6 +600,17 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
     if (fp64) return StackRunner<double>(dev, cfg, plan).run(initial, observer, resume);
     return StackRunner<float>(dev, cfg, plan).run(initial, observer, resume);
+}
+
+RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
+                             const ResidentWeights& weights, RunObserver& observer) {
+    if (plan.layers.empty()) throw UserError("a run needs at least one layer");
+    if (observer.wants_states())
+        throw std::invalid_argument("run_resident: the observer wants states, which would copy the weights to the host");
+    if (cfg.run.checkpoint_every < cfg.run.presentations)
+        throw std::invalid_argument("run_resident: checkpoints would copy the weights to the host");
+    if (fp64) return StackRunner<double>(dev, cfg, plan).run({}, observer, nullptr, &weights);
+    return StackRunner<float>(dev, cfg, plan).run({}, observer, nullptr, &weights);
 }
 
 }  // namespace dynshare

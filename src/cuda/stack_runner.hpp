@@ -32,4 +32,12 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
                               const RunState* resume);
 
+// The same run from weights already on the device (Backend::run_resident):
+// each layer's float array is read into the run's arrays and overwritten with
+// the final weights by kernels; no weight crosses to the host. The observer
+// must not want states, and checkpoints are not taken (std::invalid_argument
+// otherwise).
+RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
+                             const ResidentWeights& weights, RunObserver& observer);
+
 }  // namespace dynshare

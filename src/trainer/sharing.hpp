@@ -11,6 +11,10 @@
 #include "trainer/networks.hpp"
 #include "trainer/train_config.hpp"
 
+namespace dynshare {
+class Backend;
+}
+
 namespace dynshare::trainer {
 
 // Module period used for a layer: its kernel size for grid modules, 1 for
@@ -85,8 +89,16 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase);
 // Per-layer -log SNR_w (Eq. 6) of every LC layer, modules as configured.
 std::vector<double> network_snr(const Net& net, SharingModules modules = SharingModules::grid);
 
-// The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`.
+// The engine's sleep phase (sharing_simulated.cpp) on the layers `chain`,
+// on sleep_backend of the weights' device.
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase);
+// The same on a given backend (tests: the CUDA kernels on the emulator). A
+// backend that runs_resident() gets the weight tensors' storage as it is.
+void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase,
+                         Backend& backend);
+// Where the sleep phase of weights on `weights_device` runs: the CPU engine
+// for host weights, the CUDA backend (resident weights) for a CUDA device.
+Backend& sleep_backend(const torch::Device& weights_device);
 // Bytes of host memory that sleep phase takes on the layers `chain`: the
 // engine's estimate for the stacked plan without state copies
 // (run_memory_bytes(..., false): a sleep phase's observer wants none), which

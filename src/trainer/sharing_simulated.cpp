@@ -1,7 +1,8 @@
 // The only file that calls the engine: the simulated sleep phase (Eq. 8 over
 // stacked LC layers, include/dynshare/sleep_phase.hpp) on the network's own
-// LC weights, through the Backend interface (the CPU engine today; the CUDA
-// backend the day it runs stacked plans).
+// LC weights, through the Backend interface. Weights on the host go through
+// the CPU engine as doubles; weights on a CUDA device stay there: the CUDA
+// backend reads and overwrites the tensors' storage (Backend::run_resident).
 #include "trainer/sharing.hpp"
 
 #include "dynshare/backend.hpp"
@@ -9,6 +10,15 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/plan.hpp"
 #include "dynshare/sleep_phase.hpp"
+
+#include <optional>
+#include <stdexcept>
+
+#include <torch/cuda.h>
+#if __has_include(<c10/cuda/CUDAGuard.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)  // a LibTorch with CUDA
+#include <c10/cuda/CUDAGuard.h>
+#define DYNSHARE_HAVE_C10_CUDA 1
+#endif
 
 namespace dynshare::trainer {
 
@@ -37,30 +47,83 @@ SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo
     return sim;
 }
 
+// The host path: the weights converted to the engine's doubles and back.
+void sleep_through_host(const SimConfig& sim, const std::vector<LcGeometry>& geo,
+                        const std::vector<LocallyConnected2dImpl*>& layers, uint64_t phase, Backend& backend) {
+    std::vector<std::vector<double>> weights;
+    for (const auto* layer : layers) {
+        // One pass: converted straight into the engine's vector.
+        weights.emplace_back(size_t(layer->weight.numel()));
+        torch::from_blob(weights.back().data(), layer->weight.sizes(), torch::kDouble).copy_(layer->weight.detach());
+    }
+    run_sleep_phase(sim, geo, weights, phase, backend);
+    for (size_t n = 0; n < layers.size(); ++n)  // copy_ converts (and moves to the device) in one pass
+        layers[n]->weight.copy_(torch::from_blob(weights[n].data(), layers[n]->weight.sizes(), torch::kDouble));
+}
+
+// The resident path: the backend reads and overwrites the tensors' own
+// storage where it lives (a CUDA device). A tensor that is not contiguous
+// float32 goes through a contiguous float copy on the same device.
+void sleep_resident(const SimConfig& sim, const std::vector<LcGeometry>& geo,
+                    const std::vector<LocallyConnected2dImpl*>& layers, uint64_t phase, Backend& backend) {
+    ResidentWeights rw;
+    std::vector<torch::Tensor> storage;
+    const torch::Device device = layers.front()->weight.device();
+    for (auto* layer : layers) {
+        torch::Tensor w = layer->weight.detach();
+        if (w.device() != device)
+            throw std::invalid_argument("sleep phase: the LC layers' weights are on different devices");
+        if (!w.is_contiguous() || w.scalar_type() != torch::kFloat) w = w.to(torch::kFloat).contiguous();
+        rw.layers.push_back(w.data_ptr<float>());
+        storage.push_back(w);
+    }
+#ifdef DYNSHARE_HAVE_C10_CUDA
+    // The backend allocates and launches on the current device: make it the
+    // weights' (one GPU per rank in data-parallel runs).
+    std::optional<c10::cuda::CUDAGuard> on_device;
+    if (device.is_cuda()) on_device.emplace(device);
+#endif
+    // The backend's kernels run on the legacy default stream; torch's queued
+    // work on these tensors must be done first.
+    if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+    run_sleep_phase(sim, geo, rw, phase, backend);
+    for (size_t n = 0; n < layers.size(); ++n)
+        if (storage[n].data_ptr() != layers[n]->weight.data_ptr()) layers[n]->weight.copy_(storage[n]);
+}
+
 }  // namespace
 
+Backend& sleep_backend(const torch::Device& weights_device) {
+    if (!weights_device.is_cuda()) {
+        static const std::unique_ptr<Backend> cpu = make_cpu_backend();
+        return *cpu;
+    }
+    // Weights on a CUDA device: the CUDA backend takes their storage as it is
+    // (make_cuda_backend throws UserError when dynshare was built without
+    // CUDA or no device is usable). run.precision auto: the device's fp32.
+    static const std::unique_ptr<Backend> cuda = make_cuda_backend(DevicePrecision::fp32);
+    return *cuda;
+}
+
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase) {
+    if (chain.empty()) return;
+    run_simulated_sleep(cfg, net, chain, phase, sleep_backend(net->lc_layers()[chain.front()].layer->weight.device()));
+}
+
+void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase,
+                         Backend& backend) {
     if (chain.empty()) return;
     torch::NoGradGuard no_grad;
     const auto& lc = net->lc_layers();
     std::vector<LcGeometry> geo;
-    std::vector<std::vector<double>> weights;
+    std::vector<LocallyConnected2dImpl*> layers;
     for (size_t i : chain) {
-        const auto& layer = *lc[i].layer;
-        geo.push_back(layer.geometry());
-        // One pass: converted straight into the engine's vector.
-        weights.emplace_back(size_t(layer.weight.numel()));
-        torch::from_blob(weights.back().data(), layer.weight.sizes(), torch::kDouble).copy_(layer.weight.detach());
+        layers.push_back(lc[i].layer.ptr().get());
+        geo.push_back(layers.back()->geometry());
     }
-    // The sleep phase runs where its backend can run stacked plans: today the
-    // CPU engine (the CUDA backend refuses stacks until it has their kernels).
-    static const std::unique_ptr<Backend> backend = make_cpu_backend();
-    run_sleep_phase(engine_config(cfg, geo, phase), geo, weights, phase, *backend);
-    for (size_t n = 0; n < chain.size(); ++n) {
-        auto& layer = *lc[chain[n]].layer.ptr();
-        // copy_ converts (and moves to the device) in one pass.
-        layer.weight.copy_(torch::from_blob(weights[n].data(), layer.weight.sizes(), torch::kDouble));
-    }
+    const SimConfig sim = engine_config(cfg, geo, phase);
+    if (backend.runs_resident()) sleep_resident(sim, geo, layers, phase, backend);
+    else sleep_through_host(sim, geo, layers, phase, backend);
 }
 
 long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain) {
