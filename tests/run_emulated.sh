@@ -36,8 +36,11 @@ case "$mode" in tsan|asan|all) ;; *) echo "usage: $0 [tsan|asan|all]" >&2; exit 
 # parametrisations that repeat the same kernels with other flags; kept: fp64
 # euler simultaneous zero-border, exponential layer-by-layer periodic,
 # exponential with noise + drive, fp32 euler layer-by-layer periodic, and the
-# EmulatedStackRun tests but stop-and-resume (host logic, two runs). The
-# Release ctest runs them all.
+# EmulatedStackRun tests but stop-and-resume (host logic, two runs), the
+# batch of four (its small sibling BatchOfTwoEqualsTheRunsAlone covers the
+# batch's indexing) and the resident-versus-host-path comparison (the
+# load/store kernels run in SleepPhaseOnResidentWeightsMatchesTheCpuEngine).
+# The Release ctest runs them all.
 exclude=$(cat "$root/tests/sanitizer_exclude.regex")
 
 # Runs the label in build dir $1 (ctest -E $2 on top of the subset); fails on a

@@ -47,6 +47,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/kernels.hpp"
+#include "cuda/stack_runner.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
@@ -534,5 +535,121 @@ TEST(EmulatedStackRun, SleepPhaseOnResidentWeightsMatchesTheCpuEngine) {
         }
         EXPECT_LE(diff, 2 * 6e-8 * scale) << "layer " << l;
         emu.release(rw.layers[l]);
+    }
+}
+
+// A sweep of stacked configs on the device (Backend::run_batch): runs that
+// share a plan and a loop are integrated as one batch, every launch covering
+// all of them (blockIdx.y). Each run must be, bit for bit, the run that the
+// same backend makes of its config alone (what `simulate` with the run's
+// values and seed does): the same records, checkpoints and final state. The
+// batch here mixes per-run scalars (seed, alpha, lr), a run that diverges
+// (it must stop at its own step, the others go on), and a run of another
+// plan length (a group of its own); a device with room for two runs at a
+// time splits the batch of three into chunks.
+namespace {
+size_t g_room = 0;  // bytes the fake device reports free (0: the emulator's)
+const char* roomy_mem_info(size_t* free_b, size_t* total_b) {
+    const char* e = cuda::emulated::api().mem_info(free_b, total_b);
+    if (g_room) *free_b = g_room;
+    return e;
+}
+}  // namespace
+
+TEST(EmulatedStackRun, BatchedRunsEqualRunsOfTheirOwn) {
+    StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::zero, 0.2, 0.3, true};
+    SimConfig base = stack_cfg(c, Precision::fp64);
+    base.run.presentations = 2;
+    base.run.checkpoint_every = 1;
+    std::vector<SimConfig> cfgs;
+    for (int i = 0; i < 3; ++i) {
+        SimConfig x = base;
+        x.run.seed = 100 + i;
+        x.dynamics.alpha = 5.0 + 5.0 * i;
+        x.plasticity.lr = 1e-2 * (1 + i);
+        cfgs.push_back(x);
+    }
+    cfgs[2].plasticity.lr = 1e4;  // diverges
+    cfgs[2].plasticity.lr_scaling = LrScaling::none;
+    cfgs[2].plasticity.schedule = ScheduleKind::constant;
+    SimConfig other = base;  // another loop: a group of its own
+    other.run.presentations = 1;
+    other.run.seed = 7;
+    cfgs.insert(cfgs.begin() + 1, other);
+    for (SimConfig& x : cfgs) validate(x);
+
+    static cuda::DeviceApi roomy = cuda::emulated::api();
+    roomy.mem_info = &roomy_mem_info;
+    const RunPlan plan = make_plan(base);
+    g_room = static_cast<size_t>(stack_batch_device_bytes(plan, 2, 8));  // two runs at a time
+    ASSERT_EQ(stack_batch_capacity(roomy, plan, 8), 2);
+    auto backend = make_cuda_backend_on(roomy, DevicePrecision::fp64);
+
+    std::vector<Collect> alone(cfgs.size()), batched(cfgs.size());
+    std::vector<RunResult> single;
+    for (size_t i = 0; i < cfgs.size(); ++i)
+        single.push_back(backend->run(cfgs[i], make_plan(cfgs[i]), {}, alone[i], nullptr));
+    std::vector<RunObserver*> obs;
+    for (Collect& b : batched) obs.push_back(&b);
+    const std::vector<RunResult> batch = backend->run_batch(cfgs, obs);
+    g_room = 0;
+    ASSERT_EQ(batch.size(), cfgs.size());
+    EXPECT_EQ(single[3].status, RunStatus::diverged) << "the case must diverge";
+    EXPECT_EQ(single[0].status, RunStatus::complete);
+    for (size_t i = 0; i < cfgs.size(); ++i) {
+        const std::string what = "run " + std::to_string(i);
+        EXPECT_EQ(batch[i].status, single[i].status) << what;
+        EXPECT_EQ(batch[i].message, single[i].message) << what;
+        EXPECT_EQ(batch[i].diverged_at_step, single[i].diverged_at_step) << what;
+        EXPECT_EQ(batch[i].integrator_steps, single[i].integrator_steps) << what;
+        EXPECT_EQ(batched[i].steps, alone[i].steps) << what;
+        EXPECT_EQ(batched[i].nls, alone[i].nls) << what;
+        EXPECT_EQ(batched[i].mas, alone[i].mas) << what;
+        ASSERT_EQ(batched[i].checkpoints.size(), alone[i].checkpoints.size()) << what;
+        for (size_t k = 0; k < alone[i].checkpoints.size(); ++k)
+            for (size_t l = 0; l < alone[i].checkpoints[k].layers.size(); ++l)
+                EXPECT_EQ(batched[i].checkpoints[k].layers[l].w, alone[i].checkpoints[k].layers[l].w) << what;
+        EXPECT_EQ(batch[i].state.presentation, single[i].state.presentation) << what;
+        EXPECT_EQ(batch[i].state.step, single[i].state.step) << what;
+        ASSERT_EQ(batch[i].state.layers.size(), single[i].state.layers.size()) << what;
+        for (size_t l = 0; l < single[i].state.layers.size(); ++l) {
+            const LayerState &a = single[i].state.layers[l], &b = batch[i].state.layers[l];
+            if (single[i].status == RunStatus::complete) {
+                EXPECT_EQ(a.w, b.w) << what << " layer " << l;
+                EXPECT_EQ(a.v, b.v) << what << " layer " << l;
+                EXPECT_EQ(a.r, b.r) << what << " layer " << l;
+                EXPECT_EQ(a.r_inh, b.r_inh) << what << " layer " << l;
+            }
+        }
+    }
+    // The runs did differ (the comparison is not of one run four times).
+    EXPECT_NE(alone[0].nls, alone[2].nls);
+}
+
+// The batch's indexing under the sanitizers (tests/sanitizer_exclude.regex
+// leaves the test above out): two runs of one presentation, each equal to its
+// run alone.
+TEST(EmulatedStackRun, BatchOfTwoEqualsTheRunsAlone) {
+    StackCase c{"exponential", Integrator::exponential, LayerSchedule::simultaneous, BorderInput::periodic, 0.2, 0.3,
+                true};
+    SimConfig a = stack_cfg(c, Precision::fp32);
+    a.run.presentations = 1;
+    a.run.checkpoint_every = 1;
+    SimConfig b = a;
+    b.run.seed = 99;
+    b.dynamics.alpha = 20.0;
+    validate(b);
+    auto backend = make_cuda_backend_emulated(DevicePrecision::fp32);
+    Collect alone_a, alone_b, batch_a, batch_b;
+    const RunResult ra = backend->run(a, make_plan(a), {}, alone_a, nullptr);
+    const RunResult rb = backend->run(b, make_plan(b), {}, alone_b, nullptr);
+    const std::vector<RunResult> both = backend->run_batch({a, b}, {&batch_a, &batch_b});
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(batch_a.nls, alone_a.nls);
+    EXPECT_EQ(batch_b.nls, alone_b.nls);
+    EXPECT_NE(alone_a.nls, alone_b.nls);
+    for (size_t l = 0; l < ra.state.layers.size(); ++l) {
+        EXPECT_EQ(both[0].state.layers[l].w, ra.state.layers[l].w) << "layer " << l;
+        EXPECT_EQ(both[1].state.layers[l].w, rb.state.layers[l].w) << "layer " << l;
     }
 }

@@ -13,11 +13,18 @@
 //  4. (c) the distance between fp32 and fp64 curves: --compare-runs Fig. 4B runs
 //     of --compare-presentations in both precisions, max and mean |difference|
 //     of -log SNR_w over all records.
+//  5. (d) a sweep of stacked configs (--stack-sweep-config, default
+//     experiments/stack3.yaml): --stack-sweep-runs runs (seeds 0.., alpha
+//     varied) of --stack-sweep-presentations, batched through run_batch,
+//     against the same runs one after another on the device (timed on up to 8
+//     runs and scaled): runs per second and the batching's gain.
 //
 //   dynshare_bench_gpu [--runs 10000] [--presentations 10000] [--precision fp32|fp64]
 //                      [--cpu-runs 32] [--cpu-presentations 100] [--stack-config FILE]
 //                      [--stack-presentations 100,1000] [--compare-runs 64]
-//                      [--compare-presentations 2000] [--ceiling-seconds 1] [--json FILE]
+//                      [--compare-presentations 2000] [--stack-sweep-config FILE]
+//                      [--stack-sweep-runs 256] [--stack-sweep-presentations 20]
+//                      [--ceiling-seconds 1] [--json FILE]
 //
 // Built twice: for the GPU (cmake/Cuda.cmake, with nvcc) and as
 // dynshare_bench_gpu_emulated on the CPU emulator of the kernels
@@ -129,6 +136,8 @@ int main(int argc, char** argv) {
     double ceiling_seconds = 1.0;
     std::vector<int64_t> stack_presentations = {100, 1000};
     std::string precision = "fp32", json, stack_config = "experiments/resnet20_stack.yaml";
+    std::string sweep_config = "experiments/stack3.yaml";
+    int64_t sweep_runs = 256, sweep_presentations = 20;
     for (int a = 1; a < argc; ++a) {
         const std::string s = argv[a];
         auto next = [&]() -> std::string {
@@ -149,11 +158,15 @@ int main(int argc, char** argv) {
         else if (s == "--stack-presentations") stack_presentations = parse_list(next());
         else if (s == "--compare-runs") compare_runs = std::stoll(next());
         else if (s == "--compare-presentations") compare_presentations = std::stoll(next());
+        else if (s == "--stack-sweep-config") sweep_config = next();
+        else if (s == "--stack-sweep-runs") sweep_runs = std::stoll(next());
+        else if (s == "--stack-sweep-presentations") sweep_presentations = std::stoll(next());
         else {
             std::fprintf(stderr,
                          "usage: %s [--runs N] [--presentations P] [--precision fp32|fp64]\n"
                          "       [--cpu-runs M] [--cpu-presentations Q] [--stack-config FILE]\n"
                          "       [--stack-presentations 100,1000] [--compare-runs R] [--compare-presentations C]\n"
+                         "       [--stack-sweep-config FILE] [--stack-sweep-runs S] [--stack-sweep-presentations Q]\n"
                          "       [--ceiling-seconds 1] [--json FILE]\n",
                          kProgram);
             return s == "--help" || s == "-h" ? 0 : 2;
@@ -304,6 +317,40 @@ int main(int argc, char** argv) {
                     (long long)compare_runs, (long long)compare_presentations, max_diff, mean_diff, (long long)n);
     }
 
+    // --- 5. (d) a sweep of stacked configs, batched over runs ---------------------
+    std::string sweep_json = "null";
+    try {
+        SimConfig sc = load_config(sweep_config, {});
+        sc.run.presentations = sweep_presentations;
+        sc.run.checkpoint_every = sweep_presentations;
+        std::vector<SimConfig> sw(static_cast<size_t>(sweep_runs), sc);
+        for (int64_t i = 0; i < sweep_runs; ++i) {
+            sw[size_t(i)].run.seed = static_cast<uint64_t>(i);
+            sw[size_t(i)].dynamics.alpha = sc.dynamics.alpha * (1.0 + 0.01 * double(i % 16));
+        }
+        std::vector<LastRecord> so(sw.size());
+        std::vector<RunObserver*> sp;
+        for (auto& o : so) sp.push_back(&o);
+        const auto tb = std::chrono::steady_clock::now();
+        gpu->run_batch(sw, sp, opt);
+        const double t_batch = seconds_since(tb);
+        const int64_t alone = std::min<int64_t>(8, sweep_runs);
+        const auto ta = std::chrono::steady_clock::now();
+        for (int64_t i = 0; i < alone; ++i) {
+            LastRecord o;
+            gpu->run(sw[size_t(i)], make_plan(sw[size_t(i)]), {}, o, nullptr);
+        }
+        const double t_alone = seconds_since(ta) * double(sweep_runs) / double(alone);
+        std::printf("(d) stacked sweep (%s, %lld runs x %lld presentations): batched %.3f s (%.1f runs/s); one after "
+                    "another %.3f s (scaled from %lld runs); batching %.1fx\n",
+                    sweep_config.c_str(), (long long)sweep_runs, (long long)sweep_presentations, t_batch,
+                    double(sweep_runs) / t_batch, t_alone, (long long)alone, t_alone / t_batch);
+        sweep_json = "{\"runs\": " + std::to_string(sweep_runs) + ", \"batched_seconds\": " + std::to_string(t_batch) +
+                     ", \"one_by_one_seconds_scaled\": " + std::to_string(t_alone) + "}";
+    } catch (const std::exception& e) {
+        std::printf("(d) stacked sweep: %s\n", e.what());
+    }
+
     if (!json.empty()) {
         std::ofstream f(json);
         f << "{\"copy_bandwidth_Bps\": " << bw << ", \"fp32_flops\": " << fp32 << ", \"runs\": " << runs
@@ -312,7 +359,7 @@ int main(int argc, char** argv) {
           << ", \"cpu_threads\": " << threads << ", \"cpu_seconds_scaled\": " << t_cpu
           << ", \"speedup\": " << t_cpu / t_gpu << ", \"diverged\": " << diverged
           << ", \"stack_seconds\": " << stack_json << ", \"fp32_fp64_max_diff\": " << max_diff
-          << ", \"fp32_fp64_mean_diff\": " << mean_diff << "}\n";
+          << ", \"fp32_fp64_mean_diff\": " << mean_diff << ", \"stack_sweep\": " << sweep_json << "}\n";
     }
     return 0;
 }

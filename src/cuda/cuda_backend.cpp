@@ -555,17 +555,45 @@ public:
             stacked = stacked || plan.kind == PlanKind::stack;
         }
         if (stacked) {
-            // Stacked runs one after another (each batched over its neurons
-            // and modules); not yet batched over runs.
-            std::vector<RunResult> results;
-            results.reserve(cfgs.size());
+            // Stacked runs that share a plan and a loop (stack_batch_key) run
+            // as one batch, in chunks that fit the device's free memory;
+            // single-layer runs among them one by one.
+            std::vector<RunResult> results(cfgs.size());
+            std::vector<RunPlan> plans;
+            plans.reserve(cfgs.size());
+            for (const SimConfig& c : cfgs) plans.push_back(make_plan(c));
+            std::map<std::string, std::vector<size_t>> groups;
+            std::vector<std::string> group_order;
             for (size_t i = 0; i < cfgs.size(); ++i) {
-                const RunPlan plan = make_plan(cfgs[i]);
-                RunResult r = run(cfgs[i], plan, {}, *observers[i], nullptr);
-                if (!options.final_state)
-                    for (LayerState& l : r.state.layers) l.w.clear(), l.w0.clear(), l.v.clear();
-                results.push_back(std::move(r));
+                if (plans[i].kind != PlanKind::stack) {
+                    results[i] = run(cfgs[i], plans[i], {}, *observers[i], nullptr);
+                    continue;
+                }
+                const bool fp64 = precision_of(cfgs[i]) == DevicePrecision::fp64;
+                const std::string key = (fp64 ? "fp64|" : "fp32|") + stack_batch_key(cfgs[i], plans[i]);
+                if (!groups.count(key)) group_order.push_back(key);
+                groups[key].push_back(i);
             }
+            for (const std::string& key : group_order) {
+                const std::vector<size_t>& members = groups[key];
+                const RunPlan& plan = plans[members.front()];
+                const bool fp64 = precision_of(cfgs[members.front()]) == DevicePrecision::fp64;
+                const size_t cap = static_cast<size_t>(stack_batch_capacity(dev_, plan, fp64 ? 8 : 4));
+                for (size_t from = 0; from < members.size(); from += cap) {
+                    std::vector<const SimConfig*> chunk;
+                    std::vector<RunObserver*> obs;
+                    for (size_t j = from; j < std::min(members.size(), from + cap); ++j) {
+                        chunk.push_back(&cfgs[members[j]]);
+                        obs.push_back(observers[members[j]]);
+                    }
+                    std::vector<RunResult> rs =
+                        run_stack_batch_on_device(dev_, fp64, chunk, plan, obs, options.checkpoints);
+                    for (size_t j = 0; j < rs.size(); ++j) results[members[from + j]] = std::move(rs[j]);
+                }
+            }
+            if (!options.final_state)
+                for (RunResult& r : results)
+                    for (LayerState& l : r.state.layers) l.w.clear(), l.w0.clear(), l.v.clear();
             return results;
         }
         std::vector<RunResult> results(cfgs.size());

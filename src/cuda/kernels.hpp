@@ -135,19 +135,26 @@ enum StackOp : int {
     stack_op_store = 7,      // ext = w (the final weights back where they came from)
 };
 
+// One operation on `runs` runs of the same plan at once (a batch: a sweep of
+// stacked configs that differ only in per-run scalars). Run b's arrays and
+// scalars are layers[b] and scalars[b], both arrays in device memory; the
+// kernels take run b as blockIdx.y. `g` (the same for every run) sizes the grid.
 template <class T>
 struct StackLaunch {
     int op = stack_op_patch;
-    StackLayerDev<T> layer;
-    StackScalars sc;
+    const StackLayerDev<T>* layers = nullptr;  // device: runs entries
+    const StackScalars* scalars = nullptr;     // device: runs entries
+    StackGeometry g;
+    int runs = 1;
+    int method = method_euler;  // stack_op_segment: the kernel (the same for every run of a batch)
     int64_t p = 0;              // presentation
     int64_t s0 = 0;             // global step of the presentation's start (the layer's plasticity clock)
     int64_t j_from = 0, j_to = 0;
     int par = 0;                // which half of `shared` holds the current coordinates
     int materialized = 0;       // stack_op_snr: 1 = read w as it is
-    // stack_op_load / stack_op_store: a layer's weights held on the device by
-    // someone else (the trainer's LC weight tensor), float, output order:
-    // neuron i's inputs at ext[i * K + j] (include/dynshare/lc_geometry.hpp).
+    // stack_op_load / stack_op_store (one run): a layer's weights held on the
+    // device by someone else (the trainer's LC weight tensor), float, output
+    // order: neuron i's inputs at ext[i * K + j] (include/dynshare/lc_geometry.hpp).
     float* ext = nullptr;
 };
 

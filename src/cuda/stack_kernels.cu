@@ -129,7 +129,10 @@ __device__ inline ReducedShared load_shared(const double* p) { return ReducedSha
 
 // ---- stack_op_patch: the first layer's tiled patch ---------------------------
 template <class T>
-__global__ void patch_kernel(StackLayerDev<T> L, StackScalars sc, int64_t p) {
+__global__ void patch_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int64_t p) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
+    const StackScalars sc = scs[blockIdx.y];
     const StackGeometry& g = L.g;
     const int P0 = sc.pattern_period;
     const int cnt = g.c_in * P0 * P0, pairs = (cnt + 1) / 2;
@@ -152,7 +155,10 @@ __global__ void patch_kernel(StackLayerDev<T> L, StackScalars sc, int64_t p) {
 
 // ---- stack_op_inputs: x of every neuron, z = w.x and begin()'s dots -----------
 template <class T>
-__global__ void __launch_bounds__(kInputsThreads) inputs_kernel(StackLayerDev<T> L, StackScalars sc, int64_t p) {
+__global__ void __launch_bounds__(kInputsThreads) inputs_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int64_t p) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
+    const StackScalars sc = scs[blockIdx.y];
     DS_EXTERN_SHARED(double, smem);
     BlockReducer red(smem);
     const StackGeometry& g = L.g;
@@ -210,7 +216,10 @@ __global__ void __launch_bounds__(kInputsThreads) inputs_kernel(StackLayerDev<T>
 
 // ---- stack_op_propagate: the next layer's pattern (one block) ----------------
 template <class T>
-__global__ void propagate_kernel(StackLayerDev<T> L, StackScalars sc, int64_t p) {
+__global__ void propagate_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int64_t p) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
+    const StackScalars sc = scs[blockIdx.y];
     DS_EXTERN_SHARED(double, smem);
     BlockReducer red(smem);
     double* scale_slot = smem + kStackRedSlots;
@@ -277,8 +286,11 @@ __device__ inline double stack_kappa_at(const RunScalars& P, double step_real) {
 
 // ---- stack_op_segment: steps [j_from, j_to) of one module per block ----------
 template <class T, int METHOD>
-__global__ void __launch_bounds__(1024) segment_kernel(StackLayerDev<T> L, StackScalars sc, int64_t s0,
+__global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int64_t s0,
                                                        int64_t j_from, int64_t j_to, int par) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
+    const StackScalars sc = scs[blockIdx.y];
     DS_EXTERN_SHARED(double, smem);
     BlockReducer red(smem);
     const RunScalars& P = sc.run;
@@ -390,7 +402,9 @@ __global__ void __launch_bounds__(1024) segment_kernel(StackLayerDev<T> L, Stack
 
 // ---- stack_op_snr: one SNR module per block ----------------------------------
 template <class T>
-__global__ void snr_kernel(StackLayerDev<T> L, int par, int materialized) {
+__global__ void snr_kernel(const StackLayerDev<T>* Ls, int par, int materialized) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
     const StackGeometry& g = L.g;
     const int sm = blockIdx.x;
     const int64_t r0 = L.snr_offsets[sm], rows = L.snr_offsets[sm + 1] - r0;
@@ -440,7 +454,10 @@ __global__ void snr_kernel(StackLayerDev<T> L, int par, int materialized) {
 
 // ---- stack_op_end: state_finite partials, then the materialisation -----------
 template <class T>
-__global__ void __launch_bounds__(1024) end_kernel(StackLayerDev<T> L, StackScalars sc, int par) {
+__global__ void __launch_bounds__(1024) end_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int par) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
+    const StackScalars sc = scs[blockIdx.y];
     DS_EXTERN_SHARED(double, smem);
     BlockReducer red(smem);
     const int m = blockIdx.x;
@@ -481,7 +498,9 @@ __global__ void __launch_bounds__(1024) end_kernel(StackLayerDev<T> L, StackScal
 // Thread t handles (j, s) = (t / n, t % n), so consecutive threads touch
 // consecutive block-order addresses; grid-stride for any size.
 template <class T>
-__global__ void load_kernel(StackLayerDev<T> L, const float* ext) {
+__global__ void load_kernel(const StackLayerDev<T>* Ls, const float* ext) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
     const int64_t n = L.g.n, K = L.g.K, total = n * K;
     const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += stride) {
@@ -494,7 +513,9 @@ __global__ void load_kernel(StackLayerDev<T> L, const float* ext) {
 }
 
 template <class T>
-__global__ void store_kernel(StackLayerDev<T> L, float* ext) {
+__global__ void store_kernel(const StackLayerDev<T>* Ls, float* ext) {
+    // Run blockIdx.y of the batch (StackLaunch::runs): its arrays and scalars.
+    const StackLayerDev<T> L = Ls[blockIdx.y];
     const int64_t n = L.g.n, K = L.g.K, total = n * K;
     const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
     for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += stride) {
@@ -504,7 +525,7 @@ __global__ void store_kernel(StackLayerDev<T> L, float* ext) {
 }
 
 template <class K, class... A>
-cudaError_t finish_launch(K kernel, int grid, int block, size_t shmem, A... args) {
+cudaError_t finish_launch(K kernel, dim3 grid, int block, size_t shmem, A... args) {
     DS_LAUNCH(kernel, grid, block, shmem)(args...);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
@@ -524,40 +545,47 @@ namespace DYNSHARE_KERNEL_NS {
 
 template <class T>
 const char* stack_launch(const StackLaunch<T>& a) {
-    const StackLayerDev<T>& L = a.layer;
-    const StackGeometry& g = L.g;
+    const StackLayerDev<T>* L = a.layers;
+    const StackScalars* sc = a.scalars;
+    const StackGeometry& g = a.g;
+    const unsigned R = static_cast<unsigned>(a.runs);
+    if (a.runs < 1 || a.runs > 65535) return "a batch of stacked runs needs 1 to 65535 runs";
     const size_t red_bytes = sizeof(double) * (kStackRedSlots + 2);
     cudaError_t e = cudaSuccess;
     switch (a.op) {
-        case stack_op_patch: e = finish_launch(patch_kernel<T>, 1, kPatternThreads, 0, L, a.sc, a.p); break;
+        case stack_op_patch:
+            e = finish_launch(patch_kernel<T>, dim3(1, R), kPatternThreads, 0, L, sc, a.p);
+            break;
         case stack_op_inputs:
-            e = finish_launch(inputs_kernel<T>, g.inputs_blocks, kInputsThreads, red_bytes, L, a.sc, a.p);
+            e = finish_launch(inputs_kernel<T>, dim3(g.inputs_blocks, R), kInputsThreads, red_bytes, L, sc, a.p);
             break;
         case stack_op_propagate:
-            e = finish_launch(propagate_kernel<T>, 1, kPatternThreads, red_bytes, L, a.sc, a.p);
+            e = finish_launch(propagate_kernel<T>, dim3(1, R), kPatternThreads, red_bytes, L, sc, a.p);
             break;
         case stack_op_segment: {
             const int threads = module_threads(g.max_module);
-            if (a.sc.method == method_exponential)
-                e = finish_launch(segment_kernel<T, method_exponential>, g.modules, threads, red_bytes, L, a.sc, a.s0,
+            const dim3 grid(g.modules, R);
+            if (a.method == method_exponential)
+                e = finish_launch(segment_kernel<T, method_exponential>, grid, threads, red_bytes, L, sc, a.s0,
                                   a.j_from, a.j_to, a.par);
-            else if (a.sc.method == method_euler)
-                e = finish_launch(segment_kernel<T, method_euler>, g.modules, threads, red_bytes, L, a.sc, a.s0,
-                                  a.j_from, a.j_to, a.par);
+            else if (a.method == method_euler)
+                e = finish_launch(segment_kernel<T, method_euler>, grid, threads, red_bytes, L, sc, a.s0, a.j_from,
+                                  a.j_to, a.par);
             else
                 return "stacked plans run euler and exponential only";
             break;
         }
         case stack_op_snr:
             if (g.snr_modules <= 0) return nullptr;
-            e = finish_launch(snr_kernel<T>, g.snr_modules, kSnrThreads, 0, L, a.par, a.materialized);
+            e = finish_launch(snr_kernel<T>, dim3(g.snr_modules, R), kSnrThreads, 0, L, a.par, a.materialized);
             break;
         case stack_op_end:
-            e = finish_launch(end_kernel<T>, g.modules, module_threads(g.max_module), red_bytes, L, a.sc, a.par);
+            e = finish_launch(end_kernel<T>, dim3(g.modules, R), module_threads(g.max_module), red_bytes, L, sc,
+                              a.par);
             break;
         case stack_op_load:
         case stack_op_store: {
-            if (!a.ext) return "stack_op_load/store without weights";
+            if (!a.ext || a.runs != 1) return "stack_op_load/store take one run's weights";
             const int64_t total = int64_t(g.n) * g.K;
             const int blocks = static_cast<int>(std::min<int64_t>(1024, (total + kCopyThreads - 1) / kCopyThreads));
             if (a.op == stack_op_load) e = finish_launch(load_kernel<T>, blocks, kCopyThreads, 0, L, a.ext);

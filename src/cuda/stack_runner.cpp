@@ -12,10 +12,13 @@
 #include "cuda/stack_runner.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/step_params.hpp"
@@ -46,6 +49,7 @@ public:
         return base_ ? reinterpret_cast<T*>(base_ + at) : nullptr;
     }
     size_t used() const { return used_; }
+    bool counting() const { return base_ == nullptr; }
 
 private:
     char* base_;
@@ -84,47 +88,76 @@ cuda::StackGeometry geometry_of(const RunPlan& plan, int l) {
     return s;
 }
 
-// The device arrays of every layer, carved from one arena (nullptr base:
-// counting only). Layer l's pout is layer l + 1's pin.
+// The device arrays of a batch of R runs of one plan, carved from one arena
+// (nullptr base: counting only, so the memory check adds up the same list).
+// The plan's index arrays are one copy shared by every run; each run has its
+// own state and scratch (layer l's pout is layer l + 1's pin); the per-module
+// partials that the host reads every presentation are one contiguous array
+// per layer over the runs, so one copy brings them all back.
 template <class T>
-std::vector<cuda::StackLayerDev<T>> carve(const RunPlan& plan, Arena& a) {
+struct BatchArrays {
+    std::vector<std::vector<cuda::StackLayerDev<T>>> runs;  // [run][layer], host copies of the descriptors
+    std::vector<cuda::StackLayerDev<T>*> layers;            // [layer]: R descriptors on the device
+    std::vector<cuda::StackScalars*> active, frozen;        // [layer]: R scalars on the device
+    std::vector<double*> fin, snr;                          // [layer]: R x modules, R x 3 snr_modules
+};
+
+template <class T>
+BatchArrays<T> carve(const RunPlan& plan, int R, Arena& a) {
     const int L = plan.num_layers();
-    std::vector<cuda::StackLayerDev<T>> out(L);
+    BatchArrays<T> out;
+    out.runs.assign(R, std::vector<cuda::StackLayerDev<T>>(L));
+    out.layers.resize(L);
+    out.active.resize(L);
+    out.frozen.resize(L);
+    out.fin.resize(L);
+    out.snr.resize(L);
     for (int l = 0; l < L; ++l) {
         const LayerPlan& pl = plan.layers[l];
-        cuda::StackLayerDev<T>& d = out[l];
-        d.g = geometry_of(plan, l);
-        const size_t n = pl.neurons, nk = n * pl.fan_in, M = pl.modules();
-        const size_t sm = pl.snr_offsets.size() - 1;
-        d.order = a.take<int64_t>(n);
-        d.offsets = a.take<int64_t>(M + 1);
-        d.snr_rows = a.take<int64_t>(std::max<size_t>(1, pl.snr_rows.size()));
-        d.snr_offsets = a.take<int64_t>(sm + 1);
-        d.module_of_cell = a.take<int64_t>(pl.module_of_cell.size());
-        d.w = a.take<T>(nk);
-        d.w0 = a.take<T>(nk);
-        d.v = a.take<T>(nk);
-        d.x = a.take<T>(nk);
-        d.r = a.take<T>(n);
-        d.c = a.take<T>(n);
-        d.e = a.take<T>(n);
-        d.sw = a.take<T>(n);
-        d.sv = a.take<T>(n);
-        d.sd = a.take<T>(n);
-        d.xx = a.take<T>(n);
-        d.z = a.take<T>(n);
-        d.r_inh = a.take<T>(M);
-        d.means = a.take<T>(M);
-        d.pin = a.take<T>(size_t(pl.g.c_in) * pl.g.h_in * pl.g.w_in);
-        d.patch = l == 0 ? a.take<double>(size_t(pl.g.c_in) * plan.pattern_period * plan.pattern_period) : nullptr;
-        d.shared = a.take<double>(8);
-        d.xx_part = a.take<double>(d.g.inputs_blocks);
-        d.snr_part = a.take<double>(3 * std::max<size_t>(1, sm));
-        d.snr_terms = a.take<double>(4 * std::max<size_t>(1, sm) * pl.fan_in);
-        d.fin_part = a.take<double>(M);
-        d.substeps = a.take<int64_t>(1);
+        const size_t n = pl.neurons, M = pl.modules(), sm = std::max<size_t>(1, pl.snr_offsets.size() - 1);
+        cuda::StackLayerDev<T> shared;  // what every run shares
+        shared.g = geometry_of(plan, l);
+        shared.order = a.take<int64_t>(n);
+        shared.offsets = a.take<int64_t>(M + 1);
+        shared.snr_rows = a.take<int64_t>(std::max<size_t>(1, pl.snr_rows.size()));
+        shared.snr_offsets = a.take<int64_t>(sm + 1);
+        shared.module_of_cell = a.take<int64_t>(pl.module_of_cell.size());
+        out.layers[l] = a.take<cuda::StackLayerDev<T>>(R);
+        out.active[l] = a.take<cuda::StackScalars>(R);
+        out.frozen[l] = a.take<cuda::StackScalars>(R);
+        out.fin[l] = a.take<double>(size_t(R) * M);
+        out.snr[l] = a.take<double>(size_t(R) * 3 * sm);
+        for (int b = 0; b < R; ++b) {
+            cuda::StackLayerDev<T>& d = out.runs[b][l];
+            d = shared;
+            const size_t nk = n * pl.fan_in;
+            d.w = a.take<T>(nk);
+            d.w0 = a.take<T>(nk);
+            d.v = a.take<T>(nk);
+            d.x = a.take<T>(nk);
+            d.r = a.take<T>(n);
+            d.c = a.take<T>(n);
+            d.e = a.take<T>(n);
+            d.sw = a.take<T>(n);
+            d.sv = a.take<T>(n);
+            d.sd = a.take<T>(n);
+            d.xx = a.take<T>(n);
+            d.z = a.take<T>(n);
+            d.r_inh = a.take<T>(M);
+            d.means = a.take<T>(M);
+            d.pin = a.take<T>(size_t(pl.g.c_in) * pl.g.h_in * pl.g.w_in);
+            d.patch = l == 0 ? a.take<double>(size_t(pl.g.c_in) * plan.pattern_period * plan.pattern_period) : nullptr;
+            d.shared = a.take<double>(8);
+            d.xx_part = a.take<double>(d.g.inputs_blocks);
+            d.snr_terms = a.take<double>(4 * sm * pl.fan_in);
+            d.substeps = a.take<int64_t>(1);
+            if (a.counting()) continue;
+            d.fin_part = out.fin[l] + size_t(b) * M;
+            d.snr_part = out.snr[l] + size_t(b) * 3 * sm;
+        }
     }
-    for (int l = 0; l + 1 < L; ++l) out[l].pout = out[l + 1].pin;
+    for (auto& run : out.runs)
+        for (int l = 0; l + 1 < L; ++l) run[l].pout = run[l + 1].pin;
     return out;
 }
 
@@ -157,21 +190,31 @@ cuda::RunScalars run_scalars(const SimConfig& cfg, const StepParams& sp) {
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<float>& a) { return dev.stack_f32(a); }
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<double>& a) { return dev.stack_f64(a); }
 
+// Runs of one plan on the device: one run (simulate, resume, resident
+// weights) or a batch of R runs that share the plan and the loop structure
+// (batch_key) and differ in their per-run scalars and seeds. Every kernel
+// launch covers all R runs (blockIdx.y), so the loop below runs once per
+// batch; what it reports, it reports per run, as R separate engine runs would.
 template <class T>
 class StackRunner {
 public:
-    StackRunner(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan)
-        : dev_(dev), cfg_(cfg), plan_(plan), L_(plan.num_layers()) {}
+    StackRunner(const cuda::DeviceApi& dev, std::vector<const SimConfig*> cfgs, const RunPlan& plan)
+        : dev_(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
+          R_(static_cast<int>(cfgs_.size())) {}
     ~StackRunner() {
         if (base_) dev_.release(base_);
     }
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
 
-    // `resident`: the weights are on the device already (run_stack_resident);
-    // `initial` is then empty and no state is copied to the host.
-    RunResult run(const std::vector<std::vector<double>>& initial, RunObserver& observer, const RunState* resume,
-                  const ResidentWeights* resident = nullptr);
+    // `initial`, `resume` and `resident` are for one run (R = 1) only; a
+    // batch starts every run from its own seed's weights. `resident`: the
+    // weights are on the device already (run_stack_resident), and no state
+    // is copied to the host. `checkpoints`: call on_checkpoint (observers
+    // that want states).
+    std::vector<RunResult> run(const std::vector<RunObserver*>& observers, bool checkpoints,
+                               const std::vector<std::vector<double>>& initial = {},
+                               const RunState* resume = nullptr, const ResidentWeights* resident = nullptr);
 
 private:
     template <class V>
@@ -186,50 +229,54 @@ private:
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
             int materialized = 0, bool active = true, float* ext = nullptr) {
         cuda::StackLaunch<T> a;
-        a.ext = ext;
         a.op = which;
-        a.layer = layers_[l];
-        a.sc = active ? scalars_[l] : frozen_[l];
+        a.layers = arrays_.layers[l];
+        a.scalars = active ? arrays_.active[l] : arrays_.frozen[l];
+        a.g = arrays_.runs[0][l].g;
+        a.runs = R_;
+        a.method = method_;
         a.p = p;
         a.s0 = s0;
         a.j_from = j_from;
         a.j_to = j_to;
         a.par = par_[l];
         a.materialized = materialized;
+        a.ext = ext;
         dev_check(launch(dev_, a), "a stacked-plan kernel");
     }
     void init(const std::vector<std::vector<double>>& initial, const RunState* resume,
               const ResidentWeights* resident);
-    RunState snapshot(int64_t p, int64_t step);
+    RunState snapshot(int b, int64_t p, int64_t step);
     // The final state without the weights (they stay on the device): r, r_inh.
-    RunState rates_only(int64_t p, int64_t step);
-    // module_snr of layer l from the device's per-module sums (the CPU's
-    // module average, in the CPU's order).
-    LayerSnr metrics(int l, bool materialized);
+    RunState rates_only(int b, int64_t p, int64_t step);
+    int64_t substeps(int b);
+    // module_snr of layer l of every run from the device's per-module sums
+    // (the CPU's module average, in the CPU's order).
+    std::vector<LayerSnr> metrics(int l, bool materialized);
 
     const cuda::DeviceApi& dev_;
-    const SimConfig& cfg_;
+    const std::vector<const SimConfig*> cfgs_;
+    const SimConfig& cfg_;  // the batch's loop structure (the same in every run)
     const RunPlan& plan_;
-    const int L_;
+    const int L_, R_;
+    int method_ = cuda::method_euler;
     void* base_ = nullptr;
-    std::vector<cuda::StackLayerDev<T>> layers_;
-    std::vector<cuda::StackScalars> scalars_, frozen_;
+    BatchArrays<T> arrays_;
     std::vector<int> par_;
-    std::vector<std::vector<double>> w0_;  // per layer, output order, as the device holds it (T-rounded)
+    std::vector<std::vector<std::vector<double>>> w0_;  // [run][layer], output order, as the device holds it
 };
 
 template <class T>
 void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const RunState* resume,
                           const ResidentWeights* resident) {
     // As the engine's init_blocks: the same checks and messages.
+    if (R_ > 1 && (resume || resident || !initial.empty()))
+        throw std::invalid_argument("stacked runs on the device: a batch starts every run from its seed");
     if (resident && static_cast<int>(resident->layers.size()) != L_)
         throw UserError("resident weights: " + std::to_string(resident->layers.size()) + " layers given for a plan of " +
                         std::to_string(L_));
-    std::vector<std::vector<double>> drawn;
-    if (!resume && !resident && initial.empty()) drawn = initial_weights(cfg_, plan_);
-    const auto& w_init = initial.empty() ? drawn : initial;
-    if (!resume && !resident && static_cast<int>(w_init.size()) != L_)
-        throw UserError("initial weights: " + std::to_string(w_init.size()) + " layers given for a plan of " +
+    if (!resume && !resident && !initial.empty() && static_cast<int>(initial.size()) != L_)
+        throw UserError("initial weights: " + std::to_string(initial.size()) + " layers given for a plan of " +
                         std::to_string(L_));
     if (resume && static_cast<int>(resume->layers.size()) != L_)
         throw UserError("checkpoint holds " + std::to_string(resume->layers.size()) + " layers; the config has " +
@@ -244,97 +291,113 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
                 throw UserError("checkpoint of " + layer_name(l) + " does not match the config's geometry");
         } else if (resident) {
             if (!resident->layers[l]) throw UserError("resident weights of " + layer_name(l) + ": null pointer");
-        } else if (w_init[l].size() != size_t(n * k)) {
+        } else if (!initial.empty() && initial[l].size() != size_t(n * k)) {
             throw UserError("initial weights of " + layer_name(l) + ": expected " + std::to_string(n * k) +
-                            " values, got " + std::to_string(w_init[l].size()));
+                            " values, got " + std::to_string(initial[l].size()));
         }
     }
 
     Arena counting(nullptr);
-    carve<T>(plan_, counting);
+    carve<T>(plan_, R_, counting);
     dev_check(dev_.alloc(&base_, counting.used()), "cudaMalloc");
     Arena arena(static_cast<char*>(base_));
-    layers_ = carve<T>(plan_, arena);
+    arrays_ = carve<T>(plan_, R_, arena);
 
-    const StepParams sp = StepParams::from(cfg_);
-    StepParams sp_frozen = sp;
-    sp_frozen.plastic = false;
-    const int method = stack_method_of(cfg_);
-    scalars_.resize(L_);
-    frozen_.resize(L_);
+    method_ = stack_method_of(cfg_);
     par_.assign(L_, 0);
-    w0_.resize(L_);
+    w0_.assign(R_, std::vector<std::vector<double>>(L_));
     for (int l = 0; l < L_; ++l) {
         const LayerPlan& pl = plan_.layers[l];
-        for (cuda::StackScalars* s : {&scalars_[l], &frozen_[l]}) {
-            s->run = run_scalars(cfg_, s == &scalars_[l] ? StepParams::from(cfg_, pl.fan_in) : sp_frozen);
-            s->drive = plan_.drive;
-            s->normalize = plan_.normalize ? 1 : 0;
-            s->periodic = plan_.periodic_border ? 1 : 0;
-            s->pattern_period = plan_.pattern_period;
-            s->method = method;
+        // The plan's index arrays: one copy for every run.
+        const cuda::StackLayerDev<T>& d0 = arrays_.runs[0][l];
+        up(const_cast<int64_t*>(d0.order), pl.order);
+        up(const_cast<int64_t*>(d0.offsets), pl.module_offsets);
+        up(const_cast<int64_t*>(d0.snr_rows), pl.snr_rows);
+        up(const_cast<int64_t*>(d0.snr_offsets), pl.snr_offsets);
+        up(const_cast<int64_t*>(d0.module_of_cell), pl.module_of_cell);
+        // Each run's descriptor and scalars (its own step parameters and seed).
+        std::vector<cuda::StackLayerDev<T>> descriptors(R_);
+        std::vector<cuda::StackScalars> active(R_), frozen(R_);
+        for (int b = 0; b < R_; ++b) {
+            const SimConfig& c = *cfgs_[b];
+            StepParams sp_frozen = StepParams::from(c);
+            sp_frozen.plastic = false;
+            for (cuda::StackScalars* s : {&active[b], &frozen[b]}) {
+                s->run = run_scalars(c, s == &active[b] ? StepParams::from(c, pl.fan_in) : sp_frozen);
+                s->drive = plan_.drive;
+                s->normalize = plan_.normalize ? 1 : 0;
+                s->periodic = plan_.periodic_border ? 1 : 0;
+                s->pattern_period = plan_.pattern_period;
+                s->method = method_;
+            }
+            descriptors[b] = arrays_.runs[b][l];
         }
-        const cuda::StackLayerDev<T>& d = layers_[l];
-        const int64_t n = pl.neurons, k = pl.fan_in;
-        up(const_cast<int64_t*>(d.order), pl.order);
-        up(const_cast<int64_t*>(d.offsets), pl.module_offsets);
-        up(const_cast<int64_t*>(d.snr_rows), pl.snr_rows);
-        up(const_cast<int64_t*>(d.snr_offsets), pl.snr_offsets);
-        up(const_cast<int64_t*>(d.module_of_cell), pl.module_of_cell);
-        if (resident) {
-            // block_from_state on the device: w = w0 = the caller's weights, v = 0.
-            up(d.r, std::vector<T>(size_t(n), static_cast<T>(cfg_.dynamics.bias)));
-            up(d.r_inh, std::vector<T>(size_t(pl.modules()), T(0)));
+        up(arrays_.layers[l], descriptors);
+        up(arrays_.active[l], active);
+        up(arrays_.frozen[l], frozen);
+    }
+
+    for (int b = 0; b < R_; ++b) {
+        std::vector<std::vector<double>> drawn;
+        if (!resume && !resident && initial.empty()) drawn = initial_weights(*cfgs_[b], plan_);
+        const auto& w_init = initial.empty() ? drawn : initial;
+        for (int l = 0; l < L_; ++l) {
+            const LayerPlan& pl = plan_.layers[l];
+            const cuda::StackLayerDev<T>& d = arrays_.runs[b][l];
+            const int64_t n = pl.neurons, k = pl.fan_in;
             up(d.substeps, std::vector<int64_t>{0});
             up(d.shared, std::vector<double>{1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0});
-            op(cuda::stack_op_load, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
-            continue;
-        }
-        // The engine's block_from_state: output order -> block order, K x n here.
-        const std::vector<double>* w;
-        const std::vector<double>* w0;
-        std::vector<double> zeros, rates, inh;
-        const std::vector<double>* v;
-        if (resume) {
-            const LayerState& s = resume->layers[l];
-            w = &s.w;
-            w0 = &s.w0;
-            v = &s.v;
-            rates = s.r;
-            inh = s.r_inh;
-        } else {
-            w = &w_init[l];
-            w0 = &w_init[l];
-            zeros.assign(w->size(), 0.0);
-            v = &zeros;
-            rates.assign(n, cfg_.dynamics.bias);
-            inh.assign(pl.modules(), 0.0);
-        }
-        std::vector<T> hw(n * k), hw0(n * k), hv(n * k), hr(n), hq(pl.modules());
-        w0_[l].assign(n * k, 0.0);
-        for (int64_t i = 0; i < n; ++i) {
-            const int64_t src = out_index(pl, i);
-            for (int64_t j = 0; j < k; ++j) {
-                hw[j * n + i] = static_cast<T>((*w)[src * k + j]);
-                hw0[j * n + i] = static_cast<T>((*w0)[src * k + j]);
-                hv[j * n + i] = static_cast<T>((*v)[src * k + j]);
-                w0_[l][src * k + j] = static_cast<double>(hw0[j * n + i]);
+            if (resident) {
+                // block_from_state on the device: w = w0 = the caller's weights, v = 0.
+                up(d.r, std::vector<T>(size_t(n), static_cast<T>(cfg_.dynamics.bias)));
+                up(d.r_inh, std::vector<T>(size_t(pl.modules()), T(0)));
+                op(cuda::stack_op_load, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
+                continue;
             }
-            hr[i] = static_cast<T>(rates[src]);
+            // The engine's block_from_state: output order -> block order, K x n here.
+            const std::vector<double>* w;
+            const std::vector<double>* w0;
+            std::vector<double> zeros, rates, inh;
+            const std::vector<double>* v;
+            if (resume) {
+                const LayerState& s = resume->layers[l];
+                w = &s.w;
+                w0 = &s.w0;
+                v = &s.v;
+                rates = s.r;
+                inh = s.r_inh;
+            } else {
+                w = &w_init[l];
+                w0 = &w_init[l];
+                zeros.assign(w->size(), 0.0);
+                v = &zeros;
+                rates.assign(n, cfgs_[b]->dynamics.bias);
+                inh.assign(pl.modules(), 0.0);
+            }
+            std::vector<T> hw(n * k), hw0(n * k), hv(n * k), hr(n), hq(pl.modules());
+            w0_[b][l].assign(n * k, 0.0);
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t src = out_index(pl, i);
+                for (int64_t j = 0; j < k; ++j) {
+                    hw[j * n + i] = static_cast<T>((*w)[src * k + j]);
+                    hw0[j * n + i] = static_cast<T>((*w0)[src * k + j]);
+                    hv[j * n + i] = static_cast<T>((*v)[src * k + j]);
+                    w0_[b][l][src * k + j] = static_cast<double>(hw0[j * n + i]);
+                }
+                hr[i] = static_cast<T>(rates[src]);
+            }
+            for (int64_t m = 0; m < pl.modules(); ++m) hq[m] = static_cast<T>(inh[m]);
+            up(d.w, hw);
+            up(d.w0, hw0);
+            up(d.v, hv);
+            up(d.r, hr);
+            up(d.r_inh, hq);
         }
-        for (int64_t m = 0; m < pl.modules(); ++m) hq[m] = static_cast<T>(inh[m]);
-        up(d.w, hw);
-        up(d.w0, hw0);
-        up(d.v, hv);
-        up(d.r, hr);
-        up(d.r_inh, hq);
-        up(d.substeps, std::vector<int64_t>{0});
-        up(d.shared, std::vector<double>{1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0});
     }
 }
 
 template <class T>
-RunState StackRunner<T>::snapshot(int64_t p, int64_t step) {
+RunState StackRunner<T>::snapshot(int b, int64_t p, int64_t step) {
     // The engine's state_from_block: block order (K x n) -> output order.
     RunState st;
     st.presentation = p;
@@ -342,7 +405,7 @@ RunState StackRunner<T>::snapshot(int64_t p, int64_t step) {
     std::vector<T> hw, hv, hr, hq;
     for (int l = 0; l < L_; ++l) {
         const LayerPlan& pl = plan_.layers[l];
-        const cuda::StackLayerDev<T>& d = layers_[l];
+        const cuda::StackLayerDev<T>& d = arrays_.runs[b][l];
         const int64_t n = pl.neurons, k = pl.fan_in;
         down(hw, d.w, n * k);
         down(hv, d.v, n * k);
@@ -354,7 +417,7 @@ RunState StackRunner<T>::snapshot(int64_t p, int64_t step) {
         s.w.resize(n * k);
         s.v.resize(n * k);
         s.r.resize(n);
-        s.w0 = w0_[l];
+        s.w0 = w0_[b][l];
         for (int64_t i = 0; i < n; ++i) {
             const int64_t dst = out_index(pl, i);
             for (int64_t j = 0; j < k; ++j) {
@@ -370,15 +433,15 @@ RunState StackRunner<T>::snapshot(int64_t p, int64_t step) {
 }
 
 template <class T>
-RunState StackRunner<T>::rates_only(int64_t p, int64_t step) {
+RunState StackRunner<T>::rates_only(int b, int64_t p, int64_t step) {
     RunState st;
     st.presentation = p;
     st.step = step;
     std::vector<T> hr, hq;
     for (int l = 0; l < L_; ++l) {
         const LayerPlan& pl = plan_.layers[l];
-        down(hr, layers_[l].r, pl.neurons);
-        down(hq, layers_[l].r_inh, pl.modules());
+        down(hr, arrays_.runs[b][l].r, pl.neurons);
+        down(hq, arrays_.runs[b][l].r_inh, pl.modules());
         LayerState s;
         s.n = pl.neurons;
         s.k = pl.fan_in;
@@ -391,77 +454,118 @@ RunState StackRunner<T>::rates_only(int64_t p, int64_t step) {
 }
 
 template <class T>
-LayerSnr StackRunner<T>::metrics(int l, bool materialized) {
-    const LayerPlan& pl = plan_.layers[l];
-    const int64_t modules = static_cast<int64_t>(pl.snr_offsets.size()) - 1;
-    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-    if (modules <= 0 || pl.fan_in <= 0) return {nan, nan};
-    op(cuda::stack_op_snr, l, 0, 0, 0, 0, materialized ? 1 : 0);
-    std::vector<double> part;
-    down(part, layers_[l].snr_part, 3 * size_t(modules));
-    // module_averages (src/core/snr.cpp): the same sums, the same order.
-    double snr_total = 0.0, mas_total = 0.0;
-    bool finite = true;
-    const double k = static_cast<double>(pl.fan_in);
-    for (int64_t m = 0; m < modules; ++m) {
-        finite = finite && part[3 * m + 2] != 0.0;
-        snr_total += part[3 * m] / k;
-        mas_total += part[3 * m + 1] / k;
+int64_t StackRunner<T>::substeps(int b) {
+    int64_t total = 0;
+    std::vector<int64_t> subs;
+    for (int l = 0; l < L_; ++l) {
+        down(subs, arrays_.runs[b][l].substeps, 1);
+        total += subs[0];
     }
-    const double md = static_cast<double>(modules);
-    return {-std::log(snr_total / md), mas_total / md, finite};
+    return total;
 }
 
 template <class T>
-RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, RunObserver& observer,
-                              const RunState* resume, const ResidentWeights* resident) {
+std::vector<LayerSnr> StackRunner<T>::metrics(int l, bool materialized) {
+    const LayerPlan& pl = plan_.layers[l];
+    const int64_t modules = static_cast<int64_t>(pl.snr_offsets.size()) - 1;
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    if (modules <= 0 || pl.fan_in <= 0) return std::vector<LayerSnr>(R_, LayerSnr{nan, nan});
+    op(cuda::stack_op_snr, l, 0, 0, 0, 0, materialized ? 1 : 0);
+    std::vector<double> part;
+    down(part, arrays_.snr[l], size_t(R_) * 3 * size_t(modules));
+    // module_averages (src/core/snr.cpp): the same sums, the same order.
+    std::vector<LayerSnr> out;
+    const double k = static_cast<double>(pl.fan_in), md = static_cast<double>(modules);
+    for (int b = 0; b < R_; ++b) {
+        const double* q = part.data() + size_t(b) * 3 * size_t(modules);
+        double snr_total = 0.0, mas_total = 0.0;
+        bool finite = true;
+        for (int64_t m = 0; m < modules; ++m) {
+            finite = finite && q[3 * m + 2] != 0.0;
+            snr_total += q[3 * m] / k;
+            mas_total += q[3 * m + 1] / k;
+        }
+        out.push_back({-std::log(snr_total / md), mas_total / md, finite});
+    }
+    return out;
+}
+
+template <class T>
+std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& observers, bool checkpoints,
+                                           const std::vector<std::vector<double>>& initial, const RunState* resume,
+                                           const ResidentWeights* resident) {
+    if (static_cast<int>(observers.size()) != R_) throw std::invalid_argument("one observer per stacked run");
+    const auto t_start = std::chrono::steady_clock::now();
     init(initial, resume, resident);
-    // As the engine: an observer that wants no states gets no on_begin and no
-    // checkpoint copies (RunObserver::wants_states).
-    const bool states = observer.wants_states();
-    const int L = L_;
+    const int L = L_, R = R_;
     const StepParams sp = StepParams::from(cfg_);
     const bool by_layer = plan_.schedule == LayerSchedule::layer_by_layer;
-    const int64_t S = sp.steps, P = cfg_.run.presentations, R = cfg_.run.record_every;
+    const int64_t S = sp.steps, P = cfg_.run.presentations, RE = cfg_.run.record_every;
     const double dt_record = sp.dt;
     auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
     auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
 
-    RunResult result;
-    result.layer_seconds.assign(L, 0.0);
-    result.pattern_seconds.assign(L, 0.0);
-    std::vector<double> nls(L), mas(L);
-    std::vector<char> rec_finite(L, 1), finite(L, 1), is_active(L, 1);
+    std::vector<RunResult> results(R);
+    // As the engine: an observer that wants no states gets no on_begin and no
+    // checkpoint copies (RunObserver::wants_states).
+    std::vector<char> states(R), live(R, 1);
+    for (int b = 0; b < R; ++b) {
+        results[b].layer_seconds.assign(L, 0.0);
+        results[b].pattern_seconds.assign(L, 0.0);
+        states[b] = observers[b]->wants_states() ? 1 : 0;
+    }
+    std::vector<std::vector<double>> nls(R, std::vector<double>(L)), mas(R, std::vector<double>(L));
+    std::vector<std::vector<char>> rec_finite(R, std::vector<char>(L, 1)), finite(R, std::vector<char>(L, 1));
+    std::vector<char> is_active(L, 1);
     std::vector<int64_t> s0(L, 0), stops;
 
-    auto metrics_of = [&](int l, bool materialized) {
-        const LayerSnr m = metrics(l, materialized);
-        nls[l] = m.neg_log_snr;
-        mas[l] = m.mean_abs_over_std;
-        rec_finite[l] = m.finite ? 1 : 0;
+    auto metrics_of = [&](int l, bool materialized, bool only_finite) {
+        const std::vector<LayerSnr> m = metrics(l, materialized);
+        for (int b = 0; b < R; ++b) {
+            if (only_finite && !finite[b][l]) continue;  // the engine computes no record of a non-finite state
+            nls[b][l] = m[b].neg_log_snr;
+            mas[b][l] = m[b].mean_abs_over_std;
+            rec_finite[b][l] = m[b].finite ? 1 : 0;
+        }
     };
     auto first_bad = [&](const std::vector<char>& ok) {
         for (int l = 0; l < L; ++l)
             if (!ok[l]) return l;
         return -1;
     };
-    auto diverge = [&](int l, int64_t at_step, const std::string& where) {
-        result.status = RunStatus::diverged;
-        result.diverged_at_step = at_step;
-        result.message = "layer " + std::to_string(l) + ": " + where + "; reduce plasticity.lr or dynamics.dt";
+    // Run b ends here: its state now is what the engine would hold when it
+    // leaves its loop (the batch goes on; run b's arrays are not read again).
+    auto finish = [&](int b, int64_t p, int64_t step) {
+        live[b] = 0;
+        results[b].state = resident ? rates_only(b, p, step) : snapshot(b, p, step);
+        results[b].integrator_steps = substeps(b);
     };
+    auto diverge = [&](int b, int l, int64_t at_step, const std::string& where, int64_t p, int64_t state_step) {
+        results[b].status = RunStatus::diverged;
+        results[b].diverged_at_step = at_step;
+        results[b].message = "layer " + std::to_string(l) + ": " + where + "; reduce plasticity.lr or dynamics.dt";
+        finish(b, p, state_step);
+    };
+    auto any_live = [&] { return std::find(live.begin(), live.end(), 1) != live.end(); };
 
     int64_t p = resume ? resume->presentation : 0;
     int64_t step = resume ? resume->step : 0;
     if (!resume) {
-        if (states) observer.on_begin(snapshot(0, 0));
-        for (int l = 0; l < L; ++l) metrics_of(l, true);
-        observer.on_record(0, 0.0, nls, mas);
+        for (int b = 0; b < R; ++b)
+            if (states[b]) observers[b]->on_begin(snapshot(b, 0, 0));
+        for (int l = 0; l < L; ++l) metrics_of(l, true, false);
+        for (int b = 0; b < R; ++b) observers[b]->on_record(0, 0.0, nls[b], mas[b]);
     }
     std::vector<double> fin;
-    for (; p < P; ++p) {
-        if (observer.stop_requested()) {
-            result.status = RunStatus::interrupted;
+    for (; p < P && any_live(); ++p) {
+        bool stop = false;
+        for (int b = 0; b < R; ++b) stop = stop || (live[b] && observers[b]->stop_requested());
+        if (stop) {  // Ctrl-C: every run of the batch stops at this boundary
+            for (int b = 0; b < R; ++b)
+                if (live[b]) {
+                    results[b].status = RunStatus::interrupted;
+                    finish(b, p, step);
+                }
             break;
         }
         const int act = by_layer ? active_layer(p) : -1;
@@ -470,9 +574,9 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
             s0[l] = by_layer ? std::max<int64_t>(0, step - S * first_presentation(l)) : step;
         }
         stops.clear();
-        for (int64_t j = R - (step % R); j < S; j += R) stops.push_back(j);
+        for (int64_t j = RE - (step % RE); j < S; j += RE) stops.push_back(j);
         stops.push_back(S);
-        const bool record_at_end = (step + S) % R == 0;
+        const bool record_at_end = (step + S) % RE == 0;
         // One segment of one layer: advance, then record or end (last).
         auto segment = [&](int l, size_t seg) {
             const bool last = seg + 1 == stops.size();
@@ -480,14 +584,17 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
             op(cuda::stack_op_segment, l, p, s0[l], from, stops[seg], 0, is_active[l] != 0);
             par_[l] ^= 1;
             if (!last) {
-                metrics_of(l, false);
+                metrics_of(l, false, false);
             } else {
                 op(cuda::stack_op_end, l, p, s0[l], 0, 0, 0, is_active[l] != 0);
-                down(fin, layers_[l].fin_part, plan_.layers[l].modules());
-                double acc = 0.0;
-                for (double f : fin) acc += f;
-                finite[l] = std::isfinite(acc) ? 1 : 0;
-                if (record_at_end && finite[l]) metrics_of(l, true);
+                const int64_t M = plan_.layers[l].modules();
+                down(fin, arrays_.fin[l], size_t(R) * M);
+                for (int b = 0; b < R; ++b) {
+                    double acc = 0.0;
+                    for (int64_t m = 0; m < M; ++m) acc += fin[size_t(b) * M + m];
+                    finite[b][l] = std::isfinite(acc) ? 1 : 0;
+                }
+                if (record_at_end) metrics_of(l, true, true);
             }
         };
         // Inputs layer after layer (each pattern from the layer below, from
@@ -497,28 +604,32 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
             op(cuda::stack_op_inputs, l, p, 0, 0, 0, 0, is_active[l] != 0);
             par_[l] = 0;
             if (l + 1 < L) op(cuda::stack_op_propagate, l, p);
-            if (observer.wants_inputs()) {
+            for (int b = 0; b < R; ++b) {
+                if (!live[b] || !observers[b]->wants_inputs()) continue;
                 const LayerPlan& pl = plan_.layers[l];
                 const int64_t n = pl.neurons, fan = pl.fan_in;
                 std::vector<T> hx;
-                down(hx, layers_[l].x, size_t(n * fan));
+                down(hx, arrays_.runs[b][l].x, size_t(n * fan));
                 std::vector<double> rows(static_cast<size_t>(n * fan));
                 for (int64_t i = 0; i < n; ++i)
                     for (int64_t j = 0; j < fan; ++j) rows[i * fan + j] = static_cast<double>(hx[j * n + i]);
-                observer.on_inputs(p, l, rows.data());
+                observers[b]->on_inputs(p, l, rows.data());
             }
         }
         for (int l = 0; l < L; ++l) segment(l, 0);
         auto record_inside = [&](size_t seg) {
-            const int bad = first_bad(rec_finite);
-            if (bad >= 0) {
-                diverge(bad, step + stops[seg], "the weights overflowed at step " + std::to_string(step + stops[seg]) +
-                                                    " (presentation " + std::to_string(p) +
-                                                    "; -log SNR_w cannot be computed there)");
-                return false;
+            const int64_t at = step + stops[seg];
+            for (int b = 0; b < R; ++b) {
+                if (!live[b]) continue;
+                if (const int bad = first_bad(rec_finite[b]); bad >= 0) {
+                    diverge(b, bad, at, "the weights overflowed at step " + std::to_string(at) + " (presentation " +
+                                            std::to_string(p) + "; -log SNR_w cannot be computed there)",
+                            p, step);
+                    continue;
+                }
+                observers[b]->on_record(at, static_cast<double>(at) * dt_record, nls[b], mas[b]);
             }
-            observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
-            return true;
+            return any_live();
         };
         bool ok = true;
         for (size_t seg = 1; seg < stops.size() && ok; ++seg) {
@@ -528,35 +639,37 @@ RunResult StackRunner<T>::run(const std::vector<std::vector<double>>& initial, R
         }
         if (!ok) break;
         step += S;
-        if (const int bad = first_bad(finite); bad >= 0) {
-            diverge(bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) +
-                                   " (steps " + std::to_string(step - S) + " to " + std::to_string(step) + ")");
-            break;
-        }
-        if (step % R == 0) {
-            if (const int bad = first_bad(rec_finite); bad >= 0) {
-                diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                       std::to_string(p) + "; -log SNR_w cannot be computed there)");
-                break;
+        for (int b = 0; b < R; ++b) {
+            if (!live[b]) continue;
+            if (const int bad = first_bad(finite[b]); bad >= 0) {
+                diverge(b, bad, step,
+                        "rates or weights became non-finite during presentation " + std::to_string(p) + " (steps " +
+                            std::to_string(step - S) + " to " + std::to_string(step) + ")",
+                        p, step);
+                continue;
             }
-            observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+            if (step % RE == 0) {
+                if (const int bad = first_bad(rec_finite[b]); bad >= 0) {
+                    diverge(b, bad, step,
+                            "the weights overflowed at step " + std::to_string(step) + " (presentation " +
+                                std::to_string(p) + "; -log SNR_w cannot be computed there)",
+                            p, step);
+                    continue;
+                }
+                observers[b]->on_record(step, static_cast<double>(step) * dt_record, nls[b], mas[b]);
+            }
+            observers[b]->on_progress(p + 1, P);
+            if (checkpoints && states[b] && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
+                observers[b]->on_checkpoint(snapshot(b, p + 1, step));
         }
-        observer.on_progress(p + 1, P);
-        if (states && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
-            observer.on_checkpoint(snapshot(p + 1, step));
     }
-    if (resident) {
+    for (int b = 0; b < R; ++b)
+        if (live[b]) finish(b, p, step);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    for (RunResult& r : results) r.seconds = seconds;  // the batch's wall time
+    if (resident)
         for (int l = 0; l < L; ++l) op(cuda::stack_op_store, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
-        result.state = rates_only(p, step);
-    } else {
-        result.state = snapshot(p, step);
-    }
-    std::vector<int64_t> subs;
-    for (int l = 0; l < L; ++l) {
-        down(subs, layers_[l].substeps, 1);
-        result.integrator_steps += subs[0];
-    }
-    return result;
+    return results;
 }
 
 }  // namespace
@@ -574,11 +687,65 @@ int stack_method_of(const SimConfig& cfg) {
                     "form and exponential); use --backend cpu");
 }
 
-long long stack_device_bytes(const SimConfig&, const RunPlan& plan, size_t elem) {
+long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem) {
     Arena counting(nullptr);
-    if (elem == 8) carve<double>(plan, counting);
-    else carve<float>(plan, counting);
+    if (elem == 8) carve<double>(plan, runs, counting);
+    else carve<float>(plan, runs, counting);
     return static_cast<long long>(counting.used());
+}
+
+long long stack_device_bytes(const SimConfig&, const RunPlan& plan, size_t elem) {
+    return stack_batch_device_bytes(plan, 1, elem);
+}
+
+std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan) {
+    // Everything the batch's one loop and shared arrays take from the first
+    // run: the plan (geometry, periods, patterns, borders, drive, schedule)
+    // and the loop structure (presentations, steps, records, checkpoints,
+    // method). Per-run scalars (seed, stream, tau, alpha, bias, lr, gamma,
+    // mu, schedules, noise, sub-step sizes) may differ.
+    const StepParams sp = StepParams::from(cfg);
+    std::string k;
+    auto add = [&k](auto v) {
+        if constexpr (std::is_floating_point_v<decltype(v)>) {  // the exact bits
+            uint64_t bits = 0;
+            const double d = v;
+            std::memcpy(&bits, &d, sizeof bits);
+            k += std::to_string(bits) + ",";
+        } else {
+            k += std::to_string(v) + ",";
+        }
+    };
+    for (const LayerPlan& pl : plan.layers) {
+        const LcGeometry& g = pl.g;
+        for (long long v : {(long long)pl.neurons, (long long)pl.fan_in, (long long)g.c_in, (long long)g.h_in,
+                            (long long)g.w_in, (long long)g.c_out, (long long)g.k, (long long)g.stride,
+                            (long long)g.padding, (long long)pl.period, (long long)pl.in_period,
+                            (long long)(pl.phi == Nonlinearity::relu)})
+            add(v);
+        k += "|";
+    }
+    add(plan.pattern_period);
+    add(plan.drive);
+    add(plan.normalize ? 1 : 0);
+    add(plan.periodic_border ? 1 : 0);
+    add(static_cast<int>(plan.schedule));
+    add(cfg.run.presentations);
+    add(cfg.run.record_every);
+    add(cfg.run.checkpoint_every);
+    add(sp.steps);
+    add(sp.dt);
+    add(stack_method_of(cfg));
+    return k;
+}
+
+int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem) {
+    size_t free_b = 0, total_b = 0;
+    dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
+    const long long one = stack_batch_device_bytes(plan, 1, elem);
+    const long long per_run = std::max<long long>(1, stack_batch_device_bytes(plan, 2, elem) - one);
+    const long long fit = 1 + (static_cast<long long>(free_b) - one) / per_run;
+    return static_cast<int>(std::clamp<long long>(fit, 1, 65535));
 }
 
 void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem) {
@@ -598,8 +765,21 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
                               const RunState* resume) {
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
-    if (fp64) return StackRunner<double>(dev, cfg, plan).run(initial, observer, resume);
-    return StackRunner<float>(dev, cfg, plan).run(initial, observer, resume);
+    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, true, initial, resume).front();
+    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, true, initial, resume).front();
+}
+
+std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, bool fp64,
+                                                 const std::vector<const SimConfig*>& cfgs, const RunPlan& plan,
+                                                 const std::vector<RunObserver*>& observers, bool checkpoints) {
+    if (plan.layers.empty()) throw UserError("a run needs at least one layer");
+    if (cfgs.empty()) return {};
+    const std::string key = stack_batch_key(*cfgs.front(), plan);
+    for (const SimConfig* c : cfgs)
+        if (stack_batch_key(*c, plan) != key)
+            throw std::invalid_argument("run_stack_batch_on_device: the runs differ in more than per-run scalars");
+    if (fp64) return StackRunner<double>(dev, cfgs, plan).run(observers, checkpoints);
+    return StackRunner<float>(dev, cfgs, plan).run(observers, checkpoints);
 }
 
 RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
@@ -609,8 +789,8 @@ RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimCon
         throw std::invalid_argument("run_resident: the observer wants states, which would copy the weights to the host");
     if (cfg.run.checkpoint_every < cfg.run.presentations)
         throw std::invalid_argument("run_resident: checkpoints would copy the weights to the host");
-    if (fp64) return StackRunner<double>(dev, cfg, plan).run({}, observer, nullptr, &weights);
-    return StackRunner<float>(dev, cfg, plan).run({}, observer, nullptr, &weights);
+    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, false, {}, nullptr, &weights).front();
+    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, false, {}, nullptr, &weights).front();
 }
 
 }  // namespace dynshare

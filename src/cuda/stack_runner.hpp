@@ -32,6 +32,23 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
                               const RunState* resume);
 
+// Device memory of a batch of `runs` runs of `plan` (one run: stack_device_bytes).
+long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem);
+// What runs must share to be integrated as one batch (run_stack_batch_on_device):
+// equal keys, one batch.
+std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan);
+// How many runs of `plan` fit the device's free memory at once (1 .. 65535).
+int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem);
+
+// Runs cfgs[b] (equal stack_batch_key, each with `plan`'s geometry) as one
+// batch: every kernel launch covers all of them, each from its own seed's
+// initial weights. observers[b] gets run b's reports, as from a run of its
+// own; the results are bit for bit those of run_stack_on_device per config.
+// `checkpoints`: call on_checkpoint (observers that want states).
+std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, bool fp64,
+                                                 const std::vector<const SimConfig*>& cfgs, const RunPlan& plan,
+                                                 const std::vector<RunObserver*>& observers, bool checkpoints);
+
 // The same run from weights already on the device (Backend::run_resident):
 // each layer's float array is read into the run's arrays and overwritten with
 // the final weights by kernels; no weight crosses to the host. The observer
