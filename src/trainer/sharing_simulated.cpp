@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <torch/cuda.h>
 #if __has_include(<c10/cuda/CUDAGuard.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)  // a LibTorch with CUDA
@@ -98,9 +99,11 @@ Backend& sleep_backend(const torch::Device& weights_device) {
         static const std::unique_ptr<Backend> cpu = make_cpu_backend();
         return *cpu;
     }
-    // Weights on a CUDA device: the CUDA backend takes their storage as it is
-    // (make_cuda_backend throws UserError when dynshare was built without
-    // CUDA or no device is usable). run.precision auto: the device's fp32.
+    // Weights on a CUDA device: the CUDA backend takes their storage as it is.
+    // run.precision auto: the device's fp32.
+    if (std::string why; !cuda_usable(&why))
+        throw UserError("sharing.mode simulated with train.device cuda: the sleep phase runs on dynshare's CUDA "
+                        "backend, which cannot run here (" + why + "); use train.device cpu");
     static const std::unique_ptr<Backend> cuda = make_cuda_backend(DevicePrecision::fp32);
     return *cuda;
 }

@@ -8,6 +8,7 @@
 #include "trainer/train_command.hpp"
 
 #include "dynshare/backend.hpp"
+#include "trainer/sharing.hpp"
 
 #include <torch/torch.h>
 
@@ -87,11 +88,9 @@ int run(const Request& r) {
     if (cfg.train.device == "cuda" && !torch::cuda::is_available())
         throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
     // The simulated sleep phase of weights on a GPU runs on dynshare's CUDA
-    // backend, on the tensors where they are (src/trainer/sharing_simulated.cpp).
-    if (std::string why; cfg.train.device == "cuda" && cfg.sharing.mode == trainer::SharingMode::simulated &&
-                         !cuda_usable(&why))
-        throw UserError("sharing.mode simulated with train.device cuda: the sleep phase runs on dynshare's CUDA "
-                        "backend, which cannot run here (" + why + "); use train.device cpu");
+    // backend, on the tensors where they are: refused now if it cannot.
+    if (cfg.train.device == "cuda" && cfg.sharing.mode == trainer::SharingMode::simulated)
+        trainer::sleep_backend(torch::Device(torch::kCUDA));
     // A data-parallel run (torchrun / srun variables): every check above and
     // below runs on every rank before any rank creates RUN_DIR.
     const trainer::WorldInfo world = trainer::world_from_env();

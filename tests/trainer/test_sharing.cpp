@@ -6,6 +6,7 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "dynshare/backend.hpp"
+#include "dynshare/errors.hpp"
 #include "dynshare/sleep_phase.hpp"
 #include "trainer/sharing.hpp"
 
@@ -187,6 +188,23 @@ TEST(Sharing, SleepPhaseOnTheCudaBackendWritesTheTensorsInPlace) {
     for (size_t l = 0; l < on_cpu.size(); ++l) {
         const double scale = on_cpu[l].abs().max().item<double>();
         EXPECT_LE((on_dev[l] - on_cpu[l]).abs().max().item<double>(), 2 * 6e-8 * scale) << "layer " << l;
+    }
+}
+
+// Where a phase runs: host weights on the CPU engine (which takes host
+// vectors), weights on a CUDA device on the CUDA backend (resident), or a
+// one-line UserError where dynshare's CUDA backend cannot run.
+TEST(Sharing, SleepBackendFollowsTheWeightsDevice) {
+    EXPECT_FALSE(sleep_backend(torch::kCPU).runs_resident());
+    if (cuda_usable(nullptr)) {
+        EXPECT_TRUE(sleep_backend(torch::Device(torch::kCUDA)).runs_resident());
+    } else {
+        try {
+            sleep_backend(torch::Device(torch::kCUDA));
+            ADD_FAILURE() << "no error without a usable CUDA backend";
+        } catch (const UserError& e) {
+            EXPECT_NE(std::string(e.what()).find("train.device cpu"), std::string::npos) << e.what();
+        }
     }
 }
 
