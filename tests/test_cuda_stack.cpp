@@ -653,3 +653,36 @@ TEST(EmulatedStackRun, BatchOfTwoEqualsTheRunsAlone) {
         EXPECT_EQ(both[1].state.layers[l].w, rb.state.layers[l].w) << "layer " << l;
     }
 }
+
+// A resident run that diverges leaves the caller's weights as they were (the
+// host path throws before it writes anything back: the same contract).
+TEST(EmulatedStackRun, ADivergedResidentRunLeavesTheWeights) {
+    StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::zero};
+    SimConfig cfg = stack_cfg(c, Precision::fp64);
+    cfg.plasticity.lr = 1e4;
+    cfg.plasticity.lr_scaling = LrScaling::none;
+    cfg.plasticity.schedule = ScheduleKind::constant;
+    cfg.run.presentations = 8;
+    cfg.run.checkpoint_every = 8;
+    validate(cfg);
+    const RunPlan plan = make_plan(cfg);
+    const cuda::DeviceApi& emu = cuda::emulated::api();
+    ResidentWeights rw;
+    std::vector<std::vector<float>> init(plan.num_layers());
+    for (int l = 0; l < plan.num_layers(); ++l) {
+        for (int64_t i = 0; i < plan.layers[l].weight_count(); ++i) init[l].push_back(1.0f + 0.01f * float(i % 7));
+        void* p = nullptr;
+        ASSERT_EQ(emu.alloc(&p, init[l].size() * sizeof(float)), nullptr);
+        ASSERT_EQ(emu.to_device(p, init[l].data(), init[l].size() * sizeof(float)), nullptr);
+        rw.layers.push_back(static_cast<float*>(p));
+    }
+    NoStates obs;
+    const RunResult r = make_cuda_backend_emulated(DevicePrecision::fp64)->run_resident(cfg, plan, rw, obs);
+    EXPECT_EQ(r.status, RunStatus::diverged) << "the case must diverge";
+    for (int l = 0; l < plan.num_layers(); ++l) {
+        std::vector<float> out(init[l].size());
+        ASSERT_EQ(emu.to_host(out.data(), rw.layers[l], out.size() * sizeof(float)), nullptr);
+        EXPECT_EQ(out, init[l]) << "layer " << l;
+        emu.release(rw.layers[l]);
+    }
+}

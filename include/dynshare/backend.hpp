@@ -59,7 +59,8 @@ public:
     // CPU backend says false: host weights go through run.
     virtual bool runs_resident() const { return false; }
     // A stacked run from `weights` (ResidentWeights), from the start, with
-    // the final weights written back over them. The observer must not want
+    // the final weights written back over them (unless it diverged: then
+    // they stay as they were). The observer must not want
     // states (RunObserver::wants_states) and the run takes no checkpoints:
     // the weights never reach the host. RunResult::state holds r and r_inh
     // only. Default: throws std::logic_error (backends with runs_resident()

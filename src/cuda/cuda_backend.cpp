@@ -587,11 +587,11 @@ public:
                         obs.push_back(observers[members[j]]);
                     }
                     std::vector<RunResult> rs =
-                        run_stack_batch_on_device(dev_, fp64, chunk, plan, obs, options.checkpoints);
+                        run_stack_batch_on_device(dev_, fp64, chunk, plan, obs, options);
                     for (size_t j = 0; j < rs.size(); ++j) results[members[from + j]] = std::move(rs[j]);
                 }
             }
-            if (!options.final_state)
+            if (!options.final_state)  // (the single-layer runs among them)
                 for (RunResult& r : results)
                     for (LayerState& l : r.state.layers) l.w.clear(), l.w0.clear(), l.v.clear();
             return results;

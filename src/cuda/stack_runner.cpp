@@ -209,10 +209,12 @@ public:
 
     // `initial`, `resume` and `resident` are for one run (R = 1) only; a
     // batch starts every run from its own seed's weights. `resident`: the
-    // weights are on the device already (run_stack_resident), and no state
-    // is copied to the host. `checkpoints`: call on_checkpoint (observers
-    // that want states).
-    std::vector<RunResult> run(const std::vector<RunObserver*>& observers, bool checkpoints,
+    // weights are on the device already (run_stack_resident), no state is
+    // copied to the host, and the final weights are written back unless the
+    // run diverged (then the caller's weights stay as they were).
+    // opt.checkpoints: call on_checkpoint (observers that want states);
+    // opt.final_state false: the final states hold the counters and rates only.
+    std::vector<RunResult> run(const std::vector<RunObserver*>& observers, const BatchOptions& opt,
                                const std::vector<std::vector<double>>& initial = {},
                                const RunState* resume = nullptr, const ResidentWeights* resident = nullptr);
 
@@ -491,7 +493,7 @@ std::vector<LayerSnr> StackRunner<T>::metrics(int l, bool materialized) {
 }
 
 template <class T>
-std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& observers, bool checkpoints,
+std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& observers, const BatchOptions& opt,
                                            const std::vector<std::vector<double>>& initial, const RunState* resume,
                                            const ResidentWeights* resident) {
     if (static_cast<int>(observers.size()) != R_) throw std::invalid_argument("one observer per stacked run");
@@ -537,7 +539,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
     // leaves its loop (the batch goes on; run b's arrays are not read again).
     auto finish = [&](int b, int64_t p, int64_t step) {
         live[b] = 0;
-        results[b].state = resident ? rates_only(b, p, step) : snapshot(b, p, step);
+        results[b].state = resident || !opt.final_state ? rates_only(b, p, step) : snapshot(b, p, step);
         results[b].integrator_steps = substeps(b);
     };
     auto diverge = [&](int b, int l, int64_t at_step, const std::string& where, int64_t p, int64_t state_step) {
@@ -659,7 +661,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
                 observers[b]->on_record(step, static_cast<double>(step) * dt_record, nls[b], mas[b]);
             }
             observers[b]->on_progress(p + 1, P);
-            if (checkpoints && states[b] && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
+            if (opt.checkpoints && states[b] && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
                 observers[b]->on_checkpoint(snapshot(b, p + 1, step));
         }
     }
@@ -667,7 +669,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
         if (live[b]) finish(b, p, step);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     for (RunResult& r : results) r.seconds = seconds;  // the batch's wall time
-    if (resident)
+    if (resident && results.front().status != RunStatus::diverged)
         for (int l = 0; l < L; ++l) op(cuda::stack_op_store, l, 0, 0, 0, 0, 0, true, resident->layers[l]);
     return results;
 }
@@ -765,21 +767,23 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
                               const RunState* resume) {
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
-    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, true, initial, resume).front();
-    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, true, initial, resume).front();
+    const BatchOptions all;  // checkpoints and the final state
+    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, all, initial, resume).front();
+    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, all, initial, resume).front();
 }
 
 std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, bool fp64,
                                                  const std::vector<const SimConfig*>& cfgs, const RunPlan& plan,
-                                                 const std::vector<RunObserver*>& observers, bool checkpoints) {
+                                                 const std::vector<RunObserver*>& observers,
+                                                 const BatchOptions& options) {
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
     if (cfgs.empty()) return {};
     const std::string key = stack_batch_key(*cfgs.front(), plan);
     for (const SimConfig* c : cfgs)
         if (stack_batch_key(*c, plan) != key)
             throw std::invalid_argument("run_stack_batch_on_device: the runs differ in more than per-run scalars");
-    if (fp64) return StackRunner<double>(dev, cfgs, plan).run(observers, checkpoints);
-    return StackRunner<float>(dev, cfgs, plan).run(observers, checkpoints);
+    if (fp64) return StackRunner<double>(dev, cfgs, plan).run(observers, options);
+    return StackRunner<float>(dev, cfgs, plan).run(observers, options);
 }
 
 RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
@@ -789,8 +793,11 @@ RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimCon
         throw std::invalid_argument("run_resident: the observer wants states, which would copy the weights to the host");
     if (cfg.run.checkpoint_every < cfg.run.presentations)
         throw std::invalid_argument("run_resident: checkpoints would copy the weights to the host");
-    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, false, {}, nullptr, &weights).front();
-    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, false, {}, nullptr, &weights).front();
+    BatchOptions none;
+    none.checkpoints = false;
+    none.final_state = false;
+    if (fp64) return StackRunner<double>(dev, {&cfg}, plan).run({&observer}, none, {}, nullptr, &weights).front();
+    return StackRunner<float>(dev, {&cfg}, plan).run({&observer}, none, {}, nullptr, &weights).front();
 }
 
 }  // namespace dynshare

@@ -44,14 +44,16 @@ int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t
 // batch: every kernel launch covers all of them, each from its own seed's
 // initial weights. observers[b] gets run b's reports, as from a run of its
 // own; the results are bit for bit those of run_stack_on_device per config.
-// `checkpoints`: call on_checkpoint (observers that want states).
+// options: BatchOptions (checkpoints; final_state false: no weights back).
 std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, bool fp64,
                                                  const std::vector<const SimConfig*>& cfgs, const RunPlan& plan,
-                                                 const std::vector<RunObserver*>& observers, bool checkpoints);
+                                                 const std::vector<RunObserver*>& observers,
+                                                 const BatchOptions& options);
 
 // The same run from weights already on the device (Backend::run_resident):
 // each layer's float array is read into the run's arrays and overwritten with
-// the final weights by kernels; no weight crosses to the host. The observer
+// the final weights by kernels (not when the run diverged: then the weights
+// stay as they were); no weight crosses to the host. The observer
 // must not want states, and checkpoints are not taken (std::invalid_argument
 // otherwise).
 RunResult run_stack_resident(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
