@@ -5,10 +5,13 @@
 // and messages, checkpoints and resume -- with the layers' state on the
 // device and every per-neuron and per-module computation in the kernels of
 // src/cuda/stack_kernels.cu (through DeviceApi::stack_f32/f64, so the GPU
-// and the emulator share this file). What travels back per presentation:
-// one double per module (state_finite) per layer, and at each record one
-// triple per SNR module per layer; the weights only for checkpoints and the
-// final state.
+// and the emulator share this file). The loop drives one run or a batch of
+// runs of one plan (a sweep: run_stack_batch_on_device), each launch covering
+// the whole batch, and reports to each run's observer as the engine would.
+// What travels back per presentation: one double per module (state_finite)
+// per layer and run, and at each record one triple per SNR module per layer
+// and run; the weights only for checkpoints and the final state (never for
+// resident weights, run_stack_resident).
 #include "cuda/stack_runner.hpp"
 
 #include <algorithm>
