@@ -39,6 +39,11 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
                                  const ResidentWeights& weights, uint64_t seed_run, Backend& backend);
 
+// UserError (one line) when `backend` cannot run the phase of `cfg` on
+// `geometry` (Backend::check: an integrator it lacks, too little device
+// memory); nothing is allocated.
+void check_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry, Backend& backend);
+
 // Per-layer -log SNR_w (Eq. 6) of LC weights, averaged over modules and
 // channels, non-border neurons only; `period` is the module period (k for grid).
 double lc_neg_log_snr(const LcGeometry& g, const double* weights, int period);

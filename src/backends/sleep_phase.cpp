@@ -86,6 +86,10 @@ SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeome
     return out;
 }
 
+void check_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry, Backend& backend) {
+    backend.check(phase_config(cfg, 0, backend.runs_resident()), make_stack_plan(cfg.stack, geometry));
+}
+
 SleepPhaseResult run_sleep_phase(const SimConfig& cfg, const std::vector<LcGeometry>& geometry,
                                  std::vector<std::vector<double>>& weights, uint64_t seed_run) {
     const auto cpu = make_cpu_backend();

@@ -747,10 +747,19 @@ std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan) {
 int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem) {
     size_t free_b = 0, total_b = 0;
     dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-    const long long one = stack_batch_device_bytes(plan, 1, elem);
-    const long long per_run = std::max<long long>(1, stack_batch_device_bytes(plan, 2, elem) - one);
-    const long long fit = 1 + (static_cast<long long>(free_b) - one) / per_run;
-    return static_cast<int>(std::clamp<long long>(fit, 1, 65535));
+    // Half of what is free, as the single-layer batches keep: one allocation
+    // of nearly all free memory fails on a real device (granularity,
+    // fragmentation, the context's own allocations).
+    const long long budget = static_cast<long long>(free_b / 2);
+    auto bytes = [&](long long r) { return stack_batch_device_bytes(plan, static_cast<int>(r), elem); };
+    const long long one = bytes(1);
+    if (one >= budget) return 1;  // check() has let one run through: it gets what there is
+    // The linear estimate, then the exact count (each array rounds to 256 bytes).
+    const long long per_run = std::max<long long>(1, (bytes(65) - one + 63) / 64);
+    long long r = std::clamp<long long>(1 + (budget - one) / per_run, 1, 65535);
+    while (r > 1 && bytes(r) > budget) --r;
+    while (r < 65535 && bytes(r + 1) <= budget) ++r;
+    return static_cast<int>(r);
 }
 
 void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem) {

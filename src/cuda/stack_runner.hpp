@@ -37,7 +37,7 @@ long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem);
 // What runs must share to be integrated as one batch (run_stack_batch_on_device):
 // equal keys, one batch.
 std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan);
-// How many runs of `plan` fit the device's free memory at once (1 .. 65535).
+// How many runs of `plan` fit half the device's free memory at once (1 .. 65535).
 int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem);
 
 // Runs cfgs[b] (equal stack_batch_key, each with `plan`'s geometry) as one

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "trainer/networks.hpp"
@@ -97,8 +98,18 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase,
                          Backend& backend);
 // Where the sleep phase of weights on `weights_device` runs: the CPU engine
-// for host weights, the CUDA backend (resident weights) for a CUDA device.
-Backend& sleep_backend(const torch::Device& weights_device);
+// for host weights; for a CUDA device the CUDA backend (resident weights), or,
+// where it cannot run, the CPU engine through the host, with the reason in
+// *notice. run_simulated_sleep also falls back to the CPU engine for a phase
+// the device refuses (an integrator it lacks, too little free memory),
+// saying so once on stderr.
+Backend& sleep_backend(const torch::Device& weights_device, std::string* notice = nullptr);
+// The backend a phase of `cfg` on the layers `geometry` runs on: `preferred`,
+// unless it refuses the phase (Backend::check: an integrator it lacks, too
+// little free device memory even after torch's cache is emptied); then the
+// CPU engine, with the reason in *notice.
+Backend& phase_backend(const RunConfig& cfg, const std::vector<LcGeometry>& geometry, Backend& preferred,
+                       std::string* notice);
 // Bytes of host memory that sleep phase takes on the layers `chain`: the
 // engine's estimate for the stacked plan without state copies
 // (run_memory_bytes(..., false): a sleep phase's observer wants none), which

@@ -11,12 +11,15 @@
 #include "dynshare/plan.hpp"
 #include "dynshare/sleep_phase.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include <torch/cuda.h>
 #if __has_include(<c10/cuda/CUDAGuard.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)  // a LibTorch with CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #define DYNSHARE_HAVE_C10_CUDA 1
 #endif
@@ -78,12 +81,6 @@ void sleep_resident(const SimConfig& sim, const std::vector<LcGeometry>& geo,
         rw.layers.push_back(w.data_ptr<float>());
         storage.push_back(w);
     }
-#ifdef DYNSHARE_HAVE_C10_CUDA
-    // The backend allocates and launches on the current device: make it the
-    // weights' (one GPU per rank in data-parallel runs).
-    std::optional<c10::cuda::CUDAGuard> on_device;
-    if (device.is_cuda()) on_device.emplace(device);
-#endif
     // The backend's kernels run on the legacy default stream; torch's queued
     // work on these tensors must be done first.
     if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
@@ -92,25 +89,78 @@ void sleep_resident(const SimConfig& sim, const std::vector<LcGeometry>& geo,
         if (storage[n].data_ptr() != layers[n]->weight.data_ptr()) layers[n]->weight.copy_(storage[n]);
 }
 
+// One line on stderr the first time each distinct reason is given.
+void notice_once(const std::string& text) {
+    static std::vector<std::string> said;
+    if (std::find(said.begin(), said.end(), text) != said.end()) return;
+    said.push_back(text);
+    std::fprintf(stderr, "notice: %s\n", text.c_str());
+}
+
 }  // namespace
 
-Backend& sleep_backend(const torch::Device& weights_device) {
-    if (!weights_device.is_cuda()) {
-        static const std::unique_ptr<Backend> cpu = make_cpu_backend();
+Backend& sleep_backend(const torch::Device& weights_device, std::string* notice) {
+    static const std::unique_ptr<Backend> cpu = make_cpu_backend();
+    if (!weights_device.is_cuda()) return *cpu;
+    // Weights on a CUDA device: the CUDA backend takes their storage as it is
+    // (run.precision auto: the device's fp32). Asked once per process, on the
+    // current device (the caller makes it the weights').
+    static std::string why;
+    static const bool usable = cuda_usable(&why);
+    if (!usable) {
+        if (notice)
+            *notice = "the simulated sleep phase runs on the CPU engine: dynshare's CUDA backend cannot run here (" +
+                      why + "); the LC weights go to the host and back in every phase";
         return *cpu;
     }
-    // Weights on a CUDA device: the CUDA backend takes their storage as it is.
-    // run.precision auto: the device's fp32.
-    if (std::string why; !cuda_usable(&why))
-        throw UserError("sharing.mode simulated with train.device cuda: the sleep phase runs on dynshare's CUDA "
-                        "backend, which cannot run here (" + why + "); use train.device cpu");
     static const std::unique_ptr<Backend> cuda = make_cuda_backend(DevicePrecision::fp32);
     return *cuda;
 }
 
+Backend& phase_backend(const RunConfig& cfg, const std::vector<LcGeometry>& geometry, Backend& preferred,
+                       std::string* notice) {
+    const SimConfig sim = engine_config(cfg, geometry, 0);
+    try {
+        check_sleep_phase(sim, geometry, preferred);
+        return preferred;
+    } catch (const UserError&) {
+    }
+#ifdef DYNSHARE_HAVE_C10_CUDA
+    c10::cuda::CUDACachingAllocator::emptyCache();  // torch's cached blocks count as used
+#endif
+    try {
+        check_sleep_phase(sim, geometry, preferred);
+        return preferred;
+    } catch (const UserError& e) {
+        if (notice) *notice = std::string("this sleep phase runs on the CPU engine: ") + e.what();
+    }
+    return sleep_backend(torch::Device(torch::kCPU));
+}
+
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase) {
     if (chain.empty()) return;
-    run_simulated_sleep(cfg, net, chain, phase, sleep_backend(net->lc_layers()[chain.front()].layer->weight.device()));
+    const torch::Device device = net->lc_layers()[chain.front()].layer->weight.device();
+#ifdef DYNSHARE_HAVE_C10_CUDA
+    // The CUDA backend allocates and launches on the current device: make it
+    // the weights' (one GPU per rank in data-parallel runs).
+    std::optional<c10::cuda::CUDAGuard> on_device;
+    if (device.is_cuda()) on_device.emplace(device);
+    const bool device_current = true;
+#else
+    const bool device_current = !device.is_cuda() || device.index() <= 0;
+#endif
+    std::string notice;
+    Backend* backend = &sleep_backend(device_current ? device : torch::Device(torch::kCPU), &notice);
+    if (!device_current)
+        notice = "the simulated sleep phase runs on the CPU engine: this LibTorch has no c10/cuda headers to make "
+                 "the weights' device " + device.str() + " current";
+    if (backend->runs_resident()) {
+        std::vector<LcGeometry> geo;
+        for (size_t i : chain) geo.push_back(net->lc_layers()[i].layer->geometry());
+        backend = &phase_backend(cfg, geo, *backend, &notice);
+    }
+    if (!notice.empty()) notice_once(notice);
+    run_simulated_sleep(cfg, net, chain, phase, *backend);
 }
 
 void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_t>& chain, uint64_t phase,

@@ -7,9 +7,6 @@
 // refused before it wrote anything. The work is in trainer.cpp.
 #include "trainer/train_command.hpp"
 
-#include "dynshare/backend.hpp"
-#include "trainer/sharing.hpp"
-
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -87,10 +84,6 @@ int run(const Request& r) {
     trainer::lc_isa();  // a DYNSHARE_LC_KERNEL this CPU cannot run is refused now, in one line
     if (cfg.train.device == "cuda" && !torch::cuda::is_available())
         throw UserError("train.device cuda: no CUDA device available (or this LibTorch has no CUDA support)");
-    // The simulated sleep phase of weights on a GPU runs on dynshare's CUDA
-    // backend, on the tensors where they are: refused now if it cannot.
-    if (cfg.train.device == "cuda" && cfg.sharing.mode == trainer::SharingMode::simulated)
-        trainer::sleep_backend(torch::Device(torch::kCUDA));
     // A data-parallel run (torchrun / srun variables): every check above and
     // below runs on every rank before any rank creates RUN_DIR.
     const trainer::WorldInfo world = trainer::world_from_env();
