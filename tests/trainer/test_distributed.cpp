@@ -254,21 +254,28 @@ TEST(Distributed, ResumedTwoRankRunEqualsAStraightOne) {
 
 // --resume at another world size: a checkpoint holds global quantities only
 // (the epoch's position counts global batches; the data order and crops come
-// from the seed for the whole global batch), so a run cut on 2 ranks and
-// resumed on 1 process, or cut on 1 and resumed on 2, follows the straight
-// 1-process trajectory. Not bit for bit: iterations on 2 ranks sum the
-// gradient in another order. Tolerance as in the 20-iteration test above,
-// scaled to this run's 8 epochs x 25 iterations: 200 * lr * 1e-2 = 2e-3.
-// Observed at width 32: 9e-8 (cut on 1, resumed on 2) and 3.7e-4 (cut on 2,
-// resumed on 1: the 2-rank summation order from the start, amplified over 200
-// iterations). A resume that lost one iteration fails it: the same
-// run stopped one iteration short (max_iterations 199) ends 8.7e-3 away at
-// width 4 and 1.0e-2 at width 32 (the width used here; measured 2026-12-02).
+// from the seed for the whole global batch), so a run cut on W1 processes and
+// resumed on W2 follows the straight run on W1: the reference is the straight
+// run of the first part's world size (1 process, or 2 ranks, which a cut and
+// resumed 2-rank run equals bit for bit: the test above), so the two differ
+// only in the summation order of the iterations after the resume. Not bit for
+// bit. Tolerance as in the 20-iteration test above, scaled to this run's 4
+// epochs x 25 iterations: 100 * lr * 1e-2 = 1e-3.
+// Why not the 1-process straight run for both: the rounding differences of
+// 2-rank sums grow chaotically over the iterations that follow (instant
+// sharing every 5, AdamW), at a rate that depends on the machine's kernels.
+// Cut on 2 and resumed on 1 against the 1-process straight run ended 3.7e-4
+// away after 8 epochs on an Intel AVX-512 machine, but 0.074 (8 epochs) and
+// 6.2e-3 (4 epochs) on an AMD AVX2 machine (2026-12-02), while its epoch
+// losses agreed to 7e-7 relative in the epoch of the cut: rounding amplified,
+// not a lost iteration. A resume that lost one iteration fails the test: the
+// same run stopped one iteration short ends 8.7e-3 away at width 4 and 1.0e-2
+// at width 32 (measured at 200 iterations, 2026-12-02: the last step's size).
 // /epochs/world_size records which epochs ran on how many processes.
 TEST(Distributed, ResumesAtAnotherWorldSize) {
     const auto dir = t::temp_dir("dist_reworld");
     std::string y = yaml(data_dir(), "{mode: instant, every: 5}", 32);
-    y.replace(y.find("epochs: 1"), 9, "epochs: 8");
+    y.replace(y.find("epochs: 1"), 9, "epochs: 4");
     y.replace(y.find("max_iterations: 20"), 18, "max_iterations: 100000");
     std::ofstream(dir + "/c.yaml") << y;
     const std::string cfg_path = dir + "/c.yaml";
@@ -293,10 +300,16 @@ TEST(Distributed, ResumesAtAnotherWorldSize) {
         for (int r = 0; r < world; ++r) rc.push_back(std::stoi("0" + slurp(run + ".c" + std::to_string(r) + ".rc")));
         return rc;
     };
+    {
+        const auto [r0, r1] = two_ranks(cfg_path + " -o " + dir + "/straight2", dir, port());
+        ASSERT_EQ(r0.status, 0) << r0.out;
+        ASSERT_EQ(r1.status, 0) << r1.out;
+    }
     const RunConfig cfg = load_run_config(cfg_path, {});
-    const auto straight = final_weights(dir + "/straight", cfg);
+    const auto straight1 = final_weights(dir + "/straight", cfg), straight2 = final_weights(dir + "/straight2", cfg);
     for (const int first : {2, 1}) {
         const int second = 3 - first;
+        const auto& straight = first == 1 ? straight1 : straight2;
         const std::string run = dir + "/from" + std::to_string(first);
         for (const int rc : cut(first, run)) ASSERT_EQ(rc, 130) << slurp(run + ".c0.log");
         if (second == 1) {
@@ -311,10 +324,12 @@ TEST(Distributed, ResumesAtAnotherWorldSize) {
         ASSERT_EQ(w.size(), straight.size());
         double worst = 0;
         for (size_t i = 0; i < w.size(); ++i) worst = std::max(worst, (w[i] - straight[i]).abs().max().item<double>());
-        EXPECT_LT(worst, 2e-3) << first << " then " << second << " processes left the 1-process trajectory";
-        std::printf("%d then %d processes: max |w - w(1 process straight)| after 8 epochs: %.3g\n", first, second, worst);
+        EXPECT_LT(worst, 1e-3) << first << " then " << second << " processes left the straight " << first
+                               << "-process trajectory";
+        std::printf("%d then %d processes: max |w - w(straight on %d)| after 4 epochs: %.3g\n", first, second, first,
+                    worst);
         const auto sizes = t::read_h5(run + "/metrics.h5", "/epochs/world_size");
-        ASSERT_EQ(sizes.size(), 8u);
+        ASSERT_EQ(sizes.size(), 4u);
         EXPECT_EQ(sizes.front(), first);
         EXPECT_EQ(sizes.back(), second);
         EXPECT_TRUE(std::is_sorted(sizes.begin(), sizes.end()) || std::is_sorted(sizes.rbegin(), sizes.rend()));
