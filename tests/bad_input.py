@@ -55,6 +55,8 @@ CASES = [
     ("sim backend cuda, overwrite", "simulate " + STACK + " --backend cuda -o {d}/run.h5 --overwrite", "--backend cuda"),
     ("sim weights without stack", "simulate --weights {d}/run.h5 -o {d}/n.h5", "--weights"),
     ("sim weights file missing", "simulate " + STACK + " --weights {d}/nope.h5 -o {d}/n.h5", "nope.h5"),
+    ("sim block kernel form unknown (environment)",
+     "DYNSHARE_BLOCK_KERNEL=sse9 simulate --set dynamics.block=4 -o {d}/run.h5 --overwrite", "DYNSHARE_BLOCK_KERNEL=sse9"),
     ("sim resume missing", "simulate --resume {d}/nope.h5", "nope.h5"),
     ("sim resume a sweep file", "simulate --resume {d}/sweep.h5", "sweep.h5"),
     ("sim resume complete", "simulate --resume {d}/run.h5", "complete"),

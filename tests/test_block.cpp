@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/block_gemm.hpp"
 #include "dynshare/config.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
@@ -167,6 +168,19 @@ TEST(Block, ClampedToPresentations) {
     EXPECT_NE(a.result.state.layers[0].w, one.result.state.layers[0].w);  // the block path ran
 }
 
+// A block of more presentations than a chunk of slots (256: the Gram
+// matrix is then built in pieces) and not a multiple of the vector width.
+TEST(Block, BlocksLongerThanAChunk) {
+    for (double momentum : {0.95, 0.0}) {
+        SCOPED_TRACE("momentum " + std::to_string(momentum));
+        SimConfig c = single(Integrator::euler, momentum);
+        c.run.presentations = 301;
+        c.run.record_every = 150 * 301;
+        c.run.checkpoint_every = 1000;
+        expect_close(run(c, 301), run(c, 1));
+    }
+}
+
 TEST(Block, ResumeInsideAndAtBlockEndBitIdentical) {
     for (Integrator integ : {Integrator::euler, Integrator::exponential}) {
         SimConfig c = single(integ, 0.95);
@@ -302,6 +316,23 @@ TEST(Block, StackSameBitsForOneAndTwoThreads) {
     const BlockRun two = run(c, 3);
     omp_set_num_threads(before);
     expect_same_bits(one, two);
+}
+
+// Every instruction set's GEMMs (core/block_gemm.hpp; the default is the
+// widest) follow the per-presentation path, which has no GEMMs.
+TEST(Block, EveryKernelFormMatchesPerPresentation) {
+    const SimdIsa before = block_isa();
+    const SimConfig s = stack(Integrator::exponential, BorderInput::zero, 0.5);
+    const SimConfig one = single(Integrator::euler, 0.95);
+    const BlockRun ref_s = run(s, 1), ref_one = run(one, 1);
+    for (SimdIsa isa : block_isas_available()) {
+        SCOPED_TRACE(to_string(isa));
+        set_block_isa(isa);
+        expect_close(run(s, 4), ref_s);
+        expect_close(run(s, 9), ref_s);
+        expect_close(run(one, 7), ref_one);
+    }
+    set_block_isa(before);
 }
 
 // Bad input ---------------------------------------------------------------

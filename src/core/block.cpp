@@ -2,7 +2,6 @@
 
 #include <omp.h>
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 
@@ -14,10 +13,7 @@ namespace {
 // not depend on the number of threads.
 constexpr int64_t kChunk = 256;
 
-struct Task {
-    int64_t g, r0, r1;  // group, slots [r0, r1)
-};
-
+template <class Task>
 std::vector<Task> tasks_of(const InputGroups& gr) {
     std::vector<Task> t;
     for (int64_t g = 0; g < gr.groups(); ++g)
@@ -26,11 +22,8 @@ std::vector<Task> tasks_of(const InputGroups& gr) {
     return t;
 }
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ColMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-using Stride = Eigen::OuterStride<>;
+// Loops over all slots run in parallel above this many (per presentation).
+constexpr int64_t kParallelSlots = int64_t(1) << 11;
 
 }  // namespace
 
@@ -41,9 +34,7 @@ InputGroups single_group(int64_t n) {
 }
 
 template <class T>
-void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum,
-                            BlockScratch<T>* scratch) {
-    scratch_ = scratch;
+void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum) {
     n_ = n;
     k_ = k;
     pmax_ = max_p;
@@ -53,65 +44,78 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     slot_group_.assign(static_cast<size_t>(n), 0);
     for (int64_t g = 0; g < G; ++g)
         std::fill(slot_group_.begin() + groups_.offsets[g], slot_group_.begin() + groups_.offsets[g + 1], g);
+    gemm_ = block_gemm<T>(block_isa());
+    tasks_ = tasks_of<Task>(groups_);
+    // Rows of whole 64-byte lines: the drives' kernel then runs the block's
+    // presentations in whole vectors (the padding columns of Xr are zero).
+    constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+    ld_ = (max_p + line - 1) / line * line;
     X_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * max_p), T(0)));
+    Xr_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * ld_), T(0)));
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
+    corr_.assign(static_cast<size_t>(G * 4 * max_p), T(0));
+    fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
     wx_.assign(np, T(0));
     w0x_.assign(np, T(0));
-    cw_.assign(np, T(0));
     vx_.assign(momentum ? np : 0, T(0));
-    cv_.assign(momentum ? np : 0, T(0));
+    ce_.assign(momentum ? 2 * np : np, T(0));
 }
 
 template <class T>
 void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
     nb_ = nb;
-    const int64_t n = n_, k = k_, P = pmax_;
+    const int64_t n = n_, k = k_, P = pmax_, ld = ld_;
     const bool id = groups_.identity();
     const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
-    BlockScratch<T>& sc = *scratch_;
-    if (!id) {
-        // Block-start rows in slot order.
-        sc.ws.resize(static_cast<size_t>(n * k));
-        if (momentum_) sc.vs.resize(static_cast<size_t>(n * k));
-        sc.w0s.resize(static_cast<size_t>(n * k));
-        const int64_t* mem = groups_.members.data();
-#pragma omp parallel for schedule(static) if (par)
-        for (int64_t s = 0; s < n; ++s) {
-            const int64_t i = mem[s];
-            std::copy_n(&b.w[i * k], k, &sc.ws[s * k]);
-            if (momentum_) std::copy_n(&b.v[i * k], k, &sc.vs[s * k]);
-            std::copy_n(&b.w0[i * k], k, &sc.w0s[s * k]);
+    // The drives run over whole vectors of presentations: nd columns, those
+    // past nb zero in Xr so that their drives are zero and unused.
+    const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
+    const std::vector<Task>& tasks = tasks_;
+    const int64_t ntask = static_cast<int64_t>(tasks.size()), G = groups_.groups();
+    const int64_t* mem = groups_.members.data();
+#pragma omp parallel for schedule(static) if (par && G > 1)
+    for (int64_t g = 0; g < G; ++g) {
+        const T* x = X_[g].data();
+        T* xr = Xr_[g].data();
+        for (int64_t j = 0; j < k; ++j) {
+            for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
+            std::fill(xr + j * ld + nb, xr + j * ld + nd, T(0));
         }
     }
-    const T* W = id ? b.w.data() : sc.ws.data();
-    const T* V = id ? b.v.data() : sc.vs.data();
-    const T* W0 = id ? b.w0.data() : sc.w0s.data();
-    const std::vector<Task> tasks = tasks_of(groups_);
-    const int64_t ntask = static_cast<int64_t>(tasks.size()), G = groups_.groups();
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-    for (int64_t t = 0; t < ntask + G; ++t) {
-        if (t >= ntask) {  // the group's Gram matrix
-            const int64_t g = t - ntask;
-            const Eigen::Map<const ColMat<T>> X(X_[g].data(), k, nb);
-            Eigen::Map<ColMat<T>, 0, Stride> gram(gram_[g].data(), nb, nb, Stride(P));
-            gram.noalias() = X.transpose() * X;
-            continue;
-        }
-        const Task& tk = tasks[t];
-        const int64_t rows = tk.r1 - tk.r0;
-        const Eigen::Map<const ColMat<T>> X(X_[tk.g].data(), k, nb);
-        auto drive = [&](const T* M, T* out) {
-            const Eigen::Map<const RowMat<T>> A(M + tk.r0 * k, rows, k);
-            Eigen::Map<RowMat<T>, 0, Stride> O(out + tk.r0 * P, rows, nb, Stride(P));
-            O.noalias() = A * X;
-        };
-        drive(W, wx_.data());
-        drive(W0, w0x_.data());
-        if (momentum_) drive(V, vx_.data());
-        for (int64_t s = tk.r0; s < tk.r1; ++s) {
-            std::fill_n(&cw_[s * P], nb, T(0));
-            if (momentum_) std::fill_n(&cv_[s * P], nb, T(0));
+#pragma omp parallel if (par)
+    {
+        // The chunk's rows where they are (slot s is neuron mem[s]): no copy
+        // of the weights into slot order. The drives come out slot-major and
+        // are stored presentation-major (q n + s), so that each presentation
+        // reads one contiguous run over the slots.
+        const T* arow[kChunk];
+        std::vector<T> out(static_cast<size_t>(kChunk * ld));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < ntask + G; ++t) {
+            if (t >= ntask) {  // the group's Gram matrix <x_r, x_q> (symmetric: each entry's sum runs
+                               // over the inputs in order, whichever of x_r, x_q is the row)
+                const int64_t g = t - ntask;
+                for (int64_t q0 = 0; q0 < nb; q0 += kChunk) {  // rows q0.. of at most kChunk
+                    const int64_t m = std::min(kChunk, nb - q0);
+                    for (int64_t q = 0; q < m; ++q) arow[q] = &X_[g][(q0 + q) * k];
+                    gemm_.drives(m, nd, k, arow, Xr_[g].data(), ld, out.data(), ld, false);
+                    for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
+                }
+                continue;
+            }
+            const Task& tk = tasks[t];
+            const int64_t rows = tk.r1 - tk.r0;
+            const T* xr = Xr_[tk.g].data();
+            auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
+                for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
+                gemm_.drives(rows, nd, k, arow, xr, ld, out.data(), ld, false);
+                for (int64_t q = 0; q < nb; ++q)
+                    for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
+            };
+            drive(b.w, wx_);
+            drive(b.w0, w0x_);
+            if (momentum_) drive(b.v, vx_);
         }
     }
     aw_ = 1;
@@ -125,39 +129,75 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
 template <class T>
 void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0,
                                    int64_t steps, T* z) {
-    const int64_t n = n_, P = pmax_;
+    const int64_t n = n_, P = pmax_, G = groups_.groups();
     it.begin_dots(b, s0);
     const auto d = it.dots();
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
     const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
     const bool id = groups_.identity();
     const int64_t* mem = groups_.members.data();
-    const bool par = !omp_in_parallel() && n * (q + 1) >= (int64_t(1) << 15);
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t s = 0; s < n; ++s) {
-        const int64_t i = id ? s : mem[s];
-        const T* gq = &gram_[slot_group_[s]][q * P];  // column q: <x_r, x_q>, r = 0..nb-1
-        const T* cw = &cw_[s * P];
-        const int64_t o = s * P + q;
-        T corr_w = T(0);
-        for (int64_t r = 0; r < q; ++r) corr_w += cw[r] * gq[r];
-        const T sw = aw * wx_[o] + av * (momentum_ ? vx_[o] : T(0)) + a0 * w0x_[o] + corr_w;
-        d.sw[i] = sw;
-        d.sd[i] = sw - w0x_[o];
-        d.xx[i] = gq[q];
-        if (momentum_) {
-            const T* cv = &cv_[s * P];
-            T corr_v = T(0);
-            for (int64_t r = 0; r < q; ++r) corr_v += cv[r] * gq[r];
-            d.sv[i] = bw * wx_[o] + bv * vx_[o] + b0 * w0x_[o] + corr_v;
-        } else {
-            d.sv[i] = T(0);
+    const bool par = !omp_in_parallel() && n >= kParallelSlots;
+    // Per group, the weights of the raw coefficients c_r, e_r (r < q) in the
+    // corrections: cw_r = f00 c_r + f01 e_r, cv_r = f10 c_r + f11 e_r (fold_[r]),
+    // times <x_r, x_q>.
+    for (int64_t g = 0; g < G; ++g) {
+        const T* gq = &gram_[g][q * P];
+        T* u = &corr_[g * 4 * P];
+        for (int64_t r = 0; r < q; ++r) {
+            const Fold& f = fold_[r];
+            u[r] = static_cast<T>(f.f00) * gq[r];
+            u[P + r] = static_cast<T>(f.f01) * gq[r];
+            u[2 * P + r] = static_cast<T>(f.f10) * gq[r];
+            u[3 * P + r] = static_cast<T>(f.f11) * gq[r];
         }
-        if (z) z[i] = sw;
+    }
+    const T* wxq = &wx_[q * n];
+    const T* w0xq = &w0x_[q * n];
+    const T* vxq = momentum_ ? &vx_[q * n] : nullptr;
+    const T* cr = ce_.data();                         // c_r of slot s at r n + s
+    const T* er = momentum_ ? cr + P * n : nullptr;  // e_r at (P + r) n + s
+    // Per chunk of slots (one group each): the corrections accumulate one
+    // earlier presentation at a time over the chunk (each c_r read once, in
+    // order), then the chunk's dot products.
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t) {
+        const Task& tk = tasks_[t];
+        const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
+        const T* u = &corr_[tk.g * 4 * P];
+        T cw[kChunk], cv[kChunk];
+        std::fill_n(cw, m, T(0));
+        std::fill_n(cv, m, T(0));
+        for (int64_t r = 0; r < q; ++r) {
+            const T* c = cr + r * n + r0;
+            if (momentum_) {
+                const T* e = er + r * n + r0;
+                const T u00 = u[r], u01 = u[P + r], u10 = u[2 * P + r], u11 = u[3 * P + r];
+                for (int64_t j = 0; j < m; ++j) {
+                    cw[j] += c[j] * u00 + e[j] * u01;
+                    cv[j] += c[j] * u10 + e[j] * u11;
+                }
+            } else {
+                const T u00 = u[r];
+                for (int64_t j = 0; j < m; ++j) cw[j] += c[j] * u00;
+            }
+        }
+        const T xx = gram_[tk.g][q * P + q];
+        for (int64_t j = 0; j < m; ++j) {
+            const int64_t s = r0 + j, i = id ? s : mem[s];
+            const T sw = aw * wxq[s] + av * (momentum_ ? vxq[s] : T(0)) + a0 * w0xq[s] + cw[j];
+            d.sw[i] = sw;
+            d.sd[i] = sw - w0xq[s];
+            d.xx[i] = xx;
+            d.sv[i] = momentum_ ? bw * wxq[s] + bv * vxq[s] + b0 * w0xq[s] + cv[j] : T(0);
+            if (z) z[i] = sw;
+        }
     }
     it.advance_to(steps);
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).
+    // The map (w, v) -> ((1 + G) w + F v, B w + A v) is the same for every
+    // neuron, so the earlier presentations' coefficients are not touched: their
+    // shared fold matrices are, and the raw c_q, e_q are stored once.
     const ReducedShared sh = it.shared();
     const double opg = 1.0 + sh.G;
     const double naw = opg * aw_ + sh.F * bw_, nav = opg * av_ + sh.F * bv_, na0 = opg * a0_ + sh.F * b0_ - sh.G;
@@ -168,27 +208,24 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     bw_ = nbw;
     bv_ = nbv;
     b0_ = nb0;
-    const T tG1 = static_cast<T>(opg), tF = static_cast<T>(sh.F), tA = static_cast<T>(sh.A),
-            tB = static_cast<T>(sh.B);
+    for (int64_t r = 0; r < q; ++r) {
+        Fold& f = fold_[r];
+        const Fold o = f;
+        f.f00 = opg * o.f00 + sh.F * o.f10;
+        f.f01 = opg * o.f01 + sh.F * o.f11;
+        f.f10 = sh.B * o.f00 + sh.A * o.f10;
+        f.f11 = sh.B * o.f01 + sh.A * o.f11;
+    }
+    fold_[q] = Fold{};
     const T* c = it.c().data();
     const T* e = it.e().data();
+    T* cq = &ce_[q * n];
+    T* eq = momentum_ ? &ce_[(P + q) * n] : nullptr;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t s = 0; s < n; ++s) {
         const int64_t i = id ? s : mem[s];
-        T* cw = &cw_[s * P];
-        if (momentum_) {
-            T* cv = &cv_[s * P];
-            for (int64_t r = 0; r < q; ++r) {
-                const T w = cw[r], v = cv[r];
-                cw[r] = tG1 * w + tF * v;
-                cv[r] = tB * w + tA * v;
-            }
-            cw[q] = c[i];
-            cv[q] = e[i];
-        } else {
-            for (int64_t r = 0; r < q; ++r) cw[r] = tG1 * cw[r];
-            cw[q] = c[i];
-        }
+        cq[s] = c[i];
+        if (momentum_) eq[s] = e[i];
     }
 }
 
@@ -197,38 +234,57 @@ void BlockedLayer<T>::finish(LayerBlock<T>& b) {
     const int64_t n = n_, k = k_, P = pmax_, nb = nb_;
     const bool id = groups_.identity();
     const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
-    const BlockScratch<T>& sc = *scratch_;
-    const T* W = id ? b.w.data() : sc.ws.data();
-    const T* V = id ? b.v.data() : sc.vs.data();
-    const T* W0 = id ? b.w0.data() : sc.w0s.data();
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
     const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
-    const std::vector<Task> tasks = tasks_of(groups_);
+    const std::vector<Task>& tasks = tasks_;
     const int64_t ntask = static_cast<int64_t>(tasks.size());
     const int64_t* mem = groups_.members.data();
+    std::vector<T> f00(static_cast<size_t>(nb)), f01(f00), f10(f00), f11(f00);
+    for (int64_t r = 0; r < nb; ++r) {
+        f00[r] = static_cast<T>(fold_[r].f00);
+        f01[r] = static_cast<T>(fold_[r].f01);
+        f10[r] = static_cast<T>(fold_[r].f10);
+        f11[r] = static_cast<T>(fold_[r].f11);
+    }
 #pragma omp parallel if (par)
     {
-        RowMat<T> tw, tv;
+        // Per chunk: the folded coefficients Cw, Cv (rows x nb), then C X^T
+        // (rows x k), with X^T's rows the block's inputs (X_ column-major).
+        std::vector<T> cw(static_cast<size_t>(kChunk * nb)), cv(momentum_ ? cw.size() : 0);
+        std::vector<T> tw(static_cast<size_t>(kChunk * k)), tv(momentum_ ? tw.size() : 0);
+        const T* crow[kChunk];
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; ++t) {
             const Task& tk = tasks[t];
             const int64_t rows = tk.r1 - tk.r0;
-            const Eigen::Map<const ColMat<T>> X(X_[tk.g].data(), k, nb);
-            const Eigen::Map<const RowMat<T>, 0, Stride> Cw(&cw_[tk.r0 * P], rows, nb, Stride(P));
-            tw.noalias() = Cw * X.transpose();
+            const T* x = X_[tk.g].data();
+            for (int64_t r = 0; r < nb; ++r) {
+                const T* c = &ce_[r * n + tk.r0];
+                if (momentum_) {
+                    const T* e = &ce_[(P + r) * n + tk.r0];
+                    for (int64_t j = 0; j < rows; ++j) {
+                        cw[j * nb + r] = f00[r] * c[j] + f01[r] * e[j];
+                        cv[j * nb + r] = f10[r] * c[j] + f11[r] * e[j];
+                    }
+                } else {
+                    for (int64_t j = 0; j < rows; ++j) cw[j * nb + r] = f00[r] * c[j];
+                }
+            }
+            for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb];
+            gemm_.update(rows, k, nb, crow, x, k, tw.data(), k, false);
             if (momentum_) {
-                const Eigen::Map<const RowMat<T>, 0, Stride> Cv(&cv_[tk.r0 * P], rows, nb, Stride(P));
-                tv.noalias() = Cv * X.transpose();
+                for (int64_t r = 0; r < rows; ++r) crow[r] = &cv[r * nb];
+                gemm_.update(rows, k, nb, crow, x, k, tv.data(), k, false);
             }
             for (int64_t s = tk.r0; s < tk.r1; ++s) {
                 const int64_t i = id ? s : mem[s];
-                // In place for one group in block order (ws aliases wo): read before write.
-                const T* ws = W + s * k;
-                const T* __restrict w0 = W0 + s * k;
+                // In place (ws is wo): each entry is read before it is written.
+                const T* ws = &b.w[i * k];
+                const T* __restrict w0 = &b.w0[i * k];
                 const T* __restrict pw = tw.data() + (s - tk.r0) * k;
                 T* wo = &b.w[i * k];
                 if (momentum_) {
-                    const T* vs = V + s * k;
+                    const T* vs = &b.v[i * k];
                     const T* __restrict pv = tv.data() + (s - tk.r0) * k;
                     T* vo = &b.v[i * k];
                     for (int64_t j = 0; j < k; ++j) {
@@ -247,6 +303,7 @@ void BlockedLayer<T>::finish(LayerBlock<T>& b) {
 template <class T>
 bool BlockedLayer<T>::coefficients_finite() const {
     double acc = aw_ + av_ + a0_ + bw_ + bv_ + b0_;
+    for (int64_t r = 0; r < nb_; ++r) acc += fold_[r].f00 + fold_[r].f01 + fold_[r].f10 + fold_[r].f11;
     return std::isfinite(acc);
 }
 

@@ -1,6 +1,6 @@
 // Blocked presentations (dynamics.block = P > 1): P presentations of one
 // layer as a handful of matrix products plus an O(N P^2) scalar recursion,
-// with the trajectory of the per-presentation path (docs/blocked_presentations.md).
+// with the trajectory of the per-presentation path (README "Blocked presentations").
 //
 // Within a block every neuron's weight and momentum stay in the span of the
 // block-start w^S, v^S, w^init (shared scalar coefficients) and the block's
@@ -14,16 +14,26 @@
 // coefficients instead of weights). The block's end materialises w, v with
 // one rank-P product C X^T.
 //
+// That fold maps every neuron's (Cw_r, Cv_r) by the same 2 x 2 matrix, so the
+// coefficients are kept raw (each presentation's c, e as the integrator left
+// them) with one product matrix per presentation for all neurons: a
+// presentation reads each earlier c_r, e_r once and writes none of them.
+// Per-presentation arrays (drives, coefficients) are presentation-major, so
+// each presentation streams contiguous runs over the neurons. The GEMMs read
+// the weights where they are (rows by pointer, core/block_gemm.hpp): no copy
+// into slot order.
+//
 // Neurons that see the same input row in every presentation form a group
 // (one layer: all neurons; stacked LC layers: the positions whose receptive
 // fields coincide, InputGroups from the input source). Neurons are handled in
 // slot order (group by group); each group's GEMMs run on fixed chunks of
-// rows, one chunk per task, each chunk single-threaded (EIGEN_DONT_PARALLELIZE):
-// the results do not depend on the number of threads.
+// rows, one chunk per task, each chunk single-threaded (core/block_gemm.hpp's
+// kernels): the results do not depend on the number of threads.
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "core/block_gemm.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
 
@@ -37,19 +47,12 @@ struct InputGroups {
     bool identity() const { return members.empty(); }
 };
 
-// Block-start rows in slot order, shared by the layers of a plan (they run
-// one after the other): unused when a layer's groups are the identity.
-template <class T>
-struct BlockScratch {
-    std::vector<T> ws, vs, w0s;
-};
-
 template <class T>
 class BlockedLayer {
 public:
     // n neurons with k inputs, at most max_p presentations per block;
     // momentum: the discrete form (v evolves); false: continuous (v is constant).
-    void setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum, BlockScratch<T>* scratch);
+    void setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum);
     const InputGroups& groups() const { return groups_; }
     // Where group g's input of presentation q goes (k values).
     T* input(int64_t g, int64_t q) { return &X_[g][static_cast<size_t>(q * k_)]; }
@@ -67,14 +70,33 @@ public:
 
 private:
     int64_t n_ = 0, k_ = 0, pmax_ = 0, nb_ = 0;
+    int64_t ld_ = 0;  // row stride of Xr: pmax rounded up to 64 bytes
     bool momentum_ = true;
     InputGroups groups_;
     std::vector<int64_t> slot_group_;    // slot -> group
     std::vector<std::vector<T>> X_;      // per group: k x pmax, column q = presentation q's input
+    std::vector<std::vector<T>> Xr_;     // per group: the same row-major, k x ld (zero past the block)
     std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
-    std::vector<T> wx_, vx_, w0x_;       // slot x pmax: drives of the block-start weights
-    std::vector<T> cw_, cv_;             // slot x pmax: coefficients along the inputs
-    BlockScratch<T>* scratch_ = nullptr;
+    std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
+    // The raw coordinates c_q (and e_q) of each presentation, as the
+    // integrator left them, presentation-major: c_q of slot s at q n + s,
+    // e_q at (pmax + q) n + s.
+    std::vector<T> ce_;
+    // Fixed chunks of at most 256 slots of one group: the unit of every
+    // parallel loop over slots, so no sum's order depends on the thread count.
+    struct Task {
+        int64_t g, r0, r1;  // group, slots [r0, r1)
+    };
+    std::vector<Task> tasks_;
+    // Presentation r's coefficients along x_r now: cw_r = f00 c_r + f01 e_r,
+    // cv_r = f10 c_r + f11 e_r. Each later presentation multiplies every
+    // (cw, cv) by the same 2 x 2 matrix, so one product per r serves all neurons.
+    struct Fold {
+        double f00 = 1, f01 = 0, f10 = 0, f11 = 1;
+    };
+    std::vector<Fold> fold_;             // pmax
+    std::vector<T> corr_;                // per group, 4 x pmax: fold_ times the Gram column of this presentation
+    BlockGemm<T> gemm_{};                // the kernels of the instruction set in use
     double aw_ = 1, av_ = 0, a0_ = 0, bw_ = 0, bv_ = 1, b0_ = 0;
 };
 

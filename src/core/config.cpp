@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "core/block_gemm.hpp"
 #include "dynshare/errors.hpp"
 
 namespace dynshare {
@@ -140,6 +141,8 @@ void validate_dynamics(const SimConfig& c) {
     finite("dynamics.bias", d.bias);
     non_negative("dynamics.macro_step", d.macro_step);
     at_least<int64_t>("dynamics.block", d.block, 1);
+    // A DYNSHARE_BLOCK_KERNEL this CPU cannot run is refused here, before any file is touched.
+    if (d.block > 1) block_isa();
     positive("dynamics.abs_tol", d.abs_tol);
     positive("dynamics.rel_tol", d.rel_tol);
     if (c.model == ModelKind::ei_rate) validate_step_size(d);  // the ideal model has no ODE

@@ -207,7 +207,6 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
     // one. A presentation with a record inside it runs alone (block 1), as do
     // all presentations of a plan whose inputs differ per neuron.
     const int64_t block = std::min<int64_t>(cfg.dynamics.block, P);
-    BlockScratch<T> scratch;
     std::vector<BlockedLayer<T>> blocked;
     if (block > 1 && cfg.model == ModelKind::ei_rate && !observer.wants_inputs()) {
         blocked.resize(L);
@@ -217,8 +216,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                 blocked.clear();
                 break;
             }
-            blocked[l].setup(plan.layers[l].neurons, plan.layers[l].fan_in, std::move(g), block, !sp.continuous,
-                             &scratch);
+            blocked[l].setup(plan.layers[l].neurons, plan.layers[l].fan_in, std::move(g), block, !sp.continuous);
         }
     }
     auto record_inside = [&](int64_t q) { return R - (q * S) % R < S; };  // a record strictly inside presentation q
@@ -460,16 +458,10 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
         else
             values += pl.fan_in;
         // Blocked presentations: five n x block arrays (drives, coefficients)
-        // and the block's inputs (at most one row per neuron); the slot-order
-        // scratch is bounded by 3 n k of the largest layer (counted below).
+        // and the block's inputs twice (column- and row-major, padded to 64
+        // bytes, + 8).
         const long double blk = static_cast<long double>(std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations));
-        if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + blk * pl.fan_in;
-    }
-    if (cfg.dynamics.block > 1 && plan.kind == PlanKind::stack) {
-        long double most = 0;
-        for (const LayerPlan& pl : plan.layers)
-            most = std::max(most, static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in));
-        values += 3 * most;
+        if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + 2 * (blk + 8) * pl.fan_in;
     }
     const long double bytes = values * 8;
     return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);

@@ -1,5 +1,7 @@
 #include "core/presentation.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -114,8 +116,10 @@ void PresentationIntegrator<T>::advance_to(int64_t j) {
                 // Sub-step: at most macro_step, and short enough that the weight
                 // change along x moves the drive by <= 10% (kappa |x|^2 h <= 0.1);
                 // never shorter than dt (the model's own clock).
-                double xx_max = 0.0;
-                for (T v : xx_) xx_max = std::max(xx_max, static_cast<double>(v));
+                double xx_max = 0.0;  // a maximum: the same for any thread count
+                const int64_t nx = static_cast<int64_t>(xx_.size());
+#pragma omp parallel for reduction(max : xx_max) if (!omp_in_parallel() && nx >= (int64_t(1) << 11))
+                for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
                 const double kappa = p_.kappa_at((t_local_ / p_.dt) + static_cast<double>(s0_));
                 double h = p_.macro_step;
                 if (kappa * xx_max > 0) h = std::min(h, 0.1 / (kappa * xx_max));

@@ -1,6 +1,8 @@
 // The continuous plasticity form, dw_i/dt = -kappa(t) [(r_i - b) x_i + gamma (w_i - w_i^init)],
 // integrated jointly with the rates. In reduced coordinates (no momentum:
 // A = 1, B = F = e = 0) the state is y = [r (n), c (n), r_inh (modules), G].
+#include <omp.h>
+
 #include <algorithm>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
@@ -119,7 +121,12 @@ void PresentationIntegrator<T>::exponential_substep(double h) {
     sub.decay = static_cast<T>(decay);
     sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
     const auto& off = b.module_offsets;
-    for (int64_t m = 0; m + 1 < static_cast<int64_t>(off.size()); ++m) {
+    // Modules are independent within a sub-step: each sums its own neurons
+    // in order, so the results do not depend on the number of threads.
+    const int64_t M = static_cast<int64_t>(off.size()) - 1;
+    const bool par = !omp_in_parallel() && b.n >= (int64_t(1) << 11) && M > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t m = 0; m < M; ++m) {
         const T cnt = static_cast<T>(off[m + 1] - off[m]);
         T zsum = T(0), rsum = T(0);
         for (int64_t i = off[m]; i < off[m + 1]; ++i) {
@@ -130,9 +137,10 @@ void PresentationIntegrator<T>::exponential_substep(double h) {
         const T zbar = zsum / cnt, mean_r = rsum / cnt;
         const MeanInhStep st = ei_mean_inh_exact(p_.ei, static_cast<double>(mean_r), static_cast<double>(b.r_inh[m]),
                                                  static_cast<double>(zbar), h);
-        sub.m = static_cast<T>(st.m);
-        sub.integral_m = static_cast<T>(st.integral_m);
-        for (int64_t i = off[m]; i < off[m + 1]; ++i) exponential_neuron<T>(sub, rnew_[i], zbar, mean_r, b.r[i], c_[i]);
+        ExpSubstep<T> sm = sub;
+        sm.m = static_cast<T>(st.m);
+        sm.integral_m = static_cast<T>(st.integral_m);
+        for (int64_t i = off[m]; i < off[m + 1]; ++i) exponential_neuron<T>(sm, rnew_[i], zbar, mean_r, b.r[i], c_[i]);
         b.r_inh[m] = static_cast<T>(st.q);
     }
     shared_.G = continuous_G(shared_.G, decay);

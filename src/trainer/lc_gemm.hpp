@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/simd_isa.hpp"
+
 namespace dynshare::trainer {
 
 template <class T>
@@ -23,9 +25,9 @@ struct LcGemm {
     const char* name;  // the instruction set
 };
 
-enum class LcIsa { portable, avx2, avx512 };
+// The instruction sets (core/simd_isa.hpp, shared with the block GEMMs).
+using LcIsa = SimdIsa;
 
-const char* to_string(LcIsa isa);
 // Compiled in and supported by this CPU, narrowest first (portable always).
 std::vector<LcIsa> lc_isas_available();
 // In use: set_lc_isa's, else DYNSHARE_LC_KERNEL's (read once; a name not

@@ -4,7 +4,6 @@
 #include "trainer/lc_gemm_body.hpp"
 
 #include <atomic>
-#include <cstdlib>
 
 #include "dynshare/errors.hpp"
 
@@ -22,46 +21,19 @@ namespace {
 bool cpu_has(LcIsa isa) {
     switch (isa) {
         case LcIsa::portable: return true;
-        case LcIsa::avx2:
 #if defined(DYNSHARE_LC_HAVE_AVX2)
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-            return false;
+        case LcIsa::avx2: return cpu_supports(isa);
 #endif
-        case LcIsa::avx512:
 #if defined(DYNSHARE_LC_HAVE_AVX512)
-            return __builtin_cpu_supports("avx512f");
-#else
-            return false;
+        case LcIsa::avx512: return cpu_supports(isa);
 #endif
+        default: return false;
     }
-    return false;
-}
-
-LcIsa from_environment() {
-    const std::vector<LcIsa> have = lc_isas_available();
-    const char* env = std::getenv("DYNSHARE_LC_KERNEL");
-    if (!env || !*env || std::string(env) == "auto") return have.back();
-    std::string allowed = "auto";
-    for (LcIsa isa : have) {
-        if (env == std::string(to_string(isa))) return isa;
-        allowed += std::string(", ") + to_string(isa);
-    }
-    throw UserError(std::string("DYNSHARE_LC_KERNEL=") + env + ": allowed values on this machine are " + allowed);
 }
 
 std::atomic<int> chosen{-1};
 
 }  // namespace
-
-const char* to_string(LcIsa isa) {
-    switch (isa) {
-        case LcIsa::portable: return "portable";
-        case LcIsa::avx2: return "avx2";
-        case LcIsa::avx512: return "avx512";
-    }
-    return "?";
-}
 
 std::vector<LcIsa> lc_isas_available() {
     std::vector<LcIsa> out;
@@ -73,7 +45,7 @@ std::vector<LcIsa> lc_isas_available() {
 LcIsa lc_isa() {
     int c = chosen.load();
     if (c < 0) {
-        c = int(from_environment());
+        c = int(isa_from_environment("DYNSHARE_LC_KERNEL", lc_isas_available()));
         chosen.store(c);
     }
     return LcIsa(c);

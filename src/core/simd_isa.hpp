@@ -1,0 +1,24 @@
+// The x86 instruction sets that dynshare's hand-vectorised kernels are
+// compiled for (each kernel family once per set, in its own file), and the
+// choice among them at run time: the CPU's features, or an environment
+// variable naming one (to compare runs made on different CPUs bit for bit).
+// Used by the blocked presentations' GEMMs (core/block_gemm.hpp) and the
+// trainer's LC kernel (trainer/lc_gemm.hpp).
+#pragma once
+#include <vector>
+
+namespace dynshare {
+
+enum class SimdIsa { portable, avx2, avx512 };
+
+const char* to_string(SimdIsa isa);
+// Whether this CPU can run code built for isa (portable: always). Says
+// nothing about whether a kernel family was compiled for it.
+bool cpu_supports(SimdIsa isa);
+// The set the environment variable `variable` names among `have` (compiled
+// in and supported, narrowest first, portable always): unset, empty or
+// "auto" -> the widest; a name not in `have` -> UserError naming the
+// variable and the allowed values.
+SimdIsa isa_from_environment(const char* variable, const std::vector<SimdIsa>& have);
+
+}  // namespace dynshare
