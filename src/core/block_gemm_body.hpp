@@ -14,17 +14,7 @@
 
 namespace dynshare::DYNSHARE_BLOCK_ISA {
 
-template <class T, int Bytes>
-struct Simd {
-    static constexpr int64_t V = Bytes / int64_t(sizeof(T));
-    typedef T vec __attribute__((vector_size(Bytes)));
-    static vec load(const T* p) {
-        vec v;
-        std::memcpy(&v, p, sizeof v);
-        return v;
-    }
-    static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof v); }
-};
+#include "core/simd_vector.inc"
 
 // One register block: R rows x C vectors of C (R C accumulators, C loads of
 // B and R broadcasts of A per k; R C + C + 1 registers must fit the file).

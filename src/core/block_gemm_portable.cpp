@@ -3,11 +3,6 @@
 #define DYNSHARE_BLOCK_ISA portable
 #include "core/block_gemm_body.hpp"
 
-#include <atomic>
-#include <string>
-
-#include "dynshare/errors.hpp"
-
 namespace dynshare {
 
 // Defined by block_gemm_avx2.cpp / block_gemm_avx512.cpp when the compiler
@@ -19,67 +14,49 @@ BlockGemm<double> block_gemm_avx512_f64();
 
 namespace {
 
-bool compiled_in(SimdIsa isa) {
-    switch (isa) {
-        case SimdIsa::portable: return true;
+// The forms compiled in: their table functions, or null (never linked).
 #if defined(DYNSHARE_BLOCK_HAVE_AVX2)
-        case SimdIsa::avx2: return true;
+constexpr bool kAvx2 = true;
+#define DYNSHARE_AVX2_TABLE(f) &f
+#else
+constexpr bool kAvx2 = false;
+#define DYNSHARE_AVX2_TABLE(f) nullptr
 #endif
 #if defined(DYNSHARE_BLOCK_HAVE_AVX512)
-        case SimdIsa::avx512: return true;
+constexpr bool kAvx512 = true;
+#define DYNSHARE_AVX512_TABLE(f) &f
+#else
+constexpr bool kAvx512 = false;
+#define DYNSHARE_AVX512_TABLE(f) nullptr
 #endif
-        default: return false;
-    }
+
+IsaChoice& choice() {
+    static IsaChoice c("DYNSHARE_BLOCK_KERNEL", "block GEMMs'", kAvx2, kAvx512);
+    return c;
 }
 
-std::atomic<int> chosen{-1};
+// The table of isa, or portable's (a form not compiled in is never chosen).
+template <class T>
+BlockGemm<T> pick(SimdIsa isa, BlockGemm<T> (*avx2)(), BlockGemm<T> (*avx512)()) {
+    if (isa == SimdIsa::avx2 && avx2) return avx2();
+    if (isa == SimdIsa::avx512 && avx512) return avx512();
+    // 16 xmm registers: 4 x 2 blocks.
+    return portable::table<T, 16, 4, 2, 4, 2>("portable");
+}
 
 }  // namespace
 
-std::vector<SimdIsa> block_isas_available() {
-    std::vector<SimdIsa> out;
-    for (SimdIsa isa : {SimdIsa::portable, SimdIsa::avx2, SimdIsa::avx512})
-        if (compiled_in(isa) && cpu_supports(isa)) out.push_back(isa);
-    return out;
-}
+std::vector<SimdIsa> block_isas_available() { return choice().available(); }
+SimdIsa block_isa() { return choice().get(); }
+void set_block_isa(SimdIsa isa) { choice().set(isa); }
 
-SimdIsa block_isa() {
-    int c = chosen.load();
-    if (c < 0) {
-        c = int(isa_from_environment("DYNSHARE_BLOCK_KERNEL", block_isas_available()));
-        chosen.store(c);
-    }
-    return SimdIsa(c);
-}
-
-void set_block_isa(SimdIsa isa) {
-    if (!compiled_in(isa) || !cpu_supports(isa))
-        throw UserError(std::string("the block GEMMs' ") + to_string(isa) + " form is not available here");
-    chosen.store(int(isa));
-}
-
-// 16 xmm registers: 4 x 2 blocks.
 template <>
 BlockGemm<float> block_gemm<float>(SimdIsa isa) {
-#if defined(DYNSHARE_BLOCK_HAVE_AVX2)
-    if (isa == SimdIsa::avx2) return block_gemm_avx2_f32();
-#endif
-#if defined(DYNSHARE_BLOCK_HAVE_AVX512)
-    if (isa == SimdIsa::avx512) return block_gemm_avx512_f32();
-#endif
-    (void)isa;
-    return portable::table<float, 16, 4, 2, 4, 2>("portable");
+    return pick<float>(isa, DYNSHARE_AVX2_TABLE(block_gemm_avx2_f32), DYNSHARE_AVX512_TABLE(block_gemm_avx512_f32));
 }
 template <>
 BlockGemm<double> block_gemm<double>(SimdIsa isa) {
-#if defined(DYNSHARE_BLOCK_HAVE_AVX2)
-    if (isa == SimdIsa::avx2) return block_gemm_avx2_f64();
-#endif
-#if defined(DYNSHARE_BLOCK_HAVE_AVX512)
-    if (isa == SimdIsa::avx512) return block_gemm_avx512_f64();
-#endif
-    (void)isa;
-    return portable::table<double, 16, 4, 2, 4, 2>("portable");
+    return pick<double>(isa, DYNSHARE_AVX2_TABLE(block_gemm_avx2_f64), DYNSHARE_AVX512_TABLE(block_gemm_avx512_f64));
 }
 
 }  // namespace dynshare

@@ -40,4 +40,30 @@ SimdIsa isa_from_environment(const char* variable, const std::vector<SimdIsa>& h
     throw UserError(std::string(variable) + "=" + env + ": allowed values on this machine are " + allowed);
 }
 
+bool IsaChoice::has(SimdIsa isa) const {
+    const bool compiled = isa == SimdIsa::portable || (isa == SimdIsa::avx2 && avx2_) || (isa == SimdIsa::avx512 && avx512_);
+    return compiled && cpu_supports(isa);
+}
+
+std::vector<SimdIsa> IsaChoice::available() const {
+    std::vector<SimdIsa> out;
+    for (SimdIsa isa : {SimdIsa::portable, SimdIsa::avx2, SimdIsa::avx512})
+        if (has(isa)) out.push_back(isa);
+    return out;
+}
+
+SimdIsa IsaChoice::get() {
+    int c = chosen_.load();
+    if (c < 0) {
+        c = int(isa_from_environment(variable_, available()));
+        chosen_.store(c);
+    }
+    return SimdIsa(c);
+}
+
+void IsaChoice::set(SimdIsa isa) {
+    if (!has(isa)) throw UserError(std::string("the ") + family_ + " " + to_string(isa) + " form is not available here");
+    chosen_.store(int(isa));
+}
+
 }  // namespace dynshare

@@ -5,6 +5,7 @@
 // Used by the blocked presentations' GEMMs (core/block_gemm.hpp) and the
 // trainer's LC kernel (trainer/lc_gemm.hpp).
 #pragma once
+#include <atomic>
 #include <vector>
 
 namespace dynshare {
@@ -20,5 +21,26 @@ bool cpu_supports(SimdIsa isa);
 // "auto" -> the widest; a name not in `have` -> UserError naming the
 // variable and the allowed values.
 SimdIsa isa_from_environment(const char* variable, const std::vector<SimdIsa>& have);
+
+// One kernel family's choice of instruction set: the forms compiled in
+// (portable always), those the CPU also runs, and the one in use, read from
+// the environment variable once unless set() chose it.
+class IsaChoice {
+public:
+    // family: how errors name it, possessive ("block GEMMs'").
+    IsaChoice(const char* variable, const char* family, bool avx2_compiled, bool avx512_compiled)
+        : variable_(variable), family_(family), avx2_(avx2_compiled), avx512_(avx512_compiled) {}
+    // Compiled in and supported by this CPU, narrowest first.
+    std::vector<SimdIsa> available() const;
+    bool has(SimdIsa isa) const;
+    SimdIsa get();
+    void set(SimdIsa isa);  // throws UserError naming the family if the form is not available
+
+private:
+    const char* variable_;
+    const char* family_;
+    bool avx2_, avx512_;
+    std::atomic<int> chosen_{-1};
+};
 
 }  // namespace dynshare

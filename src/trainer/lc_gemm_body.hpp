@@ -19,22 +19,7 @@
 
 namespace dynshare::trainer::DYNSHARE_LC_ISA {
 
-template <class T, int Bytes>
-struct Simd {
-    static constexpr int64_t V = Bytes / int64_t(sizeof(T));
-    typedef T vec __attribute__((vector_size(Bytes)));
-    static vec load(const T* p) {
-        vec v;
-        std::memcpy(&v, p, sizeof v);
-        return v;
-    }
-    static void store(T* p, const vec& v) { std::memcpy(p, &v, sizeof v); }
-    static T sum(const vec& v) {
-        T s = 0;
-        for (int64_t i = 0; i < V; ++i) s += v[i];
-        return s;
-    }
-};
+#include "core/simd_vector.inc"
 
 // C[m][coff + n] (+)= sum_k A(m, k) B[k][boff + n] for m < M, n < N, k < K,
 // with A(m, k) = a[m am + k ak] and the rows of B and C given by pointers.

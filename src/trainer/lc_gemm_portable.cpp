@@ -3,10 +3,6 @@
 #define DYNSHARE_LC_ISA portable
 #include "trainer/lc_gemm_body.hpp"
 
-#include <atomic>
-
-#include "dynshare/errors.hpp"
-
 namespace dynshare::trainer {
 
 // Defined by lc_gemm_avx2.cpp / lc_gemm_avx512.cpp when the compiler builds
@@ -18,56 +14,49 @@ LcGemm<double> lc_gemm_avx512_f64();
 
 namespace {
 
-bool cpu_has(LcIsa isa) {
-    switch (isa) {
-        case LcIsa::portable: return true;
+// The forms compiled in: their table functions, or null (never linked).
 #if defined(DYNSHARE_LC_HAVE_AVX2)
-        case LcIsa::avx2: return cpu_supports(isa);
+constexpr bool kAvx2 = true;
+#define DYNSHARE_AVX2_TABLE(f) &f
+#else
+constexpr bool kAvx2 = false;
+#define DYNSHARE_AVX2_TABLE(f) nullptr
 #endif
 #if defined(DYNSHARE_LC_HAVE_AVX512)
-        case LcIsa::avx512: return cpu_supports(isa);
+constexpr bool kAvx512 = true;
+#define DYNSHARE_AVX512_TABLE(f) &f
+#else
+constexpr bool kAvx512 = false;
+#define DYNSHARE_AVX512_TABLE(f) nullptr
 #endif
-        default: return false;
-    }
+
+IsaChoice& choice() {
+    static IsaChoice c("DYNSHARE_LC_KERNEL", "LC kernel's", kAvx2, kAvx512);
+    return c;
 }
 
-std::atomic<int> chosen{-1};
+// The table of isa, or portable's (a form not compiled in is never chosen).
+template <class T>
+LcGemm<T> pick(LcIsa isa, LcGemm<T> (*avx2)(), LcGemm<T> (*avx512)()) {
+    if (isa == LcIsa::avx2 && avx2) return avx2();
+    if (isa == LcIsa::avx512 && avx512) return avx512();
+    // Blocks for 16 vector registers (SSE2 has 16 xmm).
+    return portable::table<T, 16, 2, 4>("portable");
+}
 
 }  // namespace
 
-std::vector<LcIsa> lc_isas_available() {
-    std::vector<LcIsa> out;
-    for (LcIsa isa : {LcIsa::portable, LcIsa::avx2, LcIsa::avx512})
-        if (cpu_has(isa)) out.push_back(isa);
-    return out;
-}
+std::vector<LcIsa> lc_isas_available() { return choice().available(); }
+LcIsa lc_isa() { return choice().get(); }
+void set_lc_isa(LcIsa isa) { choice().set(isa); }
 
-LcIsa lc_isa() {
-    int c = chosen.load();
-    if (c < 0) {
-        c = int(isa_from_environment("DYNSHARE_LC_KERNEL", lc_isas_available()));
-        chosen.store(c);
-    }
-    return LcIsa(c);
-}
-
-void set_lc_isa(LcIsa isa) {
-    if (!cpu_has(isa)) throw UserError(std::string("the LC kernel's ") + to_string(isa) + " form is not available here");
-    chosen.store(int(isa));
-}
-
-// Blocks for 16 vector registers (SSE2 has 16 xmm).
 template <>
 LcGemm<float> lc_gemm<float>(LcIsa isa) {
-    if (isa == LcIsa::avx2) return lc_gemm_avx2_f32();
-    if (isa == LcIsa::avx512) return lc_gemm_avx512_f32();
-    return portable::table<float, 16, 2, 4>("portable");
+    return pick<float>(isa, DYNSHARE_AVX2_TABLE(lc_gemm_avx2_f32), DYNSHARE_AVX512_TABLE(lc_gemm_avx512_f32));
 }
 template <>
 LcGemm<double> lc_gemm<double>(LcIsa isa) {
-    if (isa == LcIsa::avx2) return lc_gemm_avx2_f64();
-    if (isa == LcIsa::avx512) return lc_gemm_avx512_f64();
-    return portable::table<double, 16, 2, 4>("portable");
+    return pick<double>(isa, DYNSHARE_AVX2_TABLE(lc_gemm_avx2_f64), DYNSHARE_AVX512_TABLE(lc_gemm_avx512_f64));
 }
 
 }  // namespace dynshare::trainer
