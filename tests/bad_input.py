@@ -94,6 +94,9 @@ CASES = [
     ("bench presentations -5", "bench -o {d}/r.md --presentations -5", "--presentations"),
     ("bench numpy missing", "bench -o {d}/r.md --numpy {d}/nope.py", "nope.py"),
     ("bench unknown option", "bench --bogus", "--bogus"),
+    ("bench --sleep block 0", "bench --sleep -o {d}/r.md --block 20,0", "--block"),
+    ("bench --sleep repeats 0", "bench --sleep -o {d}/r.md --repeats 0", "--repeats"),
+    ("bench --sleep report exists", "bench --sleep -o {d}/report.md --presentations 2", "report.md"),
     # --- train -------------------------------------------------------------------
     ("train missing config", "train {d}/nope.yaml -o {d}/newrun", "nope.yaml"),
     ("train config is a folder", "train {d}/sub -o {d}/newrun", "sub"),

@@ -133,3 +133,21 @@ TEST(EngineCli, Fp32ResumeIsBitIdentical) {
         EXPECT_EQ(straight.values.back(), rest.values.back());
     }
 }
+
+// dynshare bench --sleep at toy sizes: every case runs (block 1 and the
+// listed blocks, best of 2), and the report holds their rows, the kernels in
+// use and the GEMM-rate table.
+TEST(EngineCli, BenchSleepWritesItsReport) {
+    const std::string report = ::testing::TempDir() + "/bench_sleep_report.md";
+    std::remove(report.c_str());
+    const CliResult r = cli("bench --sleep --config " + kStack +
+                            " --presentations 3 --fig4b-presentations 3 --block 2,3 --repeats 2 --threads 2 -o " +
+                            report);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string md = slurp(report);
+    for (const char* row : {"| ResNet-20 sleep phase | 3 | 1 |", "| ResNet-20 sleep phase | 3 | 2 |",
+                            "| ResNet-20 sleep phase | 3 | 3 |", "| Fig. 4B curve (k = 9) | 3 | 3 |",
+                            "block kernels: ", "| 576 | 3 |", "best of 2 runs"})
+        EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
+    std::remove(report.c_str());
+}
