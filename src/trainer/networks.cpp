@@ -80,7 +80,6 @@ private:
         if (conv) return;
         census_->lc_weights += out * g.fan_in();
         census_->lc_patches += positions * g.fan_in();
-        census_->largest_lc_patches = std::max(census_->largest_lc_patches, positions * g.fan_in());
         census_->largest_lc_product = std::max(census_->largest_lc_product, out * g.fan_in());
         if (main_path) census_->main_lc.push_back(g);
     }

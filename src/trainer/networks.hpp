@@ -52,7 +52,6 @@ struct NetworkCensus {
     int64_t activations = 0;         // per image: outputs of all spatial layers
     int64_t largest_activation = 0;  // per image: the largest one
     int64_t lc_patches = 0;          // per image: sum over LC layers of h_out w_out fan_in (patches_bmm keeps them)
-    int64_t largest_lc_patches = 0;  // per image: max over LC layers of h_out w_out fan_in (one patch gradient)
     int64_t largest_lc_product = 0;  // per image: max over LC layers of c_out h_out w_out fan_in (naive)
     std::vector<LcGeometry> main_lc; // main-path LC layers in forward order (the sleep chain is a run of them)
 };
