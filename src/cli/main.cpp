@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/heap_policy.hpp"
 #include "dynshare/errors.hpp"
 
 namespace {
@@ -64,6 +65,7 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    dynshare::cli::keep_freed_memory();  // a sweep's runs reuse the last one's pages
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
