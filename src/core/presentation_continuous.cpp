@@ -120,6 +120,7 @@ void PresentationIntegrator<T>::exponential_substep(double h) {
     sub.one_minus_E = static_cast<T>(-std::expm1(-h / tau));
     sub.decay = static_cast<T>(decay);
     sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
+    const MeanInhPropagator prop = ei_mean_inh_propagator(p_.ei, h);
     const auto& off = b.module_offsets;
     // Modules are independent within a sub-step: each sums its own neurons
     // in order, so the results do not depend on the number of threads.
@@ -135,8 +136,8 @@ void PresentationIntegrator<T>::exponential_substep(double h) {
             rsum += b.r[i];
         }
         const T zbar = zsum / cnt, mean_r = rsum / cnt;
-        const MeanInhStep st = ei_mean_inh_exact(p_.ei, static_cast<double>(mean_r), static_cast<double>(b.r_inh[m]),
-                                                 static_cast<double>(zbar), h);
+        const MeanInhStep st = ei_mean_inh_apply(p_.ei, prop, static_cast<double>(mean_r),
+                                                 static_cast<double>(b.r_inh[m]), static_cast<double>(zbar));
         ExpSubstep<T> sm = sub;
         sm.m = static_cast<T>(st.m);
         sm.integral_m = static_cast<T>(st.integral_m);
