@@ -1,8 +1,12 @@
 // Eq. 6 against hand-computed values.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "dynshare/snr.hpp"
 
@@ -75,4 +79,35 @@ TEST(Snr, TheoryMinimumWithIdentityCovariance) {
     EXPECT_NEAR(w[2], 2 + s, 1e-14);
     // SNR: col 0 mean 2, var s^2; col 1 mean 3, var s^2.
     EXPECT_NEAR(theory_min_neg_log_snr(C, w0, 2, 2, gamma), -std::log((4 + 9) / (2 * s * s)), 1e-12);
+}
+
+// Modules run in parallel above 65,536 weights: one thread or two, the same
+// bits, and each module's term equals snr_w over that module's rows alone.
+TEST(Snr, ModulesInParallelGiveTheSerialBits) {
+    const int64_t k = 72, modules = 37;
+    std::vector<int64_t> offsets{0};
+    for (int64_t m = 0; m < modules; ++m) offsets.push_back(offsets.back() + 20 + (m * 7) % 13);
+    const int64_t n = offsets.back();
+    std::vector<int64_t> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) rows[size_t(i)] = (i * 11) % n;  // a permutation (11 and n coprime)
+    ASSERT_NE(n % 11, 0);
+    std::vector<double> w(size_t(n * k));
+    uint64_t x = 12345;
+    for (auto& v : w) {  // deterministic, uneven values
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        v = 0.5 + double(x >> 11) * 0x1.0p-53;
+    }
+    ASSERT_GE(n * k, 65536) << "large enough to run in parallel";
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const LayerSnr one = module_snr(w.data(), k, rows.data(), offsets.data(), modules);
+    omp_set_num_threads(2);
+    const LayerSnr two = module_snr(w.data(), k, rows.data(), offsets.data(), modules);
+    omp_set_num_threads(threads);
+    EXPECT_EQ(one.neg_log_snr, two.neg_log_snr);
+    EXPECT_EQ(one.mean_abs_over_std, two.mean_abs_over_std);
+    double mean = 0.0;
+    for (int64_t m = 0; m < modules; ++m)
+        mean += snr_w_rows(w.data(), rows.data() + offsets[m], offsets[m + 1] - offsets[m], k);
+    EXPECT_NEAR(two.neg_log_snr, -std::log(mean / double(modules)), 1e-12);
 }

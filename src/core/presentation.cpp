@@ -44,6 +44,7 @@ void PresentationIntegrator<T>::begin_dots(LayerBlock<T>& block, int64_t s0) {
     s0_ = s0;
     j_ = 0;
     t_local_ = 0.0;
+    xx_max_ = -1.0;
     shared_ = ReducedShared{};
     const int64_t n = block.n;
     sw_.resize(n);
@@ -63,6 +64,7 @@ void PresentationIntegrator<T>::begin(LayerBlock<T>& block, InputView<T> in, int
     s0_ = s0;
     j_ = 0;
     t_local_ = 0.0;
+    xx_max_ = -1.0;
     shared_ = ReducedShared{};
     const int64_t n = block.n, k = block.k;
     sw_.assign(n, T(0));
@@ -116,10 +118,15 @@ void PresentationIntegrator<T>::advance_to(int64_t j) {
                 // Sub-step: at most macro_step, and short enough that the weight
                 // change along x moves the drive by <= 10% (kappa |x|^2 h <= 0.1);
                 // never shorter than dt (the model's own clock).
-                double xx_max = 0.0;  // a maximum: the same for any thread count
-                const int64_t nx = static_cast<int64_t>(xx_.size());
+                // max |x_i|^2: x is fixed through the presentation, so once.
+                if (xx_max_ < 0.0) {
+                    double xx_max = 0.0;  // a maximum: the same for any thread count
+                    const int64_t nx = static_cast<int64_t>(xx_.size());
 #pragma omp parallel for reduction(max : xx_max) if (!omp_in_parallel() && nx >= (int64_t(1) << 11))
-                for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
+                    for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
+                    xx_max_ = xx_max;
+                }
+                const double xx_max = xx_max_;
                 const double kappa = p_.kappa_at((t_local_ / p_.dt) + static_cast<double>(s0_));
                 double h = p_.macro_step;
                 if (kappa * xx_max > 0) h = std::min(h, 0.1 / (kappa * xx_max));

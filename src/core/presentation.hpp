@@ -60,6 +60,7 @@ private:
     InputView<T> in_;
     int64_t s0_ = 0, j_ = 0;     // global step at start, steps done in this presentation
     double t_local_ = 0.0;       // time into the presentation (continuous forms)
+    double xx_max_ = -1.0;       // max_i x_i.x_i of this presentation (exponential); < 0: not yet taken
     int64_t substeps_ = 0;
     ReducedShared shared_;
     std::vector<T> sw_, sv_, sd_, xx_, c_, e_;

@@ -1,5 +1,7 @@
 #include "dynshare/snr.hpp"
 
+#include <omp.h>
+
 #include <Eigen/Dense>
 #include <cmath>
 #include <limits>
@@ -18,61 +20,76 @@ struct Averages {
 };
 
 // One pass per module, row by row (vectorises along j), with sums shifted by
-// the module's first row (models/snr_sums.hpp).
+// the module's first row (models/snr_sums.hpp). Modules run in parallel (the
+// SNR before and after every training sleep phase is over a few million
+// weights, and the other thread waited); each module's terms are summed in
+// module order afterwards, so the result is the same for any thread count.
 template <class T, bool kAbsOverStd>
 Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64_t* offsets, int64_t modules) {
-    std::vector<double> s1(k), s2(k);
+    std::vector<double> snr_of(static_cast<size_t>(modules)), mas_of(static_cast<size_t>(modules));
+    std::vector<char> finite_of(static_cast<size_t>(modules));
+    const bool par = !omp_in_parallel() && modules > 1 && (offsets[modules] - offsets[0]) * k >= (int64_t(1) << 16);
+#pragma omp parallel if (par)
+    {
+        std::vector<double> s1(k), s2(k);
+#pragma omp for schedule(static)
+        for (int64_t m = 0; m < modules; ++m) {
+            const int64_t r0 = offsets[m], n = offsets[m + 1] - offsets[m];
+            std::fill(s1.begin(), s1.end(), 0.0);
+            std::fill(s2.begin(), s2.end(), 0.0);
+            const T* ref = w + rows[r0] * k;
+            // Rows that follow each other in memory (a single layer, most modules of
+            // a stack) take a loop the compiler vectorises better than a gather.
+            bool contiguous = true;
+            for (int64_t i = 1; i < n && contiguous; ++i) contiguous = rows[r0 + i] == rows[r0] + i;
+            auto accumulate = [&](auto row) {
+                double* __restrict a1 = s1.data();
+                double* __restrict a2 = s2.data();
+                for (int64_t i = 1; i < n; ++i) {
+                    const T* __restrict wi = w + row(i) * k;
+                    for (int64_t j = 0; j < k; ++j) {
+                        const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
+                        a1[j] += d;
+                        a2[j] += d * d;
+                    }
+                }
+            };
+            if (contiguous) accumulate([&](int64_t i) { return rows[r0] + i; });
+            else accumulate([&](int64_t i) { return rows[r0 + i]; });
+            // Overflow check: s1 + s2 is finite exactly when both are (one test per module).
+            double check = 0.0;
+            for (int64_t j = 0; j < k; ++j) check += s1[j] + s2[j] + static_cast<double>(ref[j]) * 0.0;
+            finite_of[m] = std::isfinite(check);
+            const double inv_n = 1.0 / static_cast<double>(n);
+            double snr = 0.0, mas = 0.0;
+            for (int64_t j = 0; j < k; ++j) {
+                if constexpr (kAbsOverStd) {
+                    const SnrTerm t = snr_term(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
+                    if (!t.finite) {
+                        snr = mas = std::numeric_limits<double>::infinity();
+                        break;
+                    }
+                    snr += t.snr;
+                    mas += t.abs_over_std;
+                } else {
+                    const double term = snr_ratio(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
+                    if (term == std::numeric_limits<double>::infinity()) {
+                        snr = term;
+                        break;
+                    }
+                    snr += term;
+                }
+            }
+            snr_of[m] = snr;
+            mas_of[m] = mas;
+        }
+    }
     double snr_total = 0.0, mas_total = 0.0;
     bool finite = true;
     for (int64_t m = 0; m < modules; ++m) {
-        const int64_t r0 = offsets[m], n = offsets[m + 1] - offsets[m];
-        std::fill(s1.begin(), s1.end(), 0.0);
-        std::fill(s2.begin(), s2.end(), 0.0);
-        const T* ref = w + rows[r0] * k;
-        // Rows that follow each other in memory (a single layer, most modules of
-        // a stack) take a loop the compiler vectorises better than a gather.
-        bool contiguous = true;
-        for (int64_t i = 1; i < n && contiguous; ++i) contiguous = rows[r0 + i] == rows[r0] + i;
-        auto accumulate = [&](auto row) {
-            double* __restrict a1 = s1.data();
-            double* __restrict a2 = s2.data();
-            for (int64_t i = 1; i < n; ++i) {
-                const T* __restrict wi = w + row(i) * k;
-                for (int64_t j = 0; j < k; ++j) {
-                    const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
-                    a1[j] += d;
-                    a2[j] += d * d;
-                }
-            }
-        };
-        if (contiguous) accumulate([&](int64_t i) { return rows[r0] + i; });
-        else accumulate([&](int64_t i) { return rows[r0 + i]; });
-        // Overflow check: s1 + s2 is finite exactly when both are (one test per module).
-        double check = 0.0;
-        for (int64_t j = 0; j < k; ++j) check += s1[j] + s2[j] + static_cast<double>(ref[j]) * 0.0;
-        finite = finite && std::isfinite(check);
-        const double inv_n = 1.0 / static_cast<double>(n);
-        double snr = 0.0, mas = 0.0;
-        for (int64_t j = 0; j < k; ++j) {
-            if constexpr (kAbsOverStd) {
-                const SnrTerm t = snr_term(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
-                if (!t.finite) {
-                    snr = mas = std::numeric_limits<double>::infinity();
-                    break;
-                }
-                snr += t.snr;
-                mas += t.abs_over_std;
-            } else {
-                const double term = snr_ratio(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
-                if (term == std::numeric_limits<double>::infinity()) {
-                    snr = term;
-                    break;
-                }
-                snr += term;
-            }
-        }
-        snr_total += snr / static_cast<double>(k);
-        mas_total += mas / static_cast<double>(k);
+        snr_total += snr_of[m] / static_cast<double>(k);
+        mas_total += mas_of[m] / static_cast<double>(k);
+        finite = finite && finite_of[m];
     }
     return {snr_total / static_cast<double>(modules), mas_total / static_cast<double>(modules), finite};
 }
