@@ -115,61 +115,61 @@ double block_flops(const SimConfig& cfg) {
 }
 
 // GEMM flop rate with `threads` threads, each running its own chunks of the
-// block algorithm's shapes (256 rows x k inputs x nb presentations), with the
-// block kernels in use (core/block_gemm.hpp) as core/block.cpp calls them:
-// A by row pointers, the drives over whole vectors of presentations.
-double kernel_rate(int threads, int64_t k, int64_t nb, bool update) {
-    const BlockGemm<double> g = block_gemm<double>(block_isa());
-    const int64_t rows = 256, chunks = 64;
-    const int64_t nd = (nb + g.lanes - 1) / g.lanes * g.lanes;
+// block algorithm's shapes (256 rows x k inputs x nb presentations): best of
+// 3, in flop/s. `make()` runs once per thread and returns that thread's
+// per-chunk call, with operands of its own.
+constexpr int64_t kRateRows = 256;
+template <class Make>
+double chunk_rate(int threads, int64_t k, int64_t nb, Make make) {
+    const int64_t chunks = 64;
     double best = 0.0;
     for (int rep = 0; rep < 3; ++rep) {
         const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads)
         {
-            std::vector<double> W(static_cast<size_t>(rows * k), 1.0), X(static_cast<size_t>(k * nd), 1.0),
-                O(static_cast<size_t>(rows * nd)), C(static_cast<size_t>(rows * nb), 1.0);
-            std::vector<const double*> wrow(rows), crow(rows);
-            for (int64_t r = 0; r < rows; ++r) {
-                wrow[r] = &W[r * k];
-                crow[r] = &C[r * nb];
-            }
+            auto run_chunk = make();
 #pragma omp for schedule(static)
-            for (int64_t c = 0; c < chunks * threads; ++c) {
-                if (update) g.update(rows, k, nb, crow.data(), X.data(), k, W.data(), k, false);
-                else g.drives(rows, nd, k, wrow.data(), X.data(), nd, O.data(), nd, false);
-            }
+            for (int64_t c = 0; c < chunks * threads; ++c) run_chunk();
         }
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, 2.0 * rows * k * nb * chunks * threads / s);
+        best = std::max(best, 2.0 * kRateRows * k * nb * chunks * threads / s);
     }
     return best;
+}
+
+// The block kernels in use (core/block_gemm.hpp) as core/block.cpp calls
+// them: A by row pointers, the drives over whole vectors of presentations.
+double kernel_rate(int threads, int64_t k, int64_t nb, bool update) {
+    const BlockGemm<double> g = block_gemm<double>(block_isa());
+    const int64_t rows = kRateRows, nd = (nb + g.lanes - 1) / g.lanes * g.lanes;
+    return chunk_rate(threads, k, nb, [&] {
+        std::vector<double> W(static_cast<size_t>(rows * k), 1.0), X(static_cast<size_t>(k * nd), 1.0),
+            O(static_cast<size_t>(rows * nd)), C(static_cast<size_t>(rows * nb), 1.0);
+        std::vector<const double*> wrow(rows), crow(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+            wrow[r] = &W[r * k];
+            crow[r] = &C[r * nb];
+        }
+        // The vectors move into the call; their buffers (and the row pointers) stay.
+        return [=, &g, W = std::move(W), X = std::move(X), O = std::move(O), C = std::move(C),
+                wrow = std::move(wrow), crow = std::move(crow)]() mutable {
+            if (update) g.update(rows, k, nb, crow.data(), X.data(), k, W.data(), k, false);
+            else g.drives(rows, nd, k, wrow.data(), X.data(), nd, O.data(), nd, false);
+        };
+    });
 }
 
 // The same with Eigen's kernels (as core/block.cpp called them before its own
 // kernels): the comparison that chose them.
 double gemm_rate(int threads, int64_t k, int64_t nb, bool update) {
-    const int64_t rows = 256, chunks = 64;
-    double best = 0.0;
-    for (int rep = 0; rep < 3; ++rep) {
-        const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(threads)
-        {
-            Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> W =
-                Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Ones(rows, k);
-            Eigen::MatrixXd X = Eigen::MatrixXd::Ones(k, nb);
-            Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> O(rows, nb), C =
-                Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Ones(rows, nb);
-#pragma omp for schedule(static)
-            for (int64_t c = 0; c < chunks * threads; ++c) {
-                if (update) W.noalias() = C * X.transpose();
-                else O.noalias() = W * X;
-            }
-        }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, 2.0 * rows * k * nb * chunks * threads / s);
-    }
-    return best;
+    using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return chunk_rate(threads, k, nb, [&] {
+        return [update, W = RowMajor(RowMajor::Ones(kRateRows, k)), X = Eigen::MatrixXd(Eigen::MatrixXd::Ones(k, nb)),
+                O = RowMajor(kRateRows, nb), C = RowMajor(RowMajor::Ones(kRateRows, nb))]() mutable {
+            if (update) W.noalias() = C * X.transpose();
+            else O.noalias() = W * X;
+        };
+    });
 }
 
 std::string fmt(double v, int prec = 2) {
