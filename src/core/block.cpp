@@ -13,12 +13,11 @@ namespace {
 // not depend on the number of threads.
 constexpr int64_t kChunk = 256;
 
-template <class Task>
-std::vector<Task> tasks_of(const InputGroups& gr) {
-    std::vector<Task> t;
+std::vector<BlockTask> tasks_of(const InputGroups& gr) {
+    std::vector<BlockTask> t;
     for (int64_t g = 0; g < gr.groups(); ++g)
         for (int64_t r = gr.offsets[g]; r < gr.offsets[g + 1]; r += kChunk)
-            t.push_back(Task{g, r, std::min(r + kChunk, gr.offsets[g + 1])});
+            t.push_back(BlockTask{g, r, std::min(r + kChunk, gr.offsets[g + 1])});
     return t;
 }
 
@@ -45,7 +44,7 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     for (int64_t g = 0; g < G; ++g)
         std::fill(slot_group_.begin() + groups_.offsets[g], slot_group_.begin() + groups_.offsets[g + 1], g);
     gemm_ = block_gemm<T>(block_isa());
-    tasks_ = tasks_of<Task>(groups_);
+    tasks_ = tasks_of(groups_);
     // Rows of whole 64-byte lines: the drives' kernel then runs the block's
     // presentations in whole vectors (the padding columns of Xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
@@ -71,7 +70,7 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
     // The drives run over whole vectors of presentations: nd columns, those
     // past nb zero in Xr so that their drives are zero and unused.
     const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
-    const std::vector<Task>& tasks = tasks_;
+    const std::vector<BlockTask>& tasks = tasks_;
     const int64_t ntask = static_cast<int64_t>(tasks.size()), G = groups_.groups();
     const int64_t* mem = groups_.members.data();
 #pragma omp parallel for schedule(static) if (par && G > 1)
@@ -104,7 +103,7 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
                 }
                 continue;
             }
-            const Task& tk = tasks[t];
+            const BlockTask& tk = tasks[t];
             const int64_t rows = tk.r1 - tk.r0;
             const T* xr = Xr_[tk.g].data();
             auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
@@ -161,7 +160,7 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     // order), then the chunk's dot products.
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t) {
-        const Task& tk = tasks_[t];
+        const BlockTask& tk = tasks_[t];
         const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
         const T* u = &corr_[tk.g * 4 * P];
         T cw[kChunk], cv[kChunk];
@@ -236,7 +235,7 @@ void BlockedLayer<T>::finish(LayerBlock<T>& b) {
     const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
     const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
-    const std::vector<Task>& tasks = tasks_;
+    const std::vector<BlockTask>& tasks = tasks_;
     const int64_t ntask = static_cast<int64_t>(tasks.size());
     const int64_t* mem = groups_.members.data();
     std::vector<T> f00(static_cast<size_t>(nb)), f01(f00), f10(f00), f11(f00);
@@ -255,7 +254,7 @@ void BlockedLayer<T>::finish(LayerBlock<T>& b) {
         const T* crow[kChunk];
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; ++t) {
-            const Task& tk = tasks[t];
+            const BlockTask& tk = tasks[t];
             const int64_t rows = tk.r1 - tk.r0;
             const T* x = X_[tk.g].data();
             for (int64_t r = 0; r < nb; ++r) {

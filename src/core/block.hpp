@@ -39,6 +39,12 @@
 
 namespace dynshare {
 
+// Fixed chunks of at most 256 slots of one group: the unit of every parallel
+// loop over slots, so no sum's order depends on the thread count.
+struct BlockTask {
+    int64_t g, r0, r1;  // group, slots [r0, r1)
+};
+
 // Neurons that share one input row in every presentation.
 struct InputGroups {
     std::vector<int64_t> members;  // slot -> block position (empty: the identity)
@@ -82,12 +88,7 @@ private:
     // integrator left them, presentation-major: c_q of slot s at q n + s,
     // e_q at (pmax + q) n + s.
     std::vector<T> ce_;
-    // Fixed chunks of at most 256 slots of one group: the unit of every
-    // parallel loop over slots, so no sum's order depends on the thread count.
-    struct Task {
-        int64_t g, r0, r1;  // group, slots [r0, r1)
-    };
-    std::vector<Task> tasks_;
+    std::vector<BlockTask> tasks_;
     // Presentation r's coefficients along x_r now: cw_r = f00 c_r + f01 e_r,
     // cv_r = f10 c_r + f11 e_r. Each later presentation multiplies every
     // (cw, cv) by the same 2 x 2 matrix, so one product per r serves all neurons.

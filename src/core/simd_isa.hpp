@@ -43,4 +43,14 @@ private:
     std::atomic<int> chosen_{-1};
 };
 
+// A kernel family's table for `isa`: the form's own table function where it
+// was compiled in (non-null; see simd_isa_forms.inc), else the portable
+// form's (IsaChoice never chooses a form that was not compiled in).
+template <class Table>
+Table pick_table(SimdIsa isa, Table (*avx2)(), Table (*avx512)(), Table (*portable)()) {
+    if (isa == SimdIsa::avx2 && avx2) return avx2();
+    if (isa == SimdIsa::avx512 && avx512) return avx512();
+    return portable();
+}
+
 }  // namespace dynshare
