@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "cli/heap_policy.hpp"
 
@@ -20,34 +21,36 @@ long minor_faults() {
 // Keeps the compiler from eliding a malloc/memset/free round as dead code.
 void escape(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 
-// Faults taken while a fresh `bytes` block is written once, freed, then
-// requested and written again (the second round only).
-long faults_of_a_second_round(size_t bytes) {
-    char* a = static_cast<char*>(std::malloc(bytes));
-    std::memset(a, 1, bytes);
-    escape(a);
-    std::free(a);
+// Faults taken while `count` blocks of `bytes` are requested, written and
+// freed (the shape of a sleep phase's buffers).
+long faults_of_a_round(size_t bytes, int count) {
+    std::vector<char*> blocks;
     const long before = minor_faults();
-    char* b = static_cast<char*>(std::malloc(bytes));
-    std::memset(b, 2, bytes);
-    escape(b);
-    std::free(b);
+    for (int i = 0; i < count; ++i) {
+        blocks.push_back(static_cast<char*>(std::malloc(bytes)));
+        std::memset(blocks.back(), 1 + i, bytes);
+        escape(blocks.back());
+    }
+    for (char* p : blocks) std::free(p);
     return minor_faults() - before;
 }
 
 }  // namespace
 
 TEST(HeapPolicy, FreedLargeBlocksAreReusedNotFaultedInAgain) {
-    constexpr size_t kBytes = size_t(256) << 20;  // above glibc's largest mmap threshold
-    const long pages = long(kBytes / 4096);
-    // Without the policy glibc maps and unmaps the block: every page faults.
-    const long without = faults_of_a_second_round(kBytes);
+    constexpr size_t kBytes = size_t(16) << 20;  // 8 x 16 MiB: 128 MiB, above glibc's largest trim threshold
+    constexpr int kCount = 8;
+    const long pages = long(kBytes / 4096) * kCount;
+    // Without the policy glibc trims the freed top of the heap: each round
+    // faults its pages in again (the first rounds also move its thresholds).
+    faults_of_a_round(kBytes, kCount);
+    faults_of_a_round(kBytes, kCount);
+    const long without = faults_of_a_round(kBytes, kCount);
     if (!dynshare::cli::keep_freed_memory())
         GTEST_SKIP() << "not glibc's malloc here (a sanitizer build) or MALLOC_*_/GLIBC_TUNABLES set";
-    EXPECT_GT(without, pages / 2) << "the default allocator should fault the block in again";
-    // Warm the heap once (its first growth faults), then the same round again.
-    faults_of_a_second_round(kBytes);
-    const long with = faults_of_a_second_round(kBytes);
+    EXPECT_GT(without, pages / 2) << "the default allocator should fault the blocks in again";
+    faults_of_a_round(kBytes, kCount);  // the heap grows once
+    const long with = faults_of_a_round(kBytes, kCount);
     EXPECT_LT(with, pages / 100) << with << " faults for " << pages << " pages";
 }
 
