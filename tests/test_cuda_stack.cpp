@@ -220,6 +220,14 @@ class EmulatedStackFp32 : public ::testing::TestWithParam<StackCase> {};
 
 std::string case_name(const ::testing::TestParamInfo<StackCase>& info) { return info.param.name; }
 
+// A learning rate that blows up within a few presentations (constant, not
+// scaled by the fan-in): the diverging case of the tests below.
+void make_diverging(SimConfig& cfg) {
+    cfg.plasticity.lr = 1e4;
+    cfg.plasticity.lr_scaling = LrScaling::none;
+    cfg.plasticity.schedule = ScheduleKind::constant;
+}
+
 }  // namespace
 
 TEST_P(EmulatedStack, Fp64AgreesWithTheCpuEngineTo1e9) {
@@ -294,9 +302,7 @@ TEST(EmulatedStackRun, StopAndResumeIsBitIdentical) {
 TEST(EmulatedStackRun, DivergenceIsReportedLikeTheCpu) {
     StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::zero};
     SimConfig cfg = stack_cfg(c, Precision::fp64);
-    cfg.plasticity.lr = 1e4;
-    cfg.plasticity.lr_scaling = LrScaling::none;
-    cfg.plasticity.schedule = ScheduleKind::constant;
+    make_diverging(cfg);
     cfg.run.presentations = 8;
     const RunPlan plan = make_plan(cfg);
     Collect cpu, gpu;
@@ -570,9 +576,7 @@ TEST(EmulatedStackRun, BatchedRunsEqualRunsOfTheirOwn) {
         x.plasticity.lr = 1e-2 * (1 + i);
         cfgs.push_back(x);
     }
-    cfgs[1].plasticity.lr = 1e4;  // diverges, in a chunk with run 0, which goes on
-    cfgs[1].plasticity.lr_scaling = LrScaling::none;
-    cfgs[1].plasticity.schedule = ScheduleKind::constant;
+    make_diverging(cfgs[1]);  // in a chunk with run 0, which goes on
     SimConfig other = base;  // another loop: a group of its own
     other.run.presentations = 1;
     other.run.seed = 7;
@@ -662,9 +666,7 @@ TEST(EmulatedStackRun, BatchOfTwoEqualsTheRunsAlone) {
 TEST(EmulatedStackRun, ADivergedResidentRunLeavesTheWeights) {
     StackCase c{"euler", Integrator::euler, LayerSchedule::simultaneous, BorderInput::zero};
     SimConfig cfg = stack_cfg(c, Precision::fp64);
-    cfg.plasticity.lr = 1e4;
-    cfg.plasticity.lr_scaling = LrScaling::none;
-    cfg.plasticity.schedule = ScheduleKind::constant;
+    make_diverging(cfg);
     cfg.run.presentations = 8;
     cfg.run.checkpoint_every = 8;
     validate(cfg);

@@ -548,20 +548,20 @@ public:
                                      const BatchOptions& options) override {
         if (observers.size() != cfgs.size())
             throw std::invalid_argument("run_batch: one observer per config is needed");
+        // Every run's plan, built and checked once, before any run starts.
         bool stacked = false;
+        std::vector<RunPlan> plans;
+        plans.reserve(cfgs.size());
         for (const SimConfig& c : cfgs) {
-            const RunPlan plan = make_plan(c);
-            check(c, plan);
-            stacked = stacked || plan.kind == PlanKind::stack;
+            plans.push_back(make_plan(c));
+            check(c, plans.back());
+            stacked = stacked || plans.back().kind == PlanKind::stack;
         }
         if (stacked) {
             // Stacked runs that share a plan and a loop (stack_batch_key) run
             // as one batch, in chunks that fit the device's free memory;
             // single-layer runs among them one by one.
             std::vector<RunResult> results(cfgs.size());
-            std::vector<RunPlan> plans;
-            plans.reserve(cfgs.size());
-            for (const SimConfig& c : cfgs) plans.push_back(make_plan(c));
             std::map<std::string, std::vector<size_t>> groups;
             std::vector<std::string> group_order;
             for (size_t i = 0; i < cfgs.size(); ++i) {
