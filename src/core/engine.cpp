@@ -54,6 +54,8 @@ LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b, bool we
         s.v.resize(n * k);
     }
     s.r.resize(n);
+    // Rows to distinct places (out_index is a permutation): a parallel copy.
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n * k >= (int64_t(1) << 18))
     for (int64_t i = 0; i < n; ++i) {
         const int64_t dst = out_index(pl, i);
         std::copy_n(&b.w[i * k], k, &s.w[dst * k]);
@@ -99,7 +101,7 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
     for (int l = 0; l < L; ++l) {
         const LayerPlan& pl = plan.layers[l];
         const int64_t n = pl.neurons, k = pl.fan_in;
-        blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias);
+        blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias, /*zero_weights=*/resume != nullptr);
         if (resume) {
             const LayerState& s = resume->layers[l];
             if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
@@ -110,15 +112,17 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
             if (w_init[l].size() != size_t(n * k))
                 throw UserError("initial weights of " + layer_name(plan, l) + ": expected " + std::to_string(n * k) +
                                 " values, got " + std::to_string(w_init[l].size()));
-            // Straight into the block (resize() set v = 0, r = bias, r_inh = 0):
-            // no intermediate state, so large stacks copy their weights once.
+            // Straight into the block (resize() set v = 0, r = bias, r_inh = 0
+            // and left w, w0 empty): one pass writes w, one copy makes w0. In a
+            // training sleep phase these copies were a serial sixth of the run.
             LayerBlock<T>& blk = blocks[l];
             const std::vector<double>& w = w_init[l];
+            blk.w.reserve(static_cast<size_t>(n * k));
             for (int64_t i = 0; i < n; ++i) {
                 const double* src = &w[out_index(pl, i) * k];
-                std::copy_n(src, k, &blk.w[i * k]);
-                std::copy_n(src, k, &blk.w0[i * k]);
+                blk.w.insert(blk.w.end(), src, src + k);
             }
+            blk.w0 = blk.w;
         }
     }
 }

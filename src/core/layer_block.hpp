@@ -20,12 +20,20 @@ struct LayerBlock {
     int64_t modules() const { return static_cast<int64_t>(module_offsets.size()) - 1; }
 
     // n neurons in modules of the given sizes; rates start at the bias, r_inh at 0.
-    void resize(int64_t neurons, int64_t inputs, const std::vector<int64_t>& offsets, double bias) {
+    // zero_weights false: w and w0 are left empty for the caller to fill
+    // (one pass over them instead of a zero pass and a copy).
+    void resize(int64_t neurons, int64_t inputs, const std::vector<int64_t>& offsets, double bias,
+                bool zero_weights = true) {
         n = neurons;
         k = inputs;
         module_offsets = offsets;
-        w.assign(n * k, T(0));
-        w0.assign(n * k, T(0));
+        if (zero_weights) {
+            w.assign(n * k, T(0));
+            w0.assign(n * k, T(0));
+        } else {
+            w.clear();
+            w0.clear();
+        }
         v.assign(n * k, T(0));
         r.assign(n, static_cast<T>(bias));
         r_inh.assign(modules(), T(0));
