@@ -40,6 +40,9 @@ std::vector<Fingerprint> load_all() {
         Fingerprint fp;
         fp.name = path.stem().string();
         fp.cfg = parse_config(h5::attr_string(f.id(), "config"), {}, path.string());
+        // Recorded presentation by presentation, before dynamics.block existed;
+        // the default block (40) gives the same runs up to rounding (tested below).
+        fp.cfg.dynamics.block = 1;
         fp.steps = h5::read_ints(f.id(), "snr/step");
         fp.nls = h5::read_doubles(f.id(), "snr/neg_log_snr");
         if (fp.cfg.stack.enabled) {
@@ -143,4 +146,37 @@ TEST(Fingerprints, Fp32RunsStayCloseToFp64) {
         // And fp32 is really float arithmetic: not bit-identical to fp64.
         EXPECT_NE(r.result.state.layers[0].w, fp.w[0]);
     }
+}
+
+// The default dynamics.block (40) integrates blocks of presentations through
+// matrix products (src/core/block.hpp): the same runs as presentation by
+// presentation up to rounding, 1e-10 of the largest weight per layer. (The
+// fingerprints with input noise, or records at every presentation, run
+// presentation by presentation whatever the block, and stay bit for bit.)
+TEST(Fingerprints, TheDefaultBlockGivesTheSameRunsUpToRounding) {
+    const int64_t default_block = DynamicsParams{}.block;
+    ASSERT_GT(default_block, 1);
+    int blocked = 0;
+    for (const Fingerprint& fp : load_all()) {
+        SCOPED_TRACE(fp.name);
+        SimConfig cfg = fp.cfg;
+        cfg.dynamics.block = default_block;
+        const Rerun r = rerun(cfg);
+        ASSERT_EQ(r.result.status, RunStatus::complete);
+        ASSERT_EQ(r.obs.steps, fp.steps);
+        ASSERT_EQ(r.result.state.layers.size(), fp.w.size());
+        bool same = true;
+        for (size_t l = 0; l < fp.w.size(); ++l) {
+            double scale = 0.0, diff = 0.0;
+            for (size_t i = 0; i < fp.w[l].size(); ++i) {
+                scale = std::max(scale, std::abs(fp.w[l][i]));
+                diff = std::max(diff, std::abs(r.result.state.layers[l].w[i] - fp.w[l][i]));
+            }
+            EXPECT_LE(diff, 1e-10 * scale) << "layer " << l;
+            same = same && r.result.state.layers[l].w == fp.w[l];
+        }
+        blocked += same ? 0 : 1;
+    }
+    // At least one fingerprint really ran in blocks (its last bits moved).
+    EXPECT_GE(blocked, 1);
 }

@@ -41,10 +41,10 @@ const char* kSleepHelp =
     "                      [--presentations 100,1000] [--fig4b-presentations Q] [--config YAML]\n"
     "                      [--repeats R]\n"
     "\n"
-    "Times blocked presentations (dynamics.block = each B of --block, default 20,40)\n"
-    "against block 1, each case in a child process with T threads (default 2), with its\n"
-    "peak memory: the ResNet-20 sleep phase (--config, default experiments/resnet20_stack.yaml)\n"
-    "at each of --presentations, and one Fig. 4B curve (k = 9, Q presentations, default 10000).\n"
+    "Times blocked presentations (dynamics.block = each B of --block, default 20,40;\n"
+    "dynamics.block's own default is 40) against block 1, each case in a child process\n"
+    "with T threads (default 2), with its peak memory: the ResNet-20 sleep phase (--config,\n"
+    "default experiments/resnet20_stack.yaml) at each of --presentations, and one Fig. 4B curve (k = 9, Q presentations, default 10000).\n"
     "Each case runs R times (default 1), the cases in turn, and the best time counts.\n"
     "Also measures the GEMM flop rate on the block algorithm's shapes (dynshare's block\n"
     "kernels and Eigen's) and reports the block algorithm's flop count.\n";
@@ -263,7 +263,9 @@ int bench_sleep(int argc, char** argv) {
         for (size_t i = 0; i < cases.size(); ++i) {
             const int64_t b = cases[i];
             const Outcome& o = best[i];
-            md << "| " << name << " | " << presentations << " | " << b << " | " << fmt(o.seconds) << " | "
+            const bool is_default = b == DynamicsParams{}.block;
+            md << "| " << name << " | " << presentations << " | " << b << (is_default ? " (default)" : "") << " | "
+               << fmt(o.seconds) << " | "
                << (b == 1 ? std::string("1") : fmt(base / o.seconds)) << " | " << fmt(o.peak_mib, 0) << " | "
                << fmt(flops / 1e9, 1) << " G | " << (b == 1 ? std::string("-") : fmt(flops / o.seconds / 1e9, 1))
                << " |\n";

@@ -120,13 +120,13 @@ TEST(Sharing, SimulatedSleepRaisesEveryLayersSnr) {
 }
 
 // The sleep phase's speed options do not change what it does: the default
-// block of 20 presentations gives the weights of block 1 to 1e-10 (the block
+// block of 40 presentations gives the weights of block 1 to 1e-10 (the block
 // algorithm is exact, tests/test_block.cpp), and sleep.precision = fp32 (the
 // float instantiation of the same model functions) stays within 1e-4
 // relative of fp64 in every weight after one phase.
 TEST(Sharing, SleepPhaseBlockAndPrecisionKeepTheWeights) {
-    const RunConfig cfg = small_sleep_config(4, 45);  // two whole blocks of 20 and a partial one
-    EXPECT_EQ(cfg.sleep.dynamics.block, 20);
+    const RunConfig cfg = small_sleep_config(4, 85);  // two whole blocks of 40 and a partial one
+    EXPECT_EQ(cfg.sleep.dynamics.block, 40);
     auto weights_after = [&](int64_t block, Precision precision) {
         RunConfig c = cfg;
         c.sleep.dynamics.block = block;
@@ -139,8 +139,8 @@ TEST(Sharing, SleepPhaseBlockAndPrecisionKeepTheWeights) {
         return w;
     };
     const auto one = weights_after(1, Precision::fp64);
-    const auto blocked = weights_after(20, Precision::fp64);
-    const auto single = weights_after(20, Precision::fp32);
+    const auto blocked = weights_after(40, Precision::fp64);
+    const auto single = weights_after(40, Precision::fp32);
     ASSERT_EQ(one.size(), 2u);
     for (size_t l = 0; l < one.size(); ++l) {
         const double scale = one[l].abs().max().item<double>();
