@@ -76,6 +76,16 @@ double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) 
     return a.size() == b.size() ? d : INFINITY;
 }
 
+// max_i |a_i - b_i| and max_i |b_i| (b the fingerprint's weights).
+std::pair<double, double> max_abs_diff_and_scale(const std::vector<double>& a, const std::vector<double>& b) {
+    double diff = 0.0, scale = 0.0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        scale = std::max(scale, std::abs(b[i]));
+        diff = std::max(diff, std::abs(a.at(i) - b[i]));
+    }
+    return {diff, scale};
+}
+
 struct Rerun {
     RecordingObserver obs;
     RunResult result;
@@ -136,11 +146,7 @@ TEST(Fingerprints, Fp32RunsStayCloseToFp64) {
             EXPECT_LE(std::abs(nls[i] - fp.nls[i]), 1e-6 + 2 * 2000 * eps * std::exp(-fp.nls[i] / 2))
                 << "record " << i << ": fp64 " << fp.nls[i] << ", fp32 " << nls[i];
         for (size_t l = 0; l < fp.w.size(); ++l) {
-            double scale = 0.0, diff = 0.0;
-            for (size_t i = 0; i < fp.w[l].size(); ++i) {
-                scale = std::max(scale, std::abs(fp.w[l][i]));
-                diff = std::max(diff, std::abs(r.result.state.layers[l].w[i] - fp.w[l][i]));
-            }
+            const auto [diff, scale] = max_abs_diff_and_scale(r.result.state.layers[l].w, fp.w[l]);
             EXPECT_LT(diff, 1e-5 * scale) << "layer " << l;
         }
         // And fp32 is really float arithmetic: not bit-identical to fp64.
@@ -167,11 +173,7 @@ TEST(Fingerprints, TheDefaultBlockGivesTheSameRunsUpToRounding) {
         ASSERT_EQ(r.result.state.layers.size(), fp.w.size());
         bool same = true;
         for (size_t l = 0; l < fp.w.size(); ++l) {
-            double scale = 0.0, diff = 0.0;
-            for (size_t i = 0; i < fp.w[l].size(); ++i) {
-                scale = std::max(scale, std::abs(fp.w[l][i]));
-                diff = std::max(diff, std::abs(r.result.state.layers[l].w[i] - fp.w[l][i]));
-            }
+            const auto [diff, scale] = max_abs_diff_and_scale(r.result.state.layers[l].w, fp.w[l]);
             EXPECT_LE(diff, 1e-10 * scale) << "layer " << l;
             same = same && r.result.state.layers[l].w == fp.w[l];
         }
