@@ -46,11 +46,10 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     gemm_ = block_gemm<T>(block_isa());
     tasks_ = tasks_of(groups_);
     // Rows of whole 64-byte lines: the drives' kernel then runs the block's
-    // presentations in whole vectors (the padding columns of Xr are zero).
+    // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     ld_ = (max_p + line - 1) / line * line;
     X_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * max_p), T(0)));
-    Xr_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * ld_), T(0)));
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
     corr_.assign(static_cast<size_t>(G * 4 * max_p), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
@@ -68,20 +67,12 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
     const bool id = groups_.identity();
     const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
     // The drives run over whole vectors of presentations: nd columns, those
-    // past nb zero in Xr so that their drives are zero and unused.
+    // past nb zero in xr so that their drives are zero and unused.
     const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
     const std::vector<BlockTask>& tasks = tasks_;
-    const int64_t ntask = static_cast<int64_t>(tasks.size()), G = groups_.groups();
+    const int64_t ntask = static_cast<int64_t>(tasks.size());
     const int64_t* mem = groups_.members.data();
-#pragma omp parallel for schedule(static) if (par && G > 1)
-    for (int64_t g = 0; g < G; ++g) {
-        const T* x = X_[g].data();
-        T* xr = Xr_[g].data();
-        for (int64_t j = 0; j < k; ++j) {
-            for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
-            std::fill(xr + j * ld + nb, xr + j * ld + nd, T(0));
-        }
-    }
+    const int64_t* goff = groups_.offsets.data();
 #pragma omp parallel if (par)
     {
         // The chunk's rows where they are (slot s is neuron mem[s]): no copy
@@ -90,25 +81,39 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
         // reads one contiguous run over the slots.
         const T* arow[kChunk];
         std::vector<T> out(static_cast<size_t>(kChunk * ld));
+        // The group's inputs transposed (k x ld, row-major), as the drives'
+        // kernel reads them: built here, in this thread's cache, when its
+        // task changes group. (In a stack a group is the few channels at one
+        // position, and the block's inputs outweigh the weights; a stored
+        // transpose of every group cost a write and a read of all of them.)
+        std::vector<T> xr(static_cast<size_t>(k * ld), T(0));
+        int64_t xr_group = -1;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < ntask + G; ++t) {
-            if (t >= ntask) {  // the group's Gram matrix <x_r, x_q> (symmetric: each entry's sum runs
-                               // over the inputs in order, whichever of x_r, x_q is the row)
-                const int64_t g = t - ntask;
+        for (int64_t t = 0; t < ntask; ++t) {
+            const BlockTask& tk = tasks[t];
+            const int64_t g = tk.g;
+            if (g != xr_group) {
+                const T* x = X_[g].data();
+                for (int64_t j = 0; j < k; ++j) {
+                    for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
+                    std::fill(xr.begin() + j * ld + nb, xr.begin() + j * ld + nd, T(0));
+                }
+                xr_group = g;
+            }
+            if (tk.r0 == goff[g]) {  // the group's first task: its Gram matrix <x_r, x_q> (symmetric:
+                                     // each entry's sum runs over the inputs in order, whichever of x_r,
+                                     // x_q is the row)
                 for (int64_t q0 = 0; q0 < nb; q0 += kChunk) {  // rows q0.. of at most kChunk
                     const int64_t m = std::min(kChunk, nb - q0);
                     for (int64_t q = 0; q < m; ++q) arow[q] = &X_[g][(q0 + q) * k];
-                    gemm_.drives(m, nd, k, arow, Xr_[g].data(), ld, out.data(), ld, false);
+                    gemm_.drives(m, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                 }
-                continue;
             }
-            const BlockTask& tk = tasks[t];
             const int64_t rows = tk.r1 - tk.r0;
-            const T* xr = Xr_[tk.g].data();
             auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
                 for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
-                gemm_.drives(rows, nd, k, arow, xr, ld, out.data(), ld, false);
+                gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                 for (int64_t q = 0; q < nb; ++q)
                     for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
             };

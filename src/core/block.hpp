@@ -76,12 +76,11 @@ public:
 
 private:
     int64_t n_ = 0, k_ = 0, pmax_ = 0, nb_ = 0;
-    int64_t ld_ = 0;  // row stride of Xr: pmax rounded up to 64 bytes
+    int64_t ld_ = 0;  // row stride of the transposed inputs in start: pmax rounded up to 64 bytes
     bool momentum_ = true;
     InputGroups groups_;
     std::vector<int64_t> slot_group_;    // slot -> group
     std::vector<std::vector<T>> X_;      // per group: k x pmax, column q = presentation q's input
-    std::vector<std::vector<T>> Xr_;     // per group: the same row-major, k x ld (zero past the block)
     std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
     std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
     // The raw coordinates c_q (and e_q) of each presentation, as the
