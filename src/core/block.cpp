@@ -193,6 +193,8 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             d.sd[i] = sw - w0xq[s];
             d.xx[i] = xx;
             d.sv[i] = momentum_ ? bw * wxq[s] + bv * vxq[s] + b0 * w0xq[s] + cv[j] : T(0);
+            d.c[i] = T(0);
+            d.e[i] = T(0);
             if (z) z[i] = sw;
         }
     }

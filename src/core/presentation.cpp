@@ -51,10 +51,10 @@ void PresentationIntegrator<T>::begin_dots(LayerBlock<T>& block, int64_t s0) {
     sv_.resize(n);
     sd_.resize(n);
     xx_.resize(n);
-    c_.assign(n, T(0));
-    e_.assign(n, T(0));
+    c_.resize(n);  // zeroed by the caller with the dots
+    e_.resize(n);
     means_.assign(block.modules(), T(0));
-    rnew_.assign(n, T(0));
+    rnew_.resize(n);  // every integrator writes it before reading it
 }
 
 template <class T>

@@ -22,13 +22,15 @@ public:
     void begin(LayerBlock<T>& block, InputView<T> in, int64_t s0);
     // Starts a presentation whose dot products the caller supplies (blocked
     // presentations, core/block.hpp): fill dots() before the first
-    // advance_to(); read shared(), c(), e() after the last one. Neither
+    // advance_to(), and zero its c and e (in the caller's parallel loop, not
+    // here serially); read shared(), c(), e() after the last one. Neither
     // current_weights() nor end() may be called: the caller materialises.
     void begin_dots(LayerBlock<T>& block, int64_t s0);
     struct Dots {
         T *sw, *sv, *sd, *xx;  // w.x, v.x, (w - w0).x, x.x per neuron
+        T *c, *e;              // the coordinates along x: to be zeroed
     };
-    Dots dots() { return Dots{sw_.data(), sv_.data(), sd_.data(), xx_.data()}; }
+    Dots dots() { return Dots{sw_.data(), sv_.data(), sd_.data(), xx_.data(), c_.data(), e_.data()}; }
     const ReducedShared& shared() const { return shared_; }
     const std::vector<T>& c() const { return c_; }
     const std::vector<T>& e() const { return e_; }
