@@ -120,7 +120,32 @@ void StackPatterns<T>::propagate(int l, int64_t presentation) {
     const auto& off = pl.module_offsets;
     means_.assign(static_cast<size_t>(pl.modules()), T(0));
     const T* z = z_[l].data();
-    for (int64_t m = 0; m < pl.modules(); ++m) {
+    // Each module's sum runs over its members in order. That is one chain of
+    // dependent adds per module, so four modules of one size run side by side
+    // (independent chains, the same order within each: the same bits).
+    const int64_t M = pl.modules();
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4) {
+        const int64_t len = off[m + 1] - off[m];
+        if (off[m + 2] - off[m + 1] != len || off[m + 3] - off[m + 2] != len || off[m + 4] - off[m + 3] != len) break;
+        const T* z0 = z + off[m];
+        const T* z1 = z + off[m + 1];
+        const T* z2 = z + off[m + 2];
+        const T* z3 = z + off[m + 3];
+        T a0 = T(0), a1 = T(0), a2 = T(0), a3 = T(0);
+        for (int64_t s = 0; s < len; ++s) {
+            a0 += z0[s];
+            a1 += z1[s];
+            a2 += z2[s];
+            a3 += z3[s];
+        }
+        const T cnt = static_cast<T>(len);
+        means_[m] = a0 / cnt;
+        means_[m + 1] = a1 / cnt;
+        means_[m + 2] = a2 / cnt;
+        means_[m + 3] = a3 / cnt;
+    }
+    for (; m < M; ++m) {
         T acc = T(0);
         for (int64_t s = off[m]; s < off[m + 1]; ++s) acc += z[s];
         means_[m] = acc / static_cast<T>(off[m + 1] - off[m]);
