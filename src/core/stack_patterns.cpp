@@ -104,7 +104,7 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
             }
         }
     }
-    if (l + 1 < plan_.num_layers()) propagate(l, p);
+    if (l + 1 < plan_.num_layers()) propagate(l, p, z_[l].data());
 }
 
 // phi(module mean of z), laid out as (c_out, h_out, w_out), optionally at unit RMS.
@@ -114,12 +114,11 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
 // layer's patch only, so their covariance can be near-singular and Eq. 5 keeps
 // part of the initial spread (docs: README "Stacked layers").
 template <class T>
-void StackPatterns<T>::propagate(int l, int64_t presentation) {
+void StackPatterns<T>::propagate(int l, int64_t presentation, const T* z) {
     const LayerPlan& pl = plan_.layers[l];
     const LcGeometry& g = pl.g;
     const auto& off = pl.module_offsets;
     means_.assign(static_cast<size_t>(pl.modules()), T(0));
-    const T* z = z_[l].data();
     // Each module's sum runs over its members in order. That is one chain of
     // dependent adds per module, so four modules of one size run side by side
     // (independent chains, the same order within each: the same bits).
@@ -277,8 +276,7 @@ const T* StackPatterns<T>::group_row(int l, int64_t g) const {
 template <class T>
 void StackPatterns<T>::block_drives(int64_t p, int l, const T* z) {
     if (l + 1 >= plan_.num_layers()) return;
-    std::copy_n(z, z_[l].size(), z_[l].begin());
-    propagate(l, p);
+    propagate(l, p, z);
 }
 
 template class StackPatterns<double>;

@@ -38,7 +38,7 @@ private:
     void gather_field(int l, int64_t q, T* row) const;  // receptive field of output position q
     std::vector<std::vector<int64_t>> reps_;   // per layer: a representative position of each group
     std::vector<std::vector<T>> group_rows_;   // per layer: groups x fan_in
-    void propagate(int l, int64_t presentation);
+    void propagate(int l, int64_t presentation, const T* z);  // z: layer l's drives, block order
     void add_drive(int l, int64_t p);
 
     const RunPlan& plan_;
