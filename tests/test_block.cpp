@@ -181,6 +181,33 @@ TEST(Block, BlocksLongerThanAChunk) {
     }
 }
 
+// Blocks longer than a sub-block (8 presentations, core/block.hpp): the
+// earlier sub-blocks' corrections enter through the folds since the
+// sub-block's start. With momentum the folds are far from the identity
+// anyway (A = mu^150 per presentation); without, the fold is 1 + G, and a
+// strong pull to w^init (gamma = 1) with a large constant rate moves it far
+// enough from 1 that a wrong fold shows. (That rate makes the discrete
+// momentum form unstable, so those cases keep single()'s rates.)
+TEST(Block, SubBlocksCarryTheEarlierCorrections) {
+    for (const Case& cs : kCases) {
+        SCOPED_TRACE(cs.name);
+        SimConfig c = single(cs.integ, cs.momentum, cs.form);
+        if (cs.momentum == 0.0) {
+            c.plasticity.gamma = 1.0;
+            c.plasticity.lr = 4e-3;
+            c.plasticity.schedule = ScheduleKind::constant;
+        }
+        c.run.presentations = 30;
+        c.run.record_every = 150 * 30;
+        c.run.checkpoint_every = 1000;
+        const BlockRun ref = run(c, 1);
+        for (int64_t b : {9, 16, 30}) {
+            SCOPED_TRACE("block " + std::to_string(b));
+            expect_close(run(c, b), ref);
+        }
+    }
+}
+
 TEST(Block, ResumeInsideAndAtBlockEndBitIdentical) {
     for (Integrator integ : {Integrator::euler, Integrator::exponential}) {
         SimConfig c = single(integ, 0.95);

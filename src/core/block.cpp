@@ -52,12 +52,14 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     X_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * max_p), T(0)));
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
     corr_.assign(static_cast<size_t>(G * 4 * max_p), T(0));
+    pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
     wx_.assign(np, T(0));
     w0x_.assign(np, T(0));
     vx_.assign(momentum ? np : 0, T(0));
     ce_.assign(momentum ? 2 * np : np, T(0));
+    z_.assign(static_cast<size_t>((momentum ? 2 : 1) * kSub * n), T(0));
 }
 
 template <class T>
@@ -141,13 +143,36 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     const bool id = groups_.identity();
     const int64_t* mem = groups_.members.data();
     const bool par = !omp_in_parallel() && n >= kParallelSlots;
-    // Per group, the weights of the raw coefficients c_r, e_r (r < q) in the
-    // corrections: cw_r = f00 c_r + f01 e_r, cv_r = f10 c_r + f11 e_r (fold_[r]),
-    // times <x_r, x_q>.
+    // Sub-blocks of kSub presentations (block.hpp): at the first presentation
+    // q0 of each, the corrections from every presentation before it are
+    // taken for the whole sub-block at once (z_); within it, only those of
+    // the sub-block's earlier presentations are added one by one.
+    const int64_t q0 = q - q % kSub, nj = std::min(kSub, nb_ - q0);
+    const bool take_earlier = q == q0 && q0 > 0;
+    if (q == q0) sub_ = Fold{};
+    if (take_earlier)  // fold_[r] (r < q0) as of q0, times <x_r, x_{q0+j}>
+        for (int64_t g = 0; g < G; ++g) {
+            T* u = &pre_[g * 4 * P * kSub];
+            for (int64_t r = 0; r < q0; ++r) {
+                const Fold& f = fold_[r];
+                for (int64_t j = 0; j < nj; ++j) {
+                    const T gr = gram_[g][(q0 + j) * P + r];
+                    u[(0 * P + r) * kSub + j] = static_cast<T>(f.f00) * gr;
+                    u[(1 * P + r) * kSub + j] = static_cast<T>(f.f01) * gr;
+                    u[(2 * P + r) * kSub + j] = static_cast<T>(f.f10) * gr;
+                    u[(3 * P + r) * kSub + j] = static_cast<T>(f.f11) * gr;
+                }
+            }
+        }
+    const T s00 = static_cast<T>(sub_.f00), s01 = static_cast<T>(sub_.f01);
+    const T s10 = static_cast<T>(sub_.f10), s11 = static_cast<T>(sub_.f11);
+    // Per group, the weights of the raw coefficients c_r, e_r (q0 <= r < q) in
+    // the corrections: cw_r = f00 c_r + f01 e_r, cv_r = f10 c_r + f11 e_r
+    // (fold_[r]), times <x_r, x_q>.
     for (int64_t g = 0; g < G; ++g) {
         const T* gq = &gram_[g][q * P];
         T* u = &corr_[g * 4 * P];
-        for (int64_t r = 0; r < q; ++r) {
+        for (int64_t r = q0; r < q; ++r) {
             const Fold& f = fold_[r];
             u[r] = static_cast<T>(f.f00) * gq[r];
             u[P + r] = static_cast<T>(f.f01) * gq[r];
@@ -168,10 +193,55 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         const BlockTask& tk = tasks_[t];
         const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
         const T* u = &corr_[tk.g * 4 * P];
+        if (take_earlier) {  // z_ for the sub-block: every c_r, e_r (r < q0) read once
+            const T* up = &pre_[tk.g * 4 * P * kSub];
+            T zw[kSub][kChunk], zv[kSub][kChunk];
+            for (int64_t j = 0; j < nj; ++j) {
+                std::fill_n(zw[j], m, T(0));
+                std::fill_n(zv[j], m, T(0));
+            }
+            for (int64_t r = 0; r < q0; ++r) {
+                const T* c = cr + r * n + r0;
+                if (momentum_) {
+                    const T* e = er + r * n + r0;
+                    for (int64_t j = 0; j < nj; ++j) {
+                        const T u00 = up[(0 * P + r) * kSub + j], u01 = up[(1 * P + r) * kSub + j];
+                        const T u10 = up[(2 * P + r) * kSub + j], u11 = up[(3 * P + r) * kSub + j];
+                        for (int64_t i = 0; i < m; ++i) {
+                            zw[j][i] += c[i] * u00 + e[i] * u01;
+                            zv[j][i] += c[i] * u10 + e[i] * u11;
+                        }
+                    }
+                } else {
+                    for (int64_t j = 0; j < nj; ++j) {
+                        const T u00 = up[r * kSub + j];
+                        for (int64_t i = 0; i < m; ++i) zw[j][i] += c[i] * u00;
+                    }
+                }
+            }
+            for (int64_t j = 0; j < nj; ++j) {
+                std::copy_n(zw[j], m, &z_[j * n + r0]);
+                if (momentum_) std::copy_n(zv[j], m, &z_[(kSub + j) * n + r0]);
+            }
+        }
         T cw[kChunk], cv[kChunk];
-        std::fill_n(cw, m, T(0));
-        std::fill_n(cv, m, T(0));
-        for (int64_t r = 0; r < q; ++r) {
+        if (q0 > 0) {  // the earlier sub-blocks' part, carried through this sub-block's folds
+            const T* zwq = &z_[(q - q0) * n + r0];
+            if (momentum_) {
+                const T* zvq = &z_[(kSub + q - q0) * n + r0];
+                for (int64_t j = 0; j < m; ++j) {
+                    cw[j] = s00 * zwq[j] + s01 * zvq[j];
+                    cv[j] = s10 * zwq[j] + s11 * zvq[j];
+                }
+            } else {
+                for (int64_t j = 0; j < m; ++j) cw[j] = s00 * zwq[j];
+                std::fill_n(cv, m, T(0));
+            }
+        } else {
+            std::fill_n(cw, m, T(0));
+            std::fill_n(cv, m, T(0));
+        }
+        for (int64_t r = q0; r < q; ++r) {
             const T* c = cr + r * n + r0;
             if (momentum_) {
                 const T* e = er + r * n + r0;
@@ -223,6 +293,13 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         f.f11 = sh.B * o.f01 + sh.A * o.f11;
     }
     fold_[q] = Fold{};
+    {
+        const Fold o = sub_;
+        sub_.f00 = opg * o.f00 + sh.F * o.f10;
+        sub_.f01 = opg * o.f01 + sh.F * o.f11;
+        sub_.f10 = sh.B * o.f00 + sh.A * o.f10;
+        sub_.f11 = sh.B * o.f01 + sh.A * o.f11;
+    }
     const T* c = it.c().data();
     const T* e = it.e().data();
     T* cq = &ce_[q * n];

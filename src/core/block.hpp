@@ -95,6 +95,17 @@ private:
         double f00 = 1, f01 = 0, f10 = 0, f11 = 1;
     };
     std::vector<Fold> fold_;             // pmax
+    // Sub-blocks: the corrections from presentations r < q0 (q0 a multiple
+    // of kSub) enter presentations q0 .. q0 + kSub - 1 through
+    //   z_q = sum_{r < q0} fold_r(q0) (c_r, e_r) <x_r, x_q>
+    // taken once at q0 (pre_: those weights per group), times sub_, the
+    // product of the folds since q0 (fold_r(q) = sub_ fold_r(q0)). So each
+    // earlier c_r, e_r is read once per sub-block, not once per presentation:
+    // the O(N P^2) reads shrink by about kSub.
+    static constexpr int64_t kSub = 8;
+    std::vector<T> pre_;                 // per group: 4 x pmax x kSub
+    std::vector<T> z_;                   // kSub x slot (and kSub more with momentum): z_q, presentation-major
+    Fold sub_;
     std::vector<T> corr_;                // per group, 4 x pmax: fold_ times the Gram column of this presentation
     BlockGemm<T> gemm_{};                // the kernels of the instruction set in use
     double aw_ = 1, av_ = 0, a0_ = 0, bw_ = 0, bv_ = 1, b0_ = 0;
