@@ -85,9 +85,8 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
         std::vector<T> out(static_cast<size_t>(kChunk * ld));
         // The group's inputs transposed (k x ld, row-major), as the drives'
         // kernel reads them: built here, in this thread's cache, when its
-        // task changes group. (In a stack a group is the few channels at one
-        // position, and the block's inputs outweigh the weights; a stored
-        // transpose of every group cost a write and a read of all of them.)
+        // task changes group, rather than stored for every group (a write
+        // and a read of all of them, and a serial loop when one group).
         std::vector<T> xr(static_cast<size_t>(k * ld), T(0));
         int64_t xr_group = -1;
 #pragma omp for schedule(dynamic, 1)
