@@ -283,22 +283,14 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     bw_ = nbw;
     bv_ = nbv;
     b0_ = nb0;
-    for (int64_t r = 0; r < q; ++r) {
-        Fold& f = fold_[r];
-        const Fold o = f;
-        f.f00 = opg * o.f00 + sh.F * o.f10;
-        f.f01 = opg * o.f01 + sh.F * o.f11;
-        f.f10 = sh.B * o.f00 + sh.A * o.f10;
-        f.f11 = sh.B * o.f01 + sh.A * o.f11;
-    }
+    // This presentation's map [[1 + G, F], [B, A]] times a fold.
+    auto then = [&](const Fold& o) {
+        return Fold{opg * o.f00 + sh.F * o.f10, opg * o.f01 + sh.F * o.f11, sh.B * o.f00 + sh.A * o.f10,
+                    sh.B * o.f01 + sh.A * o.f11};
+    };
+    for (int64_t r = 0; r < q; ++r) fold_[r] = then(fold_[r]);
     fold_[q] = Fold{};
-    {
-        const Fold o = sub_;
-        sub_.f00 = opg * o.f00 + sh.F * o.f10;
-        sub_.f01 = opg * o.f01 + sh.F * o.f11;
-        sub_.f10 = sh.B * o.f00 + sh.A * o.f10;
-        sub_.f11 = sh.B * o.f01 + sh.A * o.f11;
-    }
+    sub_ = then(sub_);
     const T* c = it.c().data();
     const T* e = it.e().data();
     T* cq = &ce_[q * n];
