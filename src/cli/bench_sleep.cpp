@@ -44,7 +44,8 @@ const char* kSleepHelp =
     "Times blocked presentations (dynamics.block = each B of --block, default 20,40;\n"
     "dynamics.block's own default is 40) against block 1, each case in a child process\n"
     "with T threads (default 2), with its peak memory: the ResNet-20 sleep phase (--config,\n"
-    "default experiments/resnet20_stack.yaml) at each of --presentations, and one Fig. 4B curve (k = 9, Q presentations, default 10000).\n"
+    "default experiments/resnet20_stack.yaml) at each of --presentations, and one Fig. 4B\n"
+    "curve (k = 9, Q presentations, default 10000).\n"
     "Each case runs R times (default 1; at least 7 where every block's first run took\n"
     "under a second), the cases in turn, and the best time counts.\n"
     "Also measures the GEMM flop rate on the block algorithm's shapes (dynshare's block\n"
@@ -236,7 +237,7 @@ int bench_sleep(int argc, char** argv) {
        << "process (engine time on weights drawn before the clock starts, no output file; the sleep phase "
        << "run as the trainer runs it: records at its start and end only, no state copies but the final "
        << "weights; peak = the process's maximum resident set); best of " << repeats
- << " runs per case (at least " << kShortRepeats
+       << " runs per case (at least " << kShortRepeats
        << " where every block's first run took under a second), the cases in turn.\n\n"
        << "| case | presentations | block | seconds | speed-up | peak MiB | GEMM flops | GFLOP/s of the block GEMMs |\n"
        << "|---|---:|---:|---:|---:|---:|---:|---:|\n";

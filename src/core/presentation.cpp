@@ -262,21 +262,14 @@ void PresentationIntegrator<T>::current_weights(std::vector<T>& out) const {
 template <class T>
 bool PresentationIntegrator<T>::state_finite() const {
     // O(N): the weights are finite combinations of these coordinates.
-    // Eight lanes: one chain of dependent adds over every neuron was a serial
-    // pass per presentation and layer while the other threads waited; the
-    // order does not matter for a finiteness test (and is fixed anyway).
+    // Lane sums (models/lane_sums.hpp): one chain of dependent adds over
+    // every neuron was a serial pass per presentation and layer while the
+    // other threads waited; the order does not matter for a finiteness test.
     const ReducedShared& s = shared_;
-    double acc = s.A + s.B + s.F + s.G;
-    const T* r = b_->r.data();
-    const T* c = c_.data();
-    const T* e = e_.data();
     const int64_t n = b_->n;
-    T lane[8] = {};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) lane[l] += r[i + l] + c[i + l] + e[i + l];
-    for (; i < n; ++i) lane[0] += r[i] + c[i] + e[i];
-    for (T v : lane) acc += static_cast<double>(v);
+    double acc = s.A + s.B + s.F + s.G;
+    acc += static_cast<double>(lane_sum(b_->r.data(), n)) + static_cast<double>(lane_sum(c_.data(), n)) +
+           static_cast<double>(lane_sum(e_.data(), n));
     for (T q : b_->r_inh) acc += q;
     // Ideal: the drives z_i = w_i . x_i of the last iteration (in rnew_) see every weight along x.
     if (p_.model == ModelKind::ideal) acc += lane_sum(rnew_.data(), b_->n);
