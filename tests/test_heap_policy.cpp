@@ -2,6 +2,7 @@
 // block freed and requested again reuses its pages instead of faulting in
 // fresh zero-filled ones; the user's own malloc settings are left alone.
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -61,4 +62,30 @@ TEST(HeapPolicy, TheUsersMallocSettingsWin) {
     ASSERT_EQ(setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0", 1), 0);
     EXPECT_FALSE(dynshare::cli::keep_freed_memory());
     unsetenv("GLIBC_TUNABLES");
+}
+
+// Blocks above 32 MiB keep their own mappings outside a LargeBlocksFromHeap
+// scope (each round maps and faults them in afresh); inside one they come
+// from the heap and a second round reuses the first one's pages. After the
+// scope, blocks that no freed chunk fits are mapped again. Each size exceeds
+// the heap's free bytes (earlier tests in this process may have left some),
+// so no freed chunk can serve it.
+TEST(HeapPolicy, LargeBlocksInAScopeAreReusedNotMappedAgain) {
+    if (!dynshare::cli::keep_freed_memory())
+        GTEST_SKIP() << "not glibc's malloc here (a sanitizer build) or MALLOC_*_/GLIBC_TUNABLES set";
+    auto beyond_free = [] { return mallinfo2().fordblks + (size_t(64) << 20); };
+    auto pages = [](size_t bytes) { return long(bytes / 4096); };
+    const size_t outside = beyond_free();
+    faults_of_a_round(outside, 1);
+    EXPECT_GT(faults_of_a_round(outside, 1), pages(outside) / 2) << "outside the scope: mapped afresh";
+    {
+        const dynshare::cli::LargeBlocksFromHeap scope;
+        const size_t inside = beyond_free();
+        faults_of_a_round(inside, 1);  // the heap grows once
+        const long with = faults_of_a_round(inside, 1);
+        EXPECT_LT(with, pages(inside) / 100) << with << " faults for " << pages(inside) << " pages";
+    }
+    const size_t after = beyond_free();
+    faults_of_a_round(after, 1);
+    EXPECT_GT(faults_of_a_round(after, 1), pages(after) / 2) << "after the scope: mapped afresh again";
 }

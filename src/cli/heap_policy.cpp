@@ -20,6 +20,8 @@ bool user_tuned_malloc() {
         if (!std::strncmp(*e, "MALLOC_", 7) && std::strchr(*e, '=') && std::strchr(*e, '=')[-1] == '_') return true;
     return false;
 }
+
+bool g_policy_applied = false;  // keep_freed_memory() took effect
 }  // namespace
 
 bool keep_freed_memory() {
@@ -30,9 +32,24 @@ bool keep_freed_memory() {
     // Larger blocks keep their own mappings: served from the heap too
     // (M_MMAP_MAX 0), LibTorch's activations fragmented it and one CI run's
     // peak grew from 0.8 to 1.3 GB.
-    return mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, -1) == 1;
+    g_policy_applied = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, -1) == 1;
+    return g_policy_applied;
 #else
     return false;
+#endif
+}
+
+LargeBlocksFromHeap::LargeBlocksFromHeap() {
+#if defined(__GLIBC__)
+    active_ = g_policy_applied && mallopt(M_MMAP_MAX, 0) == 1;
+#endif
+}
+
+LargeBlocksFromHeap::~LargeBlocksFromHeap() {
+#if defined(__GLIBC__)
+    // glibc's default (DEFAULT_MMAP_MAX); the policy never changes it, and
+    // with the user's own settings the scope does nothing.
+    if (active_) mallopt(M_MMAP_MAX, 65536);
 #endif
 }
 

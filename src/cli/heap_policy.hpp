@@ -22,4 +22,27 @@ namespace dynshare::cli {
 // replace it). Returns whether the policy was applied.
 bool keep_freed_memory();
 
+// While alive, in a process where keep_freed_memory() took effect: blocks of
+// any size come from the heap (M_MMAP_MAX 0), and are put back there when
+// freed. For a burst of work that allocates the same large buffers every
+// time, e.g. a training sleep phase, whose LC weight copies and block
+// buffers exceed 32 MiB in wide layers: each phase reuses the last one's
+// pages instead of mapping its buffers anew, faulting them in zero-filled
+// and unmapping them. The Table 1 sleep(10) net: 541 thousand minor faults in
+// 40 iterations (4 phases) before, about 200 thousand after, and phases of
+// 0.27 s became 0.22 s (README "The simulated sleep phase"). Outside such
+// scopes large blocks keep their own mappings (see above: LibTorch's
+// activations would fragment the heap). Not nested; a no-op where the
+// policy was not applied.
+class LargeBlocksFromHeap {
+public:
+    LargeBlocksFromHeap();
+    ~LargeBlocksFromHeap();
+    LargeBlocksFromHeap(const LargeBlocksFromHeap&) = delete;
+    LargeBlocksFromHeap& operator=(const LargeBlocksFromHeap&) = delete;
+
+private:
+    bool active_ = false;
+};
+
 }  // namespace dynshare::cli

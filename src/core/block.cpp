@@ -1,5 +1,7 @@
 #include "core/block.hpp"
 
+#include "core/first_touch.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -49,16 +51,16 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     ld_ = (max_p + line - 1) / line * line;
-    X_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(k * max_p), T(0)));
+    assign_populated(X_, static_cast<size_t>(G * k * max_p), T(0));
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
     corr_.assign(static_cast<size_t>(G * 4 * max_p), T(0));
     pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
-    wx_.assign(np, T(0));
-    w0x_.assign(np, T(0));
-    vx_.assign(momentum ? np : 0, T(0));
-    ce_.assign(momentum ? 2 * np : np, T(0));
+    assign_populated(wx_, np, T(0));
+    assign_populated(w0x_, np, T(0));
+    assign_populated(vx_, momentum ? np : 0, T(0));
+    assign_populated(ce_, momentum ? 2 * np : np, T(0));
     z_.assign(static_cast<size_t>((momentum ? 2 : 1) * kSub * n), T(0));
 }
 
@@ -94,7 +96,7 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
             const BlockTask& tk = tasks[t];
             const int64_t g = tk.g;
             if (g != xr_group) {
-                const T* x = X_[g].data();
+                const T* x = group_inputs(g);
                 for (int64_t j = 0; j < k; ++j) {
                     for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
                     std::fill(xr.begin() + j * ld + nb, xr.begin() + j * ld + nd, T(0));
@@ -106,7 +108,7 @@ void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
                                      // x_q is the row)
                 for (int64_t q0 = 0; q0 < nb; q0 += kChunk) {  // rows q0.. of at most kChunk
                     const int64_t m = std::min(kChunk, nb - q0);
-                    for (int64_t q = 0; q < m; ++q) arow[q] = &X_[g][(q0 + q) * k];
+                    for (int64_t q = 0; q < m; ++q) arow[q] = group_inputs(g) + (q0 + q) * k;
                     gemm_.drives(m, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                 }
@@ -331,7 +333,7 @@ void BlockedLayer<T>::finish(LayerBlock<T>& b) {
         for (int64_t t = 0; t < ntask; ++t) {
             const BlockTask& tk = tasks[t];
             const int64_t rows = tk.r1 - tk.r0;
-            const T* x = X_[tk.g].data();
+            const T* x = group_inputs(tk.g);
             for (int64_t r = 0; r < nb; ++r) {
                 const T* c = &ce_[r * n + tk.r0];
                 if (momentum_) {

@@ -61,7 +61,7 @@ public:
     void setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum);
     const InputGroups& groups() const { return groups_; }
     // Where group g's input of presentation q goes (k values).
-    T* input(int64_t g, int64_t q) { return &X_[g][static_cast<size_t>(q * k_)]; }
+    T* input(int64_t g, int64_t q) { return group_inputs(g) + q * k_; }
     // Begins a block of nb presentations (inputs already given): GEMMs.
     void start(const LayerBlock<T>& b, int64_t nb);
     // Presentation q of the block: its dot products, `steps` integrator steps
@@ -80,7 +80,8 @@ private:
     bool momentum_ = true;
     InputGroups groups_;
     std::vector<int64_t> slot_group_;    // slot -> group
-    std::vector<std::vector<T>> X_;      // per group: k x pmax, column q = presentation q's input
+    std::vector<T> X_;                   // per group (k pmax apart): k x pmax, column q = presentation q's input
+    T* group_inputs(int64_t g) { return X_.data() + g * k_ * pmax_; }
     std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
     std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
     // The raw coordinates c_q (and e_q) of each presentation, as the

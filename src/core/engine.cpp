@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "core/block.hpp"
+#include "core/first_touch.hpp"
 #include "core/input_source.hpp"
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
@@ -48,10 +49,12 @@ LayerState state_from_block(const LayerPlan& pl, const LayerBlock<T>& b, bool we
     const int64_t n = b.n, k = b.k;
     s.n = n;
     s.k = k;
-    s.w.resize(n * k);
+    // Every element is written by the copy below: the zero fill is the
+    // pages' first touch, taken by all threads (core/first_touch.hpp).
+    assign_populated(s.w, static_cast<size_t>(n * k), 0.0);
     if (!weights_only) {
-        s.w0.resize(n * k);
-        s.v.resize(n * k);
+        assign_populated(s.w0, static_cast<size_t>(n * k), 0.0);
+        assign_populated(s.v, static_cast<size_t>(n * k), 0.0);
     }
     s.r.resize(n);
     // Rows to distinct places (out_index is a permutation): a parallel copy.
@@ -117,12 +120,13 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
             // training sleep phase these copies were a serial sixth of the run.
             LayerBlock<T>& blk = blocks[l];
             const std::vector<double>& w = w_init[l];
-            blk.w.reserve(static_cast<size_t>(n * k));
+            reserve_populated(blk.w, static_cast<size_t>(n * k));
             for (int64_t i = 0; i < n; ++i) {
                 const double* src = &w[out_index(pl, i) * k];
                 blk.w.insert(blk.w.end(), src, src + k);
             }
-            blk.w0 = blk.w;
+            reserve_populated(blk.w0, blk.w.size());
+            blk.w0.assign(blk.w.begin(), blk.w.end());
         }
     }
 }

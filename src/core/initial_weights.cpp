@@ -1,6 +1,7 @@
 // Initial weights drawn from the seed, for every plan (include/dynshare/engine.hpp).
 #include <cmath>
 
+#include "core/first_touch.hpp"
 #include "core/inputs.hpp"
 #include "dynshare/engine.hpp"
 
@@ -9,7 +10,8 @@ namespace dynshare {
 std::vector<double> stack_initial_weights(const StackLayer& layer, const LcGeometry& g, int l, RngKey key) {
     const int64_t n = g.neurons(), k = g.fan_in();
     const double sd = layer.init_std >= 0 ? layer.init_std : std::sqrt(2.0 / static_cast<double>(k));
-    std::vector<double> w(n * k);
+    std::vector<double> w;
+    assign_populated(w, static_cast<size_t>(n * k), 0.0);
 #pragma omp parallel for schedule(static) if (n * k >= (int64_t(1) << 18))
     for (int64_t i = 0; i < n; ++i) {
         double* row = &w[i * k];

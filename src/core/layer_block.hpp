@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/first_touch.hpp"
+
 namespace dynshare {
 
 template <class T>
@@ -27,14 +29,15 @@ struct LayerBlock {
         n = neurons;
         k = inputs;
         module_offsets = offsets;
+        const size_t nk = static_cast<size_t>(n * k);
         if (zero_weights) {
-            w.assign(n * k, T(0));
-            w0.assign(n * k, T(0));
+            assign_populated(w, nk, T(0));
+            assign_populated(w0, nk, T(0));
         } else {
             w.clear();
             w0.clear();
         }
-        v.assign(n * k, T(0));
+        assign_populated(v, nk, T(0));
         r.assign(n, static_cast<T>(bias));
         r_inh.assign(modules(), T(0));
     }

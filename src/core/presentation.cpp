@@ -113,28 +113,7 @@ void PresentationIntegrator<T>::advance_to(int64_t j) {
     const double t_end = static_cast<double>(j) * p_.dt;
     switch (p_.integrator) {
         case Integrator::dopri5: continuous_dopri5(t_end); break;
-        case Integrator::exponential:
-            while (t_local_ < t_end - 1e-12 * p_.dt) {
-                // Sub-step: at most macro_step, and short enough that the weight
-                // change along x moves the drive by <= 10% (kappa |x|^2 h <= 0.1);
-                // never shorter than dt (the model's own clock).
-                // max |x_i|^2: x is fixed through the presentation, so once.
-                if (xx_max_ < 0.0) {
-                    double xx_max = 0.0;  // a maximum: the same for any thread count
-                    const int64_t nx = static_cast<int64_t>(xx_.size());
-#pragma omp parallel for reduction(max : xx_max) if (!omp_in_parallel() && nx >= (int64_t(1) << 11))
-                    for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
-                    xx_max_ = xx_max;
-                }
-                const double xx_max = xx_max_;
-                const double kappa = p_.kappa_at((t_local_ / p_.dt) + static_cast<double>(s0_));
-                double h = p_.macro_step;
-                if (kappa * xx_max > 0) h = std::min(h, 0.1 / (kappa * xx_max));
-                h = std::max(h, p_.dt);
-                h = std::min(h, t_end - t_local_);
-                exponential_substep(h);
-            }
-            break;
+        case Integrator::exponential: exponential_to(t_end); break;
         default:
             while (j_ < j) {
                 continuous_fixed_step(p_.dt);

@@ -10,6 +10,7 @@
 #include "core/layer_block.hpp"
 #include "core/step_params.hpp"
 #include "models/anti_hebbian.hpp"
+#include "models/ei_rate.hpp"
 
 namespace dynshare {
 
@@ -51,7 +52,19 @@ private:
     void continuous_rhs(const T* y, T* dy, double step_real) const;
     void continuous_fixed_step(double h);
     void continuous_dopri5(double t_end);
-    void exponential_substep(double h);
+    // The exponential integrator from t_local_ to t_end. Its sub-steps'
+    // lengths, constants and shared G do not depend on the neurons, and
+    // modules are independent within a sub-step: so the sub-steps are planned
+    // first, then run module by module, every sub-step of a module while its
+    // neurons are in cache (one pass over the layer's arrays per call, not
+    // one per sub-step). Each module's arithmetic is unchanged: the same bits.
+    void exponential_to(double t_end);
+    struct PlannedSubstep {
+        ExpSubstep<T> sub;       // m and integral_m are filled per module
+        MeanInhPropagator prop;  // of the module mean and r_inh
+        double G;                // the shared G at the sub-step's start
+    };
+    std::vector<PlannedSubstep> planned_;
     void module_means(const T* r, std::vector<T>& means) const;
     T drive(int64_t i) const { return reduced_drive<T>(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]); }
     void pack_state(std::vector<T>& y) const;

@@ -107,46 +107,80 @@ void PresentationIntegrator<T>::continuous_dopri5(double t_end) {
 // plasticity uses the exact integral of r - b over the sub-step, the exact
 // gamma decay, and kappa at the sub-step's midpoint. See docs/integrators.md.
 template <class T>
-void PresentationIntegrator<T>::exponential_substep(double h) {
+void PresentationIntegrator<T>::exponential_to(double t_end) {
+    if (xx_max_ < 0.0) {  // max |x_i|^2: x is fixed through the presentation, so once
+        double xx_max = 0.0;  // a maximum: the same for any thread count
+        const int64_t nx = static_cast<int64_t>(xx_.size());
+#pragma omp parallel for reduction(max : xx_max) if (!omp_in_parallel() && nx >= (int64_t(1) << 11))
+        for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
+        xx_max_ = xx_max;
+    }
+    // The plan. Sub-step: at most macro_step, and short enough that the
+    // weight change along x moves the drive by <= 10% (kappa |x|^2 h <= 0.1);
+    // never shorter than dt (the model's own clock).
+    planned_.clear();
+    double t = t_local_, G = shared_.G;
+    while (t < t_end - 1e-12 * p_.dt) {
+        const double kappa_start = p_.kappa_at((t / p_.dt) + static_cast<double>(s0_));
+        double h = p_.macro_step;
+        if (kappa_start * xx_max_ > 0) h = std::min(h, 0.1 / (kappa_start * xx_max_));
+        h = std::max(h, p_.dt);
+        h = std::min(h, t_end - t);
+        const double kappa = p_.kappa_at(static_cast<double>(s0_) + (t + 0.5 * h) / p_.dt);
+        const double decay = continuous_decay(kappa, p_.gamma, h);
+        PlannedSubstep ps{};
+        ps.sub.h = static_cast<T>(h);
+        ps.sub.tau = static_cast<T>(p_.ei.tau);
+        ps.sub.bias = static_cast<T>(p_.ei.bias);
+        ps.sub.E = static_cast<T>(std::exp(-h / p_.ei.tau));
+        ps.sub.one_minus_E = static_cast<T>(-std::expm1(-h / p_.ei.tau));
+        ps.sub.decay = static_cast<T>(decay);
+        ps.sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
+        ps.prop = ei_mean_inh_propagator(p_.ei, h);
+        ps.G = G;
+        planned_.push_back(ps);
+        G = continuous_G(G, decay);
+        t += h;
+    }
+    const int64_t S = static_cast<int64_t>(planned_.size());
     LayerBlock<T>& b = *b_;
-    const double kappa = p_.kappa_at(static_cast<double>(s0_) + (t_local_ + 0.5 * h) / p_.dt);
-    const double tau = p_.ei.tau;
-    const double decay = continuous_decay(kappa, p_.gamma, h);
-    ExpSubstep<T> sub;
-    sub.h = static_cast<T>(h);
-    sub.tau = static_cast<T>(tau);
-    sub.bias = static_cast<T>(p_.ei.bias);
-    sub.E = static_cast<T>(std::exp(-h / tau));
-    sub.one_minus_E = static_cast<T>(-std::expm1(-h / tau));
-    sub.decay = static_cast<T>(decay);
-    sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
-    const MeanInhPropagator prop = ei_mean_inh_propagator(p_.ei, h);
     const auto& off = b.module_offsets;
     // Modules are independent within a sub-step: each sums its own neurons
     // in order, so the results do not depend on the number of threads.
     const int64_t M = static_cast<int64_t>(off.size()) - 1;
-    const bool par = !omp_in_parallel() && b.n >= (int64_t(1) << 11) && M > 1;
+    const bool par = S > 0 && !omp_in_parallel() && b.n >= (int64_t(1) << 11) && M > 1;
+    const T *sw = sw_.data(), *sv = sv_.data(), *sd = sd_.data(), *xx = xx_.data();
+    T *r = b.r.data(), *c = c_.data(), *z = rnew_.data();
+    const ReducedShared shared = shared_;
+    const PlannedSubstep* plan = planned_.data();
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t m = 0; m < M; ++m) {
-        const T cnt = static_cast<T>(off[m + 1] - off[m]);
-        T zsum = T(0), rsum = T(0);
-        for (int64_t i = off[m]; i < off[m + 1]; ++i) {
-            rnew_[i] = drive(i);
-            zsum += rnew_[i];
-            rsum += b.r[i];
+        const int64_t i0 = off[m], i1 = off[m + 1];
+        const T cnt = static_cast<T>(i1 - i0);
+        ReducedShared sh = shared;
+        T q = b.r_inh[m];
+        for (int64_t j = 0; j < S; ++j) {
+            sh.G = plan[j].G;
+            T zsum = T(0), rsum = T(0);
+            for (int64_t i = i0; i < i1; ++i) {
+                z[i] = reduced_drive<T>(sh, sw[i], sv[i], sd[i], xx[i], c[i]);
+                zsum += z[i];
+                rsum += r[i];
+            }
+            const T zbar = zsum / cnt, mean_r = rsum / cnt;
+            const MeanInhStep st = ei_mean_inh_apply(p_.ei, plan[j].prop, static_cast<double>(mean_r),
+                                                     static_cast<double>(q), static_cast<double>(zbar));
+            ExpSubstep<T> sm = plan[j].sub;
+            sm.m = static_cast<T>(st.m);
+            sm.integral_m = static_cast<T>(st.integral_m);
+            for (int64_t i = i0; i < i1; ++i) exponential_neuron<T>(sm, z[i], zbar, mean_r, r[i], c[i]);
+            q = static_cast<T>(st.q);
         }
-        const T zbar = zsum / cnt, mean_r = rsum / cnt;
-        const MeanInhStep st = ei_mean_inh_apply(p_.ei, prop, static_cast<double>(mean_r),
-                                                 static_cast<double>(b.r_inh[m]), static_cast<double>(zbar));
-        ExpSubstep<T> sm = sub;
-        sm.m = static_cast<T>(st.m);
-        sm.integral_m = static_cast<T>(st.integral_m);
-        for (int64_t i = off[m]; i < off[m + 1]; ++i) exponential_neuron<T>(sm, rnew_[i], zbar, mean_r, b.r[i], c_[i]);
-        b.r_inh[m] = static_cast<T>(st.q);
+        b.r_inh[m] = q;
     }
-    shared_.G = continuous_G(shared_.G, decay);
-    t_local_ += h;
-    ++substeps_;
+    shared_.G = G;
+    t_local_ = t;
+    substeps_ += S;
 }
 
 // The class itself is instantiated in presentation.cpp; these members here.
@@ -156,7 +190,7 @@ void PresentationIntegrator<T>::exponential_substep(double h) {
     template void PresentationIntegrator<T>::continuous_rhs(const T*, T*, double) const;     \
     template void PresentationIntegrator<T>::continuous_fixed_step(double);                  \
     template void PresentationIntegrator<T>::continuous_dopri5(double);                      \
-    template void PresentationIntegrator<T>::exponential_substep(double);
+    template void PresentationIntegrator<T>::exponential_to(double);
 DS_CONTINUOUS_MEMBERS(double)
 DS_CONTINUOUS_MEMBERS(float)
 #undef DS_CONTINUOUS_MEMBERS

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/first_touch.hpp"
 #include "models/lane_sums.hpp"
 
 namespace dynshare {
@@ -21,8 +22,8 @@ StackPatterns<T>::StackPatterns(const SimConfig& cfg, const RunPlan& plan)
     z_.resize(L);
     for (size_t l = 0; l < L; ++l) {
         const LcGeometry& g = plan.layers[l].g;
-        if (noise_ > 0.0) x_[l].assign(static_cast<size_t>(g.neurons() * g.fan_in()), T(0));
-        pos_[l].assign(static_cast<size_t>(int64_t(g.h_out()) * g.w_out() * g.fan_in()), T(0));
+        if (noise_ > 0.0) assign_populated(x_[l], static_cast<size_t>(g.neurons() * g.fan_in()), T(0));
+        assign_populated(pos_[l], static_cast<size_t>(int64_t(g.h_out()) * g.w_out() * g.fan_in()), T(0));
         rows_[l].assign(static_cast<size_t>(g.neurons()), nullptr);
         pin_[l].assign(static_cast<size_t>(g.c_in) * g.h_in * g.w_in, T(0));
         z_[l].assign(static_cast<size_t>(g.neurons()), T(0));

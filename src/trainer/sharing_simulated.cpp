@@ -5,6 +5,8 @@
 // backend reads and overwrites the tensors' storage (Backend::run_resident).
 #include "trainer/sharing.hpp"
 
+#include "cli/heap_policy.hpp"
+
 #include "dynshare/backend.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
@@ -54,6 +56,8 @@ SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo
 // The host path: the weights converted to the engine's doubles and back.
 void sleep_through_host(const SimConfig& sim, const std::vector<LcGeometry>& geo,
                         const std::vector<LocallyConnected2dImpl*>& layers, uint64_t phase, Backend& backend) {
+    // Every phase allocates the same buffers: the last phase's pages serve.
+    const cli::LargeBlocksFromHeap reuse_pages;
     std::vector<std::vector<double>> weights;
     for (const auto* layer : layers) {
         // One pass: converted straight into the engine's vector.

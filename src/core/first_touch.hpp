@@ -1,0 +1,45 @@
+// Large buffers faulted in by every thread at once. The first write to a
+// fresh page costs a page fault in which the kernel zero-fills it; a
+// std::vector's assign or resize makes the allocating thread alone take all
+// of them. The ResNet-20 sleep phase at block 40 spent about a fifth of its
+// wall time there (1.8 GB of weights, copies and block buffers, on a VM
+// where first touches are dear) while the other thread waited.
+// populate_parallel() prefaults a range with madvise(MADV_POPULATE_WRITE),
+// one chunk per thread: the pages are mapped, zero-filled, and no byte is
+// written. Where that is not available (not Linux, a kernel before 5.14) it
+// does nothing, and the first writes fault as before. Values and results
+// never depend on it.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace dynshare {
+
+// Buffers below this many bytes are left alone: a thread team's start costs
+// microseconds, a MiB's 256 first touches a few hundred.
+constexpr size_t kPopulateMinBytes = size_t(1) << 20;
+
+void populate_parallel(const void* p, size_t bytes);
+
+// v.assign(count, value), with v's storage prefaulted in parallel first when
+// it is large and must be allocated afresh (the bytes of memory it held are
+// released first, so the peak is not raised).
+template <class T>
+void assign_populated(std::vector<T>& v, size_t count, const T& value) {
+    if (count * sizeof(T) >= kPopulateMinBytes && v.capacity() < count) {
+        std::vector<T>().swap(v);
+        v.reserve(count);
+        populate_parallel(v.data(), count * sizeof(T));
+    }
+    v.assign(count, value);
+}
+
+// v.reserve(count) for a caller that fills v next, prefaulted likewise.
+template <class T>
+void reserve_populated(std::vector<T>& v, size_t count) {
+    if (v.capacity() >= count) return;
+    v.reserve(count);
+    if (count * sizeof(T) >= kPopulateMinBytes) populate_parallel(v.data(), count * sizeof(T));
+}
+
+}  // namespace dynshare
