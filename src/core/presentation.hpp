@@ -14,6 +14,15 @@
 
 namespace dynshare {
 
+// One sub-step of the exponential integrator, planned before it runs: all
+// but the neurons' state (PresentationIntegrator::exponential_to).
+template <class T>
+struct PlannedSubstep {
+    ExpSubstep<T> sub;       // m and integral_m are filled per module
+    MeanInhPropagator prop;  // of the module mean and r_inh
+    double G;                // the shared G at the sub-step's start
+};
+
 template <class T>
 class PresentationIntegrator {
 public:
@@ -59,12 +68,7 @@ private:
     // neurons are in cache (one pass over the layer's arrays per call, not
     // one per sub-step). Each module's arithmetic is unchanged: the same bits.
     void exponential_to(double t_end);
-    struct PlannedSubstep {
-        ExpSubstep<T> sub;       // m and integral_m are filled per module
-        MeanInhPropagator prop;  // of the module mean and r_inh
-        double G;                // the shared G at the sub-step's start
-    };
-    std::vector<PlannedSubstep> planned_;
+    std::vector<PlannedSubstep<T>> planned_;
     void module_means(const T* r, std::vector<T>& means) const;
     T drive(int64_t i) const { return reduced_drive<T>(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]); }
     void pack_state(std::vector<T>& y) const;

@@ -106,6 +106,70 @@ void PresentationIntegrator<T>::continuous_dopri5(double t_end) {
 // the drive z held at its start value (exact when plasticity is off); the
 // plasticity uses the exact integral of r - b over the sub-step, the exact
 // gamma decay, and kappa at the sub-step's midpoint. See docs/integrators.md.
+namespace {
+
+// One module [i0, i1) through every planned sub-step; q is its r_inh.
+template <class T>
+struct ModuleRun {
+    const T *sw, *sv, *sd, *xx;
+    T *r, *c, *z;
+    const PlannedSubstep<T>* plan;
+    int64_t substeps;
+    ReducedShared shared;
+    const EiRateParams* ei;
+};
+
+template <class T>
+inline __attribute__((always_inline)) void module_body(const ModuleRun<T>& a, int64_t i0, int64_t i1, T& q_io) {
+    const T *sw = a.sw, *sv = a.sv, *sd = a.sd, *xx = a.xx;
+    T *r = a.r, *c = a.c, *z = a.z;
+    const T cnt = static_cast<T>(i1 - i0);
+    ReducedShared sh = a.shared;
+    T q = q_io;
+    for (int64_t j = 0; j < a.substeps; ++j) {
+        const PlannedSubstep<T>& ps = a.plan[j];
+        sh.G = ps.G;
+        T zsum = T(0), rsum = T(0);
+        for (int64_t i = i0; i < i1; ++i) {
+            z[i] = reduced_drive<T>(sh, sw[i], sv[i], sd[i], xx[i], c[i]);
+            zsum += z[i];
+            rsum += r[i];
+        }
+        const T zbar = zsum / cnt, mean_r = rsum / cnt;
+        const MeanInhStep st = ei_mean_inh_apply(*a.ei, ps.prop, static_cast<double>(mean_r), static_cast<double>(q),
+                                                 static_cast<double>(zbar));
+        ExpSubstep<T> sm = ps.sub;
+        sm.m = static_cast<T>(st.m);
+        sm.integral_m = static_cast<T>(st.integral_m);
+        for (int64_t i = i0; i < i1; ++i) exponential_neuron<T>(sm, z[i], zbar, mean_r, r[i], c[i]);
+        q = static_cast<T>(st.q);
+    }
+    q_io = q;
+}
+
+// The module loop, cloned for wider vectors where the CPU has them (GCC's
+// target_clones: chosen once at load time). The build is portable x86-64
+// (16-byte vectors), and this loop is the sub-steps' cost. FMA contraction is
+// off in the engine (CMakeLists.txt), so every clone does the same
+// operations on each element, in the same order: the same bits. The
+// functions it inlines (models/) keep their portable out-of-line copies, so
+// no wider code leaks to other callers.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define DS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DS_VECTOR_CLONES
+#endif
+DS_VECTOR_CLONES void run_module(const ModuleRun<double>& a, int64_t i0, int64_t i1, double& q) {
+    module_body(a, i0, i1, q);
+}
+DS_VECTOR_CLONES void run_module(const ModuleRun<float>& a, int64_t i0, int64_t i1, float& q) {
+    module_body(a, i0, i1, q);
+}
+#undef DS_VECTOR_CLONES
+
+}  // namespace
+
 template <class T>
 void PresentationIntegrator<T>::exponential_to(double t_end) {
     if (xx_max_ < 0.0) {  // max |x_i|^2: x is fixed through the presentation, so once
@@ -128,7 +192,7 @@ void PresentationIntegrator<T>::exponential_to(double t_end) {
         h = std::min(h, t_end - t);
         const double kappa = p_.kappa_at(static_cast<double>(s0_) + (t + 0.5 * h) / p_.dt);
         const double decay = continuous_decay(kappa, p_.gamma, h);
-        PlannedSubstep ps{};
+        PlannedSubstep<T> ps{};
         ps.sub.h = static_cast<T>(h);
         ps.sub.tau = static_cast<T>(p_.ei.tau);
         ps.sub.bias = static_cast<T>(p_.ei.bias);
@@ -152,32 +216,10 @@ void PresentationIntegrator<T>::exponential_to(double t_end) {
     const T *sw = sw_.data(), *sv = sv_.data(), *sd = sd_.data(), *xx = xx_.data();
     T *r = b.r.data(), *c = c_.data(), *z = rnew_.data();
     const ReducedShared shared = shared_;
-    const PlannedSubstep* plan = planned_.data();
+    const PlannedSubstep<T>* plan = planned_.data();
+    const ModuleRun<T> run{sw, sv, sd, xx, r, c, z, plan, S, shared, &p_.ei};
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t m = 0; m < M; ++m) {
-        const int64_t i0 = off[m], i1 = off[m + 1];
-        const T cnt = static_cast<T>(i1 - i0);
-        ReducedShared sh = shared;
-        T q = b.r_inh[m];
-        for (int64_t j = 0; j < S; ++j) {
-            sh.G = plan[j].G;
-            T zsum = T(0), rsum = T(0);
-            for (int64_t i = i0; i < i1; ++i) {
-                z[i] = reduced_drive<T>(sh, sw[i], sv[i], sd[i], xx[i], c[i]);
-                zsum += z[i];
-                rsum += r[i];
-            }
-            const T zbar = zsum / cnt, mean_r = rsum / cnt;
-            const MeanInhStep st = ei_mean_inh_apply(p_.ei, plan[j].prop, static_cast<double>(mean_r),
-                                                     static_cast<double>(q), static_cast<double>(zbar));
-            ExpSubstep<T> sm = plan[j].sub;
-            sm.m = static_cast<T>(st.m);
-            sm.integral_m = static_cast<T>(st.integral_m);
-            for (int64_t i = i0; i < i1; ++i) exponential_neuron<T>(sm, z[i], zbar, mean_r, r[i], c[i]);
-            q = static_cast<T>(st.q);
-        }
-        b.r_inh[m] = q;
-    }
+    for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
     shared_.G = G;
     t_local_ = t;
     substeps_ += S;
