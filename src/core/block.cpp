@@ -269,6 +269,13 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             if (z) z[i] = sw;
         }
     }
+    // Every neuron's x.x is its group's Gram diagonal: the largest of those,
+    // as the integrator would take it over the neurons (max from 0).
+    double xx_max = 0.0;
+    for (int64_t g = 0; g < G; ++g)
+        if (groups_.offsets[g + 1] > groups_.offsets[g])  // (a group without members has no Gram matrix)
+            xx_max = std::max(xx_max, static_cast<double>(gram_[g][q * P + q]));
+    it.set_xx_max(xx_max);
     it.advance_to(steps);
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).

@@ -41,6 +41,11 @@ public:
         T *c, *e;              // the coordinates along x: to be zeroed
     };
     Dots dots() { return Dots{sw_.data(), sv_.data(), sd_.data(), xx_.data(), c_.data(), e_.data()}; }
+    // max_i x_i.x_i as the caller knows it (blocked presentations: the
+    // largest Gram diagonal of the groups), so the exponential integrator
+    // need not take it over the neurons in a parallel loop of its own. It
+    // must equal max(0, max_i double(xx_i)).
+    void set_xx_max(double xx_max) { xx_max_ = xx_max; }
     const ReducedShared& shared() const { return shared_; }
     const std::vector<T>& c() const { return c_; }
     const std::vector<T>& e() const { return e_; }
