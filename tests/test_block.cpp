@@ -345,6 +345,53 @@ TEST(Block, StackSameBitsForOneAndTwoThreads) {
     expect_same_bits(one, two);
 }
 
+// A block's end is deferred and fused with the next block's start (one pass
+// over the weights, src/core/block.cpp BlockedLayer::boundary) unless a
+// record, checkpoint or lone presentation needs the weights first. Fused or
+// not, the same bits: runs whose records fall at every block end (so every
+// end is done alone) against runs that record only at the start and the end
+// (so every end but the last is fused), with momentum (v and V X) and
+// without, one layer and a stack; then block 1 to 1e-10, and a resume from a
+// checkpoint between fused ends.
+TEST(Block, DeferredBlockEndsGiveTheSameBits) {
+    const SimConfig stacked = stack(Integrator::exponential, BorderInput::zero, 0.5);
+    SimConfig stacked_momentum = stack(Integrator::euler, BorderInput::periodic, 0.0);
+    stacked_momentum.plasticity.momentum = 0.9;
+    const SimConfig cases[] = {single(Integrator::euler, 0.95), single(Integrator::exponential, 0.0), stacked,
+                               stacked_momentum};
+    for (const SimConfig& base : cases) {
+        SCOPED_TRACE(std::string(base.stack.enabled ? "stack " : "one layer ") + to_string(base.dynamics.integrator));
+        SimConfig c = base;
+        c.run.presentations = 23;
+        c.run.checkpoint_every = 1000;
+        const int64_t S = 150;  // steps per presentation (150 ms of 1 ms)
+        c.run.record_every = S * 23;  // the start and the end
+        const BlockRun fused = run(c, 4);
+        SimConfig each_end = c;
+        each_end.run.record_every = S * 4;
+        const BlockRun alone = run(each_end, 4);
+        ASSERT_EQ(fused.result.status, RunStatus::complete);
+        ASSERT_EQ(alone.result.status, RunStatus::complete);
+        ASSERT_EQ(fused.obs.nls.size(), 2u);
+        const auto& a = fused.result.state.layers;
+        const auto& b = alone.result.state.layers;
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t l = 0; l < a.size(); ++l) {
+            EXPECT_EQ(a[l].w, b[l].w) << "layer " << l;
+            EXPECT_EQ(a[l].v, b[l].v) << "layer " << l;
+            EXPECT_EQ(a[l].r, b[l].r) << "layer " << l;
+        }
+        expect_close(fused, run(c, 1));
+        // A checkpoint every 6 presentations ends the blocks there (the
+        // others still fuse); resuming from one gives the straight run's bits.
+        SimConfig cp = c;
+        cp.run.checkpoint_every = 6;
+        const BlockRun straight = run(cp, 4);
+        ASSERT_FALSE(straight.obs.checkpoints.empty());
+        expect_same_bits(run(cp, 4, &straight.obs.checkpoints.back()), straight);
+    }
+}
+
 // Every instruction set's GEMMs (core/block_gemm.hpp; the default is the
 // widest) follow the per-presentation path, which has no GEMMs.
 TEST(Block, EveryKernelFormMatchesPerPresentation) {

@@ -51,7 +51,9 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     ld_ = (max_p + line - 1) / line * line;
-    assign_populated(X_, static_cast<size_t>(G * k * max_p), T(0));
+    assign_populated(X_, static_cast<size_t>(2 * G * k * max_p), T(0));
+    fill_ = 0;
+    pending_ = false;
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
     corr_.assign(static_cast<size_t>(G * 4 * max_p), T(0));
     pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
@@ -65,72 +67,150 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
 }
 
 template <class T>
-void BlockedLayer<T>::start(const LayerBlock<T>& b, int64_t nb) {
-    nb_ = nb;
+void BlockedLayer<T>::start(LayerBlock<T>& b, int64_t nb) { boundary(b, pending_, nb); }
+
+template <class T>
+void BlockedLayer<T>::finish(LayerBlock<T>& b) {
+    if (pending_) boundary(b, true, 0);
+}
+
+// A block boundary: the ending block's weights materialised (end: w, v =
+// the block-start weights mapped by the coefficients, plus C X^T) and/or the
+// starting block's drives (nb > 0: W X, W0 X, V X and the Gram matrices of
+// its inputs). Both per task of rows, so that when both run, a chunk's new
+// weights are multiplied by the next inputs while they are in cache: one
+// pass over W and W0 instead of two. Each part computes what it would alone:
+// the same bits whether the boundary is fused or not.
+template <class T>
+void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
     const int64_t n = n_, k = k_, P = pmax_, ld = ld_;
+    const int64_t nb_end = end ? nb_ : 0;  // the ending block's presentations
     const bool id = groups_.identity();
-    const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
-    // The drives run over whole vectors of presentations: nd columns, those
-    // past nb zero in xr so that their drives are zero and unused.
-    const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
+    const bool par = !omp_in_parallel() && n * k * std::max(nb, nb_end) >= (int64_t(1) << 16);
     const std::vector<BlockTask>& tasks = tasks_;
     const int64_t ntask = static_cast<int64_t>(tasks.size());
     const int64_t* mem = groups_.members.data();
     const int64_t* goff = groups_.offsets.data();
+    const int old = 1 - fill_, nxt = fill_;  // the ending block's inputs, the starting block's
+    // The end's coefficients.
+    const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
+    const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
+    std::vector<T> f00(static_cast<size_t>(nb_end)), f01(f00), f10(f00), f11(f00);
+    for (int64_t r = 0; r < nb_end; ++r) {
+        f00[r] = static_cast<T>(fold_[r].f00);
+        f01[r] = static_cast<T>(fold_[r].f01);
+        f10[r] = static_cast<T>(fold_[r].f10);
+        f11[r] = static_cast<T>(fold_[r].f11);
+    }
+    // The start's drives run over whole vectors of presentations: nd columns,
+    // those past nb zero in xr so that their drives are zero and unused.
+    const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
 #pragma omp parallel if (par)
     {
-        // The chunk's rows where they are (slot s is neuron mem[s]): no copy
-        // of the weights into slot order. The drives come out slot-major and
-        // are stored presentation-major (q n + s), so that each presentation
-        // reads one contiguous run over the slots.
+        // End, per chunk: the folded coefficients Cw, Cv (rows x nb_end), then
+        // C X^T (rows x k), with X^T's rows the ending block's inputs.
+        std::vector<T> cw(static_cast<size_t>(kChunk * nb_end)), cv(momentum_ ? cw.size() : 0);
+        std::vector<T> tw(end ? static_cast<size_t>(kChunk * k) : 0), tv(momentum_ ? tw.size() : 0);
+        const T* crow[kChunk];
+        // Start: the chunk's rows where they are (slot s is neuron mem[s]): no
+        // copy of the weights into slot order. The drives come out slot-major
+        // and are stored presentation-major (q n + s), so that each
+        // presentation reads one contiguous run over the slots.
         const T* arow[kChunk];
-        std::vector<T> out(static_cast<size_t>(kChunk * ld));
+        std::vector<T> out(nb > 0 ? static_cast<size_t>(kChunk * ld) : 0);
         // The group's inputs transposed (k x ld, row-major), as the drives'
         // kernel reads them: built here, in this thread's cache, when its
         // task changes group, rather than stored for every group (a write
         // and a read of all of them, and a serial loop when one group).
-        std::vector<T> xr(static_cast<size_t>(k * ld), T(0));
+        std::vector<T> xr(nb > 0 ? static_cast<size_t>(k * ld) : 0, T(0));
         int64_t xr_group = -1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; ++t) {
             const BlockTask& tk = tasks[t];
-            const int64_t g = tk.g;
-            if (g != xr_group) {
-                const T* x = group_inputs(g);
-                for (int64_t j = 0; j < k; ++j) {
-                    for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
-                    std::fill(xr.begin() + j * ld + nb, xr.begin() + j * ld + nd, T(0));
+            const int64_t g = tk.g, rows = tk.r1 - tk.r0;
+            if (end) {
+                const T* x = inputs(old, g);
+                for (int64_t r = 0; r < nb_end; ++r) {
+                    const T* c = &ce_[r * n + tk.r0];
+                    if (momentum_) {
+                        const T* e = &ce_[(P + r) * n + tk.r0];
+                        for (int64_t j = 0; j < rows; ++j) {
+                            cw[j * nb_end + r] = f00[r] * c[j] + f01[r] * e[j];
+                            cv[j * nb_end + r] = f10[r] * c[j] + f11[r] * e[j];
+                        }
+                    } else {
+                        for (int64_t j = 0; j < rows; ++j) cw[j * nb_end + r] = f00[r] * c[j];
+                    }
                 }
-                xr_group = g;
-            }
-            if (tk.r0 == goff[g]) {  // the group's first task: its Gram matrix <x_r, x_q> (symmetric:
-                                     // each entry's sum runs over the inputs in order, whichever of x_r,
-                                     // x_q is the row)
-                for (int64_t q0 = 0; q0 < nb; q0 += kChunk) {  // rows q0.. of at most kChunk
-                    const int64_t m = std::min(kChunk, nb - q0);
-                    for (int64_t q = 0; q < m; ++q) arow[q] = group_inputs(g) + (q0 + q) * k;
-                    gemm_.drives(m, nd, k, arow, xr.data(), ld, out.data(), ld, false);
-                    for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
+                for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb_end];
+                gemm_.update(rows, k, nb_end, crow, x, k, tw.data(), k, false);
+                if (momentum_) {
+                    for (int64_t r = 0; r < rows; ++r) crow[r] = &cv[r * nb_end];
+                    gemm_.update(rows, k, nb_end, crow, x, k, tv.data(), k, false);
+                }
+                for (int64_t s = tk.r0; s < tk.r1; ++s) {
+                    const int64_t i = id ? s : mem[s];
+                    // In place (ws is wo): each entry is read before it is written.
+                    const T* ws = &b.w[i * k];
+                    const T* __restrict w0 = &b.w0[i * k];
+                    const T* __restrict pw = tw.data() + (s - tk.r0) * k;
+                    T* wo = &b.w[i * k];
+                    if (momentum_) {
+                        const T* vs = &b.v[i * k];
+                        const T* __restrict pv = tv.data() + (s - tk.r0) * k;
+                        T* vo = &b.v[i * k];
+                        for (int64_t j = 0; j < k; ++j) {
+                            const T w = ws[j], v = vs[j], w0j = w0[j];
+                            wo[j] = aw * w + av * v + a0 * w0j + pw[j];
+                            vo[j] = bw * w + bv * v + b0 * w0j + pv[j];
+                        }
+                    } else {
+                        for (int64_t j = 0; j < k; ++j) wo[j] = aw * ws[j] + a0 * w0[j] + pw[j];
+                    }
                 }
             }
-            const int64_t rows = tk.r1 - tk.r0;
-            auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
-                for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
-                gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
-                for (int64_t q = 0; q < nb; ++q)
-                    for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
-            };
-            drive(b.w, wx_);
-            drive(b.w0, w0x_);
-            if (momentum_) drive(b.v, vx_);
+            if (nb > 0) {
+                if (g != xr_group) {
+                    const T* x = inputs(nxt, g);
+                    for (int64_t j = 0; j < k; ++j) {
+                        for (int64_t p = 0; p < nb; ++p) xr[j * ld + p] = x[p * k + j];
+                        std::fill(xr.begin() + j * ld + nb, xr.begin() + j * ld + nd, T(0));
+                    }
+                    xr_group = g;
+                }
+                if (tk.r0 == goff[g]) {  // the group's first task: its Gram matrix <x_r, x_q> (symmetric:
+                                         // each entry's sum runs over the inputs in order, whichever of x_r,
+                                         // x_q is the row)
+                    for (int64_t q0 = 0; q0 < nb; q0 += kChunk) {  // rows q0.. of at most kChunk
+                        const int64_t m = std::min(kChunk, nb - q0);
+                        for (int64_t q = 0; q < m; ++q) arow[q] = inputs(nxt, g) + (q0 + q) * k;
+                        gemm_.drives(m, nd, k, arow, xr.data(), ld, out.data(), ld, false);
+                        for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
+                    }
+                }
+                auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
+                    for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
+                    gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
+                    for (int64_t q = 0; q < nb; ++q)
+                        for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
+                };
+                drive(b.w, wx_);
+                drive(b.w0, w0x_);
+                if (momentum_) drive(b.v, vx_);
+            }
         }
     }
-    aw_ = 1;
-    av_ = 0;
-    a0_ = 0;
-    bw_ = 0;
-    bv_ = 1;
-    b0_ = 0;
+    pending_ = false;
+    if (nb > 0) {
+        nb_ = nb;
+        fill_ = old;  // the next block's inputs go where the ended block's were
+        aw_ = 1;
+        av_ = 0;
+        a0_ = 0;
+        bw_ = 0;
+        bv_ = 1;
+        b0_ = 0;
+    }
 }
 
 template <class T>
@@ -309,77 +389,6 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         const int64_t i = id ? s : mem[s];
         cq[s] = c[i];
         if (momentum_) eq[s] = e[i];
-    }
-}
-
-template <class T>
-void BlockedLayer<T>::finish(LayerBlock<T>& b) {
-    const int64_t n = n_, k = k_, P = pmax_, nb = nb_;
-    const bool id = groups_.identity();
-    const bool par = !omp_in_parallel() && n * k * nb >= (int64_t(1) << 16);
-    const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
-    const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
-    const std::vector<BlockTask>& tasks = tasks_;
-    const int64_t ntask = static_cast<int64_t>(tasks.size());
-    const int64_t* mem = groups_.members.data();
-    std::vector<T> f00(static_cast<size_t>(nb)), f01(f00), f10(f00), f11(f00);
-    for (int64_t r = 0; r < nb; ++r) {
-        f00[r] = static_cast<T>(fold_[r].f00);
-        f01[r] = static_cast<T>(fold_[r].f01);
-        f10[r] = static_cast<T>(fold_[r].f10);
-        f11[r] = static_cast<T>(fold_[r].f11);
-    }
-#pragma omp parallel if (par)
-    {
-        // Per chunk: the folded coefficients Cw, Cv (rows x nb), then C X^T
-        // (rows x k), with X^T's rows the block's inputs (X_ column-major).
-        std::vector<T> cw(static_cast<size_t>(kChunk * nb)), cv(momentum_ ? cw.size() : 0);
-        std::vector<T> tw(static_cast<size_t>(kChunk * k)), tv(momentum_ ? tw.size() : 0);
-        const T* crow[kChunk];
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < ntask; ++t) {
-            const BlockTask& tk = tasks[t];
-            const int64_t rows = tk.r1 - tk.r0;
-            const T* x = group_inputs(tk.g);
-            for (int64_t r = 0; r < nb; ++r) {
-                const T* c = &ce_[r * n + tk.r0];
-                if (momentum_) {
-                    const T* e = &ce_[(P + r) * n + tk.r0];
-                    for (int64_t j = 0; j < rows; ++j) {
-                        cw[j * nb + r] = f00[r] * c[j] + f01[r] * e[j];
-                        cv[j * nb + r] = f10[r] * c[j] + f11[r] * e[j];
-                    }
-                } else {
-                    for (int64_t j = 0; j < rows; ++j) cw[j * nb + r] = f00[r] * c[j];
-                }
-            }
-            for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb];
-            gemm_.update(rows, k, nb, crow, x, k, tw.data(), k, false);
-            if (momentum_) {
-                for (int64_t r = 0; r < rows; ++r) crow[r] = &cv[r * nb];
-                gemm_.update(rows, k, nb, crow, x, k, tv.data(), k, false);
-            }
-            for (int64_t s = tk.r0; s < tk.r1; ++s) {
-                const int64_t i = id ? s : mem[s];
-                // In place (ws is wo): each entry is read before it is written.
-                const T* ws = &b.w[i * k];
-                const T* __restrict w0 = &b.w0[i * k];
-                const T* __restrict pw = tw.data() + (s - tk.r0) * k;
-                T* wo = &b.w[i * k];
-                if (momentum_) {
-                    const T* vs = &b.v[i * k];
-                    const T* __restrict pv = tv.data() + (s - tk.r0) * k;
-                    T* vo = &b.v[i * k];
-                    for (int64_t j = 0; j < k; ++j) {
-                        const T w = ws[j], v = vs[j], w0j = w0[j];
-                        wo[j] = aw * w + av * v + a0 * w0j + pw[j];
-                        vo[j] = bw * w + bv * v + b0 * w0j + pv[j];
-                    }
-                } else {
-                    for (int64_t j = 0; j < k; ++j) wo[j] = aw * ws[j] + a0 * w0[j] + pw[j];
-                }
-            }
-        }
     }
 }
 

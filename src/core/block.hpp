@@ -12,7 +12,10 @@
 // the presentation its reduced coordinates (A, B, F, G, c, e) fold into the
 // coefficients (the materialisation of models/anti_hebbian.hpp, applied to
 // coefficients instead of weights). The block's end materialises w, v with
-// one rank-P product C X^T.
+// one rank-P product C X^T; it is deferred to the next block's start and
+// done there chunk by chunk, each chunk's new rows multiplied by the next
+// inputs while in cache (one pass over W and W0 for both), unless the
+// engine needs the weights first (records, checkpoints, the result).
 //
 // That fold maps every neuron's (Cw_r, Cv_r) by the same 2 x 2 matrix, so the
 // coefficients are kept raw (each presentation's c, e as the integrator left
@@ -60,16 +63,23 @@ public:
     // momentum: the discrete form (v evolves); false: continuous (v is constant).
     void setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum);
     const InputGroups& groups() const { return groups_; }
-    // Where group g's input of presentation q goes (k values).
-    T* input(int64_t g, int64_t q) { return group_inputs(g) + q * k_; }
-    // Begins a block of nb presentations (inputs already given): GEMMs.
-    void start(const LayerBlock<T>& b, int64_t nb);
+    // Where group g's input of presentation q of the next block goes (k
+    // values). Two input buffers: the next block's inputs can be given while
+    // the last block's end is still to be done (end_block).
+    T* input(int64_t g, int64_t q) { return inputs(fill_, g) + q * k_; }
+    // Begins a block of nb presentations (inputs already given): GEMMs. If
+    // the last block's end was deferred, it is done here, fused with them.
+    void start(LayerBlock<T>& b, int64_t nb);
     // Presentation q of the block: its dot products, `steps` integrator steps
     // from global step s0, and the fold of its coordinates. z (block order,
     // optional) receives w_i . x_i at the presentation's start.
     void presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0, int64_t steps, T* z);
-    // Materialises w (and v) at the block's end.
+    // Ends the block; its weights are materialised by the next start, fused
+    // with it, or by finish(). Until then b's w (and v) are stale.
+    void end_block() { pending_ = true; }
+    // Materialises w (and v) if a block's end is pending.
     void finish(LayerBlock<T>& b);
+    bool pending() const { return pending_; }
     bool coefficients_finite() const;
     // Floating-point operations of the block's matrix products (benchmark).
     double flops(int64_t nb) const;
@@ -80,8 +90,13 @@ private:
     bool momentum_ = true;
     InputGroups groups_;
     std::vector<int64_t> slot_group_;    // slot -> group
-    std::vector<T> X_;                   // per group (k pmax apart): k x pmax, column q = presentation q's input
-    T* group_inputs(int64_t g) { return X_.data() + g * k_ * pmax_; }
+    // Two buffers (G k pmax apart), each per group (k pmax apart): k x pmax,
+    // column q = presentation q's input. fill_: where the next block's go.
+    std::vector<T> X_;
+    int fill_ = 0;
+    bool pending_ = false;  // the last block's end is still to be done
+    T* inputs(int buf, int64_t g) { return X_.data() + (buf * groups_.groups() + g) * k_ * pmax_; }
+    void boundary(LayerBlock<T>& b, bool end, int64_t nb);
     std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
     std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
     // The raw coordinates c_q (and e_q) of each presentation, as the

@@ -238,6 +238,17 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         }
         return e - p0;
     };
+    // A block's end (its weights' materialisation) is deferred to the next
+    // block's start, where it shares the pass over the weights: until then
+    // blocks[l].w is stale. Everything else that reads the weights (records,
+    // checkpoints, a presentation alone, the result) flushes first.
+    auto flush_blocks = [&] {
+        for (int l = 0; l < static_cast<int>(blocked.size()); ++l) {
+            const double t0 = omp_get_wtime();
+            blocked[l].finish(blocks[l]);
+            result.layer_seconds[l] += omp_get_wtime() - t0;
+        }
+    };
     std::vector<T> zbuf;
     std::vector<int64_t> bad_q(L);
     // Presentations [p, p + nb) as one block, layer after layer: layer l's
@@ -280,7 +291,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                     tp += omp_get_wtime() - t1;
                 }
             }
-            bl.finish(blocks[l]);
+            bl.end_block();  // materialised by the next block's start, or by flush_blocks
             if (l + 1 < L) result.pattern_seconds[l + 1] += tp;
             result.layer_seconds[l] += omp_get_wtime() - t0 - tp;
         }
@@ -315,7 +326,10 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             }
             p += nb - 1;  // the last presentation of the block; the loop's ++p moves past it
             step += nb * S;
-            if (step % R == 0) {
+            const bool record = step % R == 0;
+            const bool checkpoint = (p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states;
+            if (record || checkpoint) flush_blocks();
+            if (record) {
 #pragma omp parallel for schedule(dynamic, 1) if (par)
                 for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
                 if (const int bad = first_bad(rec_finite); bad >= 0) {
@@ -326,10 +340,10 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
                 observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
             }
             observer.on_progress(p + 1, P);
-            if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
-                observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
+            if (checkpoint) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
             continue;
         }
+        flush_blocks();  // this presentation runs alone, on the materialised weights
         const int act = by_layer ? active_layer(p) : -1;
         for (int l = 0; l < L; ++l) {
             integ[l] = by_layer && l != act ? &frozen[l] : &active[l];
@@ -431,6 +445,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
             observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
+    flush_blocks();
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
     result.state = snapshot(plan, blocks, p, step, !states);
@@ -466,8 +481,9 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
         else
             values += pl.fan_in;
         // Blocked presentations: five n x block arrays (drives, coefficients)
-        // and the block's inputs twice (column- and row-major, padded to 64
-        // bytes, + 8).
+        // and the block's inputs twice (this block's and the next's, padded
+        // to 64 bytes, + 8), counted for one input group: a stack's few dozen
+        // groups' inputs are small against the n x block arrays.
         const long double blk = static_cast<long double>(std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations));
         if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + 2 * (blk + 8) * pl.fan_in;
     }
