@@ -143,6 +143,66 @@ TEST(DurableOutput, AnUnforcedPublishRightAfterAnotherIsSkipped) {
     EXPECT_EQ(d.publishes(), 2);
 }
 
+TEST(DurableOutput, TheLastPublishRenamesTheClosedWorkingCopy) {
+    TempDir dir;
+    const std::string out = dir.file("x.h5");
+    {
+        DurableOutput d(out, false);
+        h5::set_attr(d.id(), "counter", int64_t{1});
+        d.publish(true);
+        const ino_t published = inode_of(out);
+        h5::set_attr(d.id(), "counter", int64_t{2});
+        h5::write(d.id(), "data", std::vector<double>(1000, 0.5), {1000});
+        const ino_t work = inode_of(hidden_sibling(out, "work"));
+        EXPECT_EQ(inode_of(out), published) << "the named file changed before the last publish";
+        ASSERT_TRUE(d.close_and_publish());
+        EXPECT_EQ(d.publishes(), 2);
+        EXPECT_LT(d.id(), 0) << "the file is closed";
+        EXPECT_EQ(inode_of(out), work) << "the working copy itself is published, not a copy of it";
+        EXPECT_EQ(others(dir, {"x.h5"}), std::vector<std::string>{});
+    }
+    EXPECT_EQ(read_counter(out), 2);
+    {
+        h5::Handle f = h5::open_file(out, h5::Mode::read_only);
+        EXPECT_EQ(h5::read_doubles(f.id(), "data"), std::vector<double>(1000, 0.5));
+    }
+    EXPECT_EQ(others(dir, {"x.h5"}), std::vector<std::string>{});
+
+    // As the only publish, it keeps the rules of the first: an existing file
+    // is not replaced without --overwrite, even one that appeared meanwhile.
+    const std::string other = dir.file("y.h5");
+    {
+        DurableOutput d(other, false);
+        h5::set_attr(d.id(), "counter", int64_t{3});
+        { std::ofstream(other) << "appeared meanwhile\n"; }
+        EXPECT_THROW(d.close_and_publish(), UserError);
+    }
+    EXPECT_EQ(bytes_of(other), "appeared meanwhile\n");
+    {
+        DurableOutput d(other, true);
+        h5::set_attr(d.id(), "counter", int64_t{4});
+        ASSERT_TRUE(d.close_and_publish());
+    }
+    EXPECT_EQ(read_counter(other), 4);
+}
+
+TEST(DurableOutput, WhileAHandleIsOpenTheLastPublishCopies) {
+    TempDir dir;
+    const std::string out = dir.file("x.h5");
+    DurableOutput d(out, false);
+    h5::set_attr(d.id(), "counter", int64_t{1});
+    {
+        h5::Handle g = h5::group(d.id(), "open");  // keeps the file from closing
+        EXPECT_FALSE(d.close_and_publish());
+        EXPECT_GE(d.id(), 0) << "the file must stay open while it is in use";
+        EXPECT_EQ(read_counter(out), 1);
+        EXPECT_EQ(d.publishes(), 1);
+    }
+    h5::set_attr(d.id(), "counter", int64_t{2});
+    EXPECT_TRUE(d.close_and_publish());
+    EXPECT_EQ(read_counter(out), 2);
+}
+
 TEST(DurableOutput, StaleCopiesOfDeadProcessesAreRemoved) {
     TempDir dir;
     const pid_t child = fork();

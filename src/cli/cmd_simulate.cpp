@@ -70,14 +70,20 @@ std::unique_ptr<RunWriter> make_writer(const SimConfig& cfg, const RunPlan& plan
 int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const std::string& yaml, DurableOutput& file,
             const std::vector<std::vector<double>>& initial, const RunState* resume, const std::string& out,
             bool quiet) {
-    const std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
+    std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
     writer->publish = [&file](bool force) { file.publish(force); };
     ProgressBar bar("presentations");
     writer->stop = interrupted;
     writer->progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
     const auto t0 = std::chrono::steady_clock::now();
     const RunResult result = backend.run(cfg, plan, initial, *writer, resume);
+    // The end is published by renaming the closed working copy rather than by
+    // copying it (io/durable_output.hpp): finish() then only flushes, and the
+    // writer's handles close before the file does.
+    writer->publish = nullptr;
     writer->finish(result);
+    writer.reset();
+    file.close_and_publish();
     bar.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!quiet) std::fprintf(stderr, "%s\n", summary(plan, result, out, secs).c_str());
@@ -169,9 +175,7 @@ int cmd_simulate(int argc, char** argv) {
     // (io/durable_output.hpp): an existing file survives every error before,
     // and OUT.h5 is never modified in place.
     DurableOutput file(out, args.has("--overwrite"));
-    const int status = execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet);
-    if (file.publishes() == 0) file.publish(true);  // e.g. a run stopped before it began
-    return status;
+    return execute(cfg, plan, *backend, yaml, file, initial, nullptr, out, quiet);
 }
 
 }  // namespace dynshare::cli

@@ -327,7 +327,7 @@ int cmd_sweep(int argc, char** argv) {
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const SweepTally tally = finish_sweep_file(file->id(), spec.keys, header);
-    file->publish(true);
+    file->close_and_publish();  // the last publish: a rename, not a copy
     if (pool.error) std::rethrow_exception(pool.error);
 
     if (!quiet) {

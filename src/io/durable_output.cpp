@@ -55,14 +55,34 @@ void DurableOutput::publish(bool force) {
     std::error_code ec;
     fs::copy_file(work_, copy, fs::copy_options::overwrite_existing, ec);
     if (ec) throw UserError("cannot write " + copy + " (beside " + path() + "): " + ec.message());
-    if (!pending_->committed()) {
-        pending_->commit();
-    } else if (std::rename(copy.c_str(), path().c_str()) != 0) {
-        throw UserError("cannot rename " + copy + " to " + path() + ": " + std::strerror(errno));
-    }
-    ++publishes_;
+    publish_file(copy);
     last_ = std::chrono::steady_clock::now();
     last_cost_s_ = std::chrono::duration<double>(last_ - now).count();
+}
+
+bool DurableOutput::close_and_publish() {
+    // The file's own id is the one open object allowed (H5F_OBJ_ALL counts it).
+    if (H5Fget_obj_count(file_.id(), H5F_OBJ_ALL) != 1) {
+        publish(true);
+        return false;
+    }
+    if (file_.close() < 0) throw std::runtime_error("HDF5: close " + work_);
+    // The closed copy is complete: moved to the partial name, it is published
+    // as a copy would be (a rename within the folder, no bytes copied).
+    const std::string& partial = pending_->write_path();
+    if (std::rename(work_.c_str(), partial.c_str()) != 0)
+        throw UserError("cannot rename " + work_ + " to " + partial + ": " + std::strerror(errno));
+    publish_file(partial);
+    return true;
+}
+
+void DurableOutput::publish_file(const std::string& from) {
+    if (!pending_->committed()) {
+        pending_->commit();
+    } else if (std::rename(from.c_str(), path().c_str()) != 0) {
+        throw UserError("cannot rename " + from + " to " + path() + ": " + std::strerror(errno));
+    }
+    ++publishes_;
 }
 
 int DurableOutput::remove_stale_siblings(const std::string& path) {

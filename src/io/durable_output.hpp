@@ -15,7 +15,9 @@
 //   - so NAME is always a complete file as of the last publish, readable and
 //     resumable, and a reader opening it while the run goes on sees that
 //     consistent state.
-// Publishing copies the whole file. Unforced publishes are skipped while the
+// Publishing copies the whole file, except the last one (close_and_publish):
+// the closed working copy itself is renamed into place, as nothing writes to
+// it afterwards. Unforced publishes are skipped while the
 // time since the last one is under 9x its cost (at most ~10% of the run time
 // goes to publishing); first and last publishes are forced. This guards
 // against the death of the process, not of the machine (no fsync).
@@ -51,6 +53,13 @@ public:
     // Publishes the working copy under NAME (see above); `force` = false may
     // skip it. Not thread-safe: callers hold the file's lock.
     void publish(bool force);
+    // The last publish, without the copy: closes the working copy (HDF5
+    // writes everything out at the close) and renames it under NAME, by the
+    // same rules as publish. Needs every other handle into the file closed;
+    // while one is open the file cannot be closed, so it publishes a copy
+    // instead (publish(true)) and returns false. After it returns true the
+    // file is closed: id() is invalid and publish must not be called.
+    bool close_and_publish();
     int64_t publishes() const { return publishes_; }
 
     // Removes `.NAME.work-PID` and `.NAME.partial-PID` files beside `path`
@@ -59,6 +68,8 @@ public:
 
 private:
     DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming);
+    // Puts `from` (the partial copy or the closed working copy) under NAME.
+    void publish_file(const std::string& from);
     std::unique_ptr<PendingOutput> pending_;
     std::string work_;
     h5::Handle file_;

@@ -63,6 +63,12 @@ void Handle::reset() {
     id_ = -1;
 }
 
+herr_t Handle::close() {
+    const herr_t status = id_ >= 0 && closer_ ? closer_(id_) : 0;
+    id_ = -1;
+    return status;
+}
+
 Handle open_file(const std::string& path, Mode mode) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become our exceptions, not stderr dumps
     hid_t id = -1;

@@ -27,6 +27,8 @@ public:
     Handle& operator=(const Handle&) = delete;
     ~Handle() { reset(); }
     void reset();
+    // Closes now and returns the closer's status (negative: it failed).
+    herr_t close();
     hid_t id() const { return id_; }
     bool valid() const { return id_ >= 0; }
 
