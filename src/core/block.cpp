@@ -1,6 +1,7 @@
 #include "core/block.hpp"
 
 #include "core/first_touch.hpp"
+#include "core/vector_clones.hpp"
 
 #include <omp.h>
 
@@ -26,6 +27,164 @@ std::vector<BlockTask> tasks_of(const InputGroups& gr) {
 // Loops over all slots run in parallel above this many (per presentation).
 constexpr int64_t kParallelSlots = int64_t(1) << 11;
 
+// Each task's runs of consecutive neurons (block.hpp, SlotRun).
+void runs_of(const InputGroups& gr, const std::vector<BlockTask>& tasks, std::vector<SlotRun>& runs,
+             std::vector<int64_t>& off) {
+    runs.clear();
+    off.assign(1, 0);
+    for (const BlockTask& tk : tasks) {
+        for (int64_t s = tk.r0; s < tk.r1; ++s) {
+            const int64_t i = gr.identity() ? s : gr.members[s];
+            if (s > tk.r0 && runs.back().i0 + runs.back().len == i) ++runs.back().len;
+            else runs.push_back(SlotRun{s - tk.r0, i, 1});
+        }
+        off.push_back(static_cast<int64_t>(runs.size()));
+    }
+}
+
+// What one task of BlockedLayer::presentation reads and writes (see there).
+template <class T>
+struct PresentationTask {
+    int64_t n, P, q, q0, nj;
+    bool take_earlier, momentum;
+    const T* pre;                 // pre_, all groups
+    const T* corr;                // corr_, all groups
+    const T* ce;                  // ce_
+    T* zs;                        // z_
+    const std::vector<T>* gram;   // gram_
+    T s00, s01, s10, s11;         // sub_
+    T aw, av, a0, bw, bv, b0;     // the block-start coefficients
+    const T *wxq, *w0xq, *vxq;    // the drives of presentation q (slot order)
+    typename PresentationIntegrator<T>::Dots d;
+    T* z;                         // optional: w_i . x_i at the start (block order)
+};
+
+// One task (a chunk of slots of one group): the corrections from the block's
+// earlier presentations, then the chunk's dot products, run by run.
+template <class T>
+inline __attribute__((always_inline)) void presentation_task_body(const PresentationTask<T>& a, const BlockTask& tk,
+                                                                   const SlotRun* runs, int64_t nruns) {
+    constexpr int64_t kSub = kBlockSub;
+    const int64_t n = a.n, P = a.P, q = a.q, q0 = a.q0, nj = a.nj;
+    const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
+    const bool momentum = a.momentum;
+    const T* cr = a.ce;                             // c_r of slot s at r n + s
+    const T* er = momentum ? cr + P * n : nullptr;  // e_r at (P + r) n + s
+    const T* u = a.corr + tk.g * 4 * P;
+    // Per chunk of slots (one group each): the corrections accumulate one
+    // earlier presentation at a time over the chunk (each c_r read once, in
+    // order), then the chunk's dot products.
+    if (a.take_earlier) {  // z_ for the sub-block: every c_r, e_r (r < q0) read once
+        const T* up = a.pre + tk.g * 4 * P * kSub;
+        T zw[kSub][kChunk], zv[kSub][kChunk];
+        for (int64_t j = 0; j < nj; ++j) {
+            std::fill_n(zw[j], m, T(0));
+            std::fill_n(zv[j], m, T(0));
+        }
+        for (int64_t r = 0; r < q0; ++r) {
+            const T* c = cr + r * n + r0;
+            if (momentum) {
+                const T* e = er + r * n + r0;
+                for (int64_t j = 0; j < nj; ++j) {
+                    const T u00 = up[(0 * P + r) * kSub + j], u01 = up[(1 * P + r) * kSub + j];
+                    const T u10 = up[(2 * P + r) * kSub + j], u11 = up[(3 * P + r) * kSub + j];
+                    for (int64_t i = 0; i < m; ++i) {
+                        zw[j][i] += c[i] * u00 + e[i] * u01;
+                        zv[j][i] += c[i] * u10 + e[i] * u11;
+                    }
+                }
+            } else {
+                for (int64_t j = 0; j < nj; ++j) {
+                    const T u00 = up[r * kSub + j];
+                    for (int64_t i = 0; i < m; ++i) zw[j][i] += c[i] * u00;
+                }
+            }
+        }
+        for (int64_t j = 0; j < nj; ++j) {
+            std::copy_n(zw[j], m, &a.zs[j * n + r0]);
+            if (momentum) std::copy_n(zv[j], m, &a.zs[(kSub + j) * n + r0]);
+        }
+    }
+    T cw[kChunk], cv[kChunk];
+    if (q0 > 0) {  // the earlier sub-blocks' part, carried through this sub-block's folds
+        const T* zwq = &a.zs[(q - q0) * n + r0];
+        if (momentum) {
+            const T* zvq = &a.zs[(kSub + q - q0) * n + r0];
+            for (int64_t j = 0; j < m; ++j) {
+                cw[j] = a.s00 * zwq[j] + a.s01 * zvq[j];
+                cv[j] = a.s10 * zwq[j] + a.s11 * zvq[j];
+            }
+        } else {
+            for (int64_t j = 0; j < m; ++j) cw[j] = a.s00 * zwq[j];
+            std::fill_n(cv, m, T(0));
+        }
+    } else {
+        std::fill_n(cw, m, T(0));
+        std::fill_n(cv, m, T(0));
+    }
+    for (int64_t r = q0; r < q; ++r) {
+        const T* c = cr + r * n + r0;
+        if (momentum) {
+            const T* e = er + r * n + r0;
+            const T u00 = u[r], u01 = u[P + r], u10 = u[2 * P + r], u11 = u[3 * P + r];
+            for (int64_t j = 0; j < m; ++j) {
+                cw[j] += c[j] * u00 + e[j] * u01;
+                cv[j] += c[j] * u10 + e[j] * u11;
+            }
+        } else {
+            const T u00 = u[r];
+            for (int64_t j = 0; j < m; ++j) cw[j] += c[j] * u00;
+        }
+    }
+    const T xx = a.gram[tk.g][q * P + q];
+    const T aw = a.aw, av = a.av, a0 = a.a0, bw = a.bw, bv = a.bv, b0 = a.b0;
+    for (int64_t k = 0; k < nruns; ++k) {
+        const int64_t j0 = runs[k].j0, len = runs[k].len, i0 = runs[k].i0;
+        const T* __restrict wx = a.wxq + r0 + j0;
+        const T* __restrict w0x = a.w0xq + r0 + j0;
+        const T* __restrict cwr = cw + j0;
+        T* __restrict sw = a.d.sw + i0;
+        T* __restrict sd = a.d.sd + i0;
+        T* __restrict xxo = a.d.xx + i0;
+        T* __restrict sv = a.d.sv + i0;
+        T* __restrict c = a.d.c + i0;
+        T* __restrict e = a.d.e + i0;
+        if (momentum) {
+            const T* __restrict vx = a.vxq + r0 + j0;
+            const T* __restrict cvr = cv + j0;
+            for (int64_t j = 0; j < len; ++j) {
+                const T s = aw * wx[j] + av * vx[j] + a0 * w0x[j] + cwr[j];
+                sw[j] = s;
+                sd[j] = s - w0x[j];
+                xxo[j] = xx;
+                sv[j] = bw * wx[j] + bv * vx[j] + b0 * w0x[j] + cvr[j];
+                c[j] = T(0);
+                e[j] = T(0);
+            }
+        } else {
+            for (int64_t j = 0; j < len; ++j) {
+                const T s = aw * wx[j] + av * T(0) + a0 * w0x[j] + cwr[j];
+                sw[j] = s;
+                sd[j] = s - w0x[j];
+                xxo[j] = xx;
+                sv[j] = T(0);
+                c[j] = T(0);
+                e[j] = T(0);
+            }
+        }
+        if (a.z) std::copy_n(sw, len, a.z + i0);
+    }
+}
+
+DS_VECTOR_CLONES void presentation_task(const PresentationTask<double>& a, const BlockTask& tk, const SlotRun* runs,
+                                        int64_t nruns) {
+    presentation_task_body(a, tk, runs, nruns);
+}
+DS_VECTOR_CLONES void presentation_task(const PresentationTask<float>& a, const BlockTask& tk, const SlotRun* runs,
+                                        int64_t nruns) {
+    presentation_task_body(a, tk, runs, nruns);
+}
+
 }  // namespace
 
 InputGroups single_group(int64_t n) {
@@ -47,6 +206,7 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
         std::fill(slot_group_.begin() + groups_.offsets[g], slot_group_.begin() + groups_.offsets[g + 1], g);
     gemm_ = block_gemm<T>(block_isa());
     tasks_ = tasks_of(groups_);
+    runs_of(groups_, tasks_, runs_, run_off_);
     // Rows of whole 64-byte lines: the drives' kernel then runs the block's
     // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
@@ -218,11 +378,8 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
                                    int64_t steps, T* z) {
     const int64_t n = n_, P = pmax_, G = groups_.groups();
     it.begin_dots(b, s0);
-    const auto d = it.dots();
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
     const T bw = static_cast<T>(bw_), bv = static_cast<T>(bv_), b0 = static_cast<T>(b0_);
-    const bool id = groups_.identity();
-    const int64_t* mem = groups_.members.data();
     const bool par = !omp_in_parallel() && n >= kParallelSlots;
     // Sub-blocks of kSub presentations (block.hpp): at the first presentation
     // q0 of each, the corrections from every presentation before it are
@@ -261,94 +418,39 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             u[3 * P + r] = static_cast<T>(f.f11) * gq[r];
         }
     }
-    const T* wxq = &wx_[q * n];
-    const T* w0xq = &w0x_[q * n];
-    const T* vxq = momentum_ ? &vx_[q * n] : nullptr;
-    const T* cr = ce_.data();                         // c_r of slot s at r n + s
-    const T* er = momentum_ ? cr + P * n : nullptr;  // e_r at (P + r) n + s
-    // Per chunk of slots (one group each): the corrections accumulate one
-    // earlier presentation at a time over the chunk (each c_r read once, in
-    // order), then the chunk's dot products.
+    PresentationTask<T> a{};
+    a.n = n;
+    a.P = P;
+    a.q = q;
+    a.q0 = q0;
+    a.nj = nj;
+    a.take_earlier = take_earlier;
+    a.momentum = momentum_;
+    a.pre = pre_.data();
+    a.corr = corr_.data();
+    a.ce = ce_.data();
+    a.zs = z_.data();
+    a.gram = gram_.data();
+    a.s00 = s00;
+    a.s01 = s01;
+    a.s10 = s10;
+    a.s11 = s11;
+    a.aw = aw;
+    a.av = av;
+    a.a0 = a0;
+    a.bw = bw;
+    a.bv = bv;
+    a.b0 = b0;
+    a.wxq = &wx_[q * n];
+    a.w0xq = &w0x_[q * n];
+    a.vxq = momentum_ ? &vx_[q * n] : nullptr;
+    a.d = it.dots();
+    a.z = z;
+    const SlotRun* runs = runs_.data();
+    const int64_t* roff = run_off_.data();
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t) {
-        const BlockTask& tk = tasks_[t];
-        const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
-        const T* u = &corr_[tk.g * 4 * P];
-        if (take_earlier) {  // z_ for the sub-block: every c_r, e_r (r < q0) read once
-            const T* up = &pre_[tk.g * 4 * P * kSub];
-            T zw[kSub][kChunk], zv[kSub][kChunk];
-            for (int64_t j = 0; j < nj; ++j) {
-                std::fill_n(zw[j], m, T(0));
-                std::fill_n(zv[j], m, T(0));
-            }
-            for (int64_t r = 0; r < q0; ++r) {
-                const T* c = cr + r * n + r0;
-                if (momentum_) {
-                    const T* e = er + r * n + r0;
-                    for (int64_t j = 0; j < nj; ++j) {
-                        const T u00 = up[(0 * P + r) * kSub + j], u01 = up[(1 * P + r) * kSub + j];
-                        const T u10 = up[(2 * P + r) * kSub + j], u11 = up[(3 * P + r) * kSub + j];
-                        for (int64_t i = 0; i < m; ++i) {
-                            zw[j][i] += c[i] * u00 + e[i] * u01;
-                            zv[j][i] += c[i] * u10 + e[i] * u11;
-                        }
-                    }
-                } else {
-                    for (int64_t j = 0; j < nj; ++j) {
-                        const T u00 = up[r * kSub + j];
-                        for (int64_t i = 0; i < m; ++i) zw[j][i] += c[i] * u00;
-                    }
-                }
-            }
-            for (int64_t j = 0; j < nj; ++j) {
-                std::copy_n(zw[j], m, &z_[j * n + r0]);
-                if (momentum_) std::copy_n(zv[j], m, &z_[(kSub + j) * n + r0]);
-            }
-        }
-        T cw[kChunk], cv[kChunk];
-        if (q0 > 0) {  // the earlier sub-blocks' part, carried through this sub-block's folds
-            const T* zwq = &z_[(q - q0) * n + r0];
-            if (momentum_) {
-                const T* zvq = &z_[(kSub + q - q0) * n + r0];
-                for (int64_t j = 0; j < m; ++j) {
-                    cw[j] = s00 * zwq[j] + s01 * zvq[j];
-                    cv[j] = s10 * zwq[j] + s11 * zvq[j];
-                }
-            } else {
-                for (int64_t j = 0; j < m; ++j) cw[j] = s00 * zwq[j];
-                std::fill_n(cv, m, T(0));
-            }
-        } else {
-            std::fill_n(cw, m, T(0));
-            std::fill_n(cv, m, T(0));
-        }
-        for (int64_t r = q0; r < q; ++r) {
-            const T* c = cr + r * n + r0;
-            if (momentum_) {
-                const T* e = er + r * n + r0;
-                const T u00 = u[r], u01 = u[P + r], u10 = u[2 * P + r], u11 = u[3 * P + r];
-                for (int64_t j = 0; j < m; ++j) {
-                    cw[j] += c[j] * u00 + e[j] * u01;
-                    cv[j] += c[j] * u10 + e[j] * u11;
-                }
-            } else {
-                const T u00 = u[r];
-                for (int64_t j = 0; j < m; ++j) cw[j] += c[j] * u00;
-            }
-        }
-        const T xx = gram_[tk.g][q * P + q];
-        for (int64_t j = 0; j < m; ++j) {
-            const int64_t s = r0 + j, i = id ? s : mem[s];
-            const T sw = aw * wxq[s] + av * (momentum_ ? vxq[s] : T(0)) + a0 * w0xq[s] + cw[j];
-            d.sw[i] = sw;
-            d.sd[i] = sw - w0xq[s];
-            d.xx[i] = xx;
-            d.sv[i] = momentum_ ? bw * wxq[s] + bv * vxq[s] + b0 * w0xq[s] + cv[j] : T(0);
-            d.c[i] = T(0);
-            d.e[i] = T(0);
-            if (z) z[i] = sw;
-        }
-    }
+    for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t)
+        presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
     // Every neuron's x.x is its group's Gram diagonal: the largest of those,
     // as the integrator would take it over the neurons (max from 0).
     double xx_max = 0.0;
@@ -385,11 +487,13 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     T* cq = &ce_[q * n];
     T* eq = momentum_ ? &ce_[(P + q) * n] : nullptr;
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t s = 0; s < n; ++s) {
-        const int64_t i = id ? s : mem[s];
-        cq[s] = c[i];
-        if (momentum_) eq[s] = e[i];
-    }
+    for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t)
+        for (int64_t k = roff[t]; k < roff[t + 1]; ++k) {
+            const SlotRun& run = runs[k];
+            const int64_t s = tasks_[t].r0 + run.j0;
+            std::copy_n(c + run.i0, run.len, cq + s);
+            if (momentum_) std::copy_n(e + run.i0, run.len, eq + s);
+        }
 }
 
 template <class T>

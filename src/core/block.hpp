@@ -48,6 +48,16 @@ struct BlockTask {
     int64_t g, r0, r1;  // group, slots [r0, r1)
 };
 
+// A run of a task's slots whose neurons are consecutive: slot r0 + j0 + j is
+// neuron i0 + j (j < len). The per-slot loops go run by run, as contiguous
+// vectors, rather than neuron by neuron through the slot -> neuron map.
+struct SlotRun {
+    int64_t j0, i0, len;
+};
+
+// Presentations per sub-block of BlockedLayer's corrections (below).
+inline constexpr int64_t kBlockSub = 8;
+
 // Neurons that share one input row in every presentation.
 struct InputGroups {
     std::vector<int64_t> members;  // slot -> block position (empty: the identity)
@@ -104,6 +114,8 @@ private:
     // e_q at (pmax + q) n + s.
     std::vector<T> ce_;
     std::vector<BlockTask> tasks_;
+    std::vector<SlotRun> runs_;         // task t's runs: runs_[run_off_[t], run_off_[t + 1])
+    std::vector<int64_t> run_off_;
     // Presentation r's coefficients along x_r now: cw_r = f00 c_r + f01 e_r,
     // cv_r = f10 c_r + f11 e_r. Each later presentation multiplies every
     // (cw, cv) by the same 2 x 2 matrix, so one product per r serves all neurons.
@@ -118,7 +130,7 @@ private:
     // product of the folds since q0 (fold_r(q) = sub_ fold_r(q0)). So each
     // earlier c_r, e_r is read once per sub-block, not once per presentation:
     // the O(N P^2) reads shrink by about kSub.
-    static constexpr int64_t kSub = 8;
+    static constexpr int64_t kSub = kBlockSub;
     std::vector<T> pre_;                 // per group: 4 x pmax x kSub
     std::vector<T> z_;                   // kSub x slot (and kSub more with momentum): z_q, presentation-major
     Fold sub_;

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/presentation.hpp"
+#include "core/vector_clones.hpp"
 #include "models/ei_rate.hpp"
 
 namespace dynshare {
@@ -147,26 +148,14 @@ inline __attribute__((always_inline)) void module_body(const ModuleRun<T>& a, in
     q_io = q;
 }
 
-// The module loop, cloned for wider vectors where the CPU has them (GCC's
-// target_clones: chosen once at load time). The build is portable x86-64
-// (16-byte vectors), and this loop is the sub-steps' cost. FMA contraction is
-// off in the engine (CMakeLists.txt), so every clone does the same
-// operations on each element, in the same order: the same bits. The
-// functions it inlines (models/) keep their portable out-of-line copies, so
-// no wider code leaks to other callers.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define DS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DS_VECTOR_CLONES
-#endif
+// The module loop, cloned for wider vectors (core/vector_clones.hpp): this
+// loop is the sub-steps' cost.
 DS_VECTOR_CLONES void run_module(const ModuleRun<double>& a, int64_t i0, int64_t i1, double& q) {
     module_body(a, i0, i1, q);
 }
 DS_VECTOR_CLONES void run_module(const ModuleRun<float>& a, int64_t i0, int64_t i1, float& q) {
     module_body(a, i0, i1, q);
 }
-#undef DS_VECTOR_CLONES
 
 }  // namespace
 
