@@ -14,7 +14,7 @@ namespace dynshare::cli {
 namespace {
 // The user's own malloc settings win: glibc reads them at start-up, and a
 // mallopt() here would override them.
-bool user_tuned_malloc() {
+[[maybe_unused]] bool user_tuned_malloc() {  // unused where the policy is compiled out (sanitizers, not glibc)
     if (std::getenv("GLIBC_TUNABLES")) return true;
     for (char** e = environ; e && *e; ++e)
         if (!std::strncmp(*e, "MALLOC_", 7) && std::strchr(*e, '=') && std::strchr(*e, '=')[-1] == '_') return true;
