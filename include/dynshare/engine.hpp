@@ -26,7 +26,10 @@ struct RunResult {
     // presentations done (NaN for stacks).
     double theory_min = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> layer_seconds;    // per layer: integration (begin .. end) and records
-    std::vector<double> pattern_seconds;  // per layer: building its inputs
+    // Per layer: building its inputs. With blocked presentations (block > 1)
+    // layer l + 1's inputs are built during layer l's integration, so that
+    // time is also inside layer_seconds[l]: do not add the two there.
+    std::vector<double> pattern_seconds;
     double seconds = 0.0;
 };
 

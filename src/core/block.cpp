@@ -375,7 +375,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
 
 template <class T>
 void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0,
-                                   int64_t steps, T* z) {
+                                   int64_t steps, T* z, const std::function<void()>& alongside) {
     const int64_t n = n_, P = pmax_, G = groups_.groups();
     it.begin_dots(b, s0);
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
@@ -458,7 +458,7 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         if (groups_.offsets[g + 1] > groups_.offsets[g])  // (a group without members has no Gram matrix)
             xx_max = std::max(xx_max, static_cast<double>(gram_[g][q * P + q]));
     it.set_xx_max(xx_max);
-    it.advance_to(steps);
+    it.advance_to(steps, alongside);
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).
     // The map (w, v) -> ((1 + G) w + F v, B w + A v) is the same for every

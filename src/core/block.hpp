@@ -34,6 +34,7 @@
 // kernels): the results do not depend on the number of threads.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/block_gemm.hpp"
@@ -82,8 +83,11 @@ public:
     void start(LayerBlock<T>& b, int64_t nb);
     // Presentation q of the block: its dot products, `steps` integrator steps
     // from global step s0, and the fold of its coordinates. z (block order,
-    // optional) receives w_i . x_i at the presentation's start.
-    void presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0, int64_t steps, T* z);
+    // optional) receives w_i . x_i at the presentation's start; `alongside`
+    // (optional) runs on one thread during the integration, once z is written
+    // (PresentationIntegrator::advance_to).
+    void presentation(int64_t q, PresentationIntegrator<T>& it, LayerBlock<T>& b, int64_t s0, int64_t steps, T* z,
+                      const std::function<void()>& alongside = {});
     // Ends the block; its weights are materialised by the next start, fused
     // with it, or by finish(). Until then b's w (and v) are stale.
     void end_block() { pending_ = true; }

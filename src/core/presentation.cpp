@@ -95,7 +95,9 @@ void PresentationIntegrator<T>::module_means(const T* r, std::vector<T>& means) 
 }
 
 template <class T>
-void PresentationIntegrator<T>::advance_to(int64_t j) {
+void PresentationIntegrator<T>::advance_to(int64_t j, const std::function<void()>& alongside) {
+    if (alongside && !(p_.continuous && p_.integrator == Integrator::exponential && p_.model != ModelKind::ideal))
+        alongside();
     if (p_.model == ModelKind::ideal) {
         if (j_ == 0 && j >= 1) ideal_step();
         j_ = std::max(j_, std::min<int64_t>(j, 1));
@@ -113,7 +115,7 @@ void PresentationIntegrator<T>::advance_to(int64_t j) {
     const double t_end = static_cast<double>(j) * p_.dt;
     switch (p_.integrator) {
         case Integrator::dopri5: continuous_dopri5(t_end); break;
-        case Integrator::exponential: exponential_to(t_end); break;
+        case Integrator::exponential: exponential_to(t_end, alongside); break;
         default:
             while (j_ < j) {
                 continuous_fixed_step(p_.dt);

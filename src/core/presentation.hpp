@@ -5,6 +5,7 @@
 // formula is a models/ function, the same ones the CUDA kernels call.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/layer_block.hpp"
@@ -50,7 +51,12 @@ public:
     const std::vector<T>& c() const { return c_; }
     const std::vector<T>& e() const { return e_; }
     // Advances to step j of the presentation (0 <= j <= steps, non-decreasing).
-    void advance_to(int64_t j);
+    // `alongside` (optional) runs once, on one thread, during the advance: the
+    // exponential integrator runs it beside its module loop, whose other
+    // threads take the modules meanwhile; the others run it first. It must
+    // not touch this integrator or its block (blocked presentations build the
+    // next layer's patterns there).
+    void advance_to(int64_t j, const std::function<void()>& alongside = {});
     // The current weights (n x k) without ending the presentation.
     void current_weights(std::vector<T>& out) const;
     // Writes the weights and the momentum at the current point into the block.
@@ -72,7 +78,7 @@ private:
     // first, then run module by module, every sub-step of a module while its
     // neurons are in cache (one pass over the layer's arrays per call, not
     // one per sub-step). Each module's arithmetic is unchanged: the same bits.
-    void exponential_to(double t_end);
+    void exponential_to(double t_end, const std::function<void()>& alongside);
     std::vector<PlannedSubstep<T>> planned_;
     void module_means(const T* r, std::vector<T>& means) const;
     T drive(int64_t i) const { return reduced_drive<T>(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]); }

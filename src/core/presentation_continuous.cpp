@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/numeric/odeint.hpp>
 #include <cmath>
+#include <functional>
 
 #include "core/presentation.hpp"
 #include "core/vector_clones.hpp"
@@ -160,7 +161,7 @@ DS_VECTOR_CLONES void run_module(const ModuleRun<float>& a, int64_t i0, int64_t 
 }  // namespace
 
 template <class T>
-void PresentationIntegrator<T>::exponential_to(double t_end) {
+void PresentationIntegrator<T>::exponential_to(double t_end, const std::function<void()>& alongside) {
     if (xx_max_ < 0.0) {  // max |x_i|^2: x is fixed through the presentation, so once
         double xx_max = 0.0;  // a maximum: the same for any thread count
         const int64_t nx = static_cast<int64_t>(xx_.size());
@@ -207,8 +208,21 @@ void PresentationIntegrator<T>::exponential_to(double t_end) {
     const ReducedShared shared = shared_;
     const PlannedSubstep<T>* plan = planned_.data();
     const ModuleRun<T> run{sw, sv, sd, xx, r, c, z, plan, S, shared, &p_.ei};
+    if (!alongside) {
 #pragma omp parallel for schedule(static) if (par)
-    for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
+        for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
+    } else {
+        // One thread runs `alongside` while the others start on the modules,
+        // handed out in small chunks so that it takes its share afterwards.
+        // Each module's result does not depend on the thread that runs it.
+#pragma omp parallel if (par)
+        {
+#pragma omp single nowait
+            alongside();
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
+        }
+    }
     shared_.G = G;
     t_local_ = t;
     substeps_ += S;
@@ -221,7 +235,7 @@ void PresentationIntegrator<T>::exponential_to(double t_end) {
     template void PresentationIntegrator<T>::continuous_rhs(const T*, T*, double) const;     \
     template void PresentationIntegrator<T>::continuous_fixed_step(double);                  \
     template void PresentationIntegrator<T>::continuous_dopri5(double);                      \
-    template void PresentationIntegrator<T>::exponential_to(double);
+    template void PresentationIntegrator<T>::exponential_to(double, const std::function<void()>&);
 DS_CONTINUOUS_MEMBERS(double)
 DS_CONTINUOUS_MEMBERS(float)
 #undef DS_CONTINUOUS_MEMBERS
