@@ -418,34 +418,13 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             u[3 * P + r] = static_cast<T>(f.f11) * gq[r];
         }
     }
-    PresentationTask<T> a{};
-    a.n = n;
-    a.P = P;
-    a.q = q;
-    a.q0 = q0;
-    a.nj = nj;
-    a.take_earlier = take_earlier;
-    a.momentum = momentum_;
-    a.pre = pre_.data();
-    a.corr = corr_.data();
-    a.ce = ce_.data();
-    a.zs = z_.data();
-    a.gram = gram_.data();
-    a.s00 = s00;
-    a.s01 = s01;
-    a.s10 = s10;
-    a.s11 = s11;
-    a.aw = aw;
-    a.av = av;
-    a.a0 = a0;
-    a.bw = bw;
-    a.bv = bv;
-    a.b0 = b0;
-    a.wxq = &wx_[q * n];
-    a.w0xq = &w0x_[q * n];
-    a.vxq = momentum_ ? &vx_[q * n] : nullptr;
-    a.d = it.dots();
-    a.z = z;
+    // In the order of PresentationTask's fields.
+    const PresentationTask<T> a{n,           P,           q,          q0,       nj,          take_earlier, momentum_,
+                                pre_.data(), corr_.data(), ce_.data(), z_.data(), gram_.data(),
+                                s00,         s01,         s10,        s11,
+                                aw,          av,          a0,         bw,       bv,          b0,
+                                &wx_[q * n], &w0x_[q * n], momentum_ ? &vx_[q * n] : nullptr,
+                                it.dots(),   z};
     const SlotRun* runs = runs_.data();
     const int64_t* roff = run_off_.data();
 #pragma omp parallel for schedule(static) if (par)
