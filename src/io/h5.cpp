@@ -58,10 +58,7 @@ Handle& Handle::operator=(Handle&& o) noexcept {
     return *this;
 }
 
-void Handle::reset() {
-    if (id_ >= 0 && closer_) closer_(id_);
-    id_ = -1;
-}
+void Handle::reset() { close(); }  // a destructor's close: its status has no one to go to
 
 herr_t Handle::close() {
     const herr_t status = id_ >= 0 && closer_ ? closer_(id_) : 0;
