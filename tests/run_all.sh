@@ -39,4 +39,9 @@ echo "== Python tests: analysis package and the numpy baseline (Debian's /usr/bi
 
 echo "== Citation file and documentation (CITATION.cff; mkdocs build --strict)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/docs
+# The site is built into a temporary folder (site/ is not committed); warnings
+# (a broken link, a page missing from the nav's files) are errors.
+site=$(mktemp -d)
+mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 echo "== all tests passed"
