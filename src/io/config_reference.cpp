@@ -10,13 +10,19 @@
 namespace dynshare {
 namespace {
 
-// A Markdown table cell: pipes escaped, code in backticks.
-std::string cell(const std::string& s) {
+// A Markdown table cell: pipes escaped; outside code, < and > too (period:<p>
+// is text, not an HTML tag).
+std::string cell(const std::string& s, bool in_code = false) {
     std::string out;
-    for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    for (char c : s) {
+        if (c == '|') out += "\\|";
+        else if (!in_code && c == '<') out += "&lt;";
+        else if (!in_code && c == '>') out += "&gt;";
+        else out += c;
+    }
     return out;
 }
-std::string code(const std::string& s) { return s.empty() ? "" : "`" + cell(s) + "`"; }
+std::string code(const std::string& s) { return s.empty() ? "" : "`" + cell(s, true) + "`"; }
 
 std::string top_section(const std::string& path) {
     const size_t dot = path.find('.');
@@ -102,7 +108,7 @@ std::string hdf5_layout_markdown(const std::string& list_text, const std::string
         if (optional) path.pop_back();
         const std::string what = type == "G" ? "group" : type == "D" ? "dataset" : "attribute";
         if (!rows.count(kind)) kinds.push_back(kind);
-        rows[kind].push_back("| `" + cell(path) + "` | " + what + " | " + (optional ? "sometimes" : "always") + " |");
+        rows[kind].push_back("| `" + cell(path, true) + "` | " + what + " | " + (optional ? "sometimes" : "always") + " |");
     }
     std::ostringstream md;
     md << "# HDF5 layout\n\n"
