@@ -6,7 +6,7 @@ PKGS=(build-essential cmake ninja-build pkg-config
       libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev libgtest-dev googletest
       python3-numpy python3-h5py python3-matplotlib python3-yaml python3-pytest
       libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev mkdocs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

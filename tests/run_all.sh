@@ -3,7 +3,8 @@
 # included where available) and runs ctest; then builds the engine's unit
 # tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and
 # runs them; any sanitizer report fails the run; then the Python tests of
-# analysis/ and of the numpy baseline. Exit status 0 = all passed.
+# analysis/ and of the numpy baseline, the citation file's check. Exit status
+# 0 = all passed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,4 +36,12 @@ bash fuzz/run.sh 60
 echo "== Python tests: analysis package and the numpy baseline (Debian's /usr/bin/python3)"
 (cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_numpy_fig4b.py
+
+echo "== Citation file and documentation (CITATION.cff; mkdocs build --strict)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/docs
+# The site is built into a temporary folder (site/ is not committed); warnings
+# (a broken link, a page missing from the nav's files) are errors.
+site=$(mktemp -d)
+mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 echo "== all tests passed"

@@ -2,8 +2,9 @@
 // written here (a single run through the engine and RunGroupWriter, a stacked
 // run through StackFileWriter, a sweep through the sweep writer) and its
 // paths must be exactly the list's; the training metrics.h5 is checked the
-// same way in tests/trainer/test_train.cpp. README.md's "HDF5 layout" tables
-// are checked against the same list.
+// same way in tests/trainer/test_train.cpp. The user guide's "HDF5 layout"
+// tables (docs/guide/outputs.md, once README.md's) are checked against the
+// same list.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -32,7 +33,7 @@ using namespace dynshare;
 namespace {
 
 const std::string kList = std::string(DYNSHARE_SOURCE_DIR) + "/docs/hdf5_layout.txt";
-const std::string kReadme = std::string(DYNSHARE_SOURCE_DIR) + "/README.md";
+const std::string kReadme = std::string(DYNSHARE_SOURCE_DIR) + "/docs/guide/outputs.md";
 
 std::set<std::string> keys_of(const schema::Scalars& leaves) {
     std::set<std::string> keys;
@@ -124,7 +125,7 @@ TEST(Hdf5Layout, SweepMatchesTheList) {
     EXPECT_TRUE(problems.empty()) << layout::join_lines(problems);
 }
 
-// ---- README.md's "HDF5 layout" tables against the list ------------------------
+// ---- docs/guide/outputs.md's "HDF5 layout" tables against the list ------------
 
 namespace {
 
@@ -174,7 +175,7 @@ std::vector<std::string> cells(const std::string& row) {
     return out;
 }
 
-// Groups, datasets and root attributes per kind, as README's tables give them
+// Groups, datasets and root attributes per kind, as the guide's tables give them
 // ("G /snr", "D /snr/step", "A /@config"); parent groups are implied.
 std::map<std::string, std::set<std::string>> readme_layout(const std::string& readme) {
     std::map<std::string, std::set<std::string>> out;
@@ -232,7 +233,7 @@ std::map<std::string, std::set<std::string>> readme_layout(const std::string& re
 }
 
 // The list's groups, datasets and root attributes (config keys left out: the
-// README documents them in one sentence, not one row per key).
+// the guide documents them in one sentence, not one row per key).
 std::set<std::string> list_layout(const std::string& kind) {
     const layout::Expected e = layout::expected(kList, kind);
     std::set<std::string> out;
@@ -255,18 +256,18 @@ TEST(Hdf5Layout, ReadmeTablesMatchTheList) {
         const auto it = readme.find(kind);
         const std::set<std::string> have = it == readme.end() ? std::set<std::string>{} : it->second;
         for (const auto& e : want)
-            if (!have.count(e)) diffs.push_back(kind + ": README lacks " + e);
+            if (!have.count(e)) diffs.push_back(kind + ": the guide lacks " + e);
         for (const auto& e : have)
-            if (!want.count(e)) diffs.push_back(kind + ": README has " + e + ", the list does not");
+            if (!want.count(e)) diffs.push_back(kind + ": the guide has " + e + ", the list does not");
     }
     if (!diffs.empty()) {
         std::ifstream in(kReadme);
         std::stringstream text;
         text << in.rdbuf();
-        // Until README.md documents schema_version 1 its tables describe the
-        // layout before it: report what to change instead of failing.
+        // A page that does not document schema_version 1 describes the layout
+        // before it: report what to change instead of failing.
         if (text.str().find("schema_version") == std::string::npos)
-            GTEST_SKIP() << "README.md predates schema_version 1; rows to change:\n" << layout::join_lines(diffs);
+            GTEST_SKIP() << kReadme << " predates schema_version 1; rows to change:\n" << layout::join_lines(diffs);
     }
     EXPECT_TRUE(diffs.empty()) << layout::join_lines(diffs);
 }

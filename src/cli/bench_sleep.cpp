@@ -200,6 +200,7 @@ int bench_sleep(int argc, char** argv) {
                                  "bench");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kSleepHelp, stdout);
+        std::fputs("\nDocumentation: docs/guide/bench.md\n", stdout);  // the user guide's page
         return 0;
     }
     const std::string report = args.get("-o", "bench_sleep_report.md");

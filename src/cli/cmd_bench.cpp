@@ -140,6 +140,7 @@ int cmd_bench(int argc, char** argv) {
                                  "bench");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
+        std::fputs("\nDocumentation: docs/guide/bench.md\n", stdout);  // the user guide's page
         return 0;
     }
     const std::string report = args.get("-o", "bench_report.md");

@@ -51,6 +51,7 @@ int cmd_merge(int argc, char** argv) {
         "merge");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
+        std::fputs("\nDocumentation: docs/guide/merge.md\n", stdout);  // the user guide's page
         return 0;
     }
     if (args.positional.size() < 2) throw UserError("usage: dynshare merge OUT.h5 SHARD.h5... (see --help)");

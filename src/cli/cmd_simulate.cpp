@@ -42,7 +42,7 @@ const char* kHelp =
     "  --seed S         same as --set run.seed=S\n"
     "  --threads N      OpenMP threads (stacked layers); results do not depend on N\n"
     "  --backend B      auto (default: GPU when usable and able to run the config), cpu or cuda\n"
-    "  --weights F      stacked runs: start from the layer weights in F (see README)\n"
+    "  --weights F      stacked runs: start from the layer weights in F (docs/guide/simulate.md)\n"
     "  --resume OUT.h5  continue an interrupted run from its last checkpoint\n"
     "  --overwrite      replace an existing OUT.h5\n"
     "  --quiet          no summary line\n"
@@ -143,6 +143,7 @@ int cmd_simulate(int argc, char** argv) {
                                  "simulate");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
+        std::fputs("\nDocumentation: docs/guide/simulate.md\n", stdout);  // the user guide's page
         return 0;
     }
     if (args.positional.size() > 1) throw UserError("simulate takes at most one CONFIG file");

@@ -229,6 +229,7 @@ int cmd_sweep(int argc, char** argv) {
                                  "sweep");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
+        std::fputs("\nDocumentation: docs/guide/sweep.md\n", stdout);  // the user guide's page
         return 0;
     }
     if (args.positional.size() != 1) throw UserError("sweep takes exactly one SWEEP.yaml file (see --help)");

@@ -8,5 +8,6 @@ int cmd_simulate(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
 int cmd_merge(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_config(int argc, char** argv);  // the generated reference pages
 
 }  // namespace dynshare::cli

@@ -30,7 +30,7 @@ bool keep_freed_memory();
 // pages instead of mapping its buffers anew, faulting them in zero-filled
 // and unmapping them. The Table 1 sleep(10) net: 541 thousand minor faults in
 // 40 iterations (4 phases) before, about 200 thousand after, and phases of
-// 0.27 s became 0.22 s (README "The simulated sleep phase"). Outside such
+// 0.27 s became 0.22 s (docs/history.md, "Training"). Outside such
 // scopes large blocks keep their own mappings (see above: LibTorch's
 // activations would fragment the heap). Not nested; a no-op where the
 // policy was not applied.

@@ -14,11 +14,13 @@
 #include "cli/commands.hpp"
 #include "cli/heap_policy.hpp"
 #include "dynshare/errors.hpp"
+#include "dynshare/version.hpp"
 
 namespace {
 
+// After the first line (dynshare::version_line()).
 const char* kUsage =
-    "dynshare " DYNSHARE_VERSION " - dynamic weight sharing in rate networks (Pogodin et al., NeurIPS 2021)\n"
+    " - dynamic weight sharing in rate networks (Pogodin et al., NeurIPS 2021)\n"
     "\n"
     "usage: dynshare <command> [options]    (dynshare <command> --help for details)\n"
     "\n"
@@ -27,7 +29,10 @@ const char* kUsage =
     "  sweep     run a parameter sweep (grid x trials) into one HDF5 file\n"
     "  merge     join the shard files of a sweep\n"
     "  bench     time the engine against a numpy baseline and write a report\n"
-    "  train     train conv/LC networks with a simulated sleep phase (runs dynshare-train, LibTorch)\n";
+    "  train     train conv/LC networks with a simulated sleep phase (runs dynshare-train, LibTorch)\n"
+    "  config    write the config reference or the HDF5 layout page, generated from the code\n"
+    "\n"
+    "Documentation: docs/index.md (the site: mkdocs build; the user guide is docs/guide/)\n";
 
 // The directory of the running binary (/proc/self/exe), with a trailing '/'.
 std::string own_directory(const char* argv0) {
@@ -58,8 +63,9 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
     if (cmd == "sweep") return cmd_sweep(argc, argv);
     if (cmd == "merge") return cmd_merge(argc, argv);
     if (cmd == "bench") return cmd_bench(argc, argv);
+    if (cmd == "config") return cmd_config(argc, argv);
     if (cmd == "train") return exec_trainer(argc, argv);
-    throw dynshare::UserError("unknown command '" + cmd + "' (commands: simulate, sweep, merge, bench, train)");
+    throw dynshare::UserError("unknown command '" + cmd + "' (commands: simulate, sweep, merge, bench, train, config)");
 }
 
 }  // namespace
@@ -67,11 +73,13 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
 int main(int argc, char** argv) {
     dynshare::cli::keep_freed_memory();  // a sweep's runs reuse the last one's pages
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        std::FILE* out = argc < 2 ? stderr : stdout;
+        std::fputs(dynshare::version_line().c_str(), out);
+        std::fputs(kUsage, out);
         return argc < 2 ? 2 : 0;
     }
     if (!std::strcmp(argv[1], "--version")) {
-        std::puts("dynshare " DYNSHARE_VERSION);
+        std::puts(dynshare::version_line().c_str());
         return 0;
     }
     const std::string cmd = argv[1];

@@ -1,6 +1,6 @@
 // Blocked presentations (dynamics.block = P > 1): P presentations of one
 // layer as a handful of matrix products plus an O(N P^2) scalar recursion,
-// with the trajectory of the per-presentation path (README "Blocked presentations").
+// with the trajectory of the per-presentation path (docs/history.md).
 //
 // Within a block every neuron's weight and momentum stay in the span of the
 // block-start w^S, v^S, w^init (shared scalar coefficients) and the block's

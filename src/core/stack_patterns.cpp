@@ -113,7 +113,7 @@ void StackPatterns<T>::layer_inputs(int64_t p, int l, const LayerBlock<T>& b) {
 // before phi: phi(mean_m / rms + drive * xi_m), xi_m ~ N(0,1) per (presentation,
 // layer, module). Without it, a deep layer's inputs are a function of the first
 // layer's patch only, so their covariance can be near-singular and Eq. 5 keeps
-// part of the initial spread (docs: README "Stacked layers").
+// part of the initial spread (docs/guide/simulate.md, "Stacked layers").
 template <class T>
 void StackPatterns<T>::propagate(int l, int64_t presentation, const T* z) {
     const LayerPlan& pl = plan_.layers[l];

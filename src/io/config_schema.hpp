@@ -98,6 +98,7 @@ template <> struct Leaf<ConnectivityRef> {
         return c.kind == Connectivity::grid ? "grid" : "full";
     }
     static void write(YAML::Emitter& out, const ConnectivityRef& c) { out << text(c); }
+    static const char* allowed() { return "grid, full, period:<p> (p >= 1)"; }
 };
 
 // A stack section that is present and not empty switches the stack model on;

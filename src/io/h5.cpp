@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/version.hpp"
 
 namespace dynshare::h5 {
 
@@ -133,6 +134,11 @@ void set_attr(hid_t obj, const std::string& name, const std::string& value) {
 void set_attr(hid_t obj, const std::string& name, int64_t value) { set_attr_raw(obj, name, H5T_NATIVE_INT64, &value); }
 void set_attr(hid_t obj, const std::string& name, double value) { set_attr_raw(obj, name, H5T_NATIVE_DOUBLE, &value); }
 void set_attr(hid_t obj, const std::string& name, uint64_t value) { set_attr_raw(obj, name, H5T_NATIVE_UINT64, &value); }
+
+void set_build_attrs(hid_t obj) {
+    set_attr(obj, "dynshare_version", std::string(version()));
+    set_attr(obj, "dynshare_commit", std::string(commit()));
+}
 
 void set_attrs(hid_t obj, const schema::Scalars& leaves) {
     for (const auto& [name, v] : leaves) {

@@ -52,6 +52,9 @@ void set_attr(hid_t obj, const std::string& name, double value);
 void set_attr(hid_t obj, const std::string& name, uint64_t value);  // seeds: the full 64-bit range
 // One attribute per config leaf, named by its key path (config_scalars()).
 void set_attrs(hid_t obj, const schema::Scalars& leaves);
+// dynshare_version and dynshare_commit (include/dynshare/version.hpp): the
+// build that wrote the object, on every file's root and every run group.
+void set_build_attrs(hid_t obj);
 std::string attr_string(hid_t obj, const std::string& name);
 int64_t attr_int(hid_t obj, const std::string& name);
 uint64_t attr_uint(hid_t obj, const std::string& name);

@@ -1,4 +1,4 @@
-// The HDF5 layout of a one-layer run (README "HDF5 layout"), written into a
+// The HDF5 layout of a one-layer run (docs/guide/outputs.md), written into a
 // group: the file's root for `dynshare simulate`, /runs/<i> for a sweep.
 // Records, status and checkpoints go through the one writer (run_writer.hpp).
 #pragma once

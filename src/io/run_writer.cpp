@@ -1,5 +1,6 @@
 #include "io/run_writer.hpp"
 
+#include "dynshare/version.hpp"
 #include "io/config_yaml.hpp"
 
 namespace dynshare {
@@ -17,7 +18,8 @@ RunWriter::RunWriter(hid_t group, const SimConfig& cfg, const std::string& confi
     }
     h5::set_attr(group, "schema_version", h5::kSchemaVersion);
     h5::set_attr(group, "config", config_yaml);
-    h5::set_attr(group, "version", std::string(DYNSHARE_VERSION));
+    h5::set_attr(group, "version", std::string(version()));
+    h5::set_build_attrs(group);
     h5::set_attr(group, "seed", static_cast<uint64_t>(cfg.run.seed));
     h5::set_attr(group, "complete", int64_t{0});
     h5::set_attr(group, "status", std::string("running"));

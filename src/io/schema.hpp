@@ -10,7 +10,8 @@
 //   std::vector<E> enum_values(schema::tag<E>)        the allowed values of an enum
 //   const char* to_string(E)                          an enum value's name
 // and, for leaves that are neither numbers, bools, enums, strings nor lists
-// of those, a specialisation of schema::Leaf<T> (read, write, text, list).
+// of those, a specialisation of schema::Leaf<T> (read, write, text, list,
+// allowed).
 // A section that is switched on by being present (stack:) specialises
 // schema::Optional<T>.
 //
@@ -30,6 +31,7 @@
 
 #include "dynshare/errors.hpp"
 #include "io/config_yaml.hpp"
+#include "io/key_doc.hpp"
 #include "io/scalar_value.hpp"
 
 namespace dynshare::schema {
@@ -309,6 +311,66 @@ template <class Root, class F> void for_each_scalar(const Root& cfg, F&& f) {
 template <class Root> Scalars scalars(const Root& cfg) {
     Scalars out;
     for_each_scalar(cfg, [&](const std::string& path, const ScalarValue& v) { out.emplace_back(path, v); });
+    return out;
+}
+
+// ---- the reference (dynshare config --reference) -----------------------------
+
+// Each key as the schema knows it (io/key_doc.hpp): its full path, YAML type,
+// default (the value in the given config, written as the config writer writes
+// it) and, for enums and custom leaves, the allowed values. The meaning and
+// range are in the one table of src/io/key_descriptions.cpp, by path.
+
+template <class T> std::string type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "bool";
+    else if constexpr (std::is_enum_v<T>) return "enum";
+    else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return "unsigned integer";
+    else if constexpr (std::is_integral_v<T>) return "integer";
+    else if constexpr (std::is_floating_point_v<T>) return "number";
+    else if constexpr (std::is_same_v<T, std::string>) return "string";
+    else if constexpr (is_vector<T>::value) {
+        if constexpr (is_section<typename T::value_type>) return "list of maps";
+        else return "list of " + type_name<typename T::value_type>();
+    } else return "string";  // custom leaves are one YAML scalar
+}
+
+template <class T> std::string default_text(T& value) {
+    YAML::Emitter out;
+    write_value(out, value);
+    return out.c_str();
+}
+
+struct Describer {
+    std::vector<KeyDoc>& out;
+    std::string path;
+    template <class T> void operator()(const char* key, T& field) {
+        const std::string p = child_path(path, key);
+        if constexpr (Leaf<T>::custom) {
+            out.push_back({p, type_name<T>(), Leaf<T>::text(field), Leaf<T>::allowed()});
+        } else if constexpr (is_section<T>) {
+            Describer inner{out, p};
+            visit(inner, field);
+        } else if constexpr (is_vector<T>::value) {
+            out.push_back({p, type_name<T>(), default_text(field), ""});
+            if constexpr (is_section<typename T::value_type>) {  // list items: "stack.layers[].kernel"
+                typename T::value_type item{};
+                Describer inner{out, p + "[]"};
+                visit(inner, item);
+            }
+        } else if constexpr (std::is_enum_v<T>) {
+            out.push_back({p, type_name<T>(), default_text(field), enum_names<T>()});
+        } else {
+            out.push_back({p, type_name<T>(), default_text(field), ""});
+        }
+    }
+};
+
+// Every key of Root, in the schema's order (sections' keys in visit() order).
+template <class Root> std::vector<KeyDoc> describe(const Root& cfg) {
+    Root copy = cfg;
+    std::vector<KeyDoc> out;
+    Describer d{out, ""};
+    visit(d, copy);
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/version.hpp"
 #include "io/h5.hpp"
 #include "io/run_file.hpp"
 #include "io/stack_file.hpp"
@@ -170,7 +171,8 @@ void RunCollector::write_records(hid_t group) const {
 void write_sweep_header(hid_t file, const SweepFileHeader& h) {
     h5::set_attr(file, "schema_version", h5::kSchemaVersion);
     h5::set_attr(file, "sweep", h.sweep_text);
-    h5::set_attr(file, "version", std::string(DYNSHARE_VERSION));
+    h5::set_attr(file, "version", std::string(version()));
+    h5::set_build_attrs(file);
     h5::set_attr(file, "runs_total", h.runs_total);
     h5::set_attr(file, "shard_index", h.shard_index);
     h5::set_attr(file, "shard_count", h.shard_count);

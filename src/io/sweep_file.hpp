@@ -1,6 +1,6 @@
 // The HDF5 side of a sweep (`dynshare sweep`, `dynshare merge`).
 //
-// Layout of a sweep file (README "HDF5 layout"):
+// Layout of a sweep file (docs/guide/outputs.md):
 //   root attributes
 //     schema_version  1 (h5::kSchemaVersion)
 //     sweep         the resolved sweep YAML (SweepSpec::text); --resume and merge require it to match

@@ -106,6 +106,7 @@ void write_metrics_h5(const std::string& path, const Metrics& m, const std::stri
     // schema version, and every scalar config key under its full key path
     // (train.lr, sharing.mode, sleep.dynamics.alpha...), as in run files.
     h5::set_attr(file, "schema_version", h5::kSchemaVersion);
+    h5::set_build_attrs(file);
     h5::set_attr(file, "config", config_yaml);
     h5::set_attr(file, "network", network);
     h5::set_attr(file, "lc_layers", names);

@@ -17,6 +17,7 @@
 
 #include "cli/args.hpp"
 #include "dynshare/errors.hpp"
+#include "dynshare/version.hpp"
 #include "trainer/datasets.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/lc_gemm.hpp"
@@ -129,10 +130,16 @@ int train_main(int argc, char** argv) {
                                              {"--overwrite", false, false},
                                              {"--device", true, false},
                                              {"--help", false, false},
+                                             {"--version", false, false},
                                              {"-h", false, false}},
                                             "train");
+        if (a.has("--version")) {
+            std::puts(version_line().c_str());
+            return 0;
+        }
         if (a.has("--help") || a.has("-h")) {
             std::fputs(kUsage, stdout);
+            std::fputs("\nDocumentation: docs/guide/train.md\n", stdout);  // the user guide's page
             return 0;
         }
         return run(parse_request(a));

@@ -187,7 +187,7 @@ RunConfig parse_with_origin(const std::string& yaml_text, const std::vector<std:
 
 // Defaults of the simulated sleep phase inside training, where they differ
 // from the simulator's (Fig. 4B) defaults; the measurements behind them are in
-// the README ("Training", "The simulated sleep phase").
+// docs/guide/train.md ("The simulated sleep phase").
 // - Rate: Fig. 4B's 3e-4 per step with momentum 0.95 and a 1/sqrt decay is
 //   tuned for one layer of k^2 = 81 inputs over 10,000 presentations. A phase
 //   of ~100 presentations over layers of up to c_in k^2 = 576 inputs needs a
@@ -204,7 +204,7 @@ RunConfig parse_with_origin(const std::string& yaml_text, const std::vector<std:
 //   with zero padding they also pull every module mean down.
 // - dynamics.block: the simulator's default, 40 (the same trajectory as 1 to
 //   1e-10); on the Table 1 sleep(10) net's 100-presentation phases 20, 40 and
-//   100 tie, all far faster than 1 (README "The simulated sleep phase").
+//   100 tie, all far faster than 1 (docs/guide/train.md, "The simulated sleep phase").
 SimConfig default_sleep_config() {
     SimConfig s;
     s.model = ModelKind::ei_rate;
@@ -291,5 +291,7 @@ const char* to_string(BnUpdate b) {
 std::string to_yaml(const RunConfig& c) { return schema::write_yaml(c); }
 
 schema::Scalars config_scalars(const RunConfig& c) { return schema::scalars(c); }
+
+std::vector<schema::KeyDoc> describe_run_config() { return schema::describe(RunConfig{}); }
 
 }  // namespace dynshare::trainer

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dynshare/config.hpp"
+#include "io/key_doc.hpp"
 #include "io/scalar_value.hpp"
 #include "trainer/lc_algorithm.hpp"
 
@@ -123,6 +124,9 @@ std::string to_yaml(const RunConfig& cfg);
 // Its scalar keys under their full key paths (train.lr, sleep.dynamics.alpha...):
 // the parameter attributes of metrics.h5.
 schema::Scalars config_scalars(const RunConfig& cfg);
+// Every key of the trainer's config, in the schema's order, with the defaults
+// of a config that sets nothing (dynshare config --reference).
+std::vector<schema::KeyDoc> describe_run_config();
 
 const char* to_string(Arch);
 const char* to_string(Connect);
