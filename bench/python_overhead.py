@@ -6,12 +6,12 @@
    process) against `dynshare.simulate(out=F)` in this process (wall time of
    the call, reading the file back included), alternated R times on the same
    machine; medians and their ratio.
-2. The trainer's sleep phase on a small LC chain: `dynshare.sleep_phase` on
-   torch tensors (wall time of the call: checks, conversions, phase) against
-   the engine's own time for the same phase (`run_sleep_phase`'s seconds,
-   which the trainer's phase also spends; the trainer adds its own
-   conversions, so this ratio bounds the overhead over the trainer's phase
-   from above).
+2. The trainer's sleep phase on its small LC net: the trainer's own
+   `apply_sharing` in C++ (build/dynshare_trainer_sleep_reference, wall time
+   of the call: SNRs before/after, conversions, phase) against
+   `dynshare.sleep_phase` on torch tensors holding the same weights (wall
+   time of the call), alternated; each Python result is checked bit for bit
+   against the trainer's.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_overhead.py [-o bench/python_overhead.md] [-r 5]
 """
@@ -30,7 +30,6 @@ sys.path.insert(0, os.path.join(root, "build", "python"))
 import numpy as np  # noqa: E402
 
 import dynshare  # noqa: E402
-from dynshare import _core  # noqa: E402
 
 
 def fig4b(cli, repeats, presentations, folder):
@@ -52,31 +51,34 @@ def fig4b(cli, repeats, presentations, folder):
     return t_cli, t_py
 
 
-def sleep(repeats, width, presentations):
+def sleep_vs_trainer(ref, repeats, width, size, presentations, folder):
+    """Alternated: the trainer's apply_sharing (build/dynshare_trainer_sleep_reference:
+    a warm-up phase, then one timed phase from the same weights) and
+    dynshare.sleep_phase on torch tensors holding the same weights (after one
+    warm-up call), both SNRs included, same seed and phase."""
     import torch
-    geo = [dict(c_in=3, h_in=32, w_in=32, c_out=width, k=3), dict(c_in=width, h_in=32, w_in=32, c_out=width, k=3)]
-    rng = np.random.default_rng(0)
-    w = [torch.from_numpy((0.3 * rng.standard_normal((g["c_out"], 32, 32, g["c_in"] * 9))).astype(np.float32))
-         for g in geo]
-    t_call, t_engine = [], []
-    from dynshare import sleep as sl
-    orig = _core.sleep_phase
-    seen = {}
-
-    def spy(*a):
-        res = orig(*a)
-        seen["engine"] = res[1]
-        return res
-    sl._core.sleep_phase = spy
-    try:
-        for r in range(repeats):
-            t0 = time.perf_counter()
-            dynshare.sleep_phase(w, geo, seed=0, phase=r, presentations=presentations)
-            t_call.append(time.perf_counter() - t0)
-            t_engine.append(seen["engine"])
-    finally:
-        sl._core.sleep_phase = orig
-    return t_call, t_engine, sum(x.numel() for x in w)
+    t_trainer, t_py, geo, before, expected = [], [], None, None, None
+    for r in range(repeats):
+        out = subprocess.run([ref, folder, str(width), str(presentations), "0", "0", str(size), "1"],
+                             capture_output=True, text=True, check=True).stdout
+        t_trainer += [float(line.split()[1]) for line in out.splitlines() if line.startswith("seconds")]
+        if geo is None:
+            geo = [tuple(int(x) for x in line.split()) for line in open(os.path.join(folder, "geometry.txt"))]
+            shapes = [(c_out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, c_in * k * k)
+                      for c_in, h, w, c_out, k, s, p in geo]
+            before = [np.fromfile(os.path.join(folder, f"before_{l}.bin"), np.float32).reshape(shape)
+                      for l, shape in enumerate(shapes)]
+            expected = [np.fromfile(os.path.join(folder, f"after_{l}.bin"), np.float32) for l in range(len(geo))]
+            dynshare.sleep_phase([torch.from_numpy(b.copy()) for b in before], geo, seed=0, phase=0,
+                                 presentations=presentations)  # warm-up
+        tensors = [torch.from_numpy(b.copy()) for b in before]
+        t0 = time.perf_counter()
+        dynshare.sleep_phase(tensors, geo, seed=0, phase=0, presentations=presentations)
+        t_py.append(time.perf_counter() - t0)
+        same = all(t.numpy().tobytes() == e.tobytes() for t, e in zip(tensors, expected))
+        if not same:
+            raise SystemExit("python_overhead: dynshare.sleep_phase differs from the trainer's phase")
+    return t_trainer, t_py, geo, sum(b.size for b in before)
 
 
 def main(argv=None):
@@ -84,15 +86,18 @@ def main(argv=None):
     ap.add_argument("-o", default=os.path.join(here, "python_overhead.md"))
     ap.add_argument("-r", "--repeats", type=int, default=5)
     ap.add_argument("--presentations", type=int, default=None, help="override run.presentations (default: 10,000)")
-    ap.add_argument("--sleep-width", type=int, default=16)
+    ap.add_argument("--sleep-width", type=int, default=16, help="channels of the trainer's small net (depth 2)")
+    ap.add_argument("--sleep-size", type=int, default=32, help="input height and width of that net")
     ap.add_argument("--sleep-presentations", type=int, default=100)
     args = ap.parse_args(argv)
     cli = os.path.join(root, "build", "dynshare")
+    ref = os.path.join(root, "build", "dynshare_trainer_sleep_reference")
     with tempfile.TemporaryDirectory() as folder:
         t_cli, t_py = fig4b(cli, args.repeats, args.presentations, folder)
-    t_call, t_engine, n_weights = sleep(args.repeats, args.sleep_width, args.sleep_presentations)
+        t_trainer, t_call, geo, n_weights = sleep_vs_trainer(ref, args.repeats, args.sleep_width, args.sleep_size,
+                                                             args.sleep_presentations, folder)
     m_cli, m_py = statistics.median(t_cli), statistics.median(t_py)
-    m_call, m_engine = statistics.median(t_call), statistics.median(t_engine)
+    m_call, m_trainer = statistics.median(t_call), statistics.median(t_trainer)
     lines = [
         "# dynshare from Python: overhead (bench/python_overhead.py)",
         "",
@@ -111,16 +116,19 @@ def main(argv=None):
         "",
         f"Python / CLI = **{m_py / m_cli:.3f}** (goal <= 1.05).",
         "",
-        f"## Sleep phase: 2 LC layers 3->{args.sleep_width}->{args.sleep_width} channels, 32x32, k = 3, "
-        f"{args.sleep_presentations} presentations ({n_weights} float32 weights, torch tensors)",
+        f"## Sleep phase: the trainer's small LC net (arch small, depth 2, width {args.sleep_width}, "
+        f"{args.sleep_size}x{args.sleep_size} input; chain {geo}), {args.sleep_presentations} presentations, "
+        f"{n_weights} float32 weights",
         "",
-        "| | median s |",
-        "|---|---|",
-        f"| `dynshare.sleep_phase` (call wall time: checks, conversions, phase) | {m_call:.4f} |",
-        f"| the engine's phase alone (`run_sleep_phase` seconds) | {m_engine:.4f} |",
+        "| | median s | all (s) |",
+        "|---|---|---|",
+        f"| trainer: `apply_sharing` (SNRs, conversions, phase), C++ | {m_trainer:.4f} | "
+        + ", ".join(f"{t:.4f}" for t in t_trainer) + " |",
+        f"| `dynshare.sleep_phase` on torch tensors (call wall time: checks, SNRs, conversions, phase) | "
+        f"{m_call:.4f} | " + ", ".join(f"{t:.4f}" for t in t_call) + " |",
         "",
-        f"call / engine = **{m_call / m_engine:.3f}** (an upper bound on the overhead over the trainer's phase, "
-        "which does the same conversions through torch).",
+        f"Python / trainer = **{m_call / m_trainer:.3f}** (goal <= 1.05); the weights after each Python phase "
+        "were checked equal, bit for bit, to the trainer's.",
         "",
     ]
     with open(args.o, "w") as f:

@@ -39,3 +39,10 @@ def test_read_rejects_other_files(tmp_path):
     p.write_bytes(b"not hdf5")
     with pytest.raises(dynshare.InputError, match="x.h5"):
         dynshare.read(p)
+
+
+def test_the_module_links_no_libtorch():
+    import subprocess
+    from dynshare import _core
+    libs = subprocess.run(["ldd", _core.__file__], capture_output=True, text=True, check=True).stdout
+    assert "libtorch" not in libs and "libc10" not in libs

@@ -2,12 +2,18 @@
 // files: the reference that tests/python/test_sleep_phase.py compares
 // dynshare.sleep_phase against (same weights, seed and phase).
 //
-//   dynshare_trainer_sleep_reference OUT_DIR WIDTH PRESENTATIONS SEED PHASE
+//   dynshare_trainer_sleep_reference OUT_DIR WIDTH PRESENTATIONS SEED PHASE [SIZE [REPEATS]]
+//
+// SIZE: the input's height and width (default 10). REPEATS > 0 (the
+// benchmark bench/python_overhead.py): afterwards the phase runs REPEATS more
+// times from the same "before" weights, and the wall time of each
+// apply_sharing (SNRs included) is printed as "seconds T".
 //
 // Writes OUT_DIR/geometry.txt (one line per LC layer of the sleep chain:
 // c_in h_in w_in c_out k stride padding), before_<l>.bin and after_<l>.bin
 // (the layer's float32 weight tensor, raw, (c_out, h_out, w_out, c_in k^2))
 // and snr.txt (one line per layer: -log SNR_w before and after, %.17g).
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -30,8 +36,8 @@ void write_raw(const std::string& path, const torch::Tensor& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: %s OUT_DIR WIDTH PRESENTATIONS SEED PHASE\n", argv[0]);
+    if (argc < 6 || argc > 8) {
+        std::fprintf(stderr, "usage: %s OUT_DIR WIDTH PRESENTATIONS SEED PHASE [SIZE [REPEATS]]\n", argv[0]);
         return 2;
     }
     const std::string out = argv[1];
@@ -44,8 +50,10 @@ int main(int argc, char** argv) {
     cfg.sharing.presentations = std::stoll(argv[3]);
     cfg.train.seed = std::stoull(argv[4]);
     const uint64_t phase = std::stoull(argv[5]);
+    const int size = argc > 6 ? std::stoi(argv[6]) : 10;
+    const int repeats = argc > 7 ? std::stoi(argv[7]) : 0;
     torch::manual_seed(11);
-    Net net = build_network(cfg.network, InputShape{1, 10, 10, 10});
+    Net net = build_network(cfg.network, InputShape{1, size, size, 10});
     const std::vector<size_t> chain = sleep_chain(net);
     std::ofstream geo(out + "/geometry.txt");
     for (size_t n = 0; n < chain.size(); ++n) {
@@ -56,6 +64,8 @@ int main(int argc, char** argv) {
         write_raw(out + "/before_" + std::to_string(n) + ".bin", layer->weight);
     }
     geo.close();
+    std::vector<torch::Tensor> saved;
+    for (size_t i : chain) saved.push_back(net->lc_layers()[i].layer->weight.detach().clone());
     const SleepRecord r = apply_sharing(cfg, net, phase);
     FILE* snr = std::fopen((out + "/snr.txt").c_str(), "w");
     for (size_t n = 0; n < chain.size(); ++n) {
@@ -63,5 +73,14 @@ int main(int argc, char** argv) {
         std::fprintf(snr, "%.17g %.17g\n", r.snr_before[n], r.snr_after[n]);
     }
     std::fclose(snr);
+    for (int rep = 0; rep < repeats; ++rep) {
+        {
+            torch::NoGradGuard no_grad;
+            for (size_t n = 0; n < chain.size(); ++n) net->lc_layers()[chain[n]].layer->weight.copy_(saved[n]);
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        apply_sharing(cfg, net, phase);
+        std::printf("seconds %.6f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
     return 0;
 }
