@@ -41,15 +41,34 @@ void for_each_weight(const LcGeometry& g, const Strides& s, F&& f) {
                     }
 }
 
+// Whether the caller's array is already in the engine's order (dynshare's
+// layout): then one flat, vectorisable loop converts it.
+bool engine_order(const LcGeometry& g, const Strides& s) {
+    const int64_t k = g.k;
+    return s[5] == 1 && s[4] == k && s[3] == k * k && s[2] == g.fan_in() && s[1] == int64_t(g.w_out()) * g.fan_in() &&
+           s[0] == int64_t(g.h_out()) * g.w_out() * g.fan_in();
+}
+
 template <class T>
 void gather(const T* from, const LcGeometry& g, const Strides& s, std::vector<double>& to) {
     to.resize(size_t(g.weight_count()));
+    if (engine_order(g, s)) {
+        for (size_t i = 0; i < to.size(); ++i) to[i] = double(from[i]);
+        return;
+    }
     for_each_weight(g, s, [&](int64_t i, int64_t off) { to[size_t(i)] = double(from[off]); });
 }
 
 // Writes the weights back and leaves in `from` the values now stored (rounded to T).
 template <class T>
 void scatter(std::vector<double>& from, const LcGeometry& g, const Strides& s, T* to) {
+    if (engine_order(g, s)) {
+        for (size_t i = 0; i < from.size(); ++i) {
+            to[i] = static_cast<T>(from[i]);
+            from[i] = double(to[i]);
+        }
+        return;
+    }
     for_each_weight(g, s, [&](int64_t i, int64_t off) {
         to[off] = static_cast<T>(from[size_t(i)]);
         from[size_t(i)] = double(to[off]);
@@ -81,8 +100,9 @@ py::tuple sleep_phase(std::vector<py::array> arrays, const std::vector<std::arra
     const uint64_t stream = sleep_phase_stream(seed, phase);
     const SimConfig sleep = sleep_parameters(geo, sets, presentations, seed, stream);
     const SimConfig sim = sleep_phase_config(sleep, geo, presentations, seed, stream);
+    // run_sleep_phase checks the plan and the backend (UserError) before it
+    // runs; the weights are written back only after it returns.
     const auto cpu = make_cpu_backend();
-    check_sleep_phase(sim, geo, *cpu);
 
     std::vector<void*> data;
     std::vector<bool> single;

@@ -7,12 +7,15 @@
 // SIZE: the input's height and width (default 10). REPEATS > 0 (the
 // benchmark bench/python_overhead.py): afterwards the phase runs REPEATS more
 // times from the same "before" weights, and the wall time of each
-// apply_sharing (SNRs included) is printed as "seconds T".
+// apply_sharing (SNRs included) is printed as "seconds T threads N", N the
+// OpenMP threads it ran on.
 //
 // Writes OUT_DIR/geometry.txt (one line per LC layer of the sleep chain:
 // c_in h_in w_in c_out k stride padding), before_<l>.bin and after_<l>.bin
 // (the layer's float32 weight tensor, raw, (c_out, h_out, w_out, c_in k^2))
 // and snr.txt (one line per layer: -log SNR_w before and after, %.17g).
+#include <omp.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -80,7 +83,10 @@ int main(int argc, char** argv) {
         }
         const auto t0 = std::chrono::steady_clock::now();
         apply_sharing(cfg, net, phase);
-        std::printf("seconds %.6f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        // The OpenMP threads the phase ran on (LibTorch sets its own count).
+        std::printf("seconds %.6f threads %d\n",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    omp_get_max_threads());
     }
     return 0;
 }
