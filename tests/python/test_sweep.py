@@ -60,3 +60,24 @@ def test_yaml_string_sweep_and_errors():
         dynshare.sweep({**SWEEP, "colour": "red"})
     with pytest.raises(dynshare.ConfigError, match="dynamics.alpha"):
         dynshare.sweep(SWEEP, set={"dynamics.alpha": 5})
+
+
+def test_ctrl_c_stops_a_sweep_and_keeps_a_valid_file(tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    import h5py
+    out = tmp_path / "long.h5"
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        dynshare.sweep({"set": {"run.presentations": 10 ** 6}, "lists": {"dynamics.alpha": [3, 5]}}, out=out,
+                       threads=2, progress=False)
+    timer.join()
+    assert time.monotonic() - t0 < 5.0
+    with h5py.File(out, "r") as f:  # valid and resumable: no run finished, complete = 0
+        assert f.attrs["complete"] == 0 and f.attrs["runs_total"] == 2
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []
