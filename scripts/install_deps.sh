@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev libgtest-dev googletest
       python3-numpy python3-h5py python3-matplotlib python3-yaml python3-pytest
+      python3-dev pybind11-dev python3-torch python3-tqdm python3-xarray
       libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist
       clang libclang-rt-14-dev mkdocs)
 missing=()

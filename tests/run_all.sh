@@ -3,8 +3,9 @@
 # included where available) and runs ctest; then builds the engine's unit
 # tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and
 # runs them; any sanitizer report fails the run; then the Python tests of
-# analysis/ and of the numpy baseline, the citation file's check. Exit status
-# 0 = all passed.
+# analysis/, of the numpy baseline and of the Python package (tests/python,
+# examples/ at toy sizes), the citation file's check and the documentation
+# site (mkdocs --strict). Exit status 0 = all passed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -36,6 +37,12 @@ bash fuzz/run.sh 60
 echo "== Python tests: analysis package and the numpy baseline (Debian's /usr/bin/python3)"
 (cd analysis && /usr/bin/python3 -m pytest -q -p no:cacheprovider)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/test_numpy_fig4b.py
+echo "== Python package dynshare (build/python): tests and the examples at toy sizes"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
+ex_out=$(mktemp -d)
+DYNSHARE_TOY=1 FIG4_OUT="$ex_out/fig4.png" /usr/bin/python3 examples/fig4.py
+DYNSHARE_TOY=1 /usr/bin/python3 examples/pytorch_sleep.py
+rm -rf "$ex_out"
 
 echo "== Citation file and documentation (CITATION.cff; mkdocs build --strict)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/docs

@@ -2,6 +2,7 @@
 // held by someone else (the trainer, a weights file). Weights are in the
 // layout of lc_geometry.hpp, one vector per layer, updated in place.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -18,6 +19,27 @@ struct SleepPhaseResult {
     std::vector<double> neg_log_snr_after;
     double seconds = 0.0;                    // wall time of the phase
 };
+
+// The engine's parameters of a sleep phase inside training where they differ
+// from the simulator's (Fig. 4B) defaults (the trainer's `sleep` section; the
+// reasons are in src/backends/sleep_phase.cpp). The trainer and the Python
+// package (dynshare.sleep_phase) both start from these.
+SimConfig sleep_phase_defaults();
+
+// The engine config of one sleep phase over the LC chain `geometry`: the
+// `sleep` parameters (model, dynamics, plasticity, input, stack.drive/border/
+// normalize/schedule), `presentations` presentations, the patterns of
+// (seed, phase), and the chain's own input shape and layers (grid
+// connectivity, ReLU). The one place that builds it: the trainer
+// (src/trainer/sharing_simulated.cpp) and dynshare.sleep_phase call it.
+SimConfig sleep_phase_config(const SimConfig& sleep, const std::vector<LcGeometry>& geometry, int64_t presentations,
+                             uint64_t seed, uint64_t phase);
+
+// The random stream of the trainer's sleep phase number `phase` (its phase
+// counter) under train.seed `seed`: seed * 1000003 + phase, the key every
+// sharing mode of the trainer draws from (src/trainer/sharing.cpp,
+// apply_sharing), and run.stream of the simulated phase.
+inline uint64_t sleep_phase_stream(uint64_t seed, uint64_t phase) { return seed * 1000003ULL + phase; }
 
 // Geometry of every layer of cfg.stack (validated; throws UserError).
 std::vector<LcGeometry> stack_geometry(const StackParams& stack);

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/sleep_phase.hpp"
 #include "dynshare/snr.hpp"
 
 namespace dynshare::trainer {
@@ -205,7 +206,7 @@ SleepRecord apply_sharing(const RunConfig& cfg, Net& net, uint64_t phase) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& lc = net->lc_layers();
     const auto& s = cfg.sharing;
-    const uint64_t seed = cfg.train.seed * 1000003ULL + phase;
+    const uint64_t seed = sleep_phase_stream(cfg.train.seed, phase);  // include/dynshare/sleep_phase.hpp
     switch (s.mode) {
     case SharingMode::none: break;
     case SharingMode::instant:

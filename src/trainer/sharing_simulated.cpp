@@ -30,27 +30,10 @@ namespace dynshare::trainer {
 
 namespace {
 
-// The engine's view of the chain: input shape and one StackLayer per layer.
+// The engine's view of the chain (include/dynshare/sleep_phase.hpp: the one
+// function that builds it, shared with the Python package's sleep_phase).
 SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo, uint64_t phase) {
-    SimConfig sim = cfg.sleep;
-    sim.model = ModelKind::ei_rate;
-    sim.run.presentations = cfg.sharing.presentations;
-    sim.run.seed = cfg.train.seed;
-    sim.run.stream = phase;
-    sim.stack.enabled = true;
-    sim.stack.connectivity = Connectivity::grid;
-    sim.stack.input = StackInput{geo.front().c_in, geo.front().h_in, geo.front().w_in};
-    sim.stack.layers.clear();
-    for (const auto& g : geo) {
-        StackLayer l;
-        l.channels = g.c_out;
-        l.kernel = g.k;
-        l.stride = g.stride;
-        l.padding = g.padding;
-        l.nonlinearity = Nonlinearity::relu;
-        sim.stack.layers.push_back(l);
-    }
-    return sim;
+    return sleep_phase_config(cfg.sleep, geo, cfg.sharing.presentations, cfg.train.seed, phase);
 }
 
 // The host path: the weights converted to the engine's doubles and back.

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "dynshare/errors.hpp"
+#include "dynshare/sleep_phase.hpp"
 #include "io/config_schema.hpp"
 #include "io/config_yaml.hpp"
 #include "io/schema.hpp"
@@ -185,41 +186,10 @@ RunConfig parse_with_origin(const std::string& yaml_text, const std::vector<std:
 
 }  // namespace
 
-// Defaults of the simulated sleep phase inside training, where they differ
-// from the simulator's (Fig. 4B) defaults; the measurements behind them are in
-// docs/guide/train.md ("The simulated sleep phase").
-// - Rate: Fig. 4B's 3e-4 per step with momentum 0.95 and a 1/sqrt decay is
-//   tuned for one layer of k^2 = 81 inputs over 10,000 presentations. A phase
-//   of ~100 presentations over layers of up to c_in k^2 = 576 inputs needs a
-//   rate per unit input power (lr_scaling fan_in: per-step gain 0.008 in
-//   every layer), constant, and no momentum, whose lag makes the anti-Hebbian
-//   loop overshoot in wide layers.
-// - alpha: at Eq. 8's fixed point a module's mean weight shrinks each phase to
-//   gamma / (gamma + lambda / (1 + alpha)) of itself (lambda ~ 1, the input
-//   covariance of unit-RMS patterns): 9 % per phase at alpha = 100, which over
-//   hundreds of phases erases the weights the network learned; 0.1 % at
-//   alpha = 1e4. The exponential integrator is exact for any alpha.
-// - stack.drive = 1 gives deep layers inputs that span their space.
-// - stack.border = periodic lets border neurons see their module's pattern;
-//   with zero padding they also pull every module mean down.
-// - dynamics.block: the simulator's default, 40 (the same trajectory as 1 to
-//   1e-10); on the Table 1 sleep(10) net's 100-presentation phases 20, 40 and
-//   100 tie, all far faster than 1 (docs/guide/train.md, "The simulated sleep phase").
-SimConfig default_sleep_config() {
-    SimConfig s;
-    s.model = ModelKind::ei_rate;
-    s.dynamics.alpha = 1.0e4;
-    s.dynamics.integrator = Integrator::exponential;
-    s.plasticity.lr = 0.008;
-    s.plasticity.gamma = 0.1;
-    s.plasticity.momentum = 0.0;
-    s.plasticity.schedule = ScheduleKind::constant;
-    s.plasticity.delay_steps = 0;
-    s.plasticity.lr_scaling = LrScaling::fan_in;
-    s.stack.drive = 1.0;
-    s.stack.border = BorderInput::periodic;
-    return s;
-}
+// Defaults of the simulated sleep phase inside training: the engine's own
+// (include/dynshare/sleep_phase.hpp, reasons in src/backends/sleep_phase.cpp),
+// shared with the Python package's sleep_phase.
+SimConfig default_sleep_config() { return sleep_phase_defaults(); }
 
 RunConfig parse_run_config(const std::string& yaml_text,
                            const std::vector<std::pair<std::string, std::string>>& overrides) {
