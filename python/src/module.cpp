@@ -3,6 +3,7 @@
 #include "bindings.hpp"
 
 #include "dynshare/errors.hpp"
+#include "dynshare/version.hpp"
 
 PYBIND11_MODULE(_core, m) {
     namespace py = pybind11;
@@ -10,7 +11,8 @@ PYBIND11_MODULE(_core, m) {
     // UserError: the user's to fix (the CLI's exit status 2), one line.
     py::register_exception<dynshare::UserError>(m, "ConfigError", PyExc_ValueError);
     py::register_exception<dynshare::DivergenceError>(m, "DivergenceError", PyExc_RuntimeError);
-    m.attr("__version__") = DYNSHARE_VERSION;
+    m.attr("__version__") = dynshare::version();
+    m.attr("__commit__") = dynshare::commit();
     dynshare::python::bind_config(m);
     dynshare::python::bind_simulate(m);
     dynshare::python::bind_sweep(m);
