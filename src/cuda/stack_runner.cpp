@@ -28,6 +28,7 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/philox.hpp"
 #include "dynshare/snr.hpp"
+#include "models/snr_sums.hpp"
 
 namespace dynshare {
 
@@ -483,14 +484,13 @@ std::vector<LayerSnr> StackRunner<T>::metrics(int l, bool materialized) {
     const double k = static_cast<double>(pl.fan_in), md = static_cast<double>(modules);
     for (int b = 0; b < R_; ++b) {
         const double* q = part.data() + size_t(b) * 3 * size_t(modules);
-        double snr_total = 0.0, mas_total = 0.0;
+        SnrLayerSum total;
         bool finite = true;
         for (int64_t m = 0; m < modules; ++m) {
             finite = finite && q[3 * m + 2] != 0.0;
-            snr_total += q[3 * m] / k;
-            mas_total += q[3 * m + 1] / k;
+            total.add_module(q[3 * m], q[3 * m + 1], k);
         }
-        out.push_back({-std::log(snr_total / md), mas_total / md, finite});
+        out.push_back({total.neg_log_snr(md), total.mean_abs_over_std(md), finite});
     }
     return out;
 }
