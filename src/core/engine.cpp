@@ -18,6 +18,8 @@
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
+#include "core/run_report.hpp"
+#include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/snr.hpp"
@@ -84,38 +86,22 @@ RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks,
     return st;
 }
 
-std::string layer_name(const RunPlan& plan, int l) {
-    return plan.kind == PlanKind::stack ? "layer " + std::to_string(l) : "the layer";
-}
-
 template <class T>
 void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
                  const RunState* resume, std::vector<LayerBlock<T>>& blocks) {
     const int L = plan.num_layers();
+    check_run_start(plan, initial, resume);  // the layer counts and sizes (core/run_report.hpp)
     blocks.resize(L);
     std::vector<std::vector<double>> drawn;
     if (!resume && initial.empty()) drawn = initial_weights(cfg, plan);
     const auto& w_init = initial.empty() ? drawn : initial;
-    if (!resume && static_cast<int>(w_init.size()) != L)
-        throw UserError("initial weights: " + std::to_string(w_init.size()) + " layers given for a plan of " +
-                        std::to_string(L));
-    if (resume && static_cast<int>(resume->layers.size()) != L)
-        throw UserError("checkpoint holds " + std::to_string(resume->layers.size()) + " layers; the config has " +
-                        std::to_string(L));
     for (int l = 0; l < L; ++l) {
         const LayerPlan& pl = plan.layers[l];
         const int64_t n = pl.neurons, k = pl.fan_in;
         blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias, /*zero_weights=*/resume != nullptr);
         if (resume) {
-            const LayerState& s = resume->layers[l];
-            if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
-                s.r.size() != size_t(n) || s.r_inh.size() != size_t(pl.modules()))
-                throw UserError("checkpoint of " + layer_name(plan, l) + " does not match the config's geometry");
-            block_from_state(pl, s, blocks[l]);
+            block_from_state(pl, resume->layers[l], blocks[l]);
         } else {
-            if (w_init[l].size() != size_t(n * k))
-                throw UserError("initial weights of " + layer_name(plan, l) + ": expected " + std::to_string(n * k) +
-                                " values, got " + std::to_string(w_init[l].size()));
             // Straight into the block (resize() set v = 0, r = bias, r_inh = 0
             // and left w, w0 empty): one pass writes w, one copy makes w0. In a
             // training sleep phase these copies were a serial sixth of the run.
@@ -140,9 +126,9 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
     const StepParams sp = StepParams::from(cfg);
     StepParams sp_frozen = sp;
     sp_frozen.plastic = false;
-    const bool by_layer = plan.kind == PlanKind::stack && plan.schedule == LayerSchedule::layer_by_layer;
-    const int64_t S = sp.steps, P = cfg.run.presentations, R = cfg.run.record_every;
-    const double dt_record = cfg.model == ModelKind::ideal ? 1.0 : sp.dt;
+    const RunSchedule sch = RunSchedule::from(cfg, plan);  // when: stops, blocks, the active layer
+    const bool by_layer = sch.by_layer();
+    const int64_t S = sch.steps(), P = sch.presentations();
 
     std::vector<LayerBlock<T>> blocks;
     init_blocks(cfg, plan, initial, resume, blocks);
@@ -161,10 +147,6 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         frozen.reserve(L);
         for (int l = 0; l < L; ++l) frozen.emplace_back(sp_frozen);
     }
-    // layer_by_layer: layer l is plastic for presentations [first(l), first(l + 1)),
-    // and its plasticity clock (delay, schedule) starts at first(l).
-    auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
-    auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
 
     // Threads only pay when a presentation has enough work: each parallel
     // region costs a barrier, which on a busy machine can take a time slice.
@@ -202,20 +184,13 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         return -1;
     };
     auto diverge = [&](int l, int64_t at_step, const std::string& where) {
-        result.status = RunStatus::diverged;
-        result.diverged_at_step = at_step;
-        result.message = (plan.kind == PlanKind::stack ? "layer " + std::to_string(l) + ": " : std::string()) + where +
-                         "; reduce plasticity.lr or dynamics.dt";
+        report_divergence(result, plan.kind == PlanKind::stack, l, at_step, where);
     };
 
-    // Blocked presentations (dynamics.block, core/block.hpp), clamped to the
-    // run's presentations. Blocks are aligned to multiples of the block size
-    // and also end at every record and checkpoint, and where layer_by_layer
-    // changes the plastic layer: their boundaries depend only on the
-    // presentation index, so a resumed run cuts the same blocks as a straight
-    // one. A presentation with a record inside it runs alone (block 1), as do
-    // all presentations of a plan whose inputs differ per neuron.
-    const int64_t block = std::min<int64_t>(cfg.dynamics.block, P);
+    // Blocked presentations (dynamics.block, core/block.hpp): where blocks
+    // start and end is RunSchedule::block_length's (core/run_schedule.hpp).
+    // All presentations of a plan whose inputs differ per neuron run alone.
+    const int64_t block = sch.block();
     std::vector<BlockedLayer<T>> blocked;
     if (block > 1 && cfg.model == ModelKind::ei_rate && !observer.wants_inputs()) {
         blocked.resize(L);
@@ -228,17 +203,6 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             blocked[l].setup(plan.layers[l].neurons, plan.layers[l].fan_in, std::move(g), block, !sp.continuous);
         }
     }
-    auto record_inside = [&](int64_t q) { return R - (q * S) % R < S; };  // a record strictly inside presentation q
-    auto block_length = [&](int64_t p0) -> int64_t {
-        if (blocked.empty() || record_inside(p0)) return 1;
-        const int64_t last = std::min(P, (p0 / block + 1) * block);
-        int64_t e = p0 + 1;  // [p0, e) is a block
-        for (; e < last; ++e) {
-            if ((e * S) % R == 0 || e % cfg.run.checkpoint_every == 0 || record_inside(e)) break;
-            if (by_layer && active_layer(e) != active_layer(e - 1)) break;
-        }
-        return e - p0;
-    };
     // A block's end (its weights' materialisation) is deferred to the next
     // block's start, where it shares the pass over the weights: until then
     // blocks[l].w is stale. Everything else that reads the weights (records,
@@ -256,7 +220,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
     // drives at each presentation's start give layer l + 1's patterns.
     // Returns the first presentation (offset) and layer that became non-finite.
     auto run_block = [&](int64_t p0, int64_t step0, int64_t nb) -> std::pair<int64_t, int> {
-        const int act = by_layer ? active_layer(p0) : -1;
+        const int act = by_layer ? sch.active_layer(p0) : -1;
         auto take_inputs = [&](int l, int64_t q) {
             BlockedLayer<T>& bl = blocked[l];
             const int64_t fan = plan.layers[l].fan_in;
@@ -281,7 +245,7 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             bad_q[l] = nb;
             for (int64_t q = 0; q < nb; ++q) {
                 const int64_t st = step0 + q * S;
-                const int64_t s0l = by_layer ? std::max<int64_t>(0, st - S * first_presentation(l)) : st;
+                const int64_t s0l = sch.layer_clock(l, st);
                 // Layer l + 1's inputs for presentation q need only its drives
                 // at the start (zbuf): they are built on one thread while the
                 // others integrate the presentation (a serial pass otherwise).
@@ -323,45 +287,40 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
             result.status = RunStatus::interrupted;
             break;
         }
-        if (const int64_t nb = block_length(p); nb > 1) {
+        if (const int64_t nb = sch.block_length(p, !blocked.empty()); nb > 1) {
             const auto [q_bad, l_bad] = run_block(p, step, nb);
             if (l_bad >= 0) {  // as the per-presentation path reports it
                 p += q_bad;
                 step += (q_bad + 1) * S;
-                diverge(l_bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) +
-                                         " (steps " + std::to_string(step - S) + " to " + std::to_string(step) + ")");
+                diverge(l_bad, step, nonfinite_during(p, step, S));
                 break;
             }
             p += nb - 1;  // the last presentation of the block; the loop's ++p moves past it
             step += nb * S;
-            const bool record = step % R == 0;
-            const bool checkpoint = (p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states;
+            const bool record = sch.record_at(step);
+            const bool checkpoint = sch.checkpoint_after(p) && states;
             if (record || checkpoint) flush_blocks();
             if (record) {
 #pragma omp parallel for schedule(dynamic, 1) if (par)
                 for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
                 if (const int bad = first_bad(rec_finite); bad >= 0) {
-                    diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                           std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                    diverge(bad, step, overflow_at(step, p));
                     break;
                 }
-                observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+                observer.on_record(step, sch.record_time(step), nls, mas);
             }
             observer.on_progress(p + 1, P);
             if (checkpoint) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
             continue;
         }
         flush_blocks();  // this presentation runs alone, on the materialised weights
-        const int act = by_layer ? active_layer(p) : -1;
         for (int l = 0; l < L; ++l) {
-            integ[l] = by_layer && l != act ? &frozen[l] : &active[l];
-            s0[l] = by_layer ? std::max<int64_t>(0, step - S * first_presentation(l)) : step;
+            integ[l] = sch.plastic(l, p) ? &active[l] : &frozen[l];
+            s0[l] = sch.layer_clock(l, step);
         }
         // Segments: the records inside the presentation, then its end.
-        stops.clear();
-        for (int64_t j = R - (step % R); j < S; j += R) stops.push_back(j);
-        stops.push_back(S);
-        const bool record_at_end = (step + S) % R == 0;
+        sch.stops(step, stops);
+        const bool record_at_end = sch.record_at(step + S);
         // One segment of one layer: begin (first), advance, record or end (last).
         auto segment = [&](int l, size_t seg) {
             const double t0 = omp_get_wtime();
@@ -420,11 +379,10 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         auto record_inside = [&](size_t seg) {
             const int bad = first_bad(rec_finite);
             if (bad >= 0) {
-                diverge(bad, step + stops[seg], "the weights overflowed at step " + std::to_string(step + stops[seg]) +
-                                 " (presentation " + std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                diverge(bad, step + stops[seg], overflow_at(step + stops[seg], p));
                 return false;
             }
-            observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
+            observer.on_record(step + stops[seg], sch.record_time(step + stops[seg]), nls, mas);
             return true;
         };
         bool ok = true;
@@ -437,20 +395,18 @@ RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::
         if (!ok) break;  // diverged inside the presentation; the last checkpoint stays the last finite state
         step += S;
         if (const int bad = first_bad(finite); bad >= 0) {
-            diverge(bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) + " (steps " +
-                             std::to_string(step - S) + " to " + std::to_string(step) + ")");
+            diverge(bad, step, nonfinite_during(p, step, S));
             break;
         }
-        if (step % R == 0) {
+        if (sch.record_at(step)) {
             if (const int bad = first_bad(rec_finite); bad >= 0) {
-                diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                 std::to_string(p) + "; -log SNR_w cannot be computed there)");
+                diverge(bad, step, overflow_at(step, p));
                 break;
             }
-            observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
+            observer.on_record(step, sch.record_time(step), nls, mas);
         }
         observer.on_progress(p + 1, P);
-        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
+        if (sch.checkpoint_after(p) && states)
             observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
     flush_blocks();

@@ -32,6 +32,7 @@
 #include "core/inputs.hpp"
 #include "dynshare/engine.hpp"
 #include "core/step_params.hpp"
+#include "core/run_report.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/stack_runner.hpp"
 #include "dynshare/backend.hpp"
@@ -372,17 +373,11 @@ public:
                 hnext[b] = cnext[b];
                 hstep[b] = cstep[b];
                 if (dv[b]) {
-                    // The engine's messages (src/core/engine.cpp), word for word.
+                    // The engine's report (core/run_report.hpp) of what the kernel detected.
                     active[b] = 0;
-                    jb.result->status = RunStatus::diverged;
-                    jb.result->diverged_at_step = dstep[b];
-                    jb.result->message =
-                        dv[b] == 2 ? "the weights overflowed at step " + std::to_string(dstep[b]) + " (presentation " +
-                                         std::to_string(hnext[b]) + "; -log SNR_w cannot be computed there)"
-                                   : "rates or weights became non-finite during presentation " +
-                                         std::to_string(hnext[b]) + " (steps " + std::to_string(hstep[b] - S) +
-                                         " to " + std::to_string(hstep[b]) + ")";
-                    jb.result->message += "; reduce plasticity.lr or dynamics.dt";
+                    report_divergence(*jb.result, false, 0, dstep[b],
+                                      dv[b] == 2 ? overflow_at(dstep[b], hnext[b])
+                                                 : nonfinite_during(hnext[b], hstep[b], S));
                     continue;
                 }
                 if (hnext[b] > before) jb.observer->on_progress(hnext[b], P);
