@@ -34,6 +34,7 @@
 #include "core/step_params.hpp"
 #include "core/run_report.hpp"
 #include "cuda/kernels.hpp"
+#include "cuda/run_scalars.hpp"
 #include "cuda/stack_runner.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -148,29 +149,6 @@ struct Job {
     RunResult* result;
 };
 
-cuda::RunScalars scalars_of(const SimConfig& cfg) {
-    const StepParams sp = StepParams::from(cfg);
-    const RngKey key = make_key(cfg.run.seed, cfg.run.stream);
-    cuda::RunScalars s;
-    s.key0 = key.k0;
-    s.key1 = key.k1;
-    s.dt = sp.dt;
-    s.tau = sp.ei.tau;
-    s.alpha = sp.ei.alpha;
-    s.bias = sp.ei.bias;
-    s.mu = sp.mu;
-    s.gamma = sp.gamma;
-    s.lr = sp.schedule.lr;
-    s.t0 = sp.schedule.t0;
-    s.sched_kind = sp.schedule.kind;
-    s.plastic = sp.plastic ? 1 : 0;
-    s.delay = sp.schedule.delay;
-    s.macro_step = sp.macro_step;
-    s.kappa_scale = sp.kappa_scale;
-    s.noise_std = cfg.input.noise_std;
-    return s;
-}
-
 // Runs of one shape, at most `max_runs` at a time on the device.
 template <class T>
 class GroupRunner {
@@ -214,7 +192,7 @@ public:
         for (int64_t b = 0; b < G; ++b) {
             const Job& jb = jobs_[b];
             const SimConfig& cfg = *jb.cfg;
-            hp[b] = scalars_of(cfg);
+            hp[b] = run_scalars(cfg, StepParams::from(cfg));
             std::vector<double> w, v, r;
             double q = 0.0;
             if (jb.resume) {

@@ -27,6 +27,7 @@
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
+#include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/philox.hpp"
 #include "dynshare/snr.hpp"
@@ -170,28 +171,6 @@ BatchArrays<T> carve(const RunPlan& plan, int R, Arena& a) {
 int64_t out_index(const LayerPlan& pl, int64_t s) { return pl.order.empty() ? s : pl.order[s]; }
 
 std::string layer_name(int l) { return "layer " + std::to_string(l); }
-
-cuda::RunScalars run_scalars(const SimConfig& cfg, const StepParams& sp) {
-    const RngKey key = make_key(cfg.run.seed, cfg.run.stream);
-    cuda::RunScalars s;
-    s.key0 = key.k0;
-    s.key1 = key.k1;
-    s.dt = sp.dt;
-    s.tau = sp.ei.tau;
-    s.alpha = sp.ei.alpha;
-    s.bias = sp.ei.bias;
-    s.mu = sp.mu;
-    s.gamma = sp.gamma;
-    s.lr = sp.schedule.lr;
-    s.t0 = sp.schedule.t0;
-    s.sched_kind = sp.schedule.kind;
-    s.plastic = sp.plastic ? 1 : 0;
-    s.delay = sp.schedule.delay;
-    s.macro_step = sp.macro_step;
-    s.kappa_scale = sp.kappa_scale;
-    s.noise_std = cfg.input.noise_std;
-    return s;
-}
 
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<float>& a) { return dev.stack_f32(a); }
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<double>& a) { return dev.stack_f64(a); }
