@@ -67,6 +67,17 @@ DS_HD void materialize_discrete(T& w, T& v, T w0, T A, T B, T F, T G, T c, T e, 
     w = ws + F * vs + G * d + c * x;
     v = A * vs + B * d + e * x;
 }
+// The part of materialize_discrete that is the same for every neuron, the
+// map (w, v) -> ((1 + G) w + F v, B w + A v), applied to a pair of
+// coefficients: the blocked path (src/core/block.cpp) folds presentations
+// into its shared coefficients with it instead of touching every weight.
+struct FoldPair {
+    double w, v;
+};
+DS_HD FoldPair fold_map(const ReducedShared& s, double w, double v) {
+    return FoldPair{(1.0 + s.G) * w + s.F * v, s.B * w + s.A * v};
+}
+
 // Continuous form (A = 1, B = F = e = 0): only w changes.
 template <class T>
 DS_HD void materialize_continuous(T& w, T w0, T G, T c, T x) {

@@ -38,4 +38,11 @@ DS_HD double continuous_kappa(const LrSchedule& s, double kappa_scale, double st
     return s.shape(step_real - static_cast<double>(s.delay)) * kappa_scale;
 }
 
+// The gate around it: a frozen layer (plastic = false: layer_by_layer's
+// other layers, rates-only runs) has kappa = 0. StepParams::kappa_at (CPU)
+// and the kernels (src/cuda/*.cu) ask this one.
+DS_HD double kappa_gate(bool plastic, const LrSchedule& s, double kappa_scale, double step_real) {
+    return plastic ? continuous_kappa(s, kappa_scale, step_real) : 0.0;
+}
+
 }  // namespace dynshare

@@ -3,8 +3,8 @@
 // zero padding or the pattern's periodic continuation, and the per-neuron
 // noise on it. Written once for host and device: the CUDA kernels
 // (src/cuda/stack_kernels.cu) call these; src/core/stack_patterns.cpp
-// (StackPatterns::layer_inputs) computes the same values with its own loops
-// and could call them too.
+// (StackPatterns::gather_field) gathers whole rows with its own loops and
+// wraps with stack_wrap.
 #pragma once
 #include "dynshare/hostdevice.hpp"
 

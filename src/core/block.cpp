@@ -444,19 +444,18 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     // neuron, so the earlier presentations' coefficients are not touched: their
     // shared fold matrices are, and the raw c_q, e_q are stored once.
     const ReducedShared sh = it.shared();
-    const double opg = 1.0 + sh.G;
-    const double naw = opg * aw_ + sh.F * bw_, nav = opg * av_ + sh.F * bv_, na0 = opg * a0_ + sh.F * b0_ - sh.G;
-    const double nbw = sh.B * aw_ + sh.A * bw_, nbv = sh.B * av_ + sh.A * bv_, nb0 = sh.B * a0_ + sh.A * b0_ - sh.B;
-    aw_ = naw;
-    av_ = nav;
-    a0_ = na0;
-    bw_ = nbw;
-    bv_ = nbv;
-    b0_ = nb0;
-    // This presentation's map [[1 + G, F], [B, A]] times a fold.
+    // The map is fold_map (models/anti_hebbian.hpp); w0's pair also takes -G w0, -B w0.
+    const FoldPair nw = fold_map(sh, aw_, bw_), nv = fold_map(sh, av_, bv_), n0 = fold_map(sh, a0_, b0_);
+    aw_ = nw.w;
+    av_ = nv.w;
+    a0_ = n0.w - sh.G;
+    bw_ = nw.v;
+    bv_ = nv.v;
+    b0_ = n0.v - sh.B;
+    // This presentation's map [[1 + G, F], [B, A]] times a fold, column by column.
     auto then = [&](const Fold& o) {
-        return Fold{opg * o.f00 + sh.F * o.f10, opg * o.f01 + sh.F * o.f11, sh.B * o.f00 + sh.A * o.f10,
-                    sh.B * o.f01 + sh.A * o.f11};
+        const FoldPair c0 = fold_map(sh, o.f00, o.f10), c1 = fold_map(sh, o.f01, o.f11);
+        return Fold{c0.w, c1.w, c0.v, c1.v};
     };
     for (int64_t r = 0; r < q; ++r) fold_[r] = then(fold_[r]);
     fold_[q] = Fold{};

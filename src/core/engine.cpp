@@ -18,6 +18,8 @@
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
+#include "core/run_report.hpp"
+#include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/snr.hpp"
@@ -84,38 +86,22 @@ RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks,
     return st;
 }
 
-std::string layer_name(const RunPlan& plan, int l) {
-    return plan.kind == PlanKind::stack ? "layer " + std::to_string(l) : "the layer";
-}
-
 template <class T>
 void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
                  const RunState* resume, std::vector<LayerBlock<T>>& blocks) {
     const int L = plan.num_layers();
+    check_run_start(plan, initial, resume);  // the layer counts and sizes (core/run_report.hpp)
     blocks.resize(L);
     std::vector<std::vector<double>> drawn;
     if (!resume && initial.empty()) drawn = initial_weights(cfg, plan);
     const auto& w_init = initial.empty() ? drawn : initial;
-    if (!resume && static_cast<int>(w_init.size()) != L)
-        throw UserError("initial weights: " + std::to_string(w_init.size()) + " layers given for a plan of " +
-                        std::to_string(L));
-    if (resume && static_cast<int>(resume->layers.size()) != L)
-        throw UserError("checkpoint holds " + std::to_string(resume->layers.size()) + " layers; the config has " +
-                        std::to_string(L));
     for (int l = 0; l < L; ++l) {
         const LayerPlan& pl = plan.layers[l];
         const int64_t n = pl.neurons, k = pl.fan_in;
         blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias, /*zero_weights=*/resume != nullptr);
         if (resume) {
-            const LayerState& s = resume->layers[l];
-            if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
-                s.r.size() != size_t(n) || s.r_inh.size() != size_t(pl.modules()))
-                throw UserError("checkpoint of " + layer_name(plan, l) + " does not match the config's geometry");
-            block_from_state(pl, s, blocks[l]);
+            block_from_state(pl, resume->layers[l], blocks[l]);
         } else {
-            if (w_init[l].size() != size_t(n * k))
-                throw UserError("initial weights of " + layer_name(plan, l) + ": expected " + std::to_string(n * k) +
-                                " values, got " + std::to_string(w_init[l].size()));
             // Straight into the block (resize() set v = 0, r = bias, r_inh = 0
             // and left w, w0 empty): one pass writes w, one copy makes w0. In a
             // training sleep phase these copies were a serial sixth of the run.
@@ -132,340 +118,411 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
     }
 }
 
+// One run of a plan through the engine's loop: the set-up, then presentation
+// after presentation (a block of them or one alone), each step a named
+// method. When things happen is RunSchedule's (core/run_schedule.hpp), what
+// is said RunReport's (core/run_report.hpp).
 template <class T>
-RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
-              RunObserver& observer, const RunState* resume) {
-    const double t_start = omp_get_wtime();
-    const int L = plan.num_layers();
-    const StepParams sp = StepParams::from(cfg);
-    StepParams sp_frozen = sp;
-    sp_frozen.plastic = false;
-    const bool by_layer = plan.kind == PlanKind::stack && plan.schedule == LayerSchedule::layer_by_layer;
-    const int64_t S = sp.steps, P = cfg.run.presentations, R = cfg.run.record_every;
-    const double dt_record = cfg.model == ModelKind::ideal ? 1.0 : sp.dt;
+class EngineRun {
+public:
+    EngineRun(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+              RunObserver& observer, const RunState* resume);
+    RunResult run();
 
-    std::vector<LayerBlock<T>> blocks;
-    init_blocks(cfg, plan, initial, resume, blocks);
-
-    // Largest layers first, so the dynamic schedule balances the threads.
-    std::vector<int> sched(L);
-    std::iota(sched.begin(), sched.end(), 0);
-    std::stable_sort(sched.begin(), sched.end(),
-                     [&](int a, int b) { return plan.layers[a].weight_count() > plan.layers[b].weight_count(); });
-
-    std::vector<PresentationIntegrator<T>> active, frozen;
-    active.reserve(L);
-    // Per layer: plasticity.lr_scaling = fan_in divides each layer's rate by its own fan-in.
-    for (int l = 0; l < L; ++l) active.emplace_back(StepParams::from(cfg, plan.layers[l].fan_in));
-    if (by_layer) {
-        frozen.reserve(L);
-        for (int l = 0; l < L; ++l) frozen.emplace_back(sp_frozen);
+private:
+    void make_integrators();
+    void setup_blocked();
+    void begin();
+    // Records and divergence.
+    void metrics_of(int l, const T* w);
+    void metrics_of_every_layer();
+    int first_bad(const std::vector<char>& ok) const;
+    void diverge(int l, int64_t at_step, const std::string& where) {
+        report_divergence(result_, plan_.kind == PlanKind::stack, l, at_step, where);
     }
-    // layer_by_layer: layer l is plastic for presentations [first(l), first(l + 1)),
-    // and its plasticity clock (delay, schedule) starts at first(l).
-    auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
-    auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
+    bool record(int64_t at);  // a record at step `at` of presentation p_, unless its sums overflowed
+    // Blocked presentations.
+    void flush_blocks();
+    void take_inputs(int l, int64_t q);
+    std::pair<int64_t, int> run_block(int64_t p0, int64_t step0, int64_t nb);
+    bool block_of_presentations(int64_t nb);
+    // A presentation alone.
+    void inputs_of(int l);
+    void segment(int l, size_t seg);
+    bool presentation_alone();
+    RunResult finish();
 
+    const SimConfig& cfg_;
+    const RunPlan& plan_;
+    RunObserver& observer_;
+    const RunState* resume_;
+    const double t_start_;
+    const int L_;
+    const StepParams sp_;
+    const RunSchedule sch_;
+    const bool by_layer_;
+    const int64_t S_, P_;
+    std::vector<LayerBlock<T>> blocks_;
+    std::vector<int> sched_;  // largest layers first, so the dynamic schedule balances the threads
+    std::vector<PresentationIntegrator<T>> active_, frozen_;
+    bool par_ = false;
+    std::unique_ptr<InputSource<T>> source_;
+    RunResult result_;
+    std::vector<double> nls_, mas_;
+    std::vector<char> rec_finite_;  // the last record of each layer could be computed
+    std::vector<std::vector<T>> w_now_;
+    std::vector<char> finite_;
+    std::vector<PresentationIntegrator<T>*> integ_;
+    std::vector<char> tokens_;
+    std::vector<int64_t> s0_, stops_;
+    bool record_at_end_ = false;
+    std::vector<BlockedLayer<T>> blocked_;
+    std::vector<T> zbuf_;
+    std::vector<int64_t> bad_q_;
+    int64_t p_ = 0, step_ = 0;
+    bool states_ = true;
+};
+
+template <class T>
+EngineRun<T>::EngineRun(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+                        RunObserver& observer, const RunState* resume)
+    : cfg_(cfg),
+      plan_(plan),
+      observer_(observer),
+      resume_(resume),
+      t_start_(omp_get_wtime()),
+      L_(plan.num_layers()),
+      sp_(StepParams::from(cfg)),
+      sch_(RunSchedule::from(cfg, plan)),
+      by_layer_(sch_.by_layer()),
+      S_(sch_.steps()),
+      P_(sch_.presentations()) {
+    init_blocks(cfg, plan, initial, resume, blocks_);
+    sched_.resize(L_);
+    std::iota(sched_.begin(), sched_.end(), 0);
+    std::stable_sort(sched_.begin(), sched_.end(),
+                     [&](int a, int b) { return plan.layers[a].weight_count() > plan.layers[b].weight_count(); });
+    make_integrators();
     // Threads only pay when a presentation has enough work: each parallel
     // region costs a barrier, which on a busy machine can take a time slice.
     int64_t work = 0;
-    for (const auto& pl : plan.layers) work += pl.weight_count() + pl.neurons * S;
-    const bool par = work >= (int64_t(1) << 18);
+    for (const auto& pl : plan.layers) work += pl.weight_count() + pl.neurons * S_;
+    par_ = work >= (int64_t(1) << 18);
+    source_ = make_input_source<T>(cfg, plan);
+    result_.layer_seconds.assign(L_, 0.0);
+    result_.pattern_seconds.assign(L_, 0.0);
+    nls_.assign(L_, 0.0);
+    mas_.assign(L_, 0.0);
+    rec_finite_.assign(L_, 1);
+    w_now_.resize(L_);
+    finite_.assign(L_, 1);
+    integ_.assign(L_, nullptr);
+    tokens_.assign(L_ + 1, 0);
+    s0_.assign(L_, 0);
+    setup_blocked();
+    bad_q_.assign(L_, 0);
+    p_ = resume ? resume->presentation : 0;
+    step_ = resume ? resume->step : 0;
+    states_ = observer.wants_states();  // false: no state copies (run_observer.hpp)
+}
 
-    const std::unique_ptr<InputSource<T>> source = make_input_source<T>(cfg, plan);
-    RunResult result;
-    result.layer_seconds.assign(L, 0.0);
-    result.pattern_seconds.assign(L, 0.0);
-    std::vector<double> nls(L), mas(L);
-    std::vector<char> rec_finite(L, 1);  // the last record of each layer could be computed
-    std::vector<std::vector<T>> w_now(L);
-    std::vector<char> finite(L, 1);
-    std::vector<PresentationIntegrator<T>*> integ(L);
-    std::vector<char> tokens(L + 1, 0);
-    std::vector<int64_t> s0(L, 0), stops;
-
-    auto metrics_of = [&](int l, const T* w) {
-        const LayerPlan& pl = plan.layers[l];
-        // |mean| / std is stored for stacks; the one-layer layout keeps -log SNR_w only.
-        const LayerSnr m = module_snr(w, pl.fan_in, pl.snr_rows.data(), pl.snr_offsets.data(),
-                                      static_cast<int64_t>(pl.snr_offsets.size()) - 1, plan.kind == PlanKind::stack);
-        nls[l] = m.neg_log_snr;
-        mas[l] = m.mean_abs_over_std;
-        rec_finite[l] = m.finite ? 1 : 0;
-    };
-    // Divergence: the state (rates, plasticity coordinates) or a record's sums
-    // became non-finite. The run stops there; no record of a diverged state is
-    // emitted, so the file's records end at the last finite state.
-    auto first_bad = [&](const std::vector<char>& ok) {
-        for (int l = 0; l < L; ++l)
-            if (!ok[l]) return l;
-        return -1;
-    };
-    auto diverge = [&](int l, int64_t at_step, const std::string& where) {
-        result.status = RunStatus::diverged;
-        result.diverged_at_step = at_step;
-        result.message = (plan.kind == PlanKind::stack ? "layer " + std::to_string(l) + ": " : std::string()) + where +
-                         "; reduce plasticity.lr or dynamics.dt";
-    };
-
-    // Blocked presentations (dynamics.block, core/block.hpp), clamped to the
-    // run's presentations. Blocks are aligned to multiples of the block size
-    // and also end at every record and checkpoint, and where layer_by_layer
-    // changes the plastic layer: their boundaries depend only on the
-    // presentation index, so a resumed run cuts the same blocks as a straight
-    // one. A presentation with a record inside it runs alone (block 1), as do
-    // all presentations of a plan whose inputs differ per neuron.
-    const int64_t block = std::min<int64_t>(cfg.dynamics.block, P);
-    std::vector<BlockedLayer<T>> blocked;
-    if (block > 1 && cfg.model == ModelKind::ei_rate && !observer.wants_inputs()) {
-        blocked.resize(L);
-        for (int l = 0; l < L; ++l) {
-            InputGroups g;
-            if (!source->block_groups(l, g)) {
-                blocked.clear();
-                break;
-            }
-            blocked[l].setup(plan.layers[l].neurons, plan.layers[l].fan_in, std::move(g), block, !sp.continuous);
-        }
+template <class T>
+void EngineRun<T>::make_integrators() {
+    active_.reserve(L_);
+    // Per layer: plasticity.lr_scaling = fan_in divides each layer's rate by its own fan-in.
+    for (int l = 0; l < L_; ++l) active_.emplace_back(StepParams::from(cfg_, plan_.layers[l].fan_in));
+    if (by_layer_) {
+        StepParams sp_frozen = sp_;
+        sp_frozen.plastic = false;
+        frozen_.reserve(L_);
+        for (int l = 0; l < L_; ++l) frozen_.emplace_back(sp_frozen);
     }
-    auto record_inside = [&](int64_t q) { return R - (q * S) % R < S; };  // a record strictly inside presentation q
-    auto block_length = [&](int64_t p0) -> int64_t {
-        if (blocked.empty() || record_inside(p0)) return 1;
-        const int64_t last = std::min(P, (p0 / block + 1) * block);
-        int64_t e = p0 + 1;  // [p0, e) is a block
-        for (; e < last; ++e) {
-            if ((e * S) % R == 0 || e % cfg.run.checkpoint_every == 0 || record_inside(e)) break;
-            if (by_layer && active_layer(e) != active_layer(e - 1)) break;
-        }
-        return e - p0;
-    };
-    // A block's end (its weights' materialisation) is deferred to the next
-    // block's start, where it shares the pass over the weights: until then
-    // blocks[l].w is stale. Everything else that reads the weights (records,
-    // checkpoints, a presentation alone, the result) flushes first.
-    auto flush_blocks = [&] {
-        for (int l = 0; l < static_cast<int>(blocked.size()); ++l) {
-            const double t0 = omp_get_wtime();
-            blocked[l].finish(blocks[l]);
-            result.layer_seconds[l] += omp_get_wtime() - t0;
-        }
-    };
-    std::vector<T> zbuf;
-    std::vector<int64_t> bad_q(L);
-    // Presentations [p, p + nb) as one block, layer after layer: layer l's
-    // drives at each presentation's start give layer l + 1's patterns.
-    // Returns the first presentation (offset) and layer that became non-finite.
-    auto run_block = [&](int64_t p0, int64_t step0, int64_t nb) -> std::pair<int64_t, int> {
-        const int act = by_layer ? active_layer(p0) : -1;
-        auto take_inputs = [&](int l, int64_t q) {
-            BlockedLayer<T>& bl = blocked[l];
-            const int64_t fan = plan.layers[l].fan_in;
-            for (int64_t g = 0; g < bl.groups().groups(); ++g) std::copy_n(source->group_row(l, g), fan, bl.input(g, q));
-        };
-        {
-            const double t0 = omp_get_wtime();
-            for (int64_t q = 0; q < nb; ++q) {
-                source->begin_presentation(p0 + q);
-                source->block_inputs(p0 + q, 0);
-                take_inputs(0, q);
-            }
-            result.pattern_seconds[0] += omp_get_wtime() - t0;
-        }
-        for (int l = 0; l < L; ++l) {
-            const double t0 = omp_get_wtime();
-            double tp = 0.0;
-            PresentationIntegrator<T>& it = by_layer && l != act ? frozen[l] : active[l];
-            BlockedLayer<T>& bl = blocked[l];
-            bl.start(blocks[l], nb);
-            zbuf.resize(static_cast<size_t>(blocks[l].n));
-            bad_q[l] = nb;
-            for (int64_t q = 0; q < nb; ++q) {
-                const int64_t st = step0 + q * S;
-                const int64_t s0l = by_layer ? std::max<int64_t>(0, st - S * first_presentation(l)) : st;
-                // Layer l + 1's inputs for presentation q need only its drives
-                // at the start (zbuf): they are built on one thread while the
-                // others integrate the presentation (a serial pass otherwise).
-                std::function<void()> next_inputs;
-                if (l + 1 < L)
-                    next_inputs = [&, q] {
-                        const double t1 = omp_get_wtime();
-                        source->block_drives(p0 + q, l, zbuf.data());
-                        source->block_inputs(p0 + q, l + 1);
-                        take_inputs(l + 1, q);
-                        tp += omp_get_wtime() - t1;
-                    };
-                bl.presentation(q, it, blocks[l], s0l, S, zbuf.data(), next_inputs);
-                if (bad_q[l] == nb && !(it.state_finite() && bl.coefficients_finite())) bad_q[l] = q;
-            }
-            bl.end_block();  // materialised by the next block's start, or by flush_blocks
-            // The next layer's input building overlapped this layer's
-            // integration: it is in this layer's time, and counted apart too.
-            if (l + 1 < L) result.pattern_seconds[l + 1] += tp;
-            result.layer_seconds[l] += omp_get_wtime() - t0;
-        }
-        std::pair<int64_t, int> bad{nb, -1};
-        for (int l = 0; l < L; ++l)
-            if (bad_q[l] < bad.first) bad = {bad_q[l], l};
-        return bad;
-    };
+}
 
-    int64_t p = resume ? resume->presentation : 0;
-    int64_t step = resume ? resume->step : 0;
-    const bool states = observer.wants_states();  // false: no state copies (run_observer.hpp)
-    if (!resume) {
-        if (states) observer.on_begin(snapshot(plan, blocks, 0, 0));
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-        for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
-        observer.on_record(0, 0.0, nls, mas);
-    }
-    for (; p < P; ++p) {
-        if (observer.stop_requested()) {
-            result.status = RunStatus::interrupted;
+// Blocked presentations (dynamics.block, core/block.hpp): where blocks start
+// and end is RunSchedule::block_length's. All presentations of a plan whose
+// inputs differ per neuron run alone.
+template <class T>
+void EngineRun<T>::setup_blocked() {
+    const int64_t block = sch_.block();
+    if (!(block > 1 && cfg_.model == ModelKind::ei_rate && !observer_.wants_inputs())) return;
+    blocked_.resize(L_);
+    for (int l = 0; l < L_; ++l) {
+        InputGroups g;
+        if (!source_->block_groups(l, g)) {
+            blocked_.clear();
             break;
         }
-        if (const int64_t nb = block_length(p); nb > 1) {
-            const auto [q_bad, l_bad] = run_block(p, step, nb);
-            if (l_bad >= 0) {  // as the per-presentation path reports it
-                p += q_bad;
-                step += (q_bad + 1) * S;
-                diverge(l_bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) +
-                                         " (steps " + std::to_string(step - S) + " to " + std::to_string(step) + ")");
-                break;
-            }
-            p += nb - 1;  // the last presentation of the block; the loop's ++p moves past it
-            step += nb * S;
-            const bool record = step % R == 0;
-            const bool checkpoint = (p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states;
-            if (record || checkpoint) flush_blocks();
-            if (record) {
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-                for (int i = 0; i < L; ++i) metrics_of(sched[i], blocks[sched[i]].w.data());
-                if (const int bad = first_bad(rec_finite); bad >= 0) {
-                    diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                           std::to_string(p) + "; -log SNR_w cannot be computed there)");
-                    break;
-                }
-                observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
-            }
-            observer.on_progress(p + 1, P);
-            if (checkpoint) observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
-            continue;
+        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous);
+    }
+}
+
+template <class T>
+void EngineRun<T>::metrics_of(int l, const T* w) {
+    const LayerPlan& pl = plan_.layers[l];
+    // |mean| / std is stored for stacks; the one-layer layout keeps -log SNR_w only.
+    const LayerSnr m = module_snr(w, pl.fan_in, pl.snr_rows.data(), pl.snr_offsets.data(),
+                                  static_cast<int64_t>(pl.snr_offsets.size()) - 1, plan_.kind == PlanKind::stack);
+    nls_[l] = m.neg_log_snr;
+    mas_[l] = m.mean_abs_over_std;
+    rec_finite_[l] = m.finite ? 1 : 0;
+}
+
+template <class T>
+void EngineRun<T>::metrics_of_every_layer() {
+#pragma omp parallel for schedule(dynamic, 1) if (par_)
+    for (int i = 0; i < L_; ++i) metrics_of(sched_[i], blocks_[sched_[i]].w.data());
+}
+
+// Divergence: the state (rates, plasticity coordinates) or a record's sums
+// became non-finite. The run stops there; no record of a diverged state is
+// emitted, so the file's records end at the last finite state.
+template <class T>
+int EngineRun<T>::first_bad(const std::vector<char>& ok) const {
+    for (int l = 0; l < L_; ++l)
+        if (!ok[l]) return l;
+    return -1;
+}
+
+template <class T>
+bool EngineRun<T>::record(int64_t at) {
+    if (const int bad = first_bad(rec_finite_); bad >= 0) {
+        diverge(bad, at, overflow_at(at, p_));
+        return false;
+    }
+    observer_.on_record(at, sch_.record_time(at), nls_, mas_);
+    return true;
+}
+
+template <class T>
+void EngineRun<T>::begin() {
+    if (states_) observer_.on_begin(snapshot(plan_, blocks_, 0, 0));
+    metrics_of_every_layer();
+    observer_.on_record(0, 0.0, nls_, mas_);
+}
+
+// A block's end (its weights' materialisation) is deferred to the next
+// block's start, where it shares the pass over the weights: until then
+// blocks_[l].w is stale. Everything else that reads the weights (records,
+// checkpoints, a presentation alone, the result) flushes first.
+template <class T>
+void EngineRun<T>::flush_blocks() {
+    for (int l = 0; l < static_cast<int>(blocked_.size()); ++l) {
+        const double t0 = omp_get_wtime();
+        blocked_[l].finish(blocks_[l]);
+        result_.layer_seconds[l] += omp_get_wtime() - t0;
+    }
+}
+
+template <class T>
+void EngineRun<T>::take_inputs(int l, int64_t q) {
+    BlockedLayer<T>& bl = blocked_[l];
+    const int64_t fan = plan_.layers[l].fan_in;
+    for (int64_t g = 0; g < bl.groups().groups(); ++g) std::copy_n(source_->group_row(l, g), fan, bl.input(g, q));
+}
+
+// Presentations [p0, p0 + nb) as one block, layer after layer: layer l's
+// drives at each presentation's start give layer l + 1's patterns. Returns
+// the first presentation (offset) and layer that became non-finite.
+template <class T>
+std::pair<int64_t, int> EngineRun<T>::run_block(int64_t p0, int64_t step0, int64_t nb) {
+    {
+        const double t0 = omp_get_wtime();
+        for (int64_t q = 0; q < nb; ++q) {
+            source_->begin_presentation(p0 + q);
+            source_->block_inputs(p0 + q, 0);
+            take_inputs(0, q);
         }
-        flush_blocks();  // this presentation runs alone, on the materialised weights
-        const int act = by_layer ? active_layer(p) : -1;
-        for (int l = 0; l < L; ++l) {
-            integ[l] = by_layer && l != act ? &frozen[l] : &active[l];
-            s0[l] = by_layer ? std::max<int64_t>(0, step - S * first_presentation(l)) : step;
+        result_.pattern_seconds[0] += omp_get_wtime() - t0;
+    }
+    for (int l = 0; l < L_; ++l) {
+        const double t0 = omp_get_wtime();
+        double tp = 0.0;
+        PresentationIntegrator<T>& it = sch_.plastic(l, p0) ? active_[l] : frozen_[l];
+        BlockedLayer<T>& bl = blocked_[l];
+        bl.start(blocks_[l], nb);
+        zbuf_.resize(static_cast<size_t>(blocks_[l].n));
+        bad_q_[l] = nb;
+        for (int64_t q = 0; q < nb; ++q) {
+            const int64_t s0l = sch_.layer_clock(l, step0 + q * S_);
+            // Layer l + 1's inputs for presentation q need only its drives
+            // at the start (zbuf_): they are built on one thread while the
+            // others integrate the presentation (a serial pass otherwise).
+            std::function<void()> next_inputs;
+            if (l + 1 < L_)
+                next_inputs = [&, q] {
+                    const double t1 = omp_get_wtime();
+                    source_->block_drives(p0 + q, l, zbuf_.data());
+                    source_->block_inputs(p0 + q, l + 1);
+                    take_inputs(l + 1, q);
+                    tp += omp_get_wtime() - t1;
+                };
+            bl.presentation(q, it, blocks_[l], s0l, S_, zbuf_.data(), next_inputs);
+            if (bad_q_[l] == nb && !(it.state_finite() && bl.coefficients_finite())) bad_q_[l] = q;
         }
-        // Segments: the records inside the presentation, then its end.
-        stops.clear();
-        for (int64_t j = R - (step % R); j < S; j += R) stops.push_back(j);
-        stops.push_back(S);
-        const bool record_at_end = (step + S) % R == 0;
-        // One segment of one layer: begin (first), advance, record or end (last).
-        auto segment = [&](int l, size_t seg) {
-            const double t0 = omp_get_wtime();
-            PresentationIntegrator<T>& it = *integ[l];
-            const bool last = seg + 1 == stops.size();
-            if (seg == 0) it.begin(blocks[l], source->inputs(l), s0[l]);
-            it.advance_to(stops[seg]);
-            if (!last) {
-                it.current_weights(w_now[l]);
-                metrics_of(l, w_now[l].data());
-            } else {
-                finite[l] = it.state_finite() ? 1 : 0;
-                it.end();
-                if (record_at_end && finite[l]) metrics_of(l, blocks[l].w.data());
-            }
-            result.layer_seconds[l] += omp_get_wtime() - t0;
-        };
-        auto inputs_of = [&](int l) {
-            const double t0 = omp_get_wtime();
-            source->layer_inputs(p, l, blocks[l]);
-            result.pattern_seconds[l] += omp_get_wtime() - t0;
-            if (observer.wants_inputs()) {
-                // Tests look at every neuron's row, contiguous (n x fan_in).
-                const InputView<T> v = source->inputs(l);
-                const int64_t fan = plan.layers[l].fan_in;
-                std::vector<double> rows(static_cast<size_t>(blocks[l].n * fan));
-                for (int64_t i = 0; i < blocks[l].n; ++i) std::copy_n(v.row(i), fan, &rows[i * fan]);
-                observer.on_inputs(p, l, rows.data());
-            }
-        };
-        source->begin_presentation(p);
-        if (par) {
-            // Inputs come layer after layer (each pattern comes from the layer
-            // below), and layer l's first segment can start as soon as its inputs
-            // exist: one task chain builds the inputs while the other threads
-            // integrate the layers already served. Every task computes the same
-            // numbers whichever thread runs it.
-            [[maybe_unused]] char* tok = tokens.data();  // tok[l + 1]: layer l's inputs are built
+        bl.end_block();  // materialised by the next block's start, or by flush_blocks
+        // The next layer's input building overlapped this layer's
+        // integration: it is in this layer's time, and counted apart too.
+        if (l + 1 < L_) result_.pattern_seconds[l + 1] += tp;
+        result_.layer_seconds[l] += omp_get_wtime() - t0;
+    }
+    std::pair<int64_t, int> bad{nb, -1};
+    for (int l = 0; l < L_; ++l)
+        if (bad_q_[l] < bad.first) bad = {bad_q_[l], l};
+    return bad;
+}
+
+// A block of nb > 1 presentations from p_: afterwards p_ is its last
+// presentation (the loop moves past it). false: the run diverged.
+template <class T>
+bool EngineRun<T>::block_of_presentations(int64_t nb) {
+    const auto [q_bad, l_bad] = run_block(p_, step_, nb);
+    if (l_bad >= 0) {  // as the per-presentation path reports it
+        p_ += q_bad;
+        step_ += (q_bad + 1) * S_;
+        diverge(l_bad, step_, nonfinite_during(p_, step_, S_));
+        return false;
+    }
+    p_ += nb - 1;
+    step_ += nb * S_;
+    const bool record_now = sch_.record_at(step_);
+    const bool checkpoint = sch_.checkpoint_after(p_) && states_;
+    if (record_now || checkpoint) flush_blocks();
+    if (record_now) {
+        metrics_of_every_layer();
+        if (!record(step_)) return false;
+    }
+    observer_.on_progress(p_ + 1, P_);
+    if (checkpoint) observer_.on_checkpoint(snapshot(plan_, blocks_, p_ + 1, step_));
+    return true;
+}
+
+template <class T>
+void EngineRun<T>::inputs_of(int l) {
+    const double t0 = omp_get_wtime();
+    source_->layer_inputs(p_, l, blocks_[l]);
+    result_.pattern_seconds[l] += omp_get_wtime() - t0;
+    if (observer_.wants_inputs()) {
+        // Tests look at every neuron's row, contiguous (n x fan_in).
+        const InputView<T> v = source_->inputs(l);
+        const int64_t fan = plan_.layers[l].fan_in;
+        std::vector<double> rows(static_cast<size_t>(blocks_[l].n * fan));
+        for (int64_t i = 0; i < blocks_[l].n; ++i) std::copy_n(v.row(i), fan, &rows[i * fan]);
+        observer_.on_inputs(p_, l, rows.data());
+    }
+}
+
+// One segment of one layer: begin (first), advance, record or end (last).
+template <class T>
+void EngineRun<T>::segment(int l, size_t seg) {
+    const double t0 = omp_get_wtime();
+    PresentationIntegrator<T>& it = *integ_[l];
+    const bool last = seg + 1 == stops_.size();
+    if (seg == 0) it.begin(blocks_[l], source_->inputs(l), s0_[l]);
+    it.advance_to(stops_[seg]);
+    if (!last) {
+        it.current_weights(w_now_[l]);
+        metrics_of(l, w_now_[l].data());
+    } else {
+        finite_[l] = it.state_finite() ? 1 : 0;
+        it.end();
+        if (record_at_end_ && finite_[l]) metrics_of(l, blocks_[l].w.data());
+    }
+    result_.layer_seconds[l] += omp_get_wtime() - t0;
+}
+
+// Presentation p_ alone, on the materialised weights, in segments: the
+// records inside it, then its end. false: the run diverged.
+template <class T>
+bool EngineRun<T>::presentation_alone() {
+    flush_blocks();
+    for (int l = 0; l < L_; ++l) {
+        integ_[l] = sch_.plastic(l, p_) ? &active_[l] : &frozen_[l];
+        s0_[l] = sch_.layer_clock(l, step_);
+    }
+    sch_.stops(step_, stops_);
+    record_at_end_ = sch_.record_at(step_ + S_);
+    source_->begin_presentation(p_);
+    if (par_) {
+        // Inputs come layer after layer (each pattern comes from the layer
+        // below), and layer l's first segment can start as soon as its inputs
+        // exist: one task chain builds the inputs while the other threads
+        // integrate the layers already served. Every task computes the same
+        // numbers whichever thread runs it.
+        [[maybe_unused]] char* tok = tokens_.data();  // tok[l + 1]: layer l's inputs are built
 #pragma omp parallel
 #pragma omp single
-            {
-                for (int l = 0; l < L; ++l) {
+        {
+            for (int l = 0; l < L_; ++l) {
 #pragma omp task default(shared) firstprivate(l) depend(in : tok[l]) depend(out : tok[l + 1])
-                    inputs_of(l);
-#pragma omp task default(shared) firstprivate(l) depend(in : tok[l + 1])
-                    segment(l, 0);
-                }
-            }
-        } else {
-            for (int l = 0; l < L; ++l) {
                 inputs_of(l);
+#pragma omp task default(shared) firstprivate(l) depend(in : tok[l + 1])
                 segment(l, 0);
             }
         }
-        // A record inside the presentation, unless its sums overflowed.
-        auto record_inside = [&](size_t seg) {
-            const int bad = first_bad(rec_finite);
-            if (bad >= 0) {
-                diverge(bad, step + stops[seg], "the weights overflowed at step " + std::to_string(step + stops[seg]) +
-                                 " (presentation " + std::to_string(p) + "; -log SNR_w cannot be computed there)");
-                return false;
-            }
-            observer.on_record(step + stops[seg], static_cast<double>(step + stops[seg]) * dt_record, nls, mas);
-            return true;
-        };
-        bool ok = true;
-        for (size_t seg = 1; seg < stops.size() && ok; ++seg) {
-            if (seg == 1 && !(ok = record_inside(0))) break;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-            for (int i = 0; i < L; ++i) segment(sched[i], seg);
-            if (seg + 1 < stops.size()) ok = record_inside(seg);
+    } else {
+        for (int l = 0; l < L_; ++l) {
+            inputs_of(l);
+            segment(l, 0);
         }
-        if (!ok) break;  // diverged inside the presentation; the last checkpoint stays the last finite state
-        step += S;
-        if (const int bad = first_bad(finite); bad >= 0) {
-            diverge(bad, step, "rates or weights became non-finite during presentation " + std::to_string(p) + " (steps " +
-                             std::to_string(step - S) + " to " + std::to_string(step) + ")");
-            break;
-        }
-        if (step % R == 0) {
-            if (const int bad = first_bad(rec_finite); bad >= 0) {
-                diverge(bad, step, "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                 std::to_string(p) + "; -log SNR_w cannot be computed there)");
-                break;
-            }
-            observer.on_record(step, static_cast<double>(step) * dt_record, nls, mas);
-        }
-        observer.on_progress(p + 1, P);
-        if ((p + 1) % cfg.run.checkpoint_every == 0 && p + 1 < P && states)
-            observer.on_checkpoint(snapshot(plan, blocks, p + 1, step));
     }
+    // The records inside the presentation, unless their sums overflowed: a
+    // divergence there leaves the last checkpoint as the last finite state.
+    for (size_t seg = 1; seg < stops_.size(); ++seg) {
+        if (seg == 1 && !record(step_ + stops_[0])) return false;
+#pragma omp parallel for schedule(dynamic, 1) if (par_)
+        for (int i = 0; i < L_; ++i) segment(sched_[i], seg);
+        if (seg + 1 < stops_.size() && !record(step_ + stops_[seg])) return false;
+    }
+    step_ += S_;
+    if (const int bad = first_bad(finite_); bad >= 0) {
+        diverge(bad, step_, nonfinite_during(p_, step_, S_));
+        return false;
+    }
+    if (sch_.record_at(step_) && !record(step_)) return false;
+    observer_.on_progress(p_ + 1, P_);
+    if (sch_.checkpoint_after(p_) && states_) observer_.on_checkpoint(snapshot(plan_, blocks_, p_ + 1, step_));
+    return true;
+}
+
+template <class T>
+RunResult EngineRun<T>::finish() {
     flush_blocks();
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
-    result.state = snapshot(plan, blocks, p, step, !states);
-    for (auto& it : active) result.integrator_steps += it.substeps();
-    for (auto& it : frozen) result.integrator_steps += it.substeps();
-    if (plan.kind == PlanKind::single_layer && states) {  // needs w0
-        const LayerState& s = result.state.layers[0];
-        result.theory_min = theory_min_neg_log_snr(SingleLayerInputs(cfg).covariance(p), s.w0, s.n, s.k,
-                                                   cfg.plasticity.gamma);
+    result_.state = snapshot(plan_, blocks_, p_, step_, !states_);
+    for (auto& it : active_) result_.integrator_steps += it.substeps();
+    for (auto& it : frozen_) result_.integrator_steps += it.substeps();
+    if (plan_.kind == PlanKind::single_layer && states_) {  // needs w0
+        const LayerState& s = result_.state.layers[0];
+        result_.theory_min = theory_min_neg_log_snr(SingleLayerInputs(cfg_).covariance(p_), s.w0, s.n, s.k,
+                                                    cfg_.plasticity.gamma);
     }
-    result.seconds = omp_get_wtime() - t_start;
-    return result;
+    result_.seconds = omp_get_wtime() - t_start_;
+    return std::move(result_);
+}
+
+template <class T>
+RunResult EngineRun<T>::run() {
+    if (!resume_) begin();
+    for (; p_ < P_; ++p_) {
+        if (observer_.stop_requested()) {
+            result_.status = RunStatus::interrupted;
+            break;
+        }
+        if (const int64_t nb = sch_.block_length(p_, !blocked_.empty()); nb > 1) {
+            if (!block_of_presentations(nb)) break;
+            continue;
+        }
+        if (!presentation_alone()) break;
+    }
+    return finish();
+}
+
+template <class T>
+RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
+              RunObserver& observer, const RunState* resume) {
+    return EngineRun<T>(cfg, plan, initial, observer, resume).run();
 }
 
 }  // namespace

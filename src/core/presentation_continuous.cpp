@@ -11,6 +11,7 @@
 #include "core/presentation.hpp"
 #include "core/vector_clones.hpp"
 #include "models/ei_rate.hpp"
+#include "models/exp_substep.hpp"
 
 namespace dynshare {
 
@@ -169,32 +170,19 @@ void PresentationIntegrator<T>::exponential_to(double t_end, const std::function
         for (int64_t i = 0; i < nx; ++i) xx_max = std::max(xx_max, static_cast<double>(xx_[i]));
         xx_max_ = xx_max;
     }
-    // The plan. Sub-step: at most macro_step, and short enough that the
-    // weight change along x moves the drive by <= 10% (kappa |x|^2 h <= 0.1);
-    // never shorter than dt (the model's own clock).
+    // The plan: the sub-steps' lengths and shared values (models/exp_substep.hpp).
     planned_.clear();
+    const ExpSubstepRule rule = p_.exp_rule();
     double t = t_local_, G = shared_.G;
-    while (t < t_end - 1e-12 * p_.dt) {
-        const double kappa_start = p_.kappa_at((t / p_.dt) + static_cast<double>(s0_));
-        double h = p_.macro_step;
-        if (kappa_start * xx_max_ > 0) h = std::min(h, 0.1 / (kappa_start * xx_max_));
-        h = std::max(h, p_.dt);
-        h = std::min(h, t_end - t);
-        const double kappa = p_.kappa_at(static_cast<double>(s0_) + (t + 0.5 * h) / p_.dt);
-        const double decay = continuous_decay(kappa, p_.gamma, h);
+    while (exp_substep_due(t, t_end, p_.dt)) {
+        const ExpSubstepFill<T> f = exp_substep_at<T>(rule, s0_, t, t_end, xx_max_);
         PlannedSubstep<T> ps{};
-        ps.sub.h = static_cast<T>(h);
-        ps.sub.tau = static_cast<T>(p_.ei.tau);
-        ps.sub.bias = static_cast<T>(p_.ei.bias);
-        ps.sub.E = static_cast<T>(std::exp(-h / p_.ei.tau));
-        ps.sub.one_minus_E = static_cast<T>(-std::expm1(-h / p_.ei.tau));
-        ps.sub.decay = static_cast<T>(decay);
-        ps.sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, p_.gamma, h));
-        ps.prop = ei_mean_inh_propagator(p_.ei, h);
+        ps.sub = f.sub;
+        ps.prop = ei_mean_inh_propagator(p_.ei, f.h);
         ps.G = G;
         planned_.push_back(ps);
-        G = continuous_G(G, decay);
-        t += h;
+        G = continuous_G(G, f.decay);
+        t += f.h;
     }
     const int64_t S = static_cast<int64_t>(planned_.size());
     LayerBlock<T>& b = *b_;

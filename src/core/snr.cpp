@@ -47,11 +47,8 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
                 double* __restrict a2 = s2.data();
                 for (int64_t i = 1; i < n; ++i) {
                     const T* __restrict wi = w + row(i) * k;
-                    for (int64_t j = 0; j < k; ++j) {
-                        const double d = static_cast<double>(wi[j]) - static_cast<double>(ref[j]);
-                        a1[j] += d;
-                        a2[j] += d * d;
-                    }
+                    for (int64_t j = 0; j < k; ++j)
+                        snr_accumulate(static_cast<double>(wi[j]), static_cast<double>(ref[j]), a1[j], a2[j]);
                 }
             };
             if (contiguous) accumulate([&](int64_t i) { return rows[r0] + i; });
@@ -61,37 +58,24 @@ Averages module_averages(const T* w, int64_t k, const int64_t* rows, const int64
             for (int64_t j = 0; j < k; ++j) check += s1[j] + s2[j] + static_cast<double>(ref[j]) * 0.0;
             finite_of[m] = std::isfinite(check);
             const double inv_n = 1.0 / static_cast<double>(n);
-            double snr = 0.0, mas = 0.0;
+            SnrModuleSum sum;
             for (int64_t j = 0; j < k; ++j) {
-                if constexpr (kAbsOverStd) {
-                    const SnrTerm t = snr_term(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
-                    if (!t.finite) {
-                        snr = mas = std::numeric_limits<double>::infinity();
-                        break;
-                    }
-                    snr += t.snr;
-                    mas += t.abs_over_std;
-                } else {
-                    const double term = snr_ratio(snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n));
-                    if (term == std::numeric_limits<double>::infinity()) {
-                        snr = term;
-                        break;
-                    }
-                    snr += term;
-                }
+                const SnrMoments mo = snr_moments(s1[j], s2[j], static_cast<double>(ref[j]), inv_n);
+                if (!(kAbsOverStd ? sum.add(snr_term(mo)) : sum.add_snr(mo))) break;
             }
+            const double snr = sum.snr, mas = sum.abs_over_std;
             snr_of[m] = snr;
             mas_of[m] = mas;
         }
     }
-    double snr_total = 0.0, mas_total = 0.0;
+    SnrLayerSum total;
     bool finite = true;
     for (int64_t m = 0; m < modules; ++m) {
-        snr_total += snr_of[m] / static_cast<double>(k);
-        mas_total += mas_of[m] / static_cast<double>(k);
+        total.add_module(snr_of[m], mas_of[m], static_cast<double>(k));
         finite = finite && finite_of[m];
     }
-    return {snr_total / static_cast<double>(modules), mas_total / static_cast<double>(modules), finite};
+    const double md = static_cast<double>(modules);
+    return {total.snr_total / md, total.mean_abs_over_std(md), finite};
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "core/first_touch.hpp"
 #include "models/lane_sums.hpp"
+#include "models/stack_pattern.hpp"
 
 namespace dynshare {
 
@@ -193,8 +194,8 @@ void StackPatterns<T>::gather_field(int l, int64_t q, T* row) const {
     const int k = g.k, wo = g.w_out();
     const bool periodic = plan_.periodic_border;
     const int P = pl.in_period;
-    // Into [0, n) by whole periods (stack.border = periodic; n >= P is validated).
-    auto wrap = [P](int i, int n) { return i < 0 ? i + P * ((-i + P - 1) / P) : i >= n ? i - P * ((i - n) / P + 1) : i; };
+    // Into [0, n) by whole periods: stack_wrap, the kernels' own (models/stack_pattern.hpp).
+    auto wrap = [P](int i, int n) { return stack_wrap(i, n, P); };
     const T* in = pin_[l].data();
     const int y0 = static_cast<int>(q / wo) * g.stride - g.padding;
     const int x0 = static_cast<int>(q % wo) * g.stride - g.padding;

@@ -31,8 +31,18 @@ StepParams StepParams::from(const SimConfig& cfg, int64_t fan_in) {
     return p;
 }
 
-double StepParams::kappa_at(double step_real) const {
-    return plastic ? continuous_kappa(schedule, kappa_scale, step_real) : 0.0;
+double StepParams::kappa_at(double step_real) const { return kappa_gate(plastic, schedule, kappa_scale, step_real); }
+
+ExpSubstepRule StepParams::exp_rule() const {
+    ExpSubstepRule r;
+    r.ei = ei;
+    r.gamma = gamma;
+    r.dt = dt;
+    r.macro_step = macro_step;
+    r.schedule = schedule;
+    r.kappa_scale = kappa_scale;
+    r.plastic = plastic;
+    return r;
 }
 
 }  // namespace dynshare

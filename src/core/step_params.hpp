@@ -5,6 +5,7 @@
 
 #include "dynshare/config.hpp"
 #include "models/ei_rate.hpp"
+#include "models/exp_substep.hpp"
 #include "models/lr_schedule.hpp"
 
 namespace dynshare {
@@ -27,6 +28,7 @@ struct StepParams {
     // plasticity.lr_scaling = fan_in; 0 = the single layer's k^2.
     static StepParams from(const SimConfig& cfg, int64_t fan_in = 0);
     double kappa_at(double step_real) const;  // 1/tau_w at a (fractional) global step
+    ExpSubstepRule exp_rule() const;           // the exponential integrator's sub-step rule
 };
 
 }  // namespace dynshare

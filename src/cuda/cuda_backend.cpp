@@ -1,502 +1,32 @@
-// The CUDA backend's host side: validates what the device can run, sets up
-// the runs (initial weights drawn here, by the same SingleLayerInputs as the
-// CPU), integrates them in chunks of presentations on the device (kernels in
-// src/cuda/layer_kernels.cu), and reports records, progress and checkpoints
-// through each run's RunObserver exactly where run_single_layer does:
-//   - on_begin and the step-0 record for runs that start from scratch;
-//   - every record step (computed on the device, only records travel back);
-//   - on_progress and on_checkpoint at presentation boundaries: chunks end at
-//     every multiple of run.checkpoint_every, so checkpoints fall where the
-//     CPU's do (progress is reported once per chunk, with the same `done`);
-//   - stop_requested() between chunks (a chunk is at most ~2^17 steps).
-// The theory line (Eq. 5) uses the input covariance accumulated on the
-// device from the same Philox draws, and the CPU's Eq. 5 solver.
-//
-// The device is a cuda::DeviceApi (src/cuda/kernels.hpp): memory, copies and
-// the kernels' entry points. cuda::device::api() is the GPU (nvcc build of
-// src/cuda/*.cu), cuda::emulated::api() the same kernel sources built as host
-// C++ and run by the emulator in src/cuda/emulation/; everything in this file
-// is shared by the two. This file includes no CUDA header.
+// The CUDA backend: the Backend adapter over the runners. Single-layer plans
+// go to run_layer_jobs (src/cuda/layer_runner.cpp, GroupRunner), stacked
+// plans to StackRunner (src/cuda/stack_runner.cpp); run_batch groups runs by
+// their batch keys. The device is a cuda::DeviceApi (src/cuda/kernels.hpp):
+// cuda::device::api() is the GPU (nvcc build of src/cuda/*.cu),
+// cuda::emulated::api() the same kernel sources on the emulator
+// (src/cuda/emulation/). This file includes no CUDA header.
 #include "cuda/cuda_backend.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
-#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "core/inputs.hpp"
-#include "dynshare/engine.hpp"
-#include "core/step_params.hpp"
 #include "cuda/kernels.hpp"
+#include "cuda/layer_runner.hpp"
 #include "cuda/stack_runner.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
-#include "dynshare/snr.hpp"
 
 namespace dynshare {
 
-namespace {
-
-// The device records -log SNR_w only; |mean| / std is not computed there (the
-// one-layer file layout does not store it).
-constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
-
-void check(const char* err, const char* what) {
-    if (err) throw std::runtime_error(std::string("cuda backend: ") + what + ": " + err);
+DevicePrecision device_precision(const SimConfig& c, DevicePrecision fallback) {
+    if (c.run.precision == Precision::fp64) return DevicePrecision::fp64;
+    if (c.run.precision == Precision::fp32) return DevicePrecision::fp32;
+    return fallback;
 }
-
-// Owning device array on one DeviceApi.
-template <class T>
-class DeviceArray {
-public:
-    explicit DeviceArray(const cuda::DeviceApi& dev) : dev_(&dev) {}
-    DeviceArray(const cuda::DeviceApi& dev, size_t n) : dev_(&dev) { resize(n); }
-    DeviceArray(const DeviceArray&) = delete;
-    DeviceArray& operator=(const DeviceArray&) = delete;
-    ~DeviceArray() {
-        if (p_) dev_->release(p_);
-    }
-    void resize(size_t n) {
-        if (p_) dev_->release(p_);
-        p_ = nullptr;
-        n_ = n;
-        void* q = nullptr;
-        if (n) check(dev_->alloc(&q, n * sizeof(T)), "cudaMalloc");
-        p_ = static_cast<T*>(q);
-    }
-    T* get() const { return p_; }
-    size_t size() const { return n_; }
-    void upload(const std::vector<T>& h) {
-        if (h.size() > n_) throw std::logic_error("cuda backend: upload larger than the device array");
-        check(dev_->to_device(p_, h.data(), h.size() * sizeof(T)), "copy to device");
-    }
-    void download(std::vector<T>& h) const {
-        h.resize(n_);
-        check(dev_->to_host(h.data(), p_, n_ * sizeof(T)), "copy from device");
-    }
-
-private:
-    const cuda::DeviceApi* dev_;
-    T* p_ = nullptr;
-    size_t n_ = 0;
-};
-
-const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape, const cuda::BatchState<float>& st,
-                      int runs, int64_t p0, int64_t p1) {
-    return dev.run_chunk_f32(shape, st, runs, p0, p1);
-}
-const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape, const cuda::BatchState<double>& st,
-                      int runs, int64_t p0, int64_t p1) {
-    return dev.run_chunk_f64(shape, st, runs, p0, p1);
-}
-
-// The kernel method for a config, or UserError for what the device does not run.
-int method_of(const SimConfig& cfg) {
-    if (cfg.stack.enabled)
-        throw UserError("--backend cuda: stacked layers (stack.*) are not implemented on the GPU yet; use --backend cpu");
-    if (cfg.layer.neurons > cuda::max_neurons)
-        throw UserError("--backend cuda: layer.neurons = " + std::to_string(cfg.layer.neurons) +
-                        ": the GPU kernels take at most " + std::to_string(cuda::max_neurons) +
-                        " neurons per layer (one thread each); use --backend cpu");
-    const int64_t K = int64_t(cfg.layer.kernel) * cfg.layer.kernel;
-    if (K > 16384)
-        throw UserError("--backend cuda: layer.kernel = " + std::to_string(cfg.layer.kernel) +
-                        ": at most 128 (k^2 inputs are held in shared memory); use --backend cpu");
-    if (cfg.model == ModelKind::ideal) return cuda::method_ideal;
-    const bool continuous = cfg.effective_form() == PlasticityForm::continuous;
-    switch (cfg.dynamics.integrator) {
-        case Integrator::euler:
-            if (!continuous) return cuda::method_euler;
-            break;
-        case Integrator::rk4:
-            if (!continuous) return cuda::method_rk4;
-            break;
-        case Integrator::exponential: return cuda::method_exponential;
-        case Integrator::dopri5: break;
-    }
-    throw UserError(std::string("--backend cuda: dynamics.integrator = ") + to_string(cfg.dynamics.integrator) +
-                    " with plasticity.form = " + to_string(cfg.effective_form()) +
-                    " is not implemented on the GPU (it runs euler and rk4 with the discrete form, exponential "
-                    "with the continuous form, and the ideal model); use --backend cpu");
-}
-
-using GroupKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int, int>;
-
-GroupKey key_of(const SimConfig& cfg) {
-    return GroupKey{method_of(cfg),
-                    cfg.layer.neurons,
-                    cfg.layer.kernel * cfg.layer.kernel,
-                    cfg.steps_per_presentation(),
-                    cfg.run.presentations,
-                    cfg.run.record_every,
-                    cfg.run.checkpoint_every,
-                    cfg.input.noise_std > 0.0 ? 1 : 0,
-                    static_cast<int>(cfg.run.precision)};
-}
-
-struct Job {
-    const SimConfig* cfg;
-    RunObserver* observer;
-    const RunState* resume;
-    const std::vector<double>* initial;  // the layer's initial weights, or nullptr: drawn from the seed
-    RunResult* result;
-};
-
-cuda::RunScalars scalars_of(const SimConfig& cfg) {
-    const StepParams sp = StepParams::from(cfg);
-    const RngKey key = make_key(cfg.run.seed, cfg.run.stream);
-    cuda::RunScalars s;
-    s.key0 = key.k0;
-    s.key1 = key.k1;
-    s.dt = sp.dt;
-    s.tau = sp.ei.tau;
-    s.alpha = sp.ei.alpha;
-    s.bias = sp.ei.bias;
-    s.mu = sp.mu;
-    s.gamma = sp.gamma;
-    s.lr = sp.schedule.lr;
-    s.t0 = sp.schedule.t0;
-    s.sched_kind = sp.schedule.kind;
-    s.plastic = sp.plastic ? 1 : 0;
-    s.delay = sp.schedule.delay;
-    s.macro_step = sp.macro_step;
-    s.kappa_scale = sp.kappa_scale;
-    s.noise_std = cfg.input.noise_std;
-    return s;
-}
-
-// Runs of one shape, at most `max_runs` at a time on the device.
-template <class T>
-class GroupRunner {
-public:
-    GroupRunner(const cuda::DeviceApi& dev, const std::vector<Job>& jobs, const BatchOptions& opt)
-        : dev_(dev), jobs_(jobs), opt_(opt) {
-        const SimConfig& c = *jobs.front().cfg;
-        shape_.method = method_of(c);
-        shape_.n = c.layer.neurons;
-        shape_.k = c.layer.kernel * c.layer.kernel;
-        shape_.steps = c.steps_per_presentation();
-        shape_.presentations = c.run.presentations;
-        shape_.record_every = c.run.record_every;
-        shape_.noisy = c.input.noise_std > 0.0 ? 1 : 0;
-        ce_ = c.run.checkpoint_every;
-    }
-
-    void run() {
-        const int64_t G = static_cast<int64_t>(jobs_.size());
-        n_ = shape_.n;
-        K_ = shape_.k;
-        const size_t nk = static_cast<size_t>(n_) * K_;
-        // Chunk length (presentations): ends at checkpoint boundaries, at most
-        // ~2^17 steps (stop requests are honoured between chunks) and at most
-        // 2^25 records in flight over the whole group.
-        const int64_t S = shape_.steps, R = shape_.record_every;
-        chunk_ = std::max<int64_t>(1, (int64_t(1) << 17) / S);
-        const int64_t rec_per_run = std::max<int64_t>(1, (int64_t(1) << 25) / G);
-        chunk_ = std::min(chunk_, std::max<int64_t>(1, (rec_per_run - 2) * R / S));
-        chunk_ = std::min(chunk_, ce_);
-        rec_cap_ = static_cast<int>(chunk_ * S / R + 2);
-
-        // --- host set-up: weights drawn by the CPU's own code -----------------
-        std::vector<T> hw(G * nk), hw0(G * nk), hv(G * nk), hr(G * n_), hq(G);
-        std::vector<cuda::RunScalars> hp(G);
-        std::vector<int64_t> hnext(G), hstep(G), hzero(G, 0);
-        std::vector<double> nls0(G);
-        w0_.assign(G, {});
-        std::string setup_error;
-#pragma omp parallel for schedule(dynamic, 16)
-        for (int64_t b = 0; b < G; ++b) {
-            const Job& jb = jobs_[b];
-            const SimConfig& cfg = *jb.cfg;
-            hp[b] = scalars_of(cfg);
-            std::vector<double> w, v, r;
-            double q = 0.0;
-            if (jb.resume) {
-                const LayerState& ck = jb.resume->layers.at(0);
-                if (jb.resume->layers.size() != 1 || ck.w.size() != nk || ck.w0.size() != nk || ck.v.size() != nk || ck.r.size() != size_t(n_) ||
-                    ck.r_inh.size() != 1) {
-#pragma omp critical
-                    setup_error = "the checkpoint to resume from does not match layer.neurons and layer.kernel";
-                    continue;
-                }
-                w = ck.w;
-                w0_[b] = ck.w0;
-                v = ck.v;
-                r = ck.r;
-                q = ck.r_inh[0];
-                hnext[b] = jb.resume->presentation;
-                hstep[b] = jb.resume->step;
-            } else {
-                w = jb.initial ? *jb.initial : SingleLayerInputs(cfg).initial_weights();
-                if (w.size() != nk) {
-#pragma omp critical
-                    setup_error = "the initial weights do not match layer.neurons and layer.kernel";
-                    continue;
-                }
-                w0_[b] = w;
-                v.assign(nk, 0.0);
-                r.assign(n_, cfg.dynamics.bias);
-                hnext[b] = 0;
-                hstep[b] = 0;
-                nls0[b] = neg_log_snr(w.data(), n_, K_);
-            }
-            const size_t base = static_cast<size_t>(b) * nk;
-            for (int i = 0; i < n_; ++i)
-                for (int j = 0; j < K_; ++j) {
-                    hw[base + size_t(j) * n_ + i] = static_cast<T>(w[size_t(i) * K_ + j]);
-                    hw0[base + size_t(j) * n_ + i] = static_cast<T>(w0_[b][size_t(i) * K_ + j]);
-                    hv[base + size_t(j) * n_ + i] = static_cast<T>(v[size_t(i) * K_ + j]);
-                }
-            for (int i = 0; i < n_; ++i) hr[b * n_ + i] = static_cast<T>(r[i]);
-            hq[b] = static_cast<T>(q);
-        }
-        if (!setup_error.empty()) throw UserError("--backend cuda: " + setup_error);
-
-        w_.resize(G * nk);
-        w0d_.resize(G * nk);
-        v_.resize(G * nk);
-        r_.resize(G * n_);
-        q_.resize(G);
-        if (shape_.noisy) x_.resize(G * nk);
-        params_.resize(G);
-        active_.resize(G);
-        next_.resize(G);
-        step_.resize(G);
-        substeps_.resize(G);
-        diverged_.resize(G);
-        diverged_step_.resize(G);
-        rec_step_.resize(G * rec_cap_);
-        rec_value_.resize(G * rec_cap_);
-        rec_count_.resize(G);
-        w_.upload(hw);
-        w0d_.upload(hw0);
-        v_.upload(hv);
-        r_.upload(hr);
-        q_.upload(hq);
-        params_.upload(hp);
-        next_.upload(hnext);
-        step_.upload(hstep);
-        substeps_.upload(hzero);
-        diverged_.upload(std::vector<int>(G, 0));
-        diverged_step_.upload(std::vector<int64_t>(G, -1));
-        hw = {};
-        hw0 = {};
-        hv = {};
-
-        cuda::BatchState<T> st;
-        st.w = w_.get();
-        st.w0 = w0d_.get();
-        st.v = v_.get();
-        st.r = r_.get();
-        st.r_inh = q_.get();
-        st.xbuf = shape_.noisy ? x_.get() : nullptr;
-        st.params = params_.get();
-        st.active = active_.get();
-        st.next = next_.get();
-        st.step = step_.get();
-        st.substeps = substeps_.get();
-        st.diverged = diverged_.get();
-        st.diverged_step = diverged_step_.get();
-        st.rec_step = rec_step_.get();
-        st.rec_value = rec_value_.get();
-        st.rec_count = rec_count_.get();
-        st.rec_cap = rec_cap_;
-
-        // --- the runs' beginnings, as run_single_layer reports them -----------
-        const int64_t P = shape_.presentations;
-        std::vector<int> active(G, 1);
-        for (int64_t b = 0; b < G; ++b) {
-            const Job& jb = jobs_[b];
-            if (!jb.resume) {
-                RunState c;
-                LayerState l;
-                l.n = n_;
-                l.k = K_;
-                l.w = w0_[b];
-                l.w0 = w0_[b];
-                l.v.assign(nk, 0.0);
-                l.r.assign(n_, jb.cfg->dynamics.bias);
-                l.r_inh.assign(1, 0.0);
-                c.layers.push_back(std::move(l));
-                jb.observer->on_begin(c);
-                jb.observer->on_record(0, 0.0, {nls0[b]}, {kNoValue});
-            }
-            if (hnext[b] >= P) active[b] = 0;  // resumed at the end: nothing to do
-        }
-
-        // --- chunks of presentations ------------------------------------------
-        std::vector<int64_t> rs, cnext, cstep;
-        std::vector<double> rv;
-        std::vector<int> rc, dv;
-        std::vector<int64_t> dstep;
-        std::vector<int> interrupted(G, 0);
-        for (;;) {
-            int64_t p0 = P;
-            for (int64_t b = 0; b < G; ++b) {
-                if (!active[b]) continue;
-                if (jobs_[b].observer->stop_requested()) {
-                    active[b] = 0;
-                    interrupted[b] = 1;
-                    continue;
-                }
-                p0 = std::min(p0, hnext[b]);
-            }
-            if (p0 >= P) break;
-            const int64_t p1 = std::min({P, p0 + chunk_, (p0 / ce_ + 1) * ce_});
-            active_.upload(active);
-            check(run_chunk(dev_, shape_, st, static_cast<int>(G), p0, p1), "integrating a chunk");
-            rec_count_.download(rc);
-            next_.download(cnext);
-            step_.download(cstep);
-            diverged_.download(dv);
-            diverged_step_.download(dstep);
-            rec_step_.download(rs);
-            rec_value_.download(rv);
-            bool checkpoint_due = false;
-            for (int64_t b = 0; b < G; ++b) {
-                if (!active[b]) continue;
-                const Job& jb = jobs_[b];
-                const double dt_record = jb.cfg->model == ModelKind::ideal ? 1.0 : jb.cfg->dynamics.dt;
-                if (rc[b] > rec_cap_) throw std::logic_error("cuda backend: record buffer overflow");
-                for (int j = 0; j < rc[b]; ++j) {
-                    const int64_t s = rs[size_t(b) * rec_cap_ + j];
-                    jb.observer->on_record(s, static_cast<double>(s) * dt_record, {rv[size_t(b) * rec_cap_ + j]},
-                                           {kNoValue});
-                }
-                const int64_t before = hnext[b];
-                hnext[b] = cnext[b];
-                hstep[b] = cstep[b];
-                if (dv[b]) {
-                    // The engine's messages (src/core/engine.cpp), word for word.
-                    active[b] = 0;
-                    jb.result->status = RunStatus::diverged;
-                    jb.result->diverged_at_step = dstep[b];
-                    jb.result->message =
-                        dv[b] == 2 ? "the weights overflowed at step " + std::to_string(dstep[b]) + " (presentation " +
-                                         std::to_string(hnext[b]) + "; -log SNR_w cannot be computed there)"
-                                   : "rates or weights became non-finite during presentation " +
-                                         std::to_string(hnext[b]) + " (steps " + std::to_string(hstep[b] - S) +
-                                         " to " + std::to_string(hstep[b]) + ")";
-                    jb.result->message += "; reduce plasticity.lr or dynamics.dt";
-                    continue;
-                }
-                if (hnext[b] > before) jb.observer->on_progress(hnext[b], P);
-                if (hnext[b] >= P) active[b] = 0;
-                else if (hnext[b] == p1 && p1 % ce_ == 0) checkpoint_due = true;
-            }
-            if (checkpoint_due && opt_.checkpoints) {
-                download_state();
-                for (int64_t b = 0; b < G; ++b)
-                    if (active[b] && hnext[b] == p1) jobs_[b].observer->on_checkpoint(state_of(b, p1, hstep[b]));
-            }
-        }
-
-        // --- results ------------------------------------------------------------
-        std::vector<int64_t> subs;
-        substeps_.download(subs);
-        if (opt_.final_state) download_state();
-        else {
-            r_.download(hr_);
-            q_.download(hq_);
-        }
-        for (int64_t b = 0; b < G; ++b) {
-            RunResult& res = *jobs_[b].result;
-            if (interrupted[b]) res.status = RunStatus::interrupted;
-            res.integrator_steps = subs[b];
-            if (opt_.final_state) {
-                res.state = state_of(b, hnext[b], hstep[b]);
-            } else {
-                res.state = RunState{};
-                res.state.presentation = hnext[b];
-                res.state.step = hstep[b];
-                LayerState l;
-                l.n = n_;
-                l.k = K_;
-                l.r.resize(n_);
-                for (int i = 0; i < n_; ++i) l.r[i] = static_cast<double>(hr_[b * n_ + i]);
-                l.r_inh.assign(1, static_cast<double>(hq_[b]));
-                res.state.layers.push_back(std::move(l));
-            }
-        }
-        theory(hnext);
-    }
-
-private:
-    void download_state() {
-        w_.download(hw_);
-        v_.download(hv_);
-        r_.download(hr_);
-        q_.download(hq_);
-    }
-    RunState state_of(int64_t b, int64_t presentation, int64_t step) const {
-        const size_t nk = static_cast<size_t>(n_) * K_, base = static_cast<size_t>(b) * nk;
-        RunState st;
-        st.presentation = presentation;
-        st.step = step;
-        LayerState c;
-        c.n = n_;
-        c.k = K_;
-        c.w.resize(nk);
-        c.v.resize(nk);
-        for (int i = 0; i < n_; ++i)
-            for (int j = 0; j < K_; ++j) {
-                c.w[size_t(i) * K_ + j] = static_cast<double>(hw_[base + size_t(j) * n_ + i]);
-                c.v[size_t(i) * K_ + j] = static_cast<double>(hv_[base + size_t(j) * n_ + i]);
-            }
-        c.w0 = w0_[b];  // exact: the device never changes w0
-        c.r.resize(n_);
-        for (int i = 0; i < n_; ++i) c.r[i] = static_cast<double>(hr_[b * n_ + i]);
-        c.r_inh.assign(1, static_cast<double>(hq_[b]));
-        st.layers.push_back(std::move(c));
-        return st;
-    }
-    // Eq. 5 theory line over the presentations each run did: covariance on the
-    // device (fp64), the K x K solve on the host, runs in parallel.
-    void theory(const std::vector<int64_t>& done) {
-        const int64_t G = static_cast<int64_t>(jobs_.size());
-        const size_t kk = static_cast<size_t>(K_) * K_;
-        const int64_t block = std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
-        DeviceArray<double> cov(dev_, block * kk);
-        DeviceArray<int64_t> np(dev_, block);
-        std::vector<double> hc;
-        for (int64_t b0 = 0; b0 < G; b0 += block) {
-            const int64_t m = std::min(block, G - b0);
-            np.upload(std::vector<int64_t>(done.begin() + b0, done.begin() + b0 + m));
-            check(dev_.input_covariance(params_.get() + b0, np.get(), static_cast<int>(m), K_, cov.get()),
-                  "input covariance");
-            cov.download(hc);
-#pragma omp parallel for schedule(dynamic, 4)
-            for (int64_t j = 0; j < m; ++j) {
-                const std::vector<double> C(hc.begin() + j * kk, hc.begin() + (j + 1) * kk);
-                jobs_[b0 + j].result->theory_min =
-                    theory_min_neg_log_snr(C, w0_[b0 + j], n_, K_, jobs_[b0 + j].cfg->plasticity.gamma);
-            }
-        }
-    }
-
-    const cuda::DeviceApi& dev_;
-    const std::vector<Job>& jobs_;
-    BatchOptions opt_;
-    cuda::BatchShape shape_;
-    int64_t ce_ = 1, chunk_ = 1;
-    int rec_cap_ = 1;
-    int n_ = 0, K_ = 0;
-    std::vector<std::vector<double>> w0_;   // exact initial weights, n x K row-major
-    std::vector<T> hw_, hv_, hr_, hq_;      // device layout, after download_state()
-    DeviceArray<T> w_{dev_}, w0d_{dev_}, v_{dev_}, r_{dev_}, q_{dev_}, x_{dev_};
-    DeviceArray<cuda::RunScalars> params_{dev_};
-    DeviceArray<int> active_{dev_}, diverged_{dev_}, rec_count_{dev_};
-    DeviceArray<int64_t> diverged_step_{dev_};
-    DeviceArray<int64_t> next_{dev_}, step_{dev_}, substeps_{dev_}, rec_step_{dev_};
-    DeviceArray<double> rec_value_{dev_};
-};
-
-}  // namespace
 
 DevicePrecision cuda_precision_from_env() {
     const char* e = std::getenv("DYNSHARE_CUDA_PRECISION");
@@ -519,7 +49,7 @@ public:
             stack_check(dev_, cfg, plan, precision_of(cfg) == DevicePrecision::fp64 ? 8 : 4);
             return;
         }
-        method_of(cfg);  // throws UserError for what the kernels do not run
+        layer_method_of(cfg);  // throws UserError for what the kernels do not run
     }
 
     RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
@@ -530,7 +60,8 @@ public:
                                        resume);
         if (initial.size() > 1) throw UserError("--backend cuda: a single-layer plan takes one weight vector");
         RunResult result;
-        run_jobs({Job{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}}, BatchOptions{});
+        run_layer_jobs(dev_, {LayerJob{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}},
+                       BatchOptions{}, precision_);
         return result;
     }
 
@@ -597,44 +128,16 @@ public:
             return results;
         }
         std::vector<RunResult> results(cfgs.size());
-        std::vector<Job> jobs;
+        std::vector<LayerJob> jobs;
         jobs.reserve(cfgs.size());
         for (size_t i = 0; i < cfgs.size(); ++i)
-            jobs.push_back(Job{&cfgs[i], observers[i], nullptr, nullptr, &results[i]});
-        run_jobs(jobs, options);
+            jobs.push_back(LayerJob{&cfgs[i], observers[i], nullptr, nullptr, &results[i]});
+        run_layer_jobs(dev_, jobs, options, precision_);
         return results;
     }
 
 private:
-    // run.precision: fp32 or fp64 as asked; auto: the backend's default.
-    DevicePrecision precision_of(const SimConfig& c) const {
-        if (c.run.precision == Precision::fp64) return DevicePrecision::fp64;
-        if (c.run.precision == Precision::fp32) return DevicePrecision::fp32;
-        return precision_;
-    }
-
-    void run_jobs(const std::vector<Job>& jobs, const BatchOptions& opt) {
-        // Same shape together; groups one after another, each in slices that
-        // fit in device memory.
-        std::map<GroupKey, std::vector<Job>> groups;
-        for (const Job& j : jobs) groups[key_of(*j.cfg)].push_back(j);
-        for (auto& [key, group] : groups) {
-            const SimConfig& c = *group.front().cfg;
-            const DevicePrecision precision = precision_of(c);
-            const size_t elem = precision == DevicePrecision::fp64 ? 8 : 4;
-            const size_t nk = size_t(c.layer.neurons) * c.layer.kernel * c.layer.kernel;
-            const size_t per_run = (3 + (c.input.noise_std > 0 ? 1 : 0)) * nk * elem + 4096 +
-                                   size_t(std::min<int64_t>(c.run.checkpoint_every, 1 << 17)) * 16;
-            size_t free_b = 0, total_b = 0;
-            dynshare::check(dev_.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-            const size_t slice = std::max<size_t>(1, std::min<size_t>(65536, (free_b / 2) / per_run));
-            for (size_t s0 = 0; s0 < group.size(); s0 += slice) {
-                const std::vector<Job> part(group.begin() + s0, group.begin() + std::min(group.size(), s0 + slice));
-                if (precision == DevicePrecision::fp64) GroupRunner<double>(dev_, part, opt).run();
-                else GroupRunner<float>(dev_, part, opt).run();
-            }
-        }
-    }
+    DevicePrecision precision_of(const SimConfig& c) const { return device_precision(c, precision_); }
 
     const cuda::DeviceApi& dev_;
     DevicePrecision precision_;

@@ -1,7 +1,7 @@
 // The DeviceApi of one build of the kernel sources (src/cuda/cuda_compat.hpp):
 // the runtime's memory calls and the kernels' entry points, behind the plain
-// table that the host side (src/cuda/cuda_backend.cpp) runs on. Compiled by
-// nvcc (cuda::device::api(), a GPU) and as host C++ (cuda::emulated::api(),
+// table that the host side (src/cuda/cuda_backend.cpp and its runners) runs
+// on. Compiled by nvcc (cuda::device::api(), a GPU) and as host C++ (cuda::emulated::api(),
 // the emulator in src/cuda/emulation/).
 #include "cuda/cuda_compat.hpp"
 

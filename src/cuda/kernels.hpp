@@ -1,12 +1,13 @@
-// The plain interface between the CUDA backend's host side
-// (src/cuda/cuda_backend.cpp, C++ compiler) and its kernels (src/cuda/*.cu).
+// The plain interface between the CUDA backend's host side (C++ compiler:
+// src/cuda/cuda_backend.cpp and the runners, layer_runner.cpp and
+// stack_runner.cpp) and its kernels (src/cuda/*.cu).
 // Plain structs of sizes, parameters and device pointers only: no Eigen,
 // HDF5, yaml-cpp or Boost on either side of this header.
 //
 // The kernel sources are built twice (src/cuda/cuda_compat.hpp): by nvcc for
 // a GPU (namespace cuda::device, only when nvcc was found), and as host C++
 // with the emulator in src/cuda/emulation/ (namespace cuda::emulated, always).
-// Each build hands the host side one DeviceApi: the host code (GroupRunner)
+// Each build hands the host side one DeviceApi: the host code (the runners)
 // is the same for both, only the memory calls and the launches differ.
 //
 // Device layout of one batch of R runs with n neurons and K = k^2 inputs:

@@ -21,9 +21,13 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/block_reduce.cuh"
 #include "cuda/kernels.hpp"
+#include "cuda/run_rules.cuh"
 #include "dynshare/philox.hpp"
 #include "models/anti_hebbian.hpp"
+#include "models/exp_substep.hpp"
+#include "models/lane_sums.hpp"
 #include "models/ei_rate.hpp"
 #include "models/ideal.hpp"
 #include "models/lr_schedule.hpp"
@@ -34,78 +38,8 @@ namespace cuda {
 
 namespace {
 
-constexpr int kRedSlots = 2 * 2 * 32;  // parity x pair x warp
-
-__device__ inline double warp_sum(double v) {
-    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-    return v;
-}
-__device__ inline float warp_sum(float v) {
-    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-    return v;
-}
-
-// Block-wide sums with one __syncthreads per call: the warps' partials go to
-// one of two buffers, alternately, so a call never overwrites partials that a
-// slower warp may still be reading from the previous call. Every thread gets
-// the same total (the partials are added in warp order by every thread).
-struct Reducer {
-    double* buf;
-    int parity = 0;
-    int nwarps, warp, lane;
-
-    __device__ Reducer(double* b) : buf(b) {
-        nwarps = (blockDim.x + 31) / 32;
-        warp = threadIdx.x / 32;
-        lane = threadIdx.x % 32;
-    }
-    template <class T>
-    __device__ T sum(T v) {
-        v = warp_sum(v);
-        double* p = buf + parity * 64;
-        if (lane == 0) p[warp] = static_cast<double>(v);
-        __syncthreads();
-        T s = 0;
-        for (int w = 0; w < nwarps; ++w) s += static_cast<T>(p[w]);
-        parity ^= 1;
-        return s;
-    }
-    template <class T>
-    __device__ void sum2(T& a, T& b) {
-        a = warp_sum(a);
-        b = warp_sum(b);
-        double* p = buf + parity * 64;
-        if (lane == 0) {
-            p[warp] = static_cast<double>(a);
-            p[32 + warp] = static_cast<double>(b);
-        }
-        __syncthreads();
-        T sa = 0, sb = 0;
-        for (int w = 0; w < nwarps; ++w) {
-            sa += static_cast<T>(p[w]);
-            sb += static_cast<T>(p[32 + w]);
-        }
-        a = sa;
-        b = sb;
-        parity ^= 1;
-    }
-    __device__ double max(double v) {
-        for (int m = 16; m > 0; m >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, m));
-        double* p = buf + parity * 64;
-        if (lane == 0) p[warp] = v;
-        __syncthreads();
-        double s = p[0];
-        for (int w = 1; w < nwarps; ++w) s = fmax(s, p[w]);
-        parity ^= 1;
-        return s;
-    }
-};
-
-// kappa(t) = 1/tau_w(t) at a fractional global step (StepParams::kappa_at).
-__device__ inline double kappa_at(const RunScalars& P, double step_real) {
-    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
-    return P.plastic ? continuous_kappa(sched, P.kappa_scale, step_real) : 0.0;
-}
+constexpr int kRedSlots = kBlockReduceSlots;
+using Reducer = BlockReducer;
 
 // The per-presentation state of one run held by one thread (its neuron).
 template <class T>
@@ -130,7 +64,8 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
     const bool act = i < n;
     const RunScalars P = st.params[b];
     const RngKey key{P.key0, P.key1};
-    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
+    const LrSchedule sched = schedule_of(P);
+    const ExpSubstepRule exp_rule = exp_rule_of(P);
     const size_t wbase = static_cast<size_t>(b) * K * n;
     T* w = st.w + wbase;
     T* w0 = st.w0 + wbase;
@@ -153,14 +88,11 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
     int64_t diverged_at = -1;  // the step of a record that overflowed
 
     auto X = [&](int j) -> T { return shape.noisy ? xrow[static_cast<size_t>(j) * n + i] : static_cast<T>(xs[j]); };
-    // Four fixed lanes, as the CPU's dot(): the same summation order.
+    // Four fixed lanes, as the CPU's lane_dot: the same summation order
+    // (models/lane_sums.hpp), over this neuron's column of a K x n array.
     auto dot_col = [&](const T* a) -> T {
-        T acc[4] = {0, 0, 0, 0};
-        int j = 0;
-        for (; j + 4 <= K; j += 4)
-            for (int l = 0; l < 4; ++l) acc[l] += a[static_cast<size_t>(j + l) * n + i] * X(j + l);
-        for (; j < K; ++j) acc[0] += a[static_cast<size_t>(j) * n + i] * X(j);
-        return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        if (shape.noisy) return lane_dot_strided<T>(a + i, n, xrow + i, n, K);
+        return lane_dot_strided<T>(a + i, n, xs, 1, K);
     };
     auto write_record = [&](int64_t at, double value) {
         if (threadIdx.x == 0 && rec < st.rec_cap) {
@@ -190,11 +122,7 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             };
             const double ref = wnow(0);
             double s1 = 0.0, s2 = 0.0;
-            for (int ii = red.lane; ii < n; ii += 32) {
-                const double d = wnow(ii) - ref;
-                s1 += d;
-                s2 += d * d;
-            }
+            for (int ii = red.lane; ii < n; ii += 32) snr_accumulate(wnow(ii), ref, s1, s2);
             s1 = warp_sum(s1);
             s2 = warp_sum(s2);
             if (red.lane == 0) {
@@ -208,7 +136,9 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
         over = red.sum(over);
         if (over > 0.0) return NAN;
         if (bad > 0.0) return -INFINITY;  // -log(+inf), as snr_w returns +inf
-        return -std::log(part / static_cast<double>(K));
+        SnrLayerSum layer;  // one module
+        layer.add_module(part, 0.0, static_cast<double>(K));
+        return layer.neg_log_snr(1.0);
     };
 
     for (; p < p_end; ++p) {
@@ -280,26 +210,14 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             s.sw = dot_col(w);
             s.sv = continuous ? T(0) : dot_col(v);
             s.sd = s.sw - dot_col(w0);
-            if (shape.noisy) {
-                T acc[4] = {0, 0, 0, 0};
-                int j = 0;
-                for (; j + 4 <= K; j += 4)
-                    for (int l = 0; l < 4; ++l) acc[l] += X(j + l) * X(j + l);
-                for (; j < K; ++j) acc[0] += X(j) * X(j);
-                s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-            }
+            if (shape.noisy) s.xx = lane_dot_strided<T>(xrow + i, n, xrow + i, n, K);
         }
         if (!shape.noisy) {
             // The shared x: every thread, idle lanes (i >= n) included, since
             // xx_max below sets the exponential sub-step, and so how many
             // block reductions follow; a lane with another xx would take a
             // different number of sub-steps and miss the others' __syncthreads.
-            T acc[4] = {0, 0, 0, 0};
-            int j = 0;
-            for (; j + 4 <= K; j += 4)
-                for (int l = 0; l < 4; ++l) acc[l] += static_cast<T>(xs[j + l]) * static_cast<T>(xs[j + l]);
-            for (; j < K; ++j) acc[0] += static_cast<T>(xs[j]) * static_cast<T>(xs[j]);
-            s.xx = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            s.xx = lane_dot_strided<T>(xs, 1, xs, 1, K);
         }
         s.c = 0;
         s.e = 0;
@@ -350,30 +268,23 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             s.r += dt * rk4_combine<T>(k1, k2, k3, k4);
             q += dt * rk4_combine<T>(k1q, k2q, k3q, k4q);
         };
-        auto exponential_substep = [&](double h) {
-            const double kappa = kappa_at(P, static_cast<double>(s0) + (t_local + 0.5 * h) / P.dt);
-            const double decay = continuous_decay(kappa, P.gamma, h);
-            ExpSubstep<T> sub;
-            sub.h = static_cast<T>(h);
-            sub.tau = tau;
-            sub.bias = bias;
-            sub.E = static_cast<T>(std::exp(-h / P.tau));
-            sub.one_minus_E = static_cast<T>(-std::expm1(-h / P.tau));
-            sub.decay = static_cast<T>(decay);
-            sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, P.gamma, h));
+        // One exponential sub-step (models/exp_substep.hpp: its length and
+        // shared values) towards t_end; the module's means are block sums.
+        auto exponential_substep = [&](double t_end) {
+            const ExpSubstepFill<T> f = exp_substep_at<T>(exp_rule, s0, t_local, t_end, xx_max);
+            ExpSubstep<T> sub = f.sub;
             const T z = act ? drive(sh) : T(0);
             T zsum = z, rsum = act ? s.r : T(0);
             red.sum2(zsum, rsum);
             const T zbar = zsum / tn, mean_r = rsum / tn;
-            const EiRateParams ei{P.tau, P.alpha, P.bias};
-            const MeanInhStep m = ei_mean_inh_exact(ei, static_cast<double>(mean_r), static_cast<double>(q),
-                                                    static_cast<double>(zbar), h);
+            const MeanInhStep m = ei_mean_inh_exact(exp_rule.ei, static_cast<double>(mean_r), static_cast<double>(q),
+                                                    static_cast<double>(zbar), f.h);
             sub.m = static_cast<T>(m.m);
             sub.integral_m = static_cast<T>(m.integral_m);
             if (act) exponential_neuron<T>(sub, z, zbar, mean_r, s.r, s.c);
             q = static_cast<T>(m.q);
-            sh.G = continuous_G(sh.G, decay);
-            t_local += h;
+            sh.G = continuous_G(sh.G, f.decay);
+            t_local += f.h;
             ++substeps;
         };
         auto advance_to = [&](int64_t target) {
@@ -387,14 +298,7 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
                 return;
             }
             const double t_end = static_cast<double>(target) * P.dt;
-            while (t_local < t_end - 1e-12 * P.dt) {
-                const double kappa = kappa_at(P, (t_local / P.dt) + static_cast<double>(s0));
-                double h = P.macro_step;
-                if (kappa * xx_max > 0) h = fmin(h, 0.1 / (kappa * xx_max));
-                h = fmax(h, P.dt);
-                h = fmin(h, t_end - t_local);
-                exponential_substep(h);
-            }
+            while (exp_substep_due(t_local, t_end, P.dt)) exponential_substep(t_end);
             jj = target;
             t_local = t_end;
         };

@@ -29,10 +29,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/block_reduce.cuh"
 #include "cuda/kernels.hpp"
+#include "cuda/run_rules.cuh"
 #include "dynshare/philox.hpp"
 #include "models/anti_hebbian.hpp"
 #include "models/ei_rate.hpp"
+#include "models/exp_substep.hpp"
+#include "models/lane_sums.hpp"
 #include "models/lr_schedule.hpp"
 #include "models/snr_sums.hpp"
 #include "models/stack_pattern.hpp"
@@ -42,87 +46,17 @@ namespace cuda {
 
 namespace {
 
-constexpr int kStackRedSlots = 2 * 2 * 32;  // parity x pair x warp
+constexpr int kStackRedSlots = kBlockReduceSlots;  // block_reduce.cuh
 constexpr int kInputsThreads = 128;
 constexpr int kPatternThreads = 128;
 constexpr int kSnrThreads = 32;
 constexpr int kCopyThreads = 256;  // stack_op_load / stack_op_store, grid-stride
 
-__device__ inline double stack_warp_sum(double v) {
-    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-    return v;
-}
-__device__ inline float stack_warp_sum(float v) {
-    for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-    return v;
-}
-
-// Block-wide sums and maxima (blockDim.x a multiple of 32), one
-// __syncthreads per call, partials in two alternating buffers (as the
-// single-layer kernels' Reducer): every thread gets the same total, the
-// warps' partials added in warp order.
-struct BlockReducer {
-    double* buf;
-    int parity = 0;
-    int nwarps, warp, lane;
-
-    __device__ explicit BlockReducer(double* b) : buf(b) {
-        nwarps = static_cast<int>(blockDim.x + 31) / 32;
-        warp = static_cast<int>(threadIdx.x) / 32;
-        lane = static_cast<int>(threadIdx.x) % 32;
-    }
-    template <class T>
-    __device__ T sum(T v) {
-        v = stack_warp_sum(v);
-        double* p = buf + parity * 64;
-        if (lane == 0) p[warp] = static_cast<double>(v);
-        __syncthreads();
-        T s = 0;
-        for (int w = 0; w < nwarps; ++w) s += static_cast<T>(p[w]);
-        parity ^= 1;
-        return s;
-    }
-    template <class T>
-    __device__ void sum2(T& a, T& b) {
-        a = stack_warp_sum(a);
-        b = stack_warp_sum(b);
-        double* p = buf + parity * 64;
-        if (lane == 0) {
-            p[warp] = static_cast<double>(a);
-            p[32 + warp] = static_cast<double>(b);
-        }
-        __syncthreads();
-        T sa = 0, sb = 0;
-        for (int w = 0; w < nwarps; ++w) {
-            sa += static_cast<T>(p[w]);
-            sb += static_cast<T>(p[32 + w]);
-        }
-        a = sa;
-        b = sb;
-        parity ^= 1;
-    }
-    __device__ double max(double v) {
-        for (int m = 16; m > 0; m >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, m));
-        double* p = buf + parity * 64;
-        if (lane == 0) p[warp] = v;
-        __syncthreads();
-        double s = p[0];
-        for (int w = 1; w < nwarps; ++w) s = fmax(s, p[w]);
-        parity ^= 1;
-        return s;
-    }
-};
-
 // lane_dot (models/lane_sums.hpp) over the column s of two K x n arrays: the
 // same four lanes, the same order.
 template <class T>
 __device__ inline T column_dot(const T* a, const T* b, int64_t n, int64_t s, int K) {
-    T acc[4] = {T(0), T(0), T(0), T(0)};
-    int j = 0;
-    for (; j + 4 <= K; j += 4)
-        for (int l = 0; l < 4; ++l) acc[l] += a[static_cast<int64_t>(j + l) * n + s] * b[static_cast<int64_t>(j + l) * n + s];
-    for (; j < K; ++j) acc[0] += a[static_cast<int64_t>(j) * n + s] * b[static_cast<int64_t>(j) * n + s];
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    return lane_dot_strided<T>(a + s, n, b + s, n, K);
 }
 
 __device__ inline ReducedShared load_shared(const double* p) { return ReducedShared{p[0], p[1], p[2], p[3]}; }
@@ -278,12 +212,6 @@ __global__ void propagate_kernel(const StackLayerDev<T>* Ls, const StackScalars*
     }
 }
 
-// kappa(t) = 1/tau_w(t) at a fractional global step (StepParams::kappa_at).
-__device__ inline double stack_kappa_at(const RunScalars& P, double step_real) {
-    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
-    return P.plastic ? continuous_kappa(sched, P.kappa_scale, step_real) : 0.0;
-}
-
 // ---- stack_op_segment: steps [j_from, j_to) of one module per block ----------
 template <class T, int METHOD>
 __global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* Ls, const StackScalars* scs, int64_t s0,
@@ -298,8 +226,8 @@ __global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* L
     const int64_t i0 = L.offsets[m], i1 = L.offsets[m + 1];
     const int64_t tid = threadIdx.x, nt = blockDim.x;
     const T cnt = static_cast<T>(i1 - i0);
-    const LrSchedule sched{P.lr, P.sched_kind, P.t0, P.delay};
-    const T tau = static_cast<T>(P.tau), alpha = static_cast<T>(P.alpha), bias = static_cast<T>(P.bias);
+    const LrSchedule sched = schedule_of(P);
+    const T alpha = static_cast<T>(P.alpha), bias = static_cast<T>(P.bias);
     const T mu = static_cast<T>(P.mu), gamma = static_cast<T>(P.gamma);
     ReducedShared sh = load_shared(L.shared + 4 * par);
     T q = L.r_inh[m];
@@ -344,24 +272,10 @@ __global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* L
         for (int b = 0; b < L.g.inputs_blocks; ++b) xx_max = fmax(xx_max, L.xx_part[b]);
         double t_local = static_cast<double>(j_from) * P.dt;
         const double t_end = static_cast<double>(j_to) * P.dt;
-        const EiRateParams ei{P.tau, P.alpha, P.bias};
-        while (t_local < t_end - 1e-12 * P.dt) {
-            const double kappa_h = stack_kappa_at(P, (t_local / P.dt) + static_cast<double>(s0));
-            double h = P.macro_step;
-            if (kappa_h * xx_max > 0) h = fmin(h, 0.1 / (kappa_h * xx_max));
-            h = fmax(h, P.dt);
-            h = fmin(h, t_end - t_local);
-
-            const double kappa = stack_kappa_at(P, static_cast<double>(s0) + (t_local + 0.5 * h) / P.dt);
-            const double decay = continuous_decay(kappa, P.gamma, h);
-            ExpSubstep<T> sub;
-            sub.h = static_cast<T>(h);
-            sub.tau = tau;
-            sub.bias = bias;
-            sub.E = static_cast<T>(std::exp(-h / P.tau));
-            sub.one_minus_E = static_cast<T>(-std::expm1(-h / P.tau));
-            sub.decay = static_cast<T>(decay);
-            sub.kphi = static_cast<T>(kappa * continuous_phi(kappa, P.gamma, h));
+        const ExpSubstepRule rule = exp_rule_of(P);
+        while (exp_substep_due(t_local, t_end, P.dt)) {
+            const ExpSubstepFill<T> f = exp_substep_at<T>(rule, s0, t_local, t_end, xx_max);
+            ExpSubstep<T> sub = f.sub;
             T zsum = T(0), rsum = T(0);
             for (int64_t i = i0 + tid; i < i1; i += nt) {
                 zsum += drive(sh, i);
@@ -369,8 +283,8 @@ __global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* L
             }
             red.sum2(zsum, rsum);
             const T zbar = zsum / cnt, mean_r = rsum / cnt;
-            const MeanInhStep st = ei_mean_inh_exact(ei, static_cast<double>(mean_r), static_cast<double>(q),
-                                                     static_cast<double>(zbar), h);
+            const MeanInhStep st = ei_mean_inh_exact(rule.ei, static_cast<double>(mean_r), static_cast<double>(q),
+                                                     static_cast<double>(zbar), f.h);
             sub.m = static_cast<T>(st.m);
             sub.integral_m = static_cast<T>(st.integral_m);
             for (int64_t i = i0 + tid; i < i1; i += nt) {
@@ -381,8 +295,8 @@ __global__ void __launch_bounds__(1024) segment_kernel(const StackLayerDev<T>* L
                 c[i] = ci;
             }
             q = static_cast<T>(st.q);
-            sh.G = continuous_G(sh.G, decay);
-            t_local += h;
+            sh.G = continuous_G(sh.G, f.decay);
+            t_local += f.h;
             ++substeps;
             // The next sub-step's sums read c and r of other threads' neurons
             // only through drive(i) of their own neurons: no barrier needed
@@ -423,11 +337,7 @@ __global__ void snr_kernel(const StackLayerDev<T>* Ls, int par, int materialized
     for (int j = threadIdx.x; j < K; j += blockDim.x) {
         const double ref = wnow(0, j);
         double s1 = 0.0, s2 = 0.0;
-        for (int64_t i = 1; i < rows; ++i) {
-            const double d = wnow(i, j) - ref;
-            s1 += d;
-            s2 += d * d;
-        }
+        for (int64_t i = 1; i < rows; ++i) snr_accumulate(wnow(i, j), ref, s1, s2);
         const SnrTerm t = snr_term(snr_moments(s1, s2, ref, inv_n));
         terms[4 * j + 0] = t.snr;
         terms[4 * j + 1] = t.abs_over_std;
@@ -436,18 +346,13 @@ __global__ void snr_kernel(const StackLayerDev<T>* Ls, int par, int materialized
     }
     __syncthreads();
     if (threadIdx.x == 0) {  // serial over the inputs, as module_averages
-        double check = 0.0, snr = 0.0, mas = 0.0;
+        double check = 0.0;
         for (int j = 0; j < K; ++j) check += terms[4 * j + 3];
-        for (int j = 0; j < K; ++j) {
-            if (terms[4 * j + 2] == 0.0) {
-                snr = mas = INFINITY;
-                break;
-            }
-            snr += terms[4 * j + 0];
-            mas += terms[4 * j + 1];
-        }
-        L.snr_part[3 * sm + 0] = snr;
-        L.snr_part[3 * sm + 1] = mas;
+        SnrModuleSum sum;
+        for (int j = 0; j < K; ++j)
+            if (!sum.add(SnrTerm{terms[4 * j + 0], terms[4 * j + 1], terms[4 * j + 2] != 0.0})) break;
+        L.snr_part[3 * sm + 0] = sum.snr;
+        L.snr_part[3 * sm + 1] = sum.abs_over_std;
         L.snr_part[3 * sm + 2] = isfinite(check) ? 1.0 : 0.0;
     }
 }

@@ -24,10 +24,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/run_report.hpp"
+#include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
+#include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/philox.hpp"
 #include "dynshare/snr.hpp"
+#include "models/snr_sums.hpp"
 
 namespace dynshare {
 
@@ -168,28 +172,6 @@ int64_t out_index(const LayerPlan& pl, int64_t s) { return pl.order.empty() ? s 
 
 std::string layer_name(int l) { return "layer " + std::to_string(l); }
 
-cuda::RunScalars run_scalars(const SimConfig& cfg, const StepParams& sp) {
-    const RngKey key = make_key(cfg.run.seed, cfg.run.stream);
-    cuda::RunScalars s;
-    s.key0 = key.k0;
-    s.key1 = key.k1;
-    s.dt = sp.dt;
-    s.tau = sp.ei.tau;
-    s.alpha = sp.ei.alpha;
-    s.bias = sp.ei.bias;
-    s.mu = sp.mu;
-    s.gamma = sp.gamma;
-    s.lr = sp.schedule.lr;
-    s.t0 = sp.schedule.t0;
-    s.sched_kind = sp.schedule.kind;
-    s.plastic = sp.plastic ? 1 : 0;
-    s.delay = sp.schedule.delay;
-    s.macro_step = sp.macro_step;
-    s.kappa_scale = sp.kappa_scale;
-    s.noise_std = cfg.input.noise_std;
-    return s;
-}
-
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<float>& a) { return dev.stack_f32(a); }
 const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<double>& a) { return dev.stack_f64(a); }
 
@@ -280,26 +262,11 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
     if (resident && static_cast<int>(resident->layers.size()) != L_)
         throw UserError("resident weights: " + std::to_string(resident->layers.size()) + " layers given for a plan of " +
                         std::to_string(L_));
-    if (!resume && !resident && !initial.empty() && static_cast<int>(initial.size()) != L_)
-        throw UserError("initial weights: " + std::to_string(initial.size()) + " layers given for a plan of " +
-                        std::to_string(L_));
-    if (resume && static_cast<int>(resume->layers.size()) != L_)
-        throw UserError("checkpoint holds " + std::to_string(resume->layers.size()) + " layers; the config has " +
-                        std::to_string(L_));
-    for (int l = 0; l < L_; ++l) {
-        const LayerPlan& pl = plan_.layers[l];
-        const int64_t n = pl.neurons, k = pl.fan_in;
-        if (resume) {
-            const LayerState& s = resume->layers[l];
-            if (s.w.size() != size_t(n * k) || s.w0.size() != size_t(n * k) || s.v.size() != size_t(n * k) ||
-                s.r.size() != size_t(n) || s.r_inh.size() != size_t(pl.modules()))
-                throw UserError("checkpoint of " + layer_name(l) + " does not match the config's geometry");
-        } else if (resident) {
+    if (resident) {
+        for (int l = 0; l < L_; ++l)
             if (!resident->layers[l]) throw UserError("resident weights of " + layer_name(l) + ": null pointer");
-        } else if (!initial.empty() && initial[l].size() != size_t(n * k)) {
-            throw UserError("initial weights of " + layer_name(l) + ": expected " + std::to_string(n * k) +
-                            " values, got " + std::to_string(initial[l].size()));
-        }
+    } else {
+        check_run_start(plan_, initial, resume);  // the engine's checks and messages (core/run_report.hpp)
     }
 
     Arena counting(nullptr);
@@ -483,14 +450,13 @@ std::vector<LayerSnr> StackRunner<T>::metrics(int l, bool materialized) {
     const double k = static_cast<double>(pl.fan_in), md = static_cast<double>(modules);
     for (int b = 0; b < R_; ++b) {
         const double* q = part.data() + size_t(b) * 3 * size_t(modules);
-        double snr_total = 0.0, mas_total = 0.0;
+        SnrLayerSum total;
         bool finite = true;
         for (int64_t m = 0; m < modules; ++m) {
             finite = finite && q[3 * m + 2] != 0.0;
-            snr_total += q[3 * m] / k;
-            mas_total += q[3 * m + 1] / k;
+            total.add_module(q[3 * m], q[3 * m + 1], k);
         }
-        out.push_back({-std::log(snr_total / md), mas_total / md, finite});
+        out.push_back({total.neg_log_snr(md), total.mean_abs_over_std(md), finite});
     }
     return out;
 }
@@ -503,12 +469,8 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
     const auto t_start = std::chrono::steady_clock::now();
     init(initial, resume, resident);
     const int L = L_, R = R_;
-    const StepParams sp = StepParams::from(cfg_);
-    const bool by_layer = plan_.schedule == LayerSchedule::layer_by_layer;
-    const int64_t S = sp.steps, P = cfg_.run.presentations, RE = cfg_.run.record_every;
-    const double dt_record = sp.dt;
-    auto active_layer = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(L - 1, (p * L) / P)); };
-    auto first_presentation = [&](int l) { return (int64_t(l) * P + L - 1) / L; };
+    const RunSchedule sch = RunSchedule::from(cfg_, plan_);  // the engine's stops and active layer
+    const int64_t S = sch.steps(), P = sch.presentations();
 
     std::vector<RunResult> results(R);
     // As the engine: an observer that wants no states gets no on_begin and no
@@ -546,9 +508,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
         results[b].integrator_steps = substeps(b);
     };
     auto diverge = [&](int b, int l, int64_t at_step, const std::string& where, int64_t p, int64_t state_step) {
-        results[b].status = RunStatus::diverged;
-        results[b].diverged_at_step = at_step;
-        results[b].message = "layer " + std::to_string(l) + ": " + where + "; reduce plasticity.lr or dynamics.dt";
+        report_divergence(results[b], true, l, at_step, where);
         finish(b, p, state_step);
     };
     auto any_live = [&] { return std::find(live.begin(), live.end(), 1) != live.end(); };
@@ -573,15 +533,12 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
                 }
             break;
         }
-        const int act = by_layer ? active_layer(p) : -1;
         for (int l = 0; l < L; ++l) {
-            is_active[l] = !(by_layer && l != act);
-            s0[l] = by_layer ? std::max<int64_t>(0, step - S * first_presentation(l)) : step;
+            is_active[l] = sch.plastic(l, p) ? 1 : 0;
+            s0[l] = sch.layer_clock(l, step);
         }
-        stops.clear();
-        for (int64_t j = RE - (step % RE); j < S; j += RE) stops.push_back(j);
-        stops.push_back(S);
-        const bool record_at_end = (step + S) % RE == 0;
+        sch.stops(step, stops);
+        const bool record_at_end = sch.record_at(step + S);
         // One segment of one layer: advance, then record or end (last).
         auto segment = [&](int l, size_t seg) {
             const bool last = seg + 1 == stops.size();
@@ -627,12 +584,10 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
             for (int b = 0; b < R; ++b) {
                 if (!live[b]) continue;
                 if (const int bad = first_bad(rec_finite[b]); bad >= 0) {
-                    diverge(b, bad, at, "the weights overflowed at step " + std::to_string(at) + " (presentation " +
-                                            std::to_string(p) + "; -log SNR_w cannot be computed there)",
-                            p, step);
+                    diverge(b, bad, at, overflow_at(at, p), p, step);
                     continue;
                 }
-                observers[b]->on_record(at, static_cast<double>(at) * dt_record, nls[b], mas[b]);
+                observers[b]->on_record(at, sch.record_time(at), nls[b], mas[b]);
             }
             return any_live();
         };
@@ -647,24 +602,18 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
         for (int b = 0; b < R; ++b) {
             if (!live[b]) continue;
             if (const int bad = first_bad(finite[b]); bad >= 0) {
-                diverge(b, bad, step,
-                        "rates or weights became non-finite during presentation " + std::to_string(p) + " (steps " +
-                            std::to_string(step - S) + " to " + std::to_string(step) + ")",
-                        p, step);
+                diverge(b, bad, step, nonfinite_during(p, step, S), p, step);
                 continue;
             }
-            if (step % RE == 0) {
+            if (sch.record_at(step)) {
                 if (const int bad = first_bad(rec_finite[b]); bad >= 0) {
-                    diverge(b, bad, step,
-                            "the weights overflowed at step " + std::to_string(step) + " (presentation " +
-                                std::to_string(p) + "; -log SNR_w cannot be computed there)",
-                            p, step);
+                    diverge(b, bad, step, overflow_at(step, p), p, step);
                     continue;
                 }
-                observers[b]->on_record(step, static_cast<double>(step) * dt_record, nls[b], mas[b]);
+                observers[b]->on_record(step, sch.record_time(step), nls[b], mas[b]);
             }
             observers[b]->on_progress(p + 1, P);
-            if (opt.checkpoints && states[b] && (p + 1) % cfg_.run.checkpoint_every == 0 && p + 1 < P)
+            if (opt.checkpoints && states[b] && sch.checkpoint_after(p))
                 observers[b]->on_checkpoint(snapshot(b, p + 1, step));
         }
     }
