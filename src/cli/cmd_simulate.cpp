@@ -155,6 +155,7 @@ int cmd_simulate(int argc, char** argv) {
     const SimConfig cfg = load_config(args.positional.empty() ? "" : args.positional[0], sets);
     const std::string out = args.get("-o", "dynshare_run.h5");
     check_output(out, args.has("--overwrite"));
+    check_not_input(out, {args.positional.empty() ? "" : args.positional[0], args.get("--weights", "")});
     if (args.has("--weights") && !cfg.stack.enabled)
         throw UserError("--weights needs a config with a `stack` section");
     const bool quiet = args.has("--quiet");
@@ -169,6 +170,10 @@ int cmd_simulate(int argc, char** argv) {
         initial = read_stack_weights(args.get("--weights"), geometry);
     }
     check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
+    if (interrupted()) {  // a signal while the run was being checked: nothing was created
+        std::fprintf(stderr, "dynshare simulate: interrupted before the run started; nothing was written\n");
+        return 130;
+    }
     const std::string yaml = to_yaml(cfg);
     // Written in a working copy beside OUT.h5, published over it once its first
     // checkpoint is written and again at later checkpoints

@@ -1,10 +1,44 @@
 #include "trainer/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <sstream>
 
 #include "dynshare/errors.hpp"
+#include "io/io_error.hpp"
 
 namespace dynshare::trainer {
+
+namespace {
+// Writes `data` to PATH.tmp and renames it over PATH. Any failure (ENOSPC,
+// EIO) removes PATH.tmp and throws an IoError naming PATH, which is then as
+// it was: a run folder never holds only checkpoint.pt.tmp.
+void write_file_replacing(const std::string& path, const std::string& data) {
+    const std::string tmp = path + ".tmp";
+    const auto fail = [&](int err) {
+        ::unlink(tmp.c_str());
+        throw IoError(path, err);
+    };
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail(errno);
+    size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            ::close(fd);
+            fail(err);
+        }
+        done += size_t(n);
+    }
+    if (::close(fd) != 0) fail(errno);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+}  // namespace
 
 void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer& opt, const TrainState& state) {
     torch::serialize::OutputArchive archive, model, optim, metrics;
@@ -22,9 +56,11 @@ void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer&
     archive.write("epoch_sums", torch::tensor({state.epoch_loss, state.epoch_correct, state.epoch_seen,
                                               state.epoch_seconds}, torch::kDouble));
     archive.write("epoch_rng", c10::IValue(state.epoch_rng));
-    const std::string tmp = path + ".tmp";
-    archive.save_to(tmp);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    // Serialised in memory first: LibTorch's file writer finishes the file in
+    // its destructor and a failed write there (a full disk) aborts the process.
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    write_file_replacing(path, bytes.str());
 }
 
 TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer& opt,
