@@ -212,7 +212,236 @@ def case_full_disk(dynshare, problems, skipped, trainer):
         shutil.rmtree(cfgdir, ignore_errors=True)
 
 
-CASES = [("full disk", case_full_disk)]
+def expect_refusal(name, argv, want, problems, timeout=60, env=None, max_seconds=None):
+    """Exit 2, one line on stderr naming `want`; returns stderr."""
+    import time
+    t0 = time.time()
+    code, _, err = run(argv, timeout=timeout, env=env)
+    secs = time.time() - t0
+    p = []
+    if code != 2:
+        p.append(f"exit {code}, not 2")
+    if len(one_line(err)) != 1:
+        p.append(f"{len(one_line(err))} lines on stderr")
+    if want not in err:
+        p.append(f"stderr does not name '{want}'")
+    if max_seconds is not None and secs > max_seconds:
+        p.append(f"took {secs:.1f} s (more than {max_seconds} s)")
+    if p:
+        problems.append(f"{name}: {'; '.join(p)}; stderr: {err.strip()[:300]}")
+    return err
+
+
+def case_special_files(dynshare, problems, skipped, trainer):
+    d = tempfile.mkdtemp(prefix="dynshare_special_")
+    try:
+        small = ["--set", "run.presentations=3", "--set", "layer.neurons=10"]
+        # A FIFO as output, with --overwrite: refused, the FIFO stays a FIFO.
+        fifo = os.path.join(d, "fifo.h5")
+        os.mkfifo(fifo)
+        expect_refusal("output is a FIFO", sim(dynshare, fifo, *small, "--overwrite"), "regular file", problems)
+        if not stat_is(fifo, "fifo"):
+            problems.append("output is a FIFO: the FIFO was replaced")
+        # A character device (made here, as root: the null device's numbers).
+        if os.geteuid() == 0:
+            dev = os.path.join(d, "null.h5")
+            os.mknod(dev, 0o666 | 0o020000, os.makedev(1, 3))
+            expect_refusal("output is a character device", sim(dynshare, dev, *small, "--overwrite"),
+                           "regular file", problems)
+            if not stat_is(dev, "chr"):
+                problems.append("output is a character device: the device was replaced")
+        else:
+            skipped.append("output is a character device (needs root for mknod)")
+        # A link to a folder.
+        os.makedirs(os.path.join(d, "sub"))
+        os.symlink("sub", os.path.join(d, "tosub.h5"))
+        expect_refusal("output links to a folder", sim(dynshare, os.path.join(d, "tosub.h5"), *small, "--overwrite"),
+                       "directory", problems)
+        # A config that is a FIFO with no writer: refused at once, not a hang.
+        cfifo = os.path.join(d, "cfg.yaml")
+        os.mkfifo(cfifo)
+        expect_refusal("config is a FIFO", [dynshare, "simulate", cfifo, "-o", os.path.join(d, "n.h5")], "cfg.yaml",
+                       problems, timeout=20)
+        expect_refusal("sweep file is a FIFO", [dynshare, "sweep", cfifo, "-o", os.path.join(d, "n.h5")], "cfg.yaml",
+                       problems, timeout=20)
+        if trainer:
+            expect_refusal("train config is a FIFO", [dynshare, "train", cfifo, "-o", os.path.join(d, "r")],
+                           "cfg.yaml", problems, timeout=20)
+        # The output is the command's own config (through a link): refused, the YAML kept.
+        cfg = os.path.join(d, "own.yaml")
+        with open(cfg, "w") as f:
+            f.write("run: {presentations: 2}\nlayer: {neurons: 10}\n")
+        os.symlink("own.yaml", os.path.join(d, "own_link.h5"))
+        before = sha(cfg)
+        expect_refusal("output is the config", sim(dynshare, cfg, "--overwrite") + [cfg], "own.yaml", problems)
+        expect_refusal("output links to the config", sim(dynshare, os.path.join(d, "own_link.h5"), "--overwrite") + [cfg],
+                       "own", problems)
+        if sha(cfg) != before:
+            problems.append("output is the config: the config changed")
+        # A dangling link as a new output: the link's target is written, the link stays a link.
+        os.symlink("target.h5", os.path.join(d, "dangling.h5"))
+        code, _, err = run(sim(dynshare, os.path.join(d, "dangling.h5"), *small))
+        if code != 0 or not os.path.islink(os.path.join(d, "dangling.h5")) or \
+                not os.path.isfile(os.path.join(d, "target.h5")):
+            problems.append(f"dangling link as output: exit {code}, link kept {os.path.islink(os.path.join(d, 'dangling.h5'))}: {err.strip()[:200]}")
+        # --resume through a link updates the target, and the link stays.
+        link = os.path.join(d, "link.h5")
+        target = os.path.join(d, "real.h5")
+        env = dict(os.environ)
+        run(sim(dynshare, target, "--set", "run.presentations=400", "--set", "layer.neurons=50",
+                "--set", "run.checkpoint_every=10"), timeout=2)  # killed by the timeout: an incomplete file
+        code, _, err = run([dynshare, "simulate", "--set", "run.presentations=40", "--set", "layer.neurons=10",
+                            "--set", "run.checkpoint_every=10", "-o", target, "--quiet", "--overwrite"])
+        interrupted_copy(dynshare, target, problems)
+        os.symlink("real.h5", link)
+        code, _, err = run([dynshare, "simulate", "--resume", link, "--quiet"], env=env)
+        if not os.path.islink(link):
+            problems.append("--resume through a link: the link was replaced by a file")
+        else:
+            with h5py.File(target, "r") as f:
+                if int(f.attrs["complete"]) != 1:
+                    problems.append(f"--resume through a link: the target is not complete (exit {code}: {err.strip()[:200]})")
+        # A name whose hidden sibling would exceed NAME_MAX.
+        expect_refusal("output name too long", sim(dynshare, os.path.join(d, "x" * 250 + ".h5"), *small),
+                       "too long", problems)
+        left = [n for n in os.listdir(d) if ".partial-" in n or ".work-" in n]
+        if left:
+            problems.append("special files: left " + ", ".join(left))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def stat_is(path, kind):
+    import stat
+    mode = os.lstat(path).st_mode
+    return stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISCHR(mode)
+
+
+def interrupted_copy(dynshare, path, problems):
+    """Marks the complete simulate output `path` as interrupted at its last checkpoint (complete = 0)."""
+    with h5py.File(path, "r+") as f:
+        f.attrs["complete"] = 0
+        f.attrs["status"] = "interrupted"
+
+
+def case_refusals_in_time(dynshare, problems, skipped, trainer):
+    d = tempfile.mkdtemp(prefix="dynshare_fast_")
+    try:
+        expect_refusal("neurons 2e9 refused within 1 s",
+                       sim(dynshare, os.path.join(d, "n.h5"), "--set", "layer.neurons=2000000000"), "layer.neurons",
+                       problems, max_seconds=1.0)
+        with open(os.path.join(d, "sw.yaml"), "w") as f:
+            f.write("base: " + EXP + "/fig4b.yaml\ngrid: {layer.neurons: [10, 2000000000]}\n")
+        expect_refusal("sweep with a 2e9-neuron run refused within 1 s",
+                       [dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "n.h5")], "run 1",
+                       problems, max_seconds=1.0)
+        if os.listdir(d) != ["sw.yaml"]:
+            problems.append("refusals in time: created " + ", ".join(os.listdir(d)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_signals(dynshare, problems, skipped, trainer):
+    import signal
+    import time
+    d = tempfile.mkdtemp(prefix="dynshare_signals_")
+    try:
+        # SIGTERM in the first milliseconds: 130, like SIGINT, never 143.
+        for delay in (0.15, 0.3, 0.6):
+            p = subprocess.Popen(sim(dynshare, os.path.join(d, f"t{delay}.h5"), "--set", "run.presentations=20000"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            p.send_signal(signal.SIGTERM)
+            code = p.wait(timeout=120)
+            if code != 130:
+                problems.append(f"SIGTERM after {delay} s: exit {code}, not 130")
+        # SIGINT during a merge: exit 130, no .OUT.partial-PID left, OUT absent.
+        with open(os.path.join(d, "sw.yaml"), "w") as f:
+            f.write("base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 20, layer.neurons: 10, layer.kernel: 3}\n"
+                    "grid: {dynamics.alpha: [3, 4, 5, 6, 7, 8, 9, 10]}\ntrials: 60\n")
+        run([dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "s.h5"), "--quiet",
+             "--backend", "cpu"], timeout=300)
+        t0 = time.time()
+        run([dynshare, "merge", os.path.join(d, "full.h5"), os.path.join(d, "s.h5"), "--quiet"])
+        full = time.time() - t0
+        os.remove(os.path.join(d, "full.h5"))
+        for frac in (0.3, 0.6):
+            p = subprocess.Popen([dynshare, "merge", os.path.join(d, "m.h5"), os.path.join(d, "s.h5"), "--quiet"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(full * frac)
+            p.send_signal(signal.SIGINT)
+            code = p.wait(timeout=120)
+            left = [n for n in os.listdir(d) if ".partial-" in n]
+            if left:
+                problems.append(f"SIGINT during merge: left {', '.join(left)}")
+            if code not in (0, 130):
+                problems.append(f"SIGINT during merge: exit {code}")
+            if code == 130 and os.path.exists(os.path.join(d, "m.h5")):
+                problems.append("SIGINT during merge: exit 130 but m.h5 exists")
+            if os.path.exists(os.path.join(d, "m.h5")):
+                os.remove(os.path.join(d, "m.h5"))
+        # A stale .OUT.partial-PID of a dead process is removed by the next merge.
+        stale = os.path.join(d, ".m.h5.partial-999999999")
+        with open(stale, "wb") as f:
+            f.write(b"left by a killed merge")
+        run([dynshare, "merge", os.path.join(d, "m.h5"), os.path.join(d, "s.h5"), "--quiet"])
+        if os.path.exists(stale):
+            problems.append("a stale .m.h5.partial-PID was not removed by the next merge")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_run_folders(dynshare, problems, skipped, trainer):
+    import time
+    if not trainer:
+        skipped.append("run folders (no trainer)")
+        return
+    d = tempfile.mkdtemp(prefix="dynshare_runfolder_")
+    try:
+        cfg = os.path.join(d, "tiny.yaml")
+        with open(cfg, "w") as f:
+            f.write(TINY)
+        rundir = os.path.join(d, "run")
+        code, _, err = run([dynshare, "train", cfg, "-o", rundir], timeout=300)
+        if code != 0:
+            problems.append(f"train tiny: exit {code}: {err.strip()[:300]}")
+            return
+        metrics = sha(os.path.join(rundir, "metrics.h5"))
+        # Finished (max_iterations): --resume has nothing to do, adds no epoch.
+        code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--resume"], timeout=300)
+        if code != 0 or "nothing to do" not in err or sha(os.path.join(rundir, "metrics.h5")) != metrics:
+            problems.append(f"resume of a finished run: exit {code}, metrics changed "
+                            f"{sha(os.path.join(rundir, 'metrics.h5')) != metrics}: {err.strip()[:200]}")
+        # Another config: refused, naming the key; a changeable key is accepted.
+        for key, value in (("train.lr", "0.5"), ("train.seed", "9"), ("sharing.mode", "hebbian"),
+                           ("data.limit_train", "96")):
+            expect_refusal(f"resume with another {key}",
+                           [dynshare, "train", cfg, "-o", rundir, "--resume", "--set", f"{key}={value}"], key, problems,
+                           timeout=300)
+        code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--resume", "--set", "train.threads=2"], timeout=300)
+        if code != 0:
+            problems.append(f"resume with another train.threads (changeable): exit {code}: {err.strip()[:200]}")
+        # Two trainers on one new folder: the second is refused in one line.
+        long_cfg = os.path.join(d, "long.yaml")
+        with open(long_cfg, "w") as f:
+            f.write(TINY.replace("max_iterations: 1", "max_iterations: 0").replace("epochs: 1", "epochs: 200"))
+        two = os.path.join(d, "two")
+        first = subprocess.Popen([dynshare, "train", long_cfg, "-o", two], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            if os.path.exists(os.path.join(two, ".lock")):
+                break
+            time.sleep(0.05)
+        expect_refusal("second trainer on one run folder", [dynshare, "train", long_cfg, "-o", two], "in use", problems,
+                       timeout=300)
+        first.terminate()
+        first.wait(timeout=120)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+CASES = [("full disk", case_full_disk), ("special files", case_special_files),
+         ("refusals in time", case_refusals_in_time), ("signals", case_signals), ("run folders", case_run_folders)]
 
 
 def main():

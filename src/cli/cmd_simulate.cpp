@@ -12,6 +12,7 @@
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/memory_first.hpp"
 #include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -161,6 +162,7 @@ int cmd_simulate(int argc, char** argv) {
     const bool quiet = args.has("--quiet");
     // Everything is validated before the output file is created or touched:
     // the plan (geometry, periods), the backend and what it can run, the weights.
+    check_memory_before_plan(cfg, memory_key(cfg));  // before the plan sizes anything by layer.neurons
     const RunPlan plan = make_plan(cfg);
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
     std::vector<std::vector<double>> initial;

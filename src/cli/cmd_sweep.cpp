@@ -28,6 +28,7 @@
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/memory_first.hpp"
 #include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -263,6 +264,15 @@ int cmd_sweep(int argc, char** argv) {
     // Plans are made run by run and not kept (a sweep may have 10^6 runs); the
     // scheduler keeps one number per run, its weight count.
     std::vector<double> weights(spec.runs.size(), 0.0);
+    {  // before any plan is made (plans size tables by layer.neurons)
+        long long largest = 0;
+        int64_t largest_run = 0;
+        for (const SweepRun& run : spec.runs) {
+            const long long bytes = memory_before_plan(run.config);
+            if (bytes > largest) largest = bytes, largest_run = run.index;
+        }
+        check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
+    }
     const auto backend = choose_backend(
         args.get("--backend", "auto"),
         [&](const Backend& b) {

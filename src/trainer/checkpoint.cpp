@@ -56,6 +56,7 @@ void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer&
     archive.write("epoch_sums", torch::tensor({state.epoch_loss, state.epoch_correct, state.epoch_seen,
                                               state.epoch_seconds}, torch::kDouble));
     archive.write("epoch_rng", c10::IValue(state.epoch_rng));
+    archive.write("config", c10::IValue(state.config_yaml));
     // Serialised in memory first: LibTorch's file writer finishes the file in
     // its destructor and a failed write there (a full disk) aborts the process.
     std::ostringstream bytes;
@@ -88,12 +89,19 @@ TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Opti
         if (metrics.try_read(name, value)) named.emplace_back(name, value.cpu());
     }
     s.metrics.from_tensors(named);
-    archive.read("epochs_done", v);
-    s.epochs_done = int(v.toInt());
-    archive.read("iteration", v);
-    s.iteration = v.toInt();
-    archive.read("sharing_phases", v);
-    s.sharing_phases = v.toInt();
+    // Counters: ints within the run's bounds, or the file is not a checkpoint
+    // this trainer wrote (an edited or damaged one): a UserError, not a crash.
+    const auto counter = [&](const char* name) -> int64_t {
+        c10::IValue c;
+        if (!archive.try_read(name, c) || !c.isInt())
+            throw UserError("checkpoint " + path + ": '" + name + "' is missing or not an integer");
+        if (c.toInt() < 0) throw UserError("checkpoint " + path + ": '" + name + "' is negative");
+        return c.toInt();
+    };
+    s.epochs_done = int(counter("epochs_done"));
+    s.iteration = counter("iteration");
+    s.sharing_phases = counter("sharing_phases");
+    if (archive.try_read("config", v) && v.isString()) s.config_yaml = v.toStringRef();
     // Checkpoints of epoch boundaries written before mid-epoch stops existed lack these.
     if (archive.try_read("epoch_batches", v)) {
         s.epoch_batches = v.toInt();
