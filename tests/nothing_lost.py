@@ -421,6 +421,37 @@ def case_run_folders(dynshare, problems, skipped, trainer):
         code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--resume", "--set", "train.threads=2"], timeout=300)
         if code != 0:
             problems.append(f"resume with another train.threads (changeable): exit {code}: {err.strip()[:200]}")
+        # --overwrite killed before the new run's first checkpoint: the old run whole, nothing mixed.
+        import signal
+        ck = sha(os.path.join(rundir, "checkpoint.pt"))
+        metrics = sha(os.path.join(rundir, "metrics.h5"))
+        slow = os.path.join(d, "slow.yaml")
+        with open(slow, "w") as f:
+            f.write(TINY.replace("max_iterations: 1", "max_iterations: 0").replace("limit_train: 64",
+                                                                                 "limit_train: 60000"))
+        p = subprocess.Popen([dynshare, "train", slow, "-o", rundir, "--overwrite"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(6)
+        p.send_signal(signal.SIGINT)  # stops in the first epoch: a checkpoint, no metrics yet
+        p.wait()
+        new_ck = sha(os.path.join(rundir, "checkpoint.pt")) != ck
+        old_metrics = os.path.exists(os.path.join(rundir, "metrics.h5")) and \
+            sha(os.path.join(rundir, "metrics.h5")) == metrics
+        if new_ck and old_metrics:
+            problems.append("--overwrite stopped in its first epoch: a new checkpoint.pt beside the old metrics.h5")
+        if not new_ck and not old_metrics:
+            problems.append("--overwrite stopped in its first epoch: the old run lost its metrics.h5")
+        if [n for n in os.listdir(d) if n.startswith(".run.")]:
+            problems.append("--overwrite stopped in its first epoch: a hidden folder left")
+        # A finished --overwrite replaces the folder whole and leaves no hidden folder.
+        code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--overwrite", "--set", "train.seed=3"], timeout=300)
+        left = [n for n in os.listdir(d) if n.startswith(".run.")]
+        if code != 0 or left:
+            problems.append(f"--overwrite: exit {code}, left {left}: {err.strip()[:200]}")
+        else:
+            with h5py.File(os.path.join(rundir, "metrics.h5"), "r") as f:
+                if "seed: 3" not in f.attrs["config"]:
+                    problems.append("--overwrite: metrics.h5 is not the new run's")
         # Two trainers on one new folder: the second is refused in one line.
         long_cfg = os.path.join(d, "long.yaml")
         with open(long_cfg, "w") as f:

@@ -149,6 +149,34 @@ bool progress_enabled(const std::string& mode) {
 // A run folder belongs to one trainer at a time: RUN_DIR/.lock, held with
 // flock while this process runs (the descriptor stays open until it ends,
 // so the kernel releases the lock however it ends, kill -9 included).
+// `.NAME.TAG-PID` beside the folder NAME.
+std::string hidden_dir(const std::string& dir, const std::string& tag) {
+    fs::path p = fs::path(dir);
+    if (!p.has_filename()) p = p.parent_path();  // "run/" -> "run"
+    return (p.parent_path() / ("." + p.filename().string() + "." + tag + "-" + std::to_string(::getpid()))).string();
+}
+
+// Removes `.NAME.new-PID` / `.NAME.old-PID` folders of processes that are
+// gone (an --overwrite killed before its swap).
+void remove_stale_staging(const std::string& dir) {
+    fs::path p = fs::path(dir);
+    if (!p.has_filename()) p = p.parent_path();
+    const std::string stem = "." + p.filename().string() + ".";
+    std::error_code ec;
+    const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(stem, 0) != 0) continue;
+        const std::string rest = name.substr(stem.size());
+        if (rest.rfind("new-", 0) != 0 && rest.rfind("old-", 0) != 0) continue;
+        const std::string digits = rest.substr(4);
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        fs::remove_all(e.path(), ec);
+    }
+}
+
 int g_lock_fd = -1;
 void lock_run_dir(const std::string& dir) {
     if (g_lock_fd >= 0) ::close(g_lock_fd);  // an earlier run of this process (tests run several)
@@ -220,6 +248,10 @@ struct Session {
 
     const RunConfig& cfg;
     RunOptions opt;
+    // --overwrite of an existing run: the new run is built in a hidden
+    // sibling (opt.run_dir) and swapped in for `replace_dir` once its first
+    // checkpoint is written (empty: no swap pending).
+    std::string replace_dir;
     torch::Device device;
     DataSplits data;
     Net net{nullptr};
@@ -381,6 +413,28 @@ struct Session {
         write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names, world());
     }
 
+    // Writes checkpoint.pt; the first one of an --overwrite makes the new run
+    // folder valid, so only then does it replace the old one, as a whole.
+    void checkpoint() {
+        save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+        if (replace_dir.empty()) return;
+        const std::string old = hidden_dir(replace_dir, "old");
+        std::error_code ec;
+        fs::remove_all(old, ec);
+        fs::rename(replace_dir, old, ec);
+        if (ec) throw UserError("--overwrite: cannot move " + replace_dir + " aside: " + ec.message());
+        fs::rename(opt.run_dir, replace_dir, ec);
+        if (ec) {
+            std::error_code back;
+            fs::rename(old, replace_dir, back);
+            throw UserError("--overwrite: cannot put the new run in " + replace_dir + ": " + ec.message());
+        }
+        opt.run_dir = replace_dir;
+        replace_dir.clear();
+        lock_run_dir(opt.run_dir);  // the folder's own lock now (the old one went with the old folder)
+        fs::remove_all(old, ec);
+    }
+
     void run() {
         const auto& t = cfg.train;
         for (int epoch = state.epochs_done; epoch < t.epochs; ++epoch) {
@@ -394,7 +448,7 @@ struct Session {
             if (state.interrupted) {
                 state.epoch_seconds = secs;
                 if (!writer()) return;
-                save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+                checkpoint();
                 std::fprintf(stderr,
                              "dynshare train: interrupted at iteration %lld (epoch %d, batch %lld); checkpoint "
                              "written; continue with: dynshare train CONFIG -o %s --resume\n",
@@ -405,7 +459,7 @@ struct Session {
             end_epoch(epoch, complete, loss, top1, secs);
             const bool last = !complete || epoch + 1 == t.epochs;
             if (writer() && (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0)))
-                save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+                checkpoint();
             if (!complete) break;
         }
     }
@@ -456,6 +510,26 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
         }
     } unlock;
     Session s(cfg, options);
+    const bool writer = !options.comm || options.comm->world().rank == 0;
+    std::error_code ec;
+    const fs::path dir(options.run_dir);
+    if (writer && options.overwrite &&
+        (fs::exists(dir / "metrics.h5", ec) || fs::exists(dir / "checkpoint.pt", ec))) {
+        // The old run stays whole until the new one has a valid checkpoint.
+        remove_stale_staging(options.run_dir);
+        s.replace_dir = options.run_dir;
+        s.opt.run_dir = hidden_dir(options.run_dir, "new");
+        fs::remove_all(s.opt.run_dir, ec);
+        fs::create_directories(s.opt.run_dir, ec);
+        if (ec) throw UserError("--overwrite: cannot create " + s.opt.run_dir + ": " + ec.message());
+    }
+    struct DropStaging {
+        Session& s;
+        ~DropStaging() {
+            std::error_code e;
+            if (!s.replace_dir.empty()) fs::remove_all(s.opt.run_dir, e);  // never swapped in: the old run stays
+        }
+    } drop_staging{s};
     // threads 0 = every CPU this process may run on (LibTorch's own default
     // can be fewer: one thread on a 2-core virtual machine).
     torch::set_num_threads(cfg.train.threads > 0 ? cfg.train.threads : std::max(1, omp_get_num_procs()));
