@@ -471,8 +471,40 @@ def case_run_folders(dynshare, problems, skipped, trainer):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def write_idx(folder, split, n, size, labels):
+    import struct
+    with open(os.path.join(folder, f"{split}-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, size, size) + bytes(n * size * size))
+    with open(os.path.join(folder, f"{split}-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(labels))
+
+
+def case_data(dynshare, problems, skipped, trainer):
+    if not trainer:
+        skipped.append("data (no trainer)")
+        return
+    d = tempfile.mkdtemp(prefix="dynshare_data_")
+    try:
+        for name, train_labels, test_size in (("labels outside the classes", [3, 12] * 32, 28),
+                                              ("test images of another size", [1, 2] * 32, 20)):
+            data = os.path.join(d, name.replace(" ", "_"))
+            os.makedirs(data)
+            write_idx(data, "train", 64, 28, train_labels)
+            write_idx(data, "t10k", 32, test_size, [0, 1] * 16)
+            cfg = os.path.join(d, "tiny.yaml")
+            with open(cfg, "w") as f:
+                f.write(TINY.replace("/usr/share/datasets/fashion-mnist", data))
+            rundir = os.path.join(d, "run_" + name.replace(" ", "_"))
+            expect_refusal(f"data: {name}", [dynshare, "train", cfg, "-o", rundir], data, problems, timeout=300)
+            if os.path.exists(rundir):
+                problems.append(f"data: {name}: left the run folder {os.listdir(rundir)}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 CASES = [("full disk", case_full_disk), ("special files", case_special_files),
-         ("refusals in time", case_refusals_in_time), ("signals", case_signals), ("run folders", case_run_folders)]
+         ("refusals in time", case_refusals_in_time), ("signals", case_signals), ("run folders", case_run_folders),
+         ("data", case_data)]
 
 
 def main():
