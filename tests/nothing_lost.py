@@ -380,6 +380,18 @@ def case_signals(dynshare, problems, skipped, trainer):
                 problems.append("SIGINT during merge: exit 130 but m.h5 exists")
             if os.path.exists(os.path.join(d, "m.h5")):
                 os.remove(os.path.join(d, "m.h5"))
+        # bench --python with a program that never exits: stopped after --numpy-timeout, the report written.
+        sleeper = os.path.join(d, "sleeper")
+        with open(sleeper, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 1000\n")
+        os.chmod(sleeper, 0o755)
+        t0 = time.time()
+        code, _, err = run([dynshare, "bench", "-o", os.path.join(d, "r.md"), "--kernels", "3", "--presentations", "20",
+                            "--numpy-presentations", "2", "--repeats", "1", "--python", sleeper, "--numpy-timeout", "2"],
+                           timeout=120)
+        if code != 0 or time.time() - t0 > 60 or "numpy-timeout" not in open(os.path.join(d, "r.md")).read():
+            problems.append(f"bench --python that never exits: exit {code} after {time.time() - t0:.0f} s: "
+                            f"{str(err).strip()[:200]}")
         # A stale .OUT.partial-PID of a dead process is removed by the next merge.
         stale = os.path.join(d, ".m.h5.partial-999999999")
         with open(stale, "wb") as f:
