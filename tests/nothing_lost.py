@@ -514,9 +514,32 @@ def case_data(dynshare, problems, skipped, trainer):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_lone_rank(dynshare, problems, skipped, trainer):
+    """Rank 0 of a 2-rank job started alone: one line, exit 2, after about one timeout."""
+    import time
+    if not trainer:
+        skipped.append("lone rank (no trainer)")
+        return
+    d = tempfile.mkdtemp(prefix="dynshare_rank_")
+    try:
+        cfg = os.path.join(d, "tiny.yaml")
+        with open(cfg, "w") as f:
+            f.write(TINY)
+        env = dict(os.environ, WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + os.getpid() % 400), DYNSHARE_DIST_TIMEOUT="4")
+        t0 = time.time()
+        expect_refusal("lone rank 0 of a 2-rank job", [dynshare, "train", cfg, "-o", os.path.join(d, "run")], "joined",
+                       problems, timeout=120, env=env)
+        # Alone it took (startup + one 4 s timeout); the process group's own
+        # second wait would add another 4 s.
+        print(f"lone rank 0: refused after {time.time() - t0:.1f} s (DYNSHARE_DIST_TIMEOUT=4)")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 CASES = [("full disk", case_full_disk), ("special files", case_special_files),
          ("refusals in time", case_refusals_in_time), ("signals", case_signals), ("run folders", case_run_folders),
-         ("data", case_data)]
+         ("data", case_data), ("lone rank", case_lone_rank)]
 
 
 def main():
