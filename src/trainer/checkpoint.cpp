@@ -5,7 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <sstream>
+#include <functional>
 
 #include "dynshare/errors.hpp"
 #include "io/io_error.hpp"
@@ -13,10 +13,14 @@
 namespace dynshare::trainer {
 
 namespace {
-// Writes `data` to PATH.tmp and renames it over PATH. Any failure (ENOSPC,
-// EIO) removes PATH.tmp and throws an IoError naming PATH, which is then as
-// it was: a run folder never holds only checkpoint.pt.tmp.
-void write_file_replacing(const std::string& path, const std::string& data) {
+// Writes the archive to PATH.tmp and renames it over PATH. Any failure
+// (ENOSPC, EIO) removes PATH.tmp and throws an IoError naming PATH, which is
+// then as it was: a run folder never holds only checkpoint.pt.tmp. The bytes
+// go straight to the file (no copy in memory: a checkpoint can be as large
+// as the model); a failed write is remembered and reported after save_to
+// returns, since LibTorch's writer cannot fail cleanly (it finishes the file
+// in a destructor, where a throw aborts the process).
+void save_replacing(torch::serialize::OutputArchive& archive, const std::string& path) {
     const std::string tmp = path + ".tmp";
     const auto fail = [&](int err) {
         ::unlink(tmp.c_str());
@@ -24,18 +28,19 @@ void write_file_replacing(const std::string& path, const std::string& data) {
     };
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail(errno);
-    size_t done = 0;
-    while (done < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = n < 0 ? errno : EIO;
-            ::close(fd);
-            fail(err);
+    int err = 0;
+    archive.save_to([&](const void* data, size_t n) -> size_t {
+        size_t done = 0;
+        while (err == 0 && done < n) {
+            const ssize_t w = ::write(fd, static_cast<const char*>(data) + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) err = w < 0 ? errno : EIO;
+            else done += size_t(w);
         }
-        done += size_t(n);
-    }
-    if (::close(fd) != 0) fail(errno);
+        return n;  // the error is reported below
+    });
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) fail(err);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
 }
 }  // namespace
@@ -57,11 +62,7 @@ void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer&
                                               state.epoch_seconds}, torch::kDouble));
     archive.write("epoch_rng", c10::IValue(state.epoch_rng));
     archive.write("config", c10::IValue(state.config_yaml));
-    // Serialised in memory first: LibTorch's file writer finishes the file in
-    // its destructor and a failed write there (a full disk) aborts the process.
-    std::ostringstream bytes;
-    archive.save_to(bytes);
-    write_file_replacing(path, bytes.str());
+    save_replacing(archive, path);
 }
 
 TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer& opt,
