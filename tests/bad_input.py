@@ -120,6 +120,31 @@ CASES = [
     ("train needs more memory than the machine has",
      "train {d}/tiny.yaml -o {d}/newrun --set network.width=4096 --set network.depth=3", "network.width = 4096"),
     ("train sleep precision", "train {d}/tiny.yaml -o {d}/newrun --set sleep.precision=fp16", "sleep.precision"),
+    # --- issue 28: outputs, inputs, identity, silent surprises ---------------------
+    ("sim output is its own config", "simulate {d}/cfg.yaml -o {d}/cfg.yaml --overwrite", "cfg.yaml"),
+    ("sim output is the weights file", "simulate " + STACK + " --weights {d}/run.h5 -o {d}/run.h5 --overwrite", "run.h5"),
+    ("sweep output is its sweep file", "sweep {d}/sweep.yaml -o {d}/sweep.yaml --overwrite", "sweep.yaml"),
+    ("sweep output is its base config", "sweep {d}/cfgsweep.yaml -o {d}/cfg.yaml --overwrite", "cfg.yaml"),
+    ("sim output name too long (hidden sibling over NAME_MAX)", "simulate -o {d}/" + "y" * 240 + ".h5", "too long"),
+    ("sim empty config", "simulate {d}/empty.yaml -o {d}/n.h5", "empty.yaml"),
+    ("sim comment-only config", "simulate {d}/comment.yaml -o {d}/n.h5", "comment.yaml"),
+    ("sim two YAML documents", "simulate {d}/twodocs.yaml -o {d}/n.h5", "twodocs.yaml"),
+    ("sim list-shaped config", "simulate {d}/list.yaml -o {d}/n.h5", "list.yaml"),
+    ("sweep empty base config", "sweep {d}/emptybase.yaml -o {d}/n.h5", "empty.yaml"),
+    ("sweep list-shaped sweep file", "sweep {d}/list.yaml -o {d}/n.h5", "list.yaml"),
+    ("sweep SLURM task id without count", "SLURM_ARRAY_TASK_ID=1 sweep {d}/sweep.yaml -o {d}/n.h5",
+     "SLURM_ARRAY_TASK_COUNT"),
+    ("sweep resume with another shard", "sweep {d}/sweep.yaml -o {d}/sweep.h5 --resume --shard 1/2", "shard 0/1"),
+    ("sim resume, complete of the wrong type", "simulate --resume {d}/badcomplete.h5", "complete"),
+    ("sim resume, presentation past the run", "simulate --resume {d}/farck.h5", "presentation"),
+    ("sim resume, negative presentation", "simulate --resume {d}/negck.h5", "presentation"),
+    ("merge input is a folder", "merge {d}/n.h5 {d}/sub", "sub"),
+    ("merge run without /snr", "merge {d}/n.h5 {d}/nosnr.h5", "snr"),
+    ("sim 2e9 neurons (refused before anything is sized)", "simulate --set layer.neurons=2000000000 -o {d}/n.h5",
+     "layer.neurons"),
+    ("train two YAML documents", "train {d}/twodocs.yaml -o {d}/newrun", "twodocs.yaml"),
+    ("train resume with another lr", "train {d}/tiny.yaml -o {d}/done --resume --set train.lr=0.5", "train.lr"),
+    ("train resume with another seed", "train {d}/tiny.yaml -o {d}/done --resume --set train.seed=5", "train.seed"),
     ("train LC kernel form unknown (environment)", "DYNSHARE_LC_KERNEL=sse9 train {d}/tiny.yaml -o {d}/newrun",
      "DYNSHARE_LC_KERNEL=sse9"),
 ]
@@ -192,6 +217,29 @@ def make_fixture(dynshare, folder):
                         "--quiet", "--backend", "cpu"])
     if code != 0:
         sys.exit("bad_input: fixture sweep.h5 failed: " + err)
+    import h5py
+    texts = {"cfg.yaml": "run: {presentations: 2}\nlayer: {neurons: 10}\n", "comment.yaml": "# only a comment\n",
+             "twodocs.yaml": "run: {presentations: 2}\n---\nrun: {presentations: 3}\n", "list.yaml": "- 1\n- 2\n",
+             "emptybase.yaml": "base: empty.yaml\ngrid: {dynamics.alpha: [3, 10]}\n",
+             "cfgsweep.yaml": "base: cfg.yaml\ngrid: {dynamics.alpha: [3, 10]}\n"}
+    for name, text in texts.items():
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(text)
+    for name, edit in (("badcomplete.h5", lambda f: f.attrs.__setitem__("complete", "no")),
+                       ("farck.h5", lambda f: f["checkpoint"].attrs.__setitem__("presentation", 10 ** 6)),
+                       ("negck.h5", lambda f: f["checkpoint"].attrs.__setitem__("presentation", -3))):
+        shutil.copy(os.path.join(folder, "run.h5"), os.path.join(folder, name))
+        with h5py.File(os.path.join(folder, name), "r+") as f:
+            f.attrs["complete"] = 0
+            edit(f)
+    shutil.copy(os.path.join(folder, "sweep.h5"), os.path.join(folder, "nosnr.h5"))
+    with h5py.File(os.path.join(folder, "nosnr.h5"), "r+") as f:
+        del f["runs/0/snr"]
+    if has_trainer(dynshare):
+        code, _, err = run([dynshare, "train", os.path.join(folder, "tiny.yaml"), "-o", os.path.join(folder, "done")],
+                           timeout=300)
+        if code != 0:
+            sys.exit("bad_input: fixture run folder done/ failed: " + err)
     os.makedirs(os.path.join(folder, "run"))
     with open(os.path.join(folder, "run", "metrics.h5"), "wb") as f:
         f.write(b"stands for an earlier training run\n")

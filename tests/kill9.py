@@ -137,6 +137,13 @@ def main():
                         assert "runs" in f and int(f.attrs["runs_done"]) > 0
                 except Exception as e:  # noqa: BLE001
                     problems.append(f"merge trial {t}: replaced by an invalid file: {e}")
+            # The killed merge's .OUT.partial-PID (its pid is dead now) is
+            # removed by the next merge into the same output (issue 28).
+            subprocess.run([dynshare, "merge", out, whole, "--overwrite", "--quiet"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            stale = [n for n in os.listdir(tmp) if n.startswith(f".merged_{t}.h5.partial-")]
+            if stale:
+                problems.append(f"merge trial {t}: a killed merge's partial file survived the next merge: {stale}")
             report = os.path.join(tmp, f"report_{t}.md")
             with open(report, "w") as f:
                 f.write("# an earlier report\n")

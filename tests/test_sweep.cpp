@@ -35,7 +35,7 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 std::string read_text(const std::string& path) {
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -282,10 +282,19 @@ TEST(SweepCli, ResumeAfterSomeRunsEqualsAStraightRun) {
     TempDir dir;
     make_sweep(dir);
     ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o straight.h5 --quiet").status, 0);
-    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o part.h5 --shard 1/3 --quiet").status, 0);
-    const FileData part = read_file(dir.file("part.h5"));
-    EXPECT_EQ(part.runs.size(), 5u);  // 1, 4, 7, 10, 13
-    EXPECT_EQ(part.complete, 1);      // complete for its shard
+    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o shard.h5 --shard 1/3 --quiet").status, 0);
+    const FileData shard = read_file(dir.file("shard.h5"));
+    EXPECT_EQ(shard.runs.size(), 5u);  // 1, 4, 7, 10, 13
+    EXPECT_EQ(shard.complete, 1);      // complete for its shard
+    // A shard resumes as itself only (issue 28): without --shard it would be
+    // relabelled and filled with the other shards' runs.
+    const Cli other = dynshare(dir, "sweep sweep.yaml -o shard.h5 --resume");
+    EXPECT_EQ(other.status, 2);
+    EXPECT_NE(other.err.find("--shard 1/3"), std::string::npos) << other.err;
+    EXPECT_EQ(dynshare(dir, "sweep sweep.yaml -o shard.h5 --resume --shard 0/3").status, 2);
+    EXPECT_EQ(dynshare(dir, "sweep sweep.yaml -o shard.h5 --resume --shard 1/3").status, 0);
+    // Merged, the shard is an incomplete whole sweep, which --resume finishes.
+    ASSERT_EQ(dynshare(dir, "merge part.h5 shard.h5 --quiet").status, 0);
     const Cli resumed = dynshare(dir, "sweep sweep.yaml -o part.h5 --resume");
     ASSERT_EQ(resumed.status, 0) << resumed.err;
     EXPECT_NE(resumed.err.find("11 now, 5 kept"), std::string::npos) << resumed.err;
@@ -295,10 +304,14 @@ TEST(SweepCli, ResumeAfterSomeRunsEqualsAStraightRun) {
     EXPECT_EQ(again.status, 0);
     EXPECT_NE(again.err.find("0 now, 16 kept"), std::string::npos) << again.err;
 
-    // One shard, then the other shard resumed into the same file.
+    // One shard, then the other shard resumed into the same file: refused
+    // (issue 28), the file as it was; shards are joined by merge.
     ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o halves.h5 --shard 0/2 --quiet").status, 0);
-    ASSERT_EQ(dynshare(dir, "sweep sweep.yaml -o halves.h5 --shard 1/2 --resume --quiet").status, 0);
-    EXPECT_TRUE(read_file(dir.file("halves.h5")).same_results(read_file(dir.file("straight.h5"))));
+    const std::string half = read_text(dir.file("halves.h5"));
+    const Cli second = dynshare(dir, "sweep sweep.yaml -o halves.h5 --shard 1/2 --resume --quiet");
+    EXPECT_EQ(second.status, 2);
+    EXPECT_NE(second.err.find("shard 0/2"), std::string::npos) << second.err;
+    EXPECT_EQ(read_text(dir.file("halves.h5")), half);
 }
 
 TEST(SweepCli, ShardsMergedEqualTheFullSweep) {

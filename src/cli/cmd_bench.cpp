@@ -5,6 +5,8 @@
 #include <omp.h>
 #include <sched.h>
 
+#include <sys/wait.h>
+
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -32,6 +34,7 @@ namespace {
 const char* kHelp =
     "usage: dynshare bench [-o REPORT.md] [--overwrite] [--kernels 3,6,9] [--presentations P]\n"
     "                      [--numpy-presentations Q] [--numpy SCRIPT] [--python EXE] [--repeats R]\n"
+    "                      [--numpy-timeout S]\n"
     "\n"
     "Times one Fig. 4B curve (N = 100, alpha = 10, gamma = 0.1, 150 ms presentations,\n"
     "1 ms steps, SNR recorded every 150 steps) for each kernel size:\n"
@@ -40,6 +43,8 @@ const char* kHelp =
     "  - the numpy baseline bench/numpy_fig4b.py (first Q presentations, scaled; default 300);\n"
     "all pinned to one core in this invocation. Also reports how far the exponential\n"
     "integrator's -log SNR_w curve is from Euler's. Defaults: P = 10000, R = 3 (best of R).\n"
+    "The numpy baseline is stopped after S seconds (default 600): a --python that never\n"
+    "exits gives n/a in the report, not a hang.\n"
     "dynshare bench --sleep [...]: blocked presentations against block 1 (see dynshare bench --sleep --help).\n";
 
 struct Curve {
@@ -85,8 +90,10 @@ double plain_seconds_per_step(SimConfig cfg, int64_t presentations) {
 
 // Runs the numpy baseline and returns its seconds per step (or -1 with why).
 double numpy_seconds_per_step(const std::string& python, const std::string& script, int k, int64_t presentations,
-                              std::string* why) {
-    const std::string cmd = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 " + python + " " + script + " --kernel " +
+                              int64_t timeout_s, std::string* why) {
+    // coreutils timeout: TERM after the limit, KILL 10 s later (exit 124 / 137).
+    const std::string cmd = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 timeout -k 10 " + std::to_string(timeout_s) +
+                            " " + python + " " + script + " --kernel " +
                             std::to_string(k) + " --presentations " + std::to_string(presentations) +
                             " --json 2>&1";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
@@ -97,6 +104,11 @@ double numpy_seconds_per_step(const std::string& python, const std::string& scri
     std::string out;
     std::array<char, 4096> buf{};
     while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+    const int status = pclose(pipe.release());
+    if (WIFEXITED(status) && (WEXITSTATUS(status) == 124 || WEXITSTATUS(status) == 137)) {
+        *why = "numpy baseline did not finish within --numpy-timeout " + std::to_string(timeout_s) + " s";
+        return -1;
+    }
     const auto pos = out.find("\"us_per_step\":");
     if (pos == std::string::npos) {
         *why = "numpy baseline failed: " + out.substr(0, 200);
@@ -133,6 +145,7 @@ int cmd_bench(int argc, char** argv) {
                                   {"--numpy-presentations", true, false},
                                   {"--numpy", true, false},
                                   {"--python", true, false},
+                                  {"--numpy-timeout", true, false},
                                   {"--repeats", true, false},
                                   {"--overwrite", false, false},
                                   {"--help", false, false},
@@ -150,6 +163,8 @@ int cmd_bench(int argc, char** argv) {
         if (k < 1 || k > 64) throw UserError("--kernels: " + std::to_string(k) + " is not a kernel size from 1 to 64");
     const int64_t P = parse_int(args.get("--presentations", "10000"), "--presentations");
     const int64_t Q = parse_int(args.get("--numpy-presentations", "300"), "--numpy-presentations");
+    const int64_t numpy_timeout = parse_int(args.get("--numpy-timeout", "600"), "--numpy-timeout");
+    if (numpy_timeout < 1) throw UserError("--numpy-timeout = " + std::to_string(numpy_timeout) + ": must be >= 1");
     const int repeats = parse_int(args.get("--repeats", "3"), "--repeats");
     if (P < 1) throw UserError("--presentations = " + std::to_string(P) + ": must be >= 1");
     if (Q < 1) throw UserError("--numpy-presentations = " + std::to_string(Q) + ": must be >= 1");
@@ -192,7 +207,7 @@ int cmd_bench(int argc, char** argv) {
         const Curve expo = time_engine(c, repeats);
         const double plain = plain_seconds_per_step(cfg, plain_p) * cfg.total_steps();
         std::string why;
-        const double np_step = numpy_seconds_per_step(python, script, k, numpy_p, &why);
+        const double np_step = numpy_seconds_per_step(python, script, k, numpy_p, numpy_timeout, &why);
         const double numpy = np_step > 0 ? np_step * cfg.total_steps() : -1;
         // Records are one per presentation (plus step 0): index 1000 is presentation 1000.
         char late[32] = "n/a";

@@ -2,6 +2,9 @@
 // --shard i/n`) into one file with the same layout as a whole sweep.
 #include <yaml-cpp/yaml.h>
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -9,8 +12,11 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/interrupt.hpp"
 #include "dynshare/errors.hpp"
+#include "io/durable_output.hpp"
 #include "io/h5.hpp"
+#include "io/io_error.hpp"
 #include "io/output_file.hpp"
 #include "io/sweep_file.hpp"
 
@@ -42,6 +48,22 @@ std::vector<std::string> sweep_keys(const std::string& text) {
     return keys;
 }
 
+// Bytes of the input files (an upper bound of what the merge writes).
+uint64_t input_bytes(const std::vector<std::string>& inputs) {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const std::string& in : inputs) total += std::filesystem::file_size(in, ec) * (ec ? 0 : 1);
+    return total;
+}
+
+// An IoError (ENOSPC) naming OUT when its folder has less than `bytes` free.
+void check_free_space(const std::string& out, uint64_t bytes) {
+    struct statvfs st {};
+    if (::statvfs(output_folder(resolve_output(out)).c_str(), &st) != 0) return;
+    const uint64_t free = uint64_t(st.f_bavail) * st.f_frsize;
+    if (free < bytes + (1u << 20)) throw IoError(out, ENOSPC);
+}
+
 }  // namespace
 
 int cmd_merge(int argc, char** argv) {
@@ -67,6 +89,9 @@ int cmd_merge(int argc, char** argv) {
         std::error_code ec;
         if (fs::exists(out) && fs::equivalent(in, out, ec))
             throw UserError(in + " is also the output file; merge into a new file");
+        const fs::file_status st = fs::status(in, ec);
+        if (fs::exists(st) && !fs::is_regular_file(st))
+            throw UserError(in + ": not a regular file (a folder, device or FIFO); give sweep files");
         files.push_back(h5::open_file(in, h5::Mode::read_only));
         const SweepFileHeader h = read_sweep_header(files.back().id(), in);
         if (files.size() == 1) {
@@ -77,7 +102,33 @@ int cmd_merge(int argc, char** argv) {
         }
     }
     const std::vector<std::string> keys = sweep_keys(first.sweep_text);
+    // Which run comes from which file, every run checked before OUT is created.
+    std::vector<std::pair<size_t, int64_t>> plan;
+    std::set<int64_t> taken;
+    int64_t duplicates = 0;
+    for (size_t f = 0; f < files.size(); ++f) {
+        for (const auto& [index, status] : finished_runs(files[f].id())) {
+            if (index < 0 || index >= first.runs_total)
+                throw UserError(inputs[f] + ": run " + std::to_string(index) + " is outside the sweep's " +
+                                std::to_string(first.runs_total) + " runs");
+            if (!taken.insert(index).second) {
+                ++duplicates;
+                continue;
+            }
+            check_run_layout(files[f].id(), index, inputs[f]);
+            plan.emplace_back(f, index);
+        }
+    }
 
+    // The output holds at most what the inputs hold: refused now when the
+    // disk cannot take that much. (HDF5 1.10's H5Ocopy crashes, SIGSEGV,
+    // when a write fails inside it, so merge must not run out of space.)
+    check_free_space(out, input_bytes(inputs));
+    // Ctrl-C / SIGTERM: stop between runs; the partial file is removed (no
+    // .OUT.partial-PID stays behind) and OUT is as it was. Partial files of
+    // merges killed earlier (dead pids) are removed now.
+    install_interrupt_handlers();
+    DurableOutput::remove_stale_siblings(resolve_output(out));
     // Written beside OUT and renamed over it at the end (io/output_file.hpp).
     PendingOutput pending(out, args.has("--overwrite"), "OUT");
     h5::Handle dst = h5::open_file(pending.write_path(), h5::Mode::create_exclusive);
@@ -86,22 +137,20 @@ int cmd_merge(int argc, char** argv) {
     std::string merged_from;
     for (const std::string& in : inputs) merged_from += (merged_from.empty() ? "" : "\n") + in;
     h5::set_attr(dst.id(), "merged_from", merged_from);
-    std::set<int64_t> copied;
-    int64_t duplicates = 0;
-    for (size_t f = 0; f < files.size(); ++f) {
-        for (const auto& [index, status] : finished_runs(files[f].id())) {
-            if (index < 0 || index >= first.runs_total)
-                throw UserError(inputs[f] + ": run " + std::to_string(index) + " is outside the sweep's " +
-                                std::to_string(first.runs_total) + " runs");
-            if (!copied.insert(index).second) {
-                ++duplicates;
-                continue;
-            }
-            copy_run(files[f].id(), dst.id(), index);
+    for (const auto& [f, index] : plan) {
+        if (interrupted()) {
+            dst.reset();
+            std::fprintf(stderr, "dynshare merge: interrupted; %s was left as it was\n", out.c_str());
+            return 130;  // ~PendingOutput removes the partial file
         }
+        copy_run(files[f].id(), dst.id(), index);
     }
     const SweepTally tally = finish_sweep_file(dst.id(), keys, header);
-    dst.reset();
+    if (dst.close() < 0) h5::fail("close " + pending.write_path());
+    if (interrupted()) {
+        std::fprintf(stderr, "dynshare merge: interrupted; %s was left as it was\n", out.c_str());
+        return 130;
+    }
     pending.commit();
     if (!args.has("--quiet")) {
         std::fprintf(stderr, "wrote %s: %lld/%lld runs from %zu files%s, %s\n", out.c_str(),

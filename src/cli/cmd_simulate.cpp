@@ -12,6 +12,7 @@
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/memory_first.hpp"
 #include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -94,6 +95,31 @@ int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const s
     return result.status == RunStatus::interrupted ? 130 : 0;
 }
 
+// A checkpoint must belong to the run it is resumed as (an edited or damaged
+// file is refused in one line, not continued): its position within the run,
+// its step count that of its presentations, its arrays the plan's shapes.
+void check_checkpoint(const RunState& ck, const SimConfig& cfg, const RunPlan& plan, const std::string& path) {
+    const auto bad = [&](const std::string& why) {
+        throw UserError(path + ": the checkpoint does not fit the run (" + why + "); the file is damaged or edited");
+    };
+    if (ck.presentation < 0 || ck.presentation > cfg.run.presentations)
+        bad("presentation = " + std::to_string(ck.presentation) + " is outside [0, run.presentations = " +
+            std::to_string(cfg.run.presentations) + "]");
+    if (ck.step != ck.presentation * cfg.steps_per_presentation())
+        bad("step = " + std::to_string(ck.step) + " is not presentation x steps_per_presentation = " +
+            std::to_string(ck.presentation * cfg.steps_per_presentation()));
+    if (ck.layers.size() != plan.layers.size())
+        bad(std::to_string(ck.layers.size()) + " layers, the plan has " + std::to_string(plan.layers.size()));
+    for (size_t l = 0; l < ck.layers.size(); ++l) {
+        const LayerState& c = ck.layers[l];
+        const size_t weights = size_t(plan.layers[l].neurons) * size_t(plan.layers[l].fan_in);
+        if (c.w.size() != weights || c.w0.size() != weights || c.v.size() != c.w.size())
+            bad("layer " + std::to_string(l) + "'s weight arrays hold " + std::to_string(c.w.size()) + "/" +
+                std::to_string(c.w0.size()) + "/" + std::to_string(c.v.size()) + " values, the plan " +
+                std::to_string(weights));
+    }
+}
+
 int resume_run(const std::string& path, const Args& args) {
     if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o") || args.has("--weights"))
         throw UserError("--resume takes the config from " + path +
@@ -112,6 +138,7 @@ int resume_run(const std::string& path, const Args& args) {
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
     const RunState ck = plan.kind == PlanKind::stack ? read_stack_checkpoint(file.id(), plan, cfg.dynamics.bias)
                                                      : read_checkpoint(file.id());
+    check_checkpoint(ck, cfg, plan, path);
     truncate_records(file.id(), ck.step);
     return execute(cfg, plan, *backend, yaml, *durable, {}, &ck, path, quiet);
 }
@@ -156,11 +183,13 @@ int cmd_simulate(int argc, char** argv) {
     const SimConfig cfg = load_config(args.positional.empty() ? "" : args.positional[0], sets);
     const std::string out = args.get("-o", "dynshare_run.h5");
     check_output(out, args.has("--overwrite"));
+    check_not_input(out, {args.positional.empty() ? "" : args.positional[0], args.get("--weights", "")});
     if (args.has("--weights") && !cfg.stack.enabled)
         throw UserError("--weights needs a config with a `stack` section");
     const bool quiet = args.has("--quiet");
     // Everything is validated before the output file is created or touched:
     // the plan (geometry, periods), the backend and what it can run, the weights.
+    check_memory_before_plan(cfg, memory_key(cfg));  // before the plan sizes anything by layer.neurons
     const RunPlan plan = make_plan(cfg);
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
     std::vector<std::vector<double>> initial;
@@ -170,6 +199,10 @@ int cmd_simulate(int argc, char** argv) {
         initial = read_stack_weights(args.get("--weights"), geometry);
     }
     check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
+    if (interrupted()) {  // a signal while the run was being checked: nothing was created
+        std::fprintf(stderr, "dynshare simulate: interrupted before the run started; nothing was written\n");
+        return 130;
+    }
     const std::string yaml = to_yaml(cfg);
     // Written in a working copy beside OUT.h5, published over it once its first
     // checkpoint is written and again at later checkpoints

@@ -28,6 +28,7 @@
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
 #include "cli/interrupt.hpp"
+#include "cli/memory_first.hpp"
 #include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
@@ -89,6 +90,7 @@ struct Pool {
 
 void worker(Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutput& file) {
     omp_set_num_threads(1);  // each run single-threaded; the sweep is parallel over runs
+    h5::silence_errors();    // this thread writes runs
     const auto backend = make_cpu_backend();
     for (;;) {
         if (interrupted() || pool.abort.load()) break;
@@ -158,7 +160,11 @@ void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRu
 bool shard_from_slurm(int64_t* index, int64_t* count, std::string* note) {
     const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
     const char* n = std::getenv("SLURM_ARRAY_TASK_COUNT");
-    if (!id || !n) return false;
+    if (!id && !n) return false;
+    if (!id || !n)
+        throw UserError(std::string(id ? "SLURM_ARRAY_TASK_ID" : "SLURM_ARRAY_TASK_COUNT") + " is set but " +
+                        (id ? "SLURM_ARRAY_TASK_COUNT" : "SLURM_ARRAY_TASK_ID") +
+                        " is not: not a job array task this can map; give --shard i/n (or unset it)");
     const auto number = [](const char* name, const char* fallback) -> int64_t {
         const char* v = std::getenv(name);
         const std::string text = v ? v : fallback;
@@ -185,7 +191,8 @@ bool shard_from_slurm(int64_t* index, int64_t* count, std::string* note) {
 // sweep, finished runs kept (their configs must match the current sweep's),
 // unfinished groups dropped.
 std::unique_ptr<DurableOutput> open_for_resume(const std::string& out, const std::string& sweep_path,
-                                               const SweepSpec& spec, std::map<int64_t, std::string>* finished) {
+                                               const SweepSpec& spec, int64_t shard_index, int64_t shard_count,
+                                               std::map<int64_t, std::string>* finished) {
     std::unique_ptr<DurableOutput> durable = DurableOutput::resume(out);
     const hid_t file = durable->id();
     const SweepFileHeader h = read_sweep_header(file, out);
@@ -199,6 +206,13 @@ std::unique_ptr<DurableOutput> open_for_resume(const std::string& out, const std
         throw UserError("--resume: " + out + " was made from a different config (its `sweep` attribute differs from " +
                         sweep_path +
                         " as resolved now, --set options included); use another -o, or --overwrite to start again");
+    // The same shard: another one would relabel the file and fill it with
+    // other shards' runs.
+    if (h.shard_index != shard_index || h.shard_count != shard_count)
+        throw UserError("--resume: " + out + " is shard " + std::to_string(h.shard_index) + "/" +
+                        std::to_string(h.shard_count) + " of its sweep, not " + std::to_string(shard_index) + "/" +
+                        std::to_string(shard_count) + "; resume it with --shard " + std::to_string(h.shard_index) +
+                        "/" + std::to_string(h.shard_count));
     drop_unfinished_runs(file);
     *finished = finished_runs(file);
     for (const auto& [i, status] : *finished) {
@@ -247,9 +261,19 @@ int cmd_sweep(int argc, char** argv) {
 
     // Everything is validated before the output file is touched.
     const SweepSpec spec = load_sweep(sweep_path, args.all("--set"));
+    check_not_input(out, {sweep_path, spec.base_path});
     // Plans are made run by run and not kept (a sweep may have 10^6 runs); the
     // scheduler keeps one number per run, its weight count.
     std::vector<double> weights(spec.runs.size(), 0.0);
+    {  // before any plan is made (plans size tables by layer.neurons)
+        long long largest = 0;
+        int64_t largest_run = 0;
+        for (const SweepRun& run : spec.runs) {
+            const long long bytes = memory_before_plan(run.config);
+            if (bytes > largest) largest = bytes, largest_run = run.index;
+        }
+        check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
+    }
     const auto backend = choose_backend(
         args.get("--backend", "auto"),
         [&](const Backend& b) {
@@ -264,19 +288,24 @@ int cmd_sweep(int argc, char** argv) {
     long long largest = 0;
     int64_t largest_run = 0;
     for (const SweepRun& run : spec.runs) {
+        if (interrupted()) break;
         const RunPlan plan = make_plan(run.config);
         const long long bytes = run_memory_bytes(run.config, plan);
         if (bytes > largest) largest = bytes, largest_run = run.index;
         for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
     }
     check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
+    if (interrupted()) {  // a signal while the sweep was planned: nothing was created
+        std::fprintf(stderr, "dynshare sweep: interrupted before any run; nothing was written\n");
+        return 130;
+    }
     std::map<int64_t, std::string> finished;
     // Written in a working copy beside OUT.h5 and published over it once its
     // header is written (then it is a valid, resumable sweep file), after
     // finished runs (at most ~10% of the time) and at the end; OUT.h5 is
     // never modified in place (io/durable_output.hpp).
     const std::unique_ptr<DurableOutput> file =
-        resume ? open_for_resume(out, sweep_path, spec, &finished)
+        resume ? open_for_resume(out, sweep_path, spec, shard_index, shard_count, &finished)
                : std::make_unique<DurableOutput>(out, args.has("--overwrite"));
     const SweepFileHeader header{spec.text, int64_t(spec.runs.size()), shard_index, shard_count};
     write_sweep_header(file->id(), header);
@@ -311,6 +340,7 @@ int cmd_sweep(int argc, char** argv) {
         } else {
             pool.running = 1;
             workers.emplace_back([&] {
+                h5::silence_errors();
                 try {
                     run_on_device(*backend, pool, pending, *file);
                 } catch (...) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <string>
 
 namespace dynshare::cli {
 
@@ -22,5 +23,17 @@ void install_interrupt_handlers() {
 }
 
 bool interrupted() { return g_signals.load() > 0; }
+
+namespace {
+// The earliest moment this program's code runs: the executable's constructors,
+// before main and before the commands' static setup (glibc passes argc and
+// argv). simulate, sweep and merge catch SIGINT/SIGTERM from here on (the
+// dynamic loader's few dozen milliseconds before it remain uncovered).
+__attribute__((constructor(101))) void early_handlers(int argc, char** argv) {
+    if (argc < 2 || !argv || !argv[1]) return;
+    const std::string cmd = argv[1];
+    if (cmd == "simulate" || cmd == "sweep" || cmd == "merge") install_interrupt_handlers();
+}
+}  // namespace
 
 }  // namespace dynshare::cli

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -13,8 +14,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/heap_policy.hpp"
+#include "cli/interrupt.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/version.hpp"
+#include "io/h5.hpp"
 
 namespace {
 
@@ -57,8 +60,23 @@ int exec_trainer(int argc, char** argv) {
     throw dynshare::UserError("cannot run " + program + ": " + std::strerror(errno));
 }
 
+// The exit status, returned, or given by _Exit when HDF5 failed to write or
+// close a file (a full disk): its teardown at exit would crash on that file
+// (io/h5.hpp, h5::broken). The working copies are already removed.
+int leave(int status) {
+    if (dynshare::h5::broken()) {
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
 int dispatch(const std::string& cmd, int argc, char** argv) {
     using namespace dynshare::cli;
+    // The commands that stop cleanly on Ctrl-C / SIGTERM (exit 130) catch both
+    // from their first instruction: a signal while the config is read or a
+    // large sweep is planned is answered as one during the run.
+    if (cmd == "simulate" || cmd == "sweep" || cmd == "merge") install_interrupt_handlers();
     if (cmd == "simulate") return cmd_simulate(argc, argv);
     if (cmd == "sweep") return cmd_sweep(argc, argv);
     if (cmd == "merge") return cmd_merge(argc, argv);
@@ -84,12 +102,12 @@ int main(int argc, char** argv) {
     }
     const std::string cmd = argv[1];
     try {
-        return dispatch(cmd, argc, argv);
+        return leave(dispatch(cmd, argc, argv));
     } catch (const dynshare::UserError& e) {
         std::fprintf(stderr, "dynshare %s: error: %s\n", cmd.c_str(), e.what());
-        return 2;
+        return leave(2);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "dynshare %s: internal error: %s\n", cmd.c_str(), e.what());
-        return 1;
+        return leave(1);
     }
 }

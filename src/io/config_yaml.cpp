@@ -3,6 +3,10 @@
 // schema.hpp do the rest, so the three cannot disagree.
 #include "config_yaml.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,27 +34,55 @@ std::string yaml_text(const YAML::Node& node) {
 }
 
 std::string read_text_file(const std::string& path, const std::string& what) {
-    const auto fail = [&](int err) { throw UserError("cannot read " + what + " '" + path + "': " + std::strerror(err)); };
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) fail(EISDIR);
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail(errno);
+    const auto fail = [&](const std::string& why) { throw UserError("cannot read " + what + " '" + path + "': " + why); };
+    // O_NONBLOCK: a FIFO without a writer must not block the open; anything
+    // but a regular file (a folder, FIFO, device) is refused before reading.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) fail(std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        const bool dir = S_ISDIR(st.st_mode);
+        ::close(fd);
+        fail(dir ? std::strerror(EISDIR) : "not a regular file (a FIFO, device or socket); give a YAML file");
+    }
     std::string text;
     char buf[1 << 16];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-    const int err = std::ferror(f) ? errno : 0;
-    std::fclose(f);
-    if (err) fail(err);
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            fail(std::strerror(err));
+        }
+        if (n == 0) break;
+        text.append(buf, size_t(n));
+    }
+    ::close(fd);
     return text;
 }
 
 YAML::Node load_yaml(const std::string& text, const std::string& origin) {
     try {
-        return YAML::Load(text);
+        // One document: a second one (after ---) would be ignored silently.
+        const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+        if (docs.size() > 1)
+            throw UserError((origin.empty() ? std::string("config") : origin) + ": holds " +
+                            std::to_string(docs.size()) + " YAML documents (separated by ---); give one");
+        return docs.empty() ? YAML::Node() : docs[0];
     } catch (const YAML::ParserException& e) {
         throw UserError((origin.empty() ? "config" : origin) + ":" + std::to_string(e.mark.line + 1) + ":" +
                         std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
     }
+}
+
+void require_keys(const YAML::Node& root, const std::string& path) {
+    if (!root || root.IsNull())
+        throw UserError(path + ": the config is empty (only comments or nothing); give at least one key, or "
+                        "leave out the file to run the built-in default");
+    if (!root.IsMap())
+        throw UserError(path + ": the config must be a mapping of sections (key: value), not a " +
+                        (root.IsSequence() ? std::string("list") : std::string("single value")));
 }
 
 SimConfig config_from_node(const YAML::Node& root, const std::string& origin) {
@@ -90,7 +122,10 @@ SimConfig parse_config(const std::string& yaml_text, const std::vector<std::stri
 }
 
 SimConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
-    return parse_config(path.empty() ? std::string() : read_text_file(path, "config file"), sets, path);
+    if (path.empty()) return parse_config(std::string(), sets, path);
+    const std::string text = read_text_file(path, "config file");
+    require_keys(load_yaml(text, path), path);
+    return parse_config(text, sets, path);
 }
 
 std::string to_yaml(const SimConfig& cfg) { return schema::write_yaml(cfg); }

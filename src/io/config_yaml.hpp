@@ -48,6 +48,9 @@ SimConfig config_from_node(const YAML::Node& root, const std::string& origin);
 std::string read_text_file(const std::string& path, const std::string& what);
 // YAML::Load with syntax errors reported as "<origin>:<line>:<column>: ...".
 YAML::Node load_yaml(const std::string& text, const std::string& origin);
+// Throws UserError naming `path` when a config file's root is empty (nothing
+// or only comments) or not a mapping (a list, a scalar).
+void require_keys(const YAML::Node& root, const std::string& path);
 // A node as one line of YAML (scalars as written, collections in flow style).
 std::string yaml_text(const YAML::Node& node);
 

@@ -9,24 +9,39 @@
 #include <filesystem>
 
 #include "dynshare/errors.hpp"
+#include "io/io_error.hpp"
 
 namespace dynshare {
 
 namespace fs = std::filesystem;
 
+namespace {
+// The errno of a failed std::filesystem call (EIO when it carries none).
+int errno_of(const std::error_code& ec) {
+    return ec.category() == std::generic_category() || ec.category() == std::system_category() ? ec.value() : EIO;
+}
+}  // namespace
+
 DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag)
     : DurableOutput(path, overwrite, flag, false) {}
 
 DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming)
-    : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)), work_(hidden_sibling(path, "work")) {
-    remove_stale_siblings(path);
+    : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)),
+      work_(hidden_sibling(pending_->path(), "work")) {
+    // pending_->path() is `path` with links resolved: a link's target is
+    // written and published, for a new run and a --resume alike.
+    remove_stale_siblings(pending_->path());
     std::error_code ec;
     fs::remove(work_, ec);  // a leftover of an earlier process with the same pid
     if (resuming) {
         // Opening the output itself first gives errors that name it, not the copy.
         h5::open_file(path, h5::Mode::read_only).reset();
         fs::copy_file(path, work_, fs::copy_options::overwrite_existing, ec);
-        if (ec) throw UserError("cannot copy " + path + " to " + work_ + ": " + ec.message());
+        if (ec) {
+            const int err = errno_of(ec);
+            fs::remove(work_, ec);
+            throw IoError(path, err);
+        }
         file_ = h5::open_file(work_, h5::Mode::read_write);
     } else {
         file_ = h5::open_file(work_, h5::Mode::create_exclusive);
@@ -50,11 +65,15 @@ void DurableOutput::publish(bool force) {
     const auto now = std::chrono::steady_clock::now();
     const double since = std::chrono::duration<double>(now - last_).count();
     if (!force && publishes_ > 0 && since < 9.0 * last_cost_s_) return;
-    if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) throw std::runtime_error("HDF5: flush " + work_);
+    if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) h5::fail("flush " + work_, file_.id());
     const std::string& copy = pending_->write_path();
     std::error_code ec;
     fs::copy_file(work_, copy, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw UserError("cannot write " + copy + " (beside " + path() + "): " + ec.message());
+    if (ec) {
+        const int err = errno_of(ec);
+        fs::remove(copy, ec);  // what the failed copy wrote; the message names no file that is gone
+        throw IoError(path(), err);
+    }
     publish_file(copy);
     last_ = std::chrono::steady_clock::now();
     last_cost_s_ = std::chrono::duration<double>(last_ - now).count();
@@ -66,7 +85,7 @@ bool DurableOutput::close_and_publish() {
         publish(true);
         return false;
     }
-    if (file_.close() < 0) throw std::runtime_error("HDF5: close " + work_);
+    if (file_.close() < 0) h5::fail("close " + work_);
     // The closed copy is complete: moved to the partial name, it is published
     // as a copy would be (a rename within the folder, no bytes copied).
     const std::string& partial = pending_->write_path();

@@ -1,19 +1,46 @@
 #include "io/h5.hpp"
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 #include "dynshare/errors.hpp"
 #include "dynshare/version.hpp"
+#include "io/io_error.hpp"
+#include "io/output_file.hpp"
 
 namespace dynshare::h5 {
 
 namespace {
-void check(herr_t status, const std::string& what) {
-    if (status < 0) throw std::runtime_error("HDF5: " + what);
+// Set once HDF5 failed to write or close a file: its state for that file is
+// then broken, and its own teardown at exit would crash on it.
+std::atomic<bool> g_broken{false};
+
+// What the error stack says about the system's part of a failure: the file
+// drivers put "errno = N" and "filename = '...'" into their messages.
+struct SystemCause {
+    int err = 0;
+    std::string file;
+};
+herr_t find_cause(unsigned, const H5E_error2_t* e, void* data) {
+    auto* c = static_cast<SystemCause*>(data);
+    if (!e || !e->desc) return 0;
+    const std::string d = e->desc;
+    const size_t p = d.find("errno = ");
+    if (p != std::string::npos && c->err == 0) c->err = std::atoi(d.c_str() + p + 8);
+    const size_t q = d.find("filename = '");
+    if (q != std::string::npos && c->file.empty()) {
+        const size_t end = d.find('\'', q + 12);
+        if (end != std::string::npos) c->file = d.substr(q + 12, end - q - 12);
+    }
+    return 0;
 }
-hid_t checked(hid_t id, const std::string& what) {
-    if (id < 0) throw std::runtime_error("HDF5: " + what);
+void check(herr_t status, const std::string& what, hid_t loc = -1) {
+    if (status < 0) fail(what, loc);
+}
+hid_t checked(hid_t id, const std::string& what, hid_t loc = -1) {
+    if (id < 0) fail(what, loc);
     return id;
 }
 std::vector<hsize_t> shape_of(hid_t ds) {
@@ -49,6 +76,28 @@ std::vector<T> read_impl(hid_t loc, const std::string& path, std::vector<hsize_t
 }
 }  // namespace
 
+std::string file_name(hid_t obj) {
+    if (obj < 0) return "";
+    const ssize_t n = H5Fget_name(obj, nullptr, 0);
+    if (n <= 0) return "";
+    std::string name(size_t(n) + 1, '\0');
+    H5Fget_name(obj, name.data(), name.size());
+    name.resize(size_t(n));
+    return name;
+}
+
+void fail(const std::string& what, hid_t loc) {
+    SystemCause cause;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_cause, &cause);
+    H5Eclear2(H5E_DEFAULT);
+    if (cause.err == 0) throw std::runtime_error("HDF5: " + what);
+    g_broken = true;
+    const std::string file = cause.file.empty() ? file_name(loc) : cause.file;
+    throw IoError(public_name(file.empty() ? std::string("the output") : file), cause.err);
+}
+
+bool broken() { return g_broken.load(); }
+
 Handle& Handle::operator=(Handle&& o) noexcept {
     if (this != &o) {
         reset();
@@ -63,12 +112,15 @@ void Handle::reset() { close(); }  // a destructor's close: its status has no on
 
 herr_t Handle::close() {
     const herr_t status = id_ >= 0 && closer_ ? closer_(id_) : 0;
+    if (status < 0 && closer_ == H5Fclose) g_broken = true;  // the file stays open inside HDF5
     id_ = -1;
     return status;
 }
 
+void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
 Handle open_file(const std::string& path, Mode mode) {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become our exceptions, not stderr dumps
+    silence_errors();  // errors become our exceptions, not stderr dumps
     hid_t id = -1;
     switch (mode) {
         case Mode::create_exclusive: id = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT); break;
@@ -88,7 +140,7 @@ Handle open_file(const std::string& path, Mode mode) {
     return Handle(id, H5Fclose);
 }
 
-void flush(const Handle& file) { H5Fflush(file.id(), H5F_SCOPE_GLOBAL); }
+void flush(const Handle& file) { check(H5Fflush(file.id(), H5F_SCOPE_GLOBAL), "flush", file.id()); }
 
 bool exists(hid_t loc, const std::string& path) {
     // Check each component so that a missing parent is "false", not an error.
@@ -151,10 +203,31 @@ void set_attrs(hid_t obj, const schema::Scalars& leaves) {
     }
 }
 
+namespace {
+// The attribute `name` of `obj`, opened, when it holds one number: a missing
+// attribute, a string or an array is the file's fault, a UserError naming
+// the file (a hand-edited file must not become an internal error).
+Handle numeric_attr(hid_t obj, const std::string& name) {
+    const auto bad = [&](const std::string& why) {
+        return UserError(public_name(file_name(obj)) + ": attribute '" + name + "' " + why);
+    };
+    if (!has_attr(obj, name)) throw bad("is missing");
+    Handle a(checked(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attr " + name), H5Aclose);
+    Handle type(H5Aget_type(a.id()), H5Tclose);
+    const H5T_class_t c = H5Tget_class(type.id());
+    if (c != H5T_INTEGER && c != H5T_FLOAT) throw bad("is not a number (wrong type)");
+    Handle space(H5Aget_space(a.id()), H5Sclose);
+    if (H5Sget_simple_extent_npoints(space.id()) != 1) throw bad("is not one number (an array)");
+    return a;
+}
+}  // namespace
+
 std::string attr_string(hid_t obj, const std::string& name) {
     if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
     Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
     Handle ftype(H5Aget_type(a.id()), H5Tclose);
+    if (H5Tget_class(ftype.id()) != H5T_STRING)
+        throw UserError(public_name(file_name(obj)) + ": attribute '" + name + "' is not a string (wrong type)");
     if (H5Tis_variable_str(ftype.id()) > 0) {
         Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mtype.id(), H5T_VARIABLE);
@@ -172,24 +245,21 @@ std::string attr_string(hid_t obj, const std::string& name) {
 }
 
 int64_t attr_int(hid_t obj, const std::string& name) {
-    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
-    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    Handle a = numeric_attr(obj, name);
     int64_t v = 0;
     check(H5Aread(a.id(), H5T_NATIVE_INT64, &v), "read attr " + name);
     return v;
 }
 
 uint64_t attr_uint(hid_t obj, const std::string& name) {
-    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
-    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    Handle a = numeric_attr(obj, name);
     uint64_t v = 0;
     check(H5Aread(a.id(), H5T_NATIVE_UINT64, &v), "read attr " + name);
     return v;
 }
 
 double attr_double(hid_t obj, const std::string& name) {
-    if (!has_attr(obj, name)) throw UserError("attribute '" + name + "' is missing");
-    Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    Handle a = numeric_attr(obj, name);
     double v = 0;
     check(H5Aread(a.id(), H5T_NATIVE_DOUBLE, &v), "read attr " + name);
     return v;

@@ -37,6 +37,22 @@ private:
     herr_t (*closer_)(hid_t) = nullptr;
 };
 
+// Throws for a failed HDF5 call (`what` names it): an IoError naming the
+// output (the public name of a working copy, io/output_file.hpp) when the
+// error stack holds a system error (a full disk, EIO), else an internal
+// error. `loc`: any object of the file, for its name when the stack has none.
+[[noreturn]] void fail(const std::string& what, hid_t loc = -1);
+// True once HDF5 failed to write or close a file. HDF5's teardown at exit
+// then crashes on that file (H5F__close_cb, SIGSEGV), so the programs end
+// with _Exit instead (exit_status below).
+bool broken();
+// HDF5's error stack is printed to stderr unless switched off, per thread in
+// a thread-safe build: every thread that calls HDF5 calls this first (errors
+// become exceptions, not stderr dumps). open_file calls it.
+void silence_errors();
+// The name of the file of `obj` ("" if none).
+std::string file_name(hid_t obj);
+
 enum class Mode { create_exclusive, create_truncate, read_write, read_only };
 
 Handle open_file(const std::string& path, Mode mode);   // throws UserError naming the path

@@ -14,6 +14,7 @@
 //     is untouched.)
 #pragma once
 #include <string>
+#include <vector>
 
 namespace dynshare {
 
@@ -24,9 +25,24 @@ std::string output_folder(const std::string& path);
 // while it grows (TAG work, io/durable_output.hpp).
 std::string hidden_sibling(const std::string& path, const std::string& tag);
 
-// Throws UserError when `path` cannot be a new output: it is a directory, its
-// folder does not exist or is not writable, or it exists and !overwrite.
+// The output a hidden sibling stands for: `.NAME.TAG-PID` beside NAME gives
+// NAME (same folder); any other path is returned as it is. Error messages
+// name this, never a working copy that is removed on the way out.
+std::string public_name(const std::string& path);
+
+// The file an output name stands for: symbolic links followed (once, up
+// front, the same for writing and --resume), so a link's target is written,
+// not the link replaced. A dangling link gives its target's path.
+std::string resolve_output(const std::string& path);
+
+// Throws UserError when `path` cannot be a new output: it is (or links to) a
+// directory, a device, a FIFO or a socket (refused even with --overwrite),
+// its folder does not exist or is not writable, its hidden siblings' names
+// would exceed NAME_MAX, or it exists and !overwrite.
 void check_output(const std::string& path, bool overwrite, const std::string& flag = "-o");
+// Throws UserError when the existing file `path` is one of `inputs` (same
+// device and inode, links resolved): an output may not replace an input.
+void check_not_input(const std::string& path, const std::vector<std::string>& inputs, const std::string& flag = "-o");
 
 class PendingOutput {
 public:

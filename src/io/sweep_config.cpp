@@ -181,12 +181,15 @@ std::string resolved_text(const YAML::Node& root, const std::string& base_path, 
 }
 
 SweepSpec build_sweep(const YAML::Node& root, const std::string& path, const std::vector<std::string>& extra_sets) {
-    if (!root.IsMap()) throw UserError("expected a map with keys base, set, grid, lists, trials");
+    if (!root.IsMap())
+        throw UserError(path + ": " + (!root || root.IsNull() ? std::string("the sweep file is empty; ") : std::string()) +
+                        "expected a map with keys base, set, grid, lists, trials");
     check_sweep_keys(root);
     SweepSpec spec;
     spec.base_path = find_base(root["base"], path);
     const int trials = read_trials(root["trials"]);
     YAML::Node base = load_yaml(read_text_file(spec.base_path, "config file"), spec.base_path);
+    require_keys(base, spec.base_path);
     const std::vector<Axis> grid = read_axes(root["grid"], "grid"), lists = read_axes(root["lists"], "lists");
     check_lists(grid, lists);
     // A key the grid or the lists vary cannot also be set: the swept values

@@ -16,7 +16,7 @@ namespace dynshare {
 namespace {
 
 void check(herr_t status, const std::string& what) {
-    if (status < 0) throw std::runtime_error("HDF5: " + what);
+    if (status < 0) h5::fail(what);  // a full disk: an IoError naming the output
 }
 
 std::string run_path(int64_t index) { return "runs/" + std::to_string(index); }
@@ -296,6 +296,19 @@ std::vector<std::string> sweep_columns(hid_t file) {
     for (char* p : ptrs) out.emplace_back(p ? p : "");
     H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, ptrs.data());
     return out;
+}
+
+void check_run_layout(hid_t file, int64_t index, const std::string& path) {
+    const std::string run = run_path(index);
+    for (const char* ds : {"snr/step", "snr/time", "snr/neg_log_snr"})
+        if (!h5::exists(file, run + "/" + ds))
+            throw UserError(path + ": run " + std::to_string(index) + " is marked finished but has no /" + run + "/" +
+                            ds + " (a damaged file; rerun that shard)");
+    h5::Handle g = h5::group(file, run);
+    for (const char* attr : {"config", "seed", "complete"})
+        if (!h5::has_attr(g.id(), attr))
+            throw UserError(path + ": run " + std::to_string(index) + " is marked finished but has no attribute '" +
+                            attr + "' (a damaged file; rerun that shard)");
 }
 
 void copy_run(hid_t from, hid_t to, int64_t index) {

@@ -112,6 +112,10 @@ SweepTally finish_sweep_file(hid_t file, const std::vector<std::string>& keys, c
 std::vector<std::string> sweep_columns(hid_t file);
 
 // Copies /runs/<index> from one open file into another (H5Ocopy).
+// Throws UserError naming `path` when finished run `index` lacks a dataset
+// or attribute every run has (/snr/step, /snr/time, /snr/neg_log_snr;
+// config, seed, complete): merge refuses it rather than copy a damaged run.
+void check_run_layout(hid_t file, int64_t index, const std::string& path);
 void copy_run(hid_t from, hid_t to, int64_t index);
 
 }  // namespace dynshare

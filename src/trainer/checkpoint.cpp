@@ -1,10 +1,49 @@
 #include "trainer/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <functional>
 
 #include "dynshare/errors.hpp"
+#include "io/io_error.hpp"
 
 namespace dynshare::trainer {
+
+namespace {
+// Writes the archive to PATH.tmp and renames it over PATH. Any failure
+// (ENOSPC, EIO) removes PATH.tmp and throws an IoError naming PATH, which is
+// then as it was: a run folder never holds only checkpoint.pt.tmp. The bytes
+// go straight to the file (no copy in memory: a checkpoint can be as large
+// as the model); a failed write is remembered and reported after save_to
+// returns, since LibTorch's writer cannot fail cleanly (it finishes the file
+// in a destructor, where a throw aborts the process).
+void save_replacing(torch::serialize::OutputArchive& archive, const std::string& path) {
+    const std::string tmp = path + ".tmp";
+    const auto fail = [&](int err) {
+        ::unlink(tmp.c_str());
+        throw IoError(path, err);
+    };
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) fail(errno);
+    int err = 0;
+    archive.save_to([&](const void* data, size_t n) -> size_t {
+        size_t done = 0;
+        while (err == 0 && done < n) {
+            const ssize_t w = ::write(fd, static_cast<const char*>(data) + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) err = w < 0 ? errno : EIO;
+            else done += size_t(w);
+        }
+        return n;  // the error is reported below
+    });
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err != 0) fail(err);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+}  // namespace
 
 void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer& opt, const TrainState& state) {
     torch::serialize::OutputArchive archive, model, optim, metrics;
@@ -22,9 +61,8 @@ void save_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer&
     archive.write("epoch_sums", torch::tensor({state.epoch_loss, state.epoch_correct, state.epoch_seen,
                                               state.epoch_seconds}, torch::kDouble));
     archive.write("epoch_rng", c10::IValue(state.epoch_rng));
-    const std::string tmp = path + ".tmp";
-    archive.save_to(tmp);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    archive.write("config", c10::IValue(state.config_yaml));
+    save_replacing(archive, path);
 }
 
 TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Optimizer& opt,
@@ -52,12 +90,19 @@ TrainState load_checkpoint(const std::string& path, Net& net, torch::optim::Opti
         if (metrics.try_read(name, value)) named.emplace_back(name, value.cpu());
     }
     s.metrics.from_tensors(named);
-    archive.read("epochs_done", v);
-    s.epochs_done = int(v.toInt());
-    archive.read("iteration", v);
-    s.iteration = v.toInt();
-    archive.read("sharing_phases", v);
-    s.sharing_phases = v.toInt();
+    // Counters: ints within the run's bounds, or the file is not a checkpoint
+    // this trainer wrote (an edited or damaged one): a UserError, not a crash.
+    const auto counter = [&](const char* name) -> int64_t {
+        c10::IValue c;
+        if (!archive.try_read(name, c) || !c.isInt())
+            throw UserError("checkpoint " + path + ": '" + name + "' is missing or not an integer");
+        if (c.toInt() < 0) throw UserError("checkpoint " + path + ": '" + name + "' is negative");
+        return c.toInt();
+    };
+    s.epochs_done = int(counter("epochs_done"));
+    s.iteration = counter("iteration");
+    s.sharing_phases = counter("sharing_phases");
+    if (archive.try_read("config", v) && v.isString()) s.config_yaml = v.toStringRef();
     // Checkpoints of epoch boundaries written before mid-epoch stops existed lack these.
     if (archive.try_read("epoch_batches", v)) {
         s.epoch_batches = v.toInt();

@@ -24,6 +24,9 @@ struct TrainState {
     double epoch_loss = 0, epoch_correct = 0, epoch_seen = 0, epoch_seconds = 0;
     std::string epoch_rng;
     bool interrupted = false;  // not stored: this process was asked to stop
+    // The run's config (to_yaml), stored so that --resume can refuse another
+    // one; empty in checkpoints written before it was stored.
+    std::string config_yaml;
 };
 
 // Written to a temporary file and renamed, so a crash never leaves half a checkpoint.

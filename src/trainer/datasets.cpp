@@ -150,6 +150,23 @@ void load_raw(const DataConfig& cfg, ImageSet& train, ImageSet& test, int& class
         break;
     }
     }
+    // The files must fit together: labels among the dataset's classes (an
+    // out-of-range label would index past the network's outputs), and test
+    // images of the training images' size.
+    for (const auto& [set, name] : {std::pair<const ImageSet*, const char*>{&train, "training"}, {&test, "test"}}) {
+        if (set->labels.numel() == 0) continue;
+        const int64_t lo = set->labels.min().item<int64_t>(), hi = set->labels.max().item<int64_t>();
+        if (lo < 0 || hi >= classes)
+            throw UserError("data.path " + cfg.path + ": the " + name + " labels range over [" + std::to_string(lo) +
+                            ", " + std::to_string(hi) + "], outside the dataset's " + std::to_string(classes) +
+                            " classes [0, " + std::to_string(classes - 1) + "]");
+    }
+    if (train.images.dim() == 4 && test.images.dim() == 4 && test.images.size(0) > 0 &&
+        train.images.sizes().slice(1) != test.images.sizes().slice(1))
+        throw UserError("data.path " + cfg.path + ": the test images are " + std::to_string(test.images.size(2)) + "x" +
+                        std::to_string(test.images.size(3)) + ", the training images " +
+                        std::to_string(train.images.size(2)) + "x" + std::to_string(train.images.size(3)) +
+                        " (both splits must have one image size)");
 }
 
 }  // namespace

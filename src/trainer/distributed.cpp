@@ -10,8 +10,10 @@
 
 #include <glog/logging.h>  // LibTorch's logger (C10_USE_GLOG in Debian's build)
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <thread>
 
 #include "dynshare/errors.hpp"
 
@@ -218,6 +220,22 @@ std::unique_ptr<Communicator> Communicator::connect(const WorldInfo& w, const to
         o.waitWorkers = true;
         o.timeout = timeout;
         store = c10::make_intrusive<c10d::TCPStore>(w.master_addr, o);
+        // Every rank checks in, and all wait (together at most the one
+        // timeout) until the whole world has: a lone rank fails here, in one
+        // line, instead of again in the process group's own wait.
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        store->add("dynshare/joined", 1);
+        int64_t joined = 0;
+        while ((joined = store->add("dynshare/joined", 0)) < w.world) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw UserError("rank " + std::to_string(w.rank) + ": only " + std::to_string(joined) + " of " +
+                                std::to_string(w.world) + " processes joined the group at MASTER_ADDR=" +
+                                w.master_addr + " MASTER_PORT=" + std::to_string(w.master_port) + " within " +
+                                std::to_string(timeout.count() / 1000) + " s (DYNSHARE_DIST_TIMEOUT)");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    } catch (const UserError&) {
+        throw;
     } catch (const std::exception& e) {
         std::string what = e.what();
         what = what.substr(0, what.find('\n'));

@@ -4,10 +4,13 @@
 
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
+#include "dynshare/errors.hpp"
+#include "io/io_error.hpp"
 #include "io/h5.hpp"
 #include "trainer/lc_gemm.hpp"
 #include "trainer/train_config.hpp"
@@ -39,18 +42,16 @@ Mat tensor_mat(const torch::Tensor& t) {
     return m;
 }
 
-void check(herr_t status, const std::string& what) {
-    if (status < 0) throw std::runtime_error("HDF5: cannot write " + what);
-}
-
+// Every failure goes through h5::fail: a full disk is an IoError.
 void write_dataset(hid_t group, const std::string& name, const double* data, hsize_t rows, hsize_t cols, bool matrix) {
     hsize_t dims[2] = {rows, cols};
-    hid_t space = H5Screate_simple(matrix ? 2 : 1, dims, nullptr);
-    hid_t ds = H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (ds < 0) throw std::runtime_error("HDF5: cannot create dataset " + name);
-    if (rows * (matrix ? cols : 1) > 0) check(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
-    H5Dclose(ds);
-    H5Sclose(space);
+    h5::Handle space(H5Screate_simple(matrix ? 2 : 1, dims, nullptr), H5Sclose);
+    h5::Handle ds(H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                  H5Dclose);
+    if (!ds.valid()) h5::fail("create dataset " + name, group);
+    if (rows * (matrix ? cols : 1) > 0 &&
+        H5Dwrite(ds.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        h5::fail("write " + name, group);
 }
 
 void write_vec(hid_t g, const std::string& name, const Vec& v) { write_dataset(g, name, v.data(), v.size(), 1, false); }
@@ -95,52 +96,75 @@ void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tenso
     }
 }
 
-void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
-    const std::string tmp = path + ".tmp";
-    hid_t file = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) throw std::runtime_error("cannot create " + tmp);
+namespace {
+void write_metrics_file(const std::string& tmp, const Metrics& m, const std::string& config_yaml,
+                        const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
+    h5::Handle file = h5::open_file(tmp, h5::Mode::create_truncate);
     std::string names;
     for (const auto& n : lc_names) names += (names.empty() ? "" : "\n") + n;
     // Root attributes: variable-length UTF-8 strings (h5py reads str), the
     // schema version, and every scalar config key under its full key path
     // (train.lr, sharing.mode, sleep.dynamics.alpha...), as in run files.
-    h5::set_attr(file, "schema_version", h5::kSchemaVersion);
-    h5::set_build_attrs(file);
-    h5::set_attr(file, "config", config_yaml);
-    h5::set_attr(file, "network", network);
-    h5::set_attr(file, "lc_layers", names);
-    h5::set_attr(file, "world_size", world_size);
+    h5::set_attr(file.id(), "schema_version", h5::kSchemaVersion);
+    h5::set_build_attrs(file.id());
+    h5::set_attr(file.id(), "config", config_yaml);
+    h5::set_attr(file.id(), "network", network);
+    h5::set_attr(file.id(), "lc_layers", names);
+    h5::set_attr(file.id(), "world_size", world_size);
     // The instruction-set form of the CPU LC kernel in this process (results
     // of different forms agree to rounding only; lc_gemm.hpp).
-    h5::set_attr(file, "lc_kernel", std::string(to_string(lc_isa())));
+    h5::set_attr(file.id(), "lc_kernel", std::string(to_string(lc_isa())));
     // config_yaml is to_yaml(RunConfig) of the run: it reads back to the same config.
-    if (!config_yaml.empty()) h5::set_attrs(file, config_scalars(parse_run_config(config_yaml, {})));
+    if (!config_yaml.empty()) h5::set_attrs(file.id(), config_scalars(parse_run_config(config_yaml, {})));
     const size_t layers = lc_names.size();
-    hid_t ep = H5Gcreate2(file, "epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    write_vec(ep, "train_loss", m.train_loss);
-    write_vec(ep, "train_top1", m.train_top1);
-    write_vec(ep, "test_loss", m.test_loss);
-    write_vec(ep, "test_top1", m.test_top1);
-    write_vec(ep, "test_top5", m.test_top5);
-    write_vec(ep, "val_loss", m.val_loss);
-    write_vec(ep, "val_top1", m.val_top1);
-    write_vec(ep, "val_top5", m.val_top5);
-    write_vec(ep, "lr", m.lr);
-    write_vec(ep, "seconds", m.seconds);
-    write_vec(ep, "iterations", m.iterations);
-    write_vec(ep, "world_size", m.world_size);
-    write_mat(ep, "snr", m.snr, layers);
-    write_mat(ep, "snr_authors", m.snr_authors, layers);
-    H5Gclose(ep);
-    hid_t sl = H5Gcreate2(file, "sleep", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    write_vec(sl, "iteration", m.sleep_iteration);
-    write_vec(sl, "seconds", m.sleep_seconds);
-    write_mat(sl, "snr_before", m.sleep_snr_before, layers);
-    write_mat(sl, "snr_after", m.sleep_snr_after, layers);
-    H5Gclose(sl);
-    H5Fclose(file);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+    {
+        h5::Handle ep = h5::group(file.id(), "epochs");
+        const hid_t g = ep.id();
+        write_vec(g, "train_loss", m.train_loss);
+        write_vec(g, "train_top1", m.train_top1);
+        write_vec(g, "test_loss", m.test_loss);
+        write_vec(g, "test_top1", m.test_top1);
+        write_vec(g, "test_top5", m.test_top5);
+        write_vec(g, "val_loss", m.val_loss);
+        write_vec(g, "val_top1", m.val_top1);
+        write_vec(g, "val_top5", m.val_top5);
+        write_vec(g, "lr", m.lr);
+        write_vec(g, "seconds", m.seconds);
+        write_vec(g, "iterations", m.iterations);
+        write_vec(g, "world_size", m.world_size);
+        write_mat(g, "snr", m.snr, layers);
+        write_mat(g, "snr_authors", m.snr_authors, layers);
+    }
+    {
+        h5::Handle sl = h5::group(file.id(), "sleep");
+        write_vec(sl.id(), "iteration", m.sleep_iteration);
+        write_vec(sl.id(), "seconds", m.sleep_seconds);
+        write_mat(sl.id(), "snr_before", m.sleep_snr_before, layers);
+        write_mat(sl.id(), "snr_after", m.sleep_snr_after, layers);
+    }
+    if (file.close() < 0) h5::fail("close " + tmp);
+}
+}  // namespace
+
+// Written whole to PATH.tmp and renamed over PATH: a failed write (a full
+// disk) removes PATH.tmp and leaves PATH as it was, with one IoError naming it.
+void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
+                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
+    const std::string tmp = path + ".tmp";
+    try {
+        write_metrics_file(tmp, m, config_yaml, network, lc_names, world_size);
+    } catch (const IoError& e) {
+        std::remove(tmp.c_str());
+        throw IoError(path, e.error_number());
+    } catch (...) {
+        std::remove(tmp.c_str());
+        throw;
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        std::remove(tmp.c_str());
+        throw IoError(path, err);
+    }
 }
 
 }  // namespace dynshare::trainer

@@ -72,6 +72,9 @@ void check_run_dir(const Request& r) {
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
         throw UserError("-o " + r.run_dir + ": exists and is not a directory");
+    if (fs::is_directory(dir, ec) && trainer::run_dir_in_use(r.run_dir))
+        throw UserError(r.run_dir + " is in use by another trainer (it holds " + (dir / ".lock").string() +
+                        "); wait for it to end, or give another -o");
     const bool has_checkpoint = fs::exists(dir / "checkpoint.pt", ec);
     const bool used = has_checkpoint || fs::exists(dir / "metrics.h5", ec);
     if (r.resume && !has_checkpoint) throw UserError("--resume: no checkpoint.pt in " + r.run_dir);
@@ -113,6 +116,7 @@ int run(const Request& r) {
     } catch (...) {
         // Refused after RUN_DIR was made (e.g. a network the images are too
         // small for): leave no empty folder behind.
+        if (!existed) trainer::release_run_dir_lock(r.run_dir);
         if (!existed && fs::is_directory(r.run_dir, ec) && fs::is_empty(r.run_dir, ec)) fs::remove(r.run_dir, ec);
         throw;
     }

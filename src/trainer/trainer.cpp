@@ -4,17 +4,22 @@
 // run would have done.
 #include "trainer/trainer.hpp"
 
+#include <fcntl.h>
 #include <omp.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <csignal>
+#include <exception>
 #include <sstream>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <functional>
@@ -141,15 +146,97 @@ bool progress_enabled(const std::string& mode) {
     return mode == "always" || (mode == "auto" && isatty(fileno(stderr)));
 }
 
+// A run folder belongs to one trainer at a time: RUN_DIR/.lock, held with
+// flock while this process runs (the descriptor stays open until it ends,
+// so the kernel releases the lock however it ends, kill -9 included).
+// `.NAME.TAG-PID` beside the folder NAME.
+std::string hidden_dir(const std::string& dir, const std::string& tag) {
+    fs::path p = fs::path(dir);
+    if (!p.has_filename()) p = p.parent_path();  // "run/" -> "run"
+    return (p.parent_path() / ("." + p.filename().string() + "." + tag + "-" + std::to_string(::getpid()))).string();
+}
+
+// Removes `.NAME.new-PID` / `.NAME.old-PID` folders of processes that are
+// gone (an --overwrite killed before its swap).
+void remove_stale_staging(const std::string& dir) {
+    fs::path p = fs::path(dir);
+    if (!p.has_filename()) p = p.parent_path();
+    const std::string stem = "." + p.filename().string() + ".";
+    std::error_code ec;
+    const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(stem, 0) != 0) continue;
+        const std::string rest = name.substr(stem.size());
+        if (rest.rfind("new-", 0) != 0 && rest.rfind("old-", 0) != 0) continue;
+        const std::string digits = rest.substr(4);
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+        fs::remove_all(e.path(), ec);
+    }
+}
+
+int g_lock_fd = -1;
+void lock_run_dir(const std::string& dir) {
+    if (g_lock_fd >= 0) ::close(g_lock_fd);  // an earlier run of this process (tests run several)
+    g_lock_fd = -1;
+    const std::string path = (fs::path(dir) / ".lock").string();
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw UserError("cannot create the lock file " + path + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        throw UserError(dir + " is in use by another trainer (it holds " + path +
+                        "); wait for it to end, or give another -o");
+    }
+    g_lock_fd = fd;
+}
+
 void prepare_run_dir(const RunOptions& o) {
     std::error_code ec;
     fs::create_directories(o.run_dir, ec);
     if (!fs::is_directory(o.run_dir)) throw UserError("cannot create run directory " + o.run_dir);
+    lock_run_dir(o.run_dir);  // before the checks below: two trainers cannot both pass them
     const bool used = fs::exists(fs::path(o.run_dir) / "metrics.h5") || fs::exists(fs::path(o.run_dir) / "checkpoint.pt");
     if (o.resume && !fs::exists(fs::path(o.run_dir) / "checkpoint.pt"))
         throw UserError("--resume: no checkpoint.pt in " + o.run_dir);
     if (!o.resume && used && !o.overwrite)
         throw UserError(o.run_dir + " already holds a run; use --resume to continue it or --overwrite to replace it");
+}
+
+// The config keys a --resume may change: they change how the run is
+// computed or reported, not what it computes (docs/nothing_lost.md).
+const std::vector<std::string> kResumeChangeable = {"train.threads", "train.progress", "train.eval_batch_size",
+                                                    "train.device", "train.checkpoint_every", "train.epochs"};
+
+// Throws UserError naming the first key in which `now` differs from the run's
+// own config `was_yaml` (beyond kResumeChangeable): a resumed run is the same run.
+void check_same_run(const RunConfig& now, const std::string& was_yaml, const std::string& run_dir) {
+    if (was_yaml.empty()) return;  // a checkpoint from before the config was stored
+    RunConfig was = parse_run_config(was_yaml, {});
+    was.train.threads = now.train.threads;
+    was.train.progress = now.train.progress;
+    was.train.eval_batch_size = now.train.eval_batch_size;
+    was.train.device = now.train.device;
+    was.train.checkpoint_every = now.train.checkpoint_every;
+    was.train.epochs = now.train.epochs;  // a finished run may be extended by more epochs
+    if (to_yaml(was) == to_yaml(now)) return;
+    const schema::Scalars a = config_scalars(was), b = config_scalars(now);
+    std::string key = "a list-valued key";
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+        const auto& x = a[i].second;
+        const auto& y = b[i].second;
+        if (a[i].first != b[i].first || x.kind != y.kind || x.i != y.i || x.u != y.u || x.s != y.s ||
+            !(x.d == y.d || (std::isnan(x.d) && std::isnan(y.d)))) {
+            key = b[i].first;
+            break;
+        }
+    }
+    std::string changeable;
+    for (const auto& k : kResumeChangeable) changeable += (changeable.empty() ? "" : ", ") + k;
+    throw UserError("--resume: the config differs from the run in " + run_dir + " in " + key +
+                    "; a resumed run keeps its config except " + changeable +
+                    " (start a new run with another -o, or --overwrite)");
 }
 
 // Everything one run needs, built once.
@@ -161,6 +248,10 @@ struct Session {
 
     const RunConfig& cfg;
     RunOptions opt;
+    // --overwrite of an existing run: the new run is built in a hidden
+    // sibling (opt.run_dir) and swapped in for `replace_dir` once its first
+    // checkpoint is written (empty: no swap pending).
+    std::string replace_dir;
     torch::Device device;
     DataSplits data;
     Net net{nullptr};
@@ -322,6 +413,28 @@ struct Session {
         write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names, world());
     }
 
+    // Writes checkpoint.pt; the first one of an --overwrite makes the new run
+    // folder valid, so only then does it replace the old one, as a whole.
+    void checkpoint() {
+        save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+        if (replace_dir.empty()) return;
+        const std::string old = hidden_dir(replace_dir, "old");
+        std::error_code ec;
+        fs::remove_all(old, ec);
+        fs::rename(replace_dir, old, ec);
+        if (ec) throw UserError("--overwrite: cannot move " + replace_dir + " aside: " + ec.message());
+        fs::rename(opt.run_dir, replace_dir, ec);
+        if (ec) {
+            std::error_code back;
+            fs::rename(old, replace_dir, back);
+            throw UserError("--overwrite: cannot put the new run in " + replace_dir + ": " + ec.message());
+        }
+        opt.run_dir = replace_dir;
+        replace_dir.clear();
+        lock_run_dir(opt.run_dir);  // the folder's own lock now (the old one went with the old folder)
+        fs::remove_all(old, ec);
+    }
+
     void run() {
         const auto& t = cfg.train;
         for (int epoch = state.epochs_done; epoch < t.epochs; ++epoch) {
@@ -335,7 +448,7 @@ struct Session {
             if (state.interrupted) {
                 state.epoch_seconds = secs;
                 if (!writer()) return;
-                save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+                checkpoint();
                 std::fprintf(stderr,
                              "dynshare train: interrupted at iteration %lld (epoch %d, batch %lld); checkpoint "
                              "written; continue with: dynshare train CONFIG -o %s --resume\n",
@@ -346,13 +459,28 @@ struct Session {
             end_epoch(epoch, complete, loss, top1, secs);
             const bool last = !complete || epoch + 1 == t.epochs;
             if (writer() && (last || (t.checkpoint_every > 0 && (epoch + 1) % t.checkpoint_every == 0)))
-                save_checkpoint(path("checkpoint.pt"), net, *optim, state);
+                checkpoint();
             if (!complete) break;
         }
     }
 };
 
 }  // namespace
+
+bool run_dir_in_use(const std::string& run_dir) {
+    const int fd = ::open((fs::path(run_dir) / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // releases the shared lock this took, if it took one
+    return busy;
+}
+
+void release_run_dir_lock(const std::string& run_dir) {
+    if (g_lock_fd < 0) return;
+    ::unlink((fs::path(run_dir) / ".lock").c_str());  // ours: held, so no other trainer uses it
+    ::close(g_lock_fd);
+    g_lock_fd = -1;
+}
 
 void reestimate_bn(Net& net, int batches, const std::function<torch::Tensor()>& next_batch) {
     std::vector<torch::nn::BatchNorm2dImpl*> bns;
@@ -375,7 +503,33 @@ void reestimate_bn(Net& net, int batches, const std::function<torch::Tensor()>& 
 
 TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     if (!options.comm || options.comm->world().rank == 0) prepare_run_dir(options);
+    // The lock is released when the run returns (the process may run another).
+    struct Unlock {
+        ~Unlock() {
+            if (g_lock_fd >= 0 && std::uncaught_exceptions() == 0) ::close(g_lock_fd), g_lock_fd = -1;
+        }
+    } unlock;
     Session s(cfg, options);
+    const bool writer = !options.comm || options.comm->world().rank == 0;
+    std::error_code ec;
+    const fs::path dir(options.run_dir);
+    if (writer && options.overwrite &&
+        (fs::exists(dir / "metrics.h5", ec) || fs::exists(dir / "checkpoint.pt", ec))) {
+        // The old run stays whole until the new one has a valid checkpoint.
+        remove_stale_staging(options.run_dir);
+        s.replace_dir = options.run_dir;
+        s.opt.run_dir = hidden_dir(options.run_dir, "new");
+        fs::remove_all(s.opt.run_dir, ec);
+        fs::create_directories(s.opt.run_dir, ec);
+        if (ec) throw UserError("--overwrite: cannot create " + s.opt.run_dir + ": " + ec.message());
+    }
+    struct DropStaging {
+        Session& s;
+        ~DropStaging() {
+            std::error_code e;
+            if (!s.replace_dir.empty()) fs::remove_all(s.opt.run_dir, e);  // never swapped in: the old run stays
+        }
+    } drop_staging{s};
     // threads 0 = every CPU this process may run on (LibTorch's own default
     // can be fewer: one thread on a 2-core virtual machine).
     torch::set_num_threads(cfg.train.threads > 0 ? cfg.train.threads : std::max(1, omp_get_num_procs()));
@@ -388,7 +542,25 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     s.optim = std::make_unique<torch::optim::AdamW>(
         s.net->parameters(), torch::optim::AdamWOptions(cfg.train.lr).weight_decay(cfg.train.weight_decay));
     s.maker = std::make_unique<BatchMaker>(s.data, cfg.data.padding, cfg.data.flip, s.device);
-    if (options.resume) s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
+    if (options.resume) {
+        s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
+        check_same_run(cfg, s.state.config_yaml, options.run_dir);
+        const auto& t = cfg.train;
+        if (s.state.epochs_done > t.epochs || (s.state.epoch_batches > 0 && s.state.epochs_done >= t.epochs))
+            throw UserError("--resume: checkpoint " + s.path("checkpoint.pt") + " has " +
+                            std::to_string(s.state.epochs_done) + " epochs done, past train.epochs = " +
+                            std::to_string(t.epochs) + " (give train.epochs >= " +
+                            std::to_string(s.state.epochs_done) + ")");
+        const bool stopped = t.max_iterations > 0 && s.state.iteration >= t.max_iterations && s.state.epoch_batches == 0;
+        if (s.state.epochs_done >= t.epochs || stopped) {
+            if (s.writer())
+                std::fprintf(stderr, "dynshare train: %s is finished (%d epochs, %lld iterations%s); nothing to do\n",
+                             options.run_dir.c_str(), s.state.epochs_done, static_cast<long long>(s.state.iteration),
+                             stopped ? ", train.max_iterations reached" : "");
+            return s.state;
+        }
+    }
+    s.state.config_yaml = s.yaml;
     const StopSignals signals;
     const auto t0 = std::chrono::steady_clock::now();
     s.run();

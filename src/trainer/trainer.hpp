@@ -25,6 +25,12 @@ struct RunOptions {
     Communicator* comm = nullptr;
 };
 
+// Removes RUN_DIR/.lock and releases it, when this process holds it (a run
+// refused after it created RUN_DIR leaves no folder behind).
+void release_run_dir_lock(const std::string& run_dir);
+// True when another process holds RUN_DIR/.lock (a trainer writing RUN_DIR).
+bool run_dir_in_use(const std::string& run_dir);
+
 // Runs (or resumes) training; returns the final state. UserError for the
 // user's mistakes (missing data, bad shapes, no CUDA, existing run dir).
 // SIGINT or SIGTERM during the run stops it before the next iteration: a
