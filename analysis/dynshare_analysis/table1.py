@@ -1,5 +1,6 @@
-"""Table 1 from trainer runs: final test accuracy per row, mean and spread
-over seeds, difference to the conv row.
+"""Table 1 from trainer runs: final train and test accuracy per row side by
+side (Table 1 is about generalisation: the train-test gap says whether a row
+fits its training set), mean and spread over seeds, difference to the conv row.
 
     analysis/table1.py runs/table1/*/            (directories with metrics.h5)
 
@@ -58,6 +59,7 @@ class Result:
     """What one finished run contributes to the table."""
     run: object
     top1: float       # test top-1 after the last epoch, percent
+    train_top1: float  # train top-1 of the last epoch (augmented batches, as the trainer reports it), percent
     top5: float
     epochs: int
     seconds: float    # summed epoch training time
@@ -75,7 +77,9 @@ def result(run):
     top5 = run.epochs.get("test_top5", np.full(top1.shape, np.nan))
     secs = float(np.sum(run.epochs.get("seconds", np.zeros(0))))
     sleep = float(np.sum(run.sleep["seconds"]))
-    return Result(run, 100 * float(top1[-1]), 100 * float(top5[-1]), int(top1.size), secs, sleep)
+    train = run.epochs.get("train_top1", np.full(top1.shape, np.nan))
+    return Result(run, 100 * float(top1[-1]), 100 * float(train[-1]), 100 * float(top5[-1]), int(top1.size), secs,
+                  sleep)
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Row:
     top1: float                  # mean over seeds, percent
     top1_spread: Optional[float]  # (max - min) / 2; None for one seed
     top1_diff: Optional[float]    # mean minus conv's mean; None for conv or without conv
+    train_top1: float            # mean over seeds of the last epoch's train top-1, percent
     top5: float
     top5_spread: Optional[float]
     top5_diff: Optional[float]
@@ -112,6 +117,7 @@ def table_rows(results):
             order, name, len(rs), min(r.epochs for r in rs),
             float(t1.mean()), float(np.ptp(t1) / 2) if len(rs) > 1 else None,
             float(t1.mean() - conv1) if conv1 is not None and not is_conv else None,
+            float(np.mean([r.train_top1 for r in rs])),
             float(t5.mean()), float(np.ptp(t5) / 2) if len(rs) > 1 else None,
             float(t5.mean() - conv5) if conv5 is not None and not is_conv else None,
             float(np.mean([r.seconds for r in rs])) / 3600, float(np.mean([r.sleep_seconds for r in rs])) / 3600,
@@ -126,10 +132,11 @@ def format_table(rows):
     def diff(d):
         return f"{d:+6.1f}" if d is not None else "     -"
 
-    lines = [f"{'row':<16} {'n':>2} {'epochs':>6} {'top-1 (%)':>14} {'diff':>6} {'top-5 (%)':>14} {'diff':>6} "
-             f"{'train h':>7} {'sleep h':>7}"]
+    lines = [f"{'row':<16} {'n':>2} {'epochs':>6} {'train':>5} {'top-1 (%)':>14} {'gap':>5} {'diff':>6} "
+             f"{'top-5 (%)':>14} {'diff':>6} {'train h':>7} {'sleep h':>7}"]
     for r in rows:
-        lines.append(f"{r.name:<16} {r.n:>2} {r.epochs:>6} {r.top1:7.1f} ± {spread(r.top1_spread)} {diff(r.top1_diff)} "
+        lines.append(f"{r.name:<16} {r.n:>2} {r.epochs:>6} {r.train_top1:5.1f} {r.top1:7.1f} ± {spread(r.top1_spread)} "
+                     f"{r.train_top1 - r.top1:5.1f} {diff(r.top1_diff)} "
                      f"{r.top5:7.1f} ± {spread(r.top5_spread)} {diff(r.top5_diff)} "
                      f"{r.train_hours:7.2f} {r.sleep_hours:7.2f}")
     return "\n".join(lines)

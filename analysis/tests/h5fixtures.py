@@ -384,7 +384,7 @@ sleep:
 """
 
 
-def write_metrics(run_dir, *, top1, top5=None, seconds=None, snr=None, sleep_iteration=None,
+def write_metrics(run_dir, *, top1, train_top1=None, top5=None, seconds=None, snr=None, sleep_iteration=None,
                   sleep_seconds=None, snr_before=None, snr_after=None, lc_layers=("lc0", "lc1"),
                   config=None, **config_kw):
     """RUN_DIR/metrics.h5 as write_metrics_h5 writes it; returns its path."""
@@ -393,6 +393,7 @@ def write_metrics(run_dir, *, top1, top5=None, seconds=None, snr=None, sleep_ite
     top1 = np.asarray(top1, dtype=float)
     E, L = len(top1), len(lc_layers)
     top5 = np.asarray(top5 if top5 is not None else np.minimum(top1 + 0.1, 1.0), dtype=float)
+    train_top1 = np.asarray(train_top1 if train_top1 is not None else top1, dtype=float)
     seconds = np.asarray(seconds if seconds is not None else np.full(E, 60.0), dtype=float)
     snr = np.asarray(snr if snr is not None else np.zeros((E, L)), dtype=float).reshape(E, L)
     S = 0 if snr_before is None else len(snr_before)
@@ -407,7 +408,7 @@ def write_metrics(run_dir, *, top1, top5=None, seconds=None, snr=None, sleep_ite
         set_fixed_str(f, "lc_layers", "\n".join(lc_layers))
         ep = f.create_group("epochs")
         nan = np.full(E, np.nan)
-        for name, data in (("train_loss", np.linspace(2, 1, E)), ("train_top1", top1), ("test_loss", np.ones(E)),
+        for name, data in (("train_loss", np.linspace(2, 1, E)), ("train_top1", train_top1), ("test_loss", np.ones(E)),
                            ("test_top1", top1), ("test_top5", top5), ("val_loss", nan), ("val_top1", nan),
                            ("val_top5", nan), ("lr", np.full(E, 1e-3)), ("seconds", seconds),
                            ("iterations", 79.0 * np.arange(1, E + 1)), ("world_size", np.ones(E))):

@@ -12,9 +12,9 @@ from dynshare_analysis import table1
 def runs_dir(tmp_path):
     d = tmp_path / "table1"
     m = fx.write_metrics
-    m(str(d / "conv_s0"), top1=[0.5, 0.7, 0.80], top5=[0.9, 0.95, 0.99], seconds=[60] * 3, connectivity="conv")
-    m(str(d / "conv_s1"), top1=[0.5, 0.7, 0.84], top5=[0.9, 0.95, 0.97], seconds=[120] * 3, connectivity="conv")
-    m(str(d / "lc_s0"), top1=[0.5, 0.6, 0.70], top5=[0.9, 0.9, 0.95], seconds=[100] * 3)
+    m(str(d / "conv_s0"), top1=[0.5, 0.7, 0.80], train_top1=[0.5, 0.8, 0.90], top5=[0.9, 0.95, 0.99], seconds=[60] * 3, connectivity="conv")
+    m(str(d / "conv_s1"), top1=[0.5, 0.7, 0.84], train_top1=[0.5, 0.8, 0.94], top5=[0.9, 0.95, 0.97], seconds=[120] * 3, connectivity="conv")
+    m(str(d / "lc_s0"), top1=[0.5, 0.6, 0.70], train_top1=[0.5, 0.9, 0.99], top5=[0.9, 0.9, 0.95], seconds=[100] * 3)
     m(str(d / "lc_reps4_s0"), top1=[0.5, 0.6, 0.83], top5=[0.9, 0.9, 0.99], seconds=[300] * 3, repetitions=4)
     m(str(d / "lc_ws10_s0"), top1=[0.5, 0.6, 0.75], top5=[0.9, 0.9, 0.96], seconds=[90] * 3, mode="instant",
       every=10, snr_before=np.ones((2, 2)), snr_after=np.zeros((2, 2)), sleep_seconds=[1.0, 2.0])
@@ -34,6 +34,7 @@ def test_rows_from_known_runs(runs_dir):
     conv, lc, reps, ws = rows
     assert (conv.n, conv.epochs) == (2, 3)
     assert conv.top1 == pytest.approx(82.0) and conv.top1_spread == pytest.approx(2.0) and conv.top1_diff is None
+    assert conv.train_top1 == pytest.approx(92.0) and lc.train_top1 == pytest.approx(99.0)
     assert conv.top5 == pytest.approx(98.0) and conv.top5_spread == pytest.approx(1.0)
     assert conv.train_hours == pytest.approx((180 + 360) / 2 / 3600) and conv.sleep_hours == 0
     assert lc.n == 1 and lc.top1 == pytest.approx(70.0) and lc.top1_spread is None
@@ -82,12 +83,12 @@ def test_main_prints_the_table_and_names_skipped_runs(runs_dir, capsys):
     assert table1.main(dirs) == 0
     cap = capsys.readouterr()
     lines = cap.out.splitlines()
-    assert lines[0].split() == ["row", "n", "epochs", "top-1", "(%)", "diff", "top-5", "(%)", "diff",
+    assert lines[0].split() == ["row", "n", "epochs", "train", "top-1", "(%)", "gap", "diff", "top-5", "(%)", "diff",
                                 "train", "h", "sleep", "h"]
     assert [l[:16].strip() for l in lines[1:]] == ["conv", "LC", "LC - 4 reps", "LC - ws(10)"]
-    assert lines[1][16:].split() == ["2", "3", "82.0", "±", "2.0", "-", "98.0", "±", "1.0", "-", "0.07", "0.00"]
-    assert lines[2][16:].split() == ["1", "3", "70.0", "±", "-", "-12.0", "95.0", "±", "-", "-3.0", "0.08", "0.00"]
-    assert lines[4][16:].split() == ["2", "3", "76.5", "±", "1.5", "-5.5", "95.0", "±", "1.0", "-3.0", "0.07", "0.00"]
+    assert lines[1][16:].split() == ["2", "3", "92.0", "82.0", "±", "2.0", "10.0", "-", "98.0", "±", "1.0", "-", "0.07", "0.00"]
+    assert lines[2][16:].split() == ["1", "3", "99.0", "70.0", "±", "-", "29.0", "-12.0", "95.0", "±", "-", "-3.0", "0.08", "0.00"]
+    assert lines[4][16:].split() == ["2", "3", "76.5", "76.5", "±", "1.5", "0.0", "-5.5", "95.0", "±", "1.0", "-3.0", "0.07", "0.00"]
     assert cap.err.splitlines() == [
         f"table1.py: skipping {runs_dir}/lc_hebb_s0/: unfinished (no metrics.h5 yet)",
         f"table1.py: skipping {runs_dir}/lc_sleep100_s0/: unfinished (epoch 3 has no test evaluation)",

@@ -81,6 +81,7 @@ const std::vector<KeyText>& key_texts() {
         {"sharing.mode", "", "weight sharing between iterations: none, instant (module means), hebbian (Eq. 4), hebbian_authors, simulated (the Eq. 8 sleep phase)"},
         {"sharing.every", ">= 1", "iterations between sharing phases"},
         {"sharing.presentations", ">= 1", "presentations of a hebbian or simulated phase"},
+        {"sharing.presentations_per_fan_in", "[0, 100000]", "simulated mode: each layer asks for ceil(F * c_in k^2) presentations and the phase runs the largest (0 = sharing.presentations for every layer); a phase over 100,000 presentations is refused"},
         {"sharing.lr", "> 0", "hebbian: learning rate (patterns have unit norm)"},
         {"sharing.gamma", ">= 0", "hebbian: pull back to the weights at the phase's start"},
         {"sharing.counter", "", "global: after every `every`-th iteration of the run; epoch: on batch indices 0, every, ... of each epoch (the authors')"},

@@ -116,4 +116,17 @@ Backend& phase_backend(const RunConfig& cfg, const std::vector<LcGeometry>& geom
 // counts the weights handed to it.
 long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain);
 
+// The presentations per simulated sleep phase each layer of `chain` asks
+// for: with sharing.presentations_per_fan_in F > 0, ceil(F * c_in * k^2)
+// (one presentation removes a module's spread along about one of its fan-in
+// input directions, so a layer of fan-in d needs ~d presentations per e-fold
+// of its spread); with F = 0, sharing.presentations for every layer.
+std::vector<int64_t> layer_presentations(const SharingConfig& s, const std::vector<LcGeometry>& chain);
+// The presentations of one phase on `chain`: the engine's stack integrates
+// all layers at once (a deep layer's inputs are the layers' below it), so
+// the phase runs the largest of layer_presentations, and every layer gets at
+// least its share. A rule above kMaxSleepPresentations is a UserError naming
+// the key, the layer and the largest F allowed.
+int64_t phase_presentations(const SharingConfig& s, const std::vector<LcGeometry>& chain);
+
 }  // namespace dynshare::trainer

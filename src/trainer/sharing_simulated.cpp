@@ -12,8 +12,10 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/plan.hpp"
 #include "dynshare/sleep_phase.hpp"
+#include "io/schema.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -33,7 +35,7 @@ namespace {
 // The engine's view of the chain (include/dynshare/sleep_phase.hpp: the one
 // function that builds it, shared with the Python package's sleep_phase).
 SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo, uint64_t phase) {
-    return sleep_phase_config(cfg.sleep, geo, cfg.sharing.presentations, cfg.train.seed, phase);
+    return sleep_phase_config(cfg.sleep, geo, phase_presentations(cfg.sharing, geo), cfg.train.seed, phase);
 }
 
 // The host path: the weights converted to the engine's doubles and back.
@@ -164,6 +166,31 @@ void run_simulated_sleep(const RunConfig& cfg, Net& net, const std::vector<size_
     const SimConfig sim = engine_config(cfg, geo, phase);
     if (backend.runs_resident()) sleep_resident(sim, geo, layers, phase, backend);
     else sleep_through_host(sim, geo, layers, phase, backend);
+}
+
+std::vector<int64_t> layer_presentations(const SharingConfig& s, const std::vector<LcGeometry>& chain) {
+    std::vector<int64_t> n;
+    for (const auto& g : chain) {
+        if (s.presentations_per_fan_in <= 0) n.push_back(s.presentations);
+        else n.push_back(int64_t(std::ceil(s.presentations_per_fan_in * double(g.fan_in()) - 1e-9)));
+    }
+    return n;
+}
+
+int64_t phase_presentations(const SharingConfig& s, const std::vector<LcGeometry>& chain) {
+    const std::vector<int64_t> n = layer_presentations(s, chain);
+    if (n.empty()) return s.presentations;
+    const auto most = std::max_element(n.begin(), n.end());
+    if (s.presentations_per_fan_in > 0 && *most > kMaxSleepPresentations) {
+        const auto& g = chain[size_t(most - n.begin())];
+        char allowed[32];
+        std::snprintf(allowed, sizeof allowed, "%.1f", std::floor(10.0 * double(kMaxSleepPresentations) / g.fan_in()) / 10.0);
+        throw UserError("sharing.presentations_per_fan_in = " + schema::format_double(s.presentations_per_fan_in) + ": LC layer " +
+                        std::to_string(most - n.begin()) + " (fan-in " + std::to_string(g.fan_in()) + ") would get " +
+                        std::to_string(*most) + " presentations per sleep phase, above the cap of " +
+                        std::to_string(kMaxSleepPresentations) + "; allowed on this network: [0, " + allowed + "]");
+    }
+    return *most;
 }
 
 long long sleep_memory_bytes(const RunConfig& cfg, const std::vector<LcGeometry>& chain) {

@@ -70,7 +70,8 @@ template <class V> void visit(V& v, DataConfig& d) {
     v("limit_train", d.limit_train); v("limit_test", d.limit_test);
 }
 template <class V> void visit(V& v, SharingConfig& s) {
-    v("mode", s.mode); v("every", s.every); v("presentations", s.presentations); v("lr", s.lr); v("gamma", s.gamma);
+    v("mode", s.mode); v("every", s.every); v("presentations", s.presentations);
+    v("presentations_per_fan_in", s.presentations_per_fan_in); v("lr", s.lr); v("gamma", s.gamma);
     v("counter", s.counter); v("modules", s.modules); v("gradient", s.gradient);
 }
 template <class V> void visit(V& v, TrainConfig& t) {
@@ -125,6 +126,14 @@ void validate(RunConfig& c) {
     const auto& s = c.sharing;
     require(s.every >= 1, "sharing.every", s.every, "the sharing period must be >= 1");
     require(s.presentations >= 1, "sharing.presentations", s.presentations, "must be >= 1");
+    require(std::isfinite(s.presentations_per_fan_in) && s.presentations_per_fan_in >= 0 &&
+                s.presentations_per_fan_in <= double(kMaxSleepPresentations),
+            "sharing.presentations_per_fan_in", s.presentations_per_fan_in,
+            "must be a number in [0, " + std::to_string(kMaxSleepPresentations) +
+                "] (presentations per phase per unit of a layer's fan-in c_in k^2; 0 = sharing.presentations for every layer)");
+    require(s.presentations_per_fan_in == 0 || s.mode == SharingMode::simulated, "sharing.presentations_per_fan_in",
+            s.presentations_per_fan_in,
+            std::string("applies to sharing.mode simulated only (mode is ") + to_string(s.mode) + "; use 0)");
     require(s.lr > 0, "sharing.lr", s.lr, "must be > 0");
     require(s.gamma >= 0, "sharing.gamma", s.gamma, "must be >= 0");
     const auto& t = c.train;

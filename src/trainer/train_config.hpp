@@ -70,10 +70,19 @@ struct DataConfig {
     int limit_test = 0;
 };
 
+// The stated cap on one simulated sleep phase's presentations under
+// sharing.presentations_per_fan_in: a rule that asks for more (on the run's
+// network, before training starts) is refused. 100,000 presentations is
+// hours per phase on a CPU, far beyond any useful phase.
+constexpr int64_t kMaxSleepPresentations = 100000;
+
 struct SharingConfig {
     SharingMode mode = SharingMode::none;
     int every = 10;             // iterations between sharing phases
     int64_t presentations = 100;// hebbian and simulated
+    // simulated, > 0: presentations per phase follow each layer's fan-in,
+    // ceil(F * c_in * k^2) (sharing.hpp: layer_presentations); 0: presentations
+    double presentations_per_fan_in = 0;
     double lr = 0.5;            // hebbian step (patterns have unit norm)
     double gamma = 0.01;        // hebbian pull to the initial weights (Eq. 4)
     SharingCounter counter = SharingCounter::global;

@@ -10,6 +10,7 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/sleep_phase.hpp"
 #include "trainer/sharing.hpp"
+#include "trainer/train_config.hpp"
 
 using namespace dynshare;
 using namespace dynshare::trainer;
@@ -284,4 +285,111 @@ TEST(Sharing, DefaultSleepPhaseShrinksEveryLayersModuleSpread) {
         EXPECT_LT(after.deviation, 0.95 * before[l].deviation) << "layer " << l;
         EXPECT_NEAR(after.mean_norm, before[l].mean_norm, 0.01 * before[l].mean_norm) << "layer " << l;
     }
+}
+
+// sharing.presentations_per_fan_in (issue 32): the key's one-line errors name
+// it and its allowed values; it applies to simulated sleep only.
+TEST(SleepPresentations, KeyIsValidated) {
+    const RunConfig c = parse_run_config("sharing: {mode: simulated, presentations_per_fan_in: 2.5}\n", {});
+    EXPECT_DOUBLE_EQ(c.sharing.presentations_per_fan_in, 2.5);
+    EXPECT_DOUBLE_EQ(parse_run_config(to_yaml(c), {}).sharing.presentations_per_fan_in, 2.5);
+    EXPECT_DOUBLE_EQ(parse_run_config("sharing: {mode: simulated}\n", {}).sharing.presentations_per_fan_in, 0.0);
+    auto error = [](const std::string& yaml) {
+        try {
+            parse_run_config(yaml, {});
+        } catch (const UserError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(accepted)");
+    };
+    for (const char* bad : {"-1", ".nan", "1.0e6"}) {
+        const std::string e = error(std::string("sharing: {mode: simulated, presentations_per_fan_in: ") + bad + "}\n");
+        EXPECT_NE(e.find("sharing.presentations_per_fan_in = "), std::string::npos) << e;
+        EXPECT_NE(e.find("[0, 100000]"), std::string::npos) << e;
+        EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    }
+    const std::string e = error("sharing: {mode: instant, presentations_per_fan_in: 2}\n");
+    EXPECT_NE(e.find("sharing.presentations_per_fan_in = 2.0: applies to sharing.mode simulated only (mode is instant"),
+              std::string::npos) << e;
+}
+
+namespace {
+// The Table 1 net: small, width 16, depth 4 on 44x44 translated Fashion-MNIST.
+std::vector<LcGeometry> table1_chain(const RunConfig& cfg) {
+    Net net = build_network(cfg.network, InputShape{1, 44, 44, 10});
+    std::vector<LcGeometry> geo;
+    for (size_t i : sleep_chain(net)) geo.push_back(net->lc_layers()[i].layer->geometry());
+    return geo;
+}
+RunConfig table1_sleep_config(double per_fan_in) {
+    RunConfig cfg;
+    cfg.network.arch = Arch::small;
+    cfg.network.depth = 4;
+    cfg.network.width = 16;
+    cfg.sharing.mode = SharingMode::simulated;
+    cfg.sharing.presentations_per_fan_in = per_fan_in;
+    return cfg;
+}
+}  // namespace
+
+// The rule per layer: ceil(F * c_in * k^2), by hand for the Table 1 net's
+// fan-ins 9, 144, 288, 576; the phase runs the largest; F = 0 is the old
+// single number; above the cap the rule is refused, naming the largest F.
+TEST(SleepPresentations, PerLayerCountFollowsTheRule) {
+    const RunConfig cfg = table1_sleep_config(2.3);
+    const auto geo = table1_chain(cfg);
+    ASSERT_EQ(geo.size(), 4u);
+    std::vector<int> fan_in;
+    for (const auto& g : geo) fan_in.push_back(g.fan_in());
+    ASSERT_EQ(fan_in, (std::vector<int>{9, 144, 288, 576}));
+    // 2.3 x {9, 144, 288, 576} = {20.7, 331.2, 662.4, 1324.8}
+    EXPECT_EQ(layer_presentations(cfg.sharing, geo), (std::vector<int64_t>{21, 332, 663, 1325}));
+    EXPECT_EQ(phase_presentations(cfg.sharing, geo), 1325);
+    RunConfig whole = table1_sleep_config(4);  // integer products stay exact: 4 x 144 = 576, not 577
+    EXPECT_EQ(layer_presentations(whole.sharing, geo), (std::vector<int64_t>{36, 576, 1152, 2304}));
+    RunConfig fixed = table1_sleep_config(0);
+    fixed.sharing.presentations = 77;
+    EXPECT_EQ(layer_presentations(fixed.sharing, geo), (std::vector<int64_t>(4, 77)));
+    EXPECT_EQ(phase_presentations(fixed.sharing, geo), 77);
+    const RunConfig capped = table1_sleep_config(200);  // 576 x 200 = 115,200 > 100,000
+    try {
+        phase_presentations(capped.sharing, geo);
+        FAIL() << "a rule above the cap was accepted";
+    } catch (const UserError& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("sharing.presentations_per_fan_in = 200.0: LC layer 3 (fan-in 576) would get 115200"),
+                  std::string::npos) << m;
+        EXPECT_NE(m.find("allowed on this network: [0, 173.6]"), std::string::npos) << m;
+    }
+    EXPECT_THROW(sleep_memory_bytes(capped, geo), UserError);  // the pre-training memory check refuses it too
+}
+
+// One phase of the rule shrinks every layer's module spread by >= 10x
+// (-log SNR_w lower by >= 2.3 nats) on weights far from shared (independent
+// random LC weights), where F = 1 leaves the widest layer short of it. A
+// 3-layer width-4 net (fan-ins 9, 36, 72) on 28x28 inputs, fp32 as the
+// Table 1 rows run it. Here F = 12 (864 presentations); on the trained
+// Table 1 LC net F = 8 suffices (docs/results/table1.md: layer 3 of fan-in
+// 576 loses 2.03 nats at F = 4, 2.20 at 5, 2.45 at 8).
+TEST(SleepPresentations, OnePhaseOfTheRuleEqualisesEveryLayer) {
+    RunConfig cfg;
+    cfg.network.arch = Arch::small;
+    cfg.network.depth = 3;
+    cfg.network.width = 4;
+    cfg.sharing.mode = SharingMode::simulated;
+    cfg.sleep.run.precision = Precision::fp32;
+    auto phase = [&](double per_fan_in) {
+        RunConfig c = cfg;
+        c.sharing.presentations_per_fan_in = per_fan_in;
+        torch::manual_seed(7);
+        Net net = build_network(c.network, InputShape{1, 28, 28, 10});
+        return apply_sharing(c, net, 0);
+    };
+    const SleepRecord r = phase(12);
+    ASSERT_EQ(r.snr_before.size(), 3u);
+    for (size_t l = 0; l < 3; ++l)
+        EXPECT_LT(r.snr_after[l], r.snr_before[l] - 2.3) << "layer " << l << ": " << r.snr_before[l] << " -> "
+                                                         << r.snr_after[l];
+    const SleepRecord few = phase(1);
+    EXPECT_GT(few.snr_after[2], few.snr_before[2] - 2.3) << few.snr_before[2] << " -> " << few.snr_after[2];
 }

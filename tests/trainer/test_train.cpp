@@ -221,6 +221,12 @@ TEST(Train, CommandExitStatuses) {
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "bogus.key=1"}), 2);
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "data.canvas=5"}), 2);  // canvas < image
     EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "data.path=/nonexistent"}), 2);
+    // A fan-in rule above the stated cap on this network (fan-ins 9 and 36:
+    // 36 x 5000 = 180,000 presentations per phase) is refused before training,
+    // and no RUN_DIR is left behind.
+    EXPECT_EQ(run_cli({"train", config, "-o", out, "--set", "sharing.mode=simulated", "--set",
+                       "sharing.presentations_per_fan_in=5000"}), 2);
+    EXPECT_FALSE(std::filesystem::exists(out));
     if (!torch::cuda::is_available()) {
         EXPECT_EQ(run_cli({"train", config, "-o", out, "--device", "cuda"}), 2);
     }
