@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Fig. 4 of Pogodin et al. (NeurIPS 2021): -log SNR_w over training.
 
 Command-line wrapper over dynshare_analysis.fig4 (next to this script); run

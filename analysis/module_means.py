@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Module means and spreads of a stacked run's weights, before and after.
 
 Command-line wrapper over dynshare_analysis.module_means (next to this script); run

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Plot a dynshare parameter sweep: final -log SNR_w against swept keys.
 
 Command-line wrapper over dynshare_analysis.sweep (next to this script); run

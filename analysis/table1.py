@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Table 1 from trainer runs: final test accuracy per row, mean and spread over seeds.
 
 Command-line wrapper over dynshare_analysis.table1 (next to this script); run

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Plots of trainer runs: accuracy, per-layer -log SNR_w and sleep phases.
 
 Command-line wrapper over dynshare_analysis.training (next to this script); run

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Trainer benchmark: time per training iteration (forward + backward +
 // AdamW step) of LC ResNet-20 on CIFAR-sized input, with each of the LC
 // layer's algorithms (the CPU cache kernel, patches + batched matmul, and a

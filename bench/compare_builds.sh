@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Before/after timing of one Fig. 4B curve (k = 3, 6, 9; Euler and
 # exponential) for two dynshare builds on the same machine, back to back:
 # `dynshare bench` of each, alternated ROUNDS times, best of all rounds per

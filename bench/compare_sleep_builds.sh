@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Before/after timing of the ResNet-20 sleep phase (experiments/resnet20_stack.yaml,
 # default dynamics.block, 2 threads) for two dynshare builds on the same
 # machine: `dynshare simulate` of each, alternated ROUNDS times, with records

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Data-parallel training throughput (issue 17): the same training run as one
 # process with T threads and as 2 processes (ranks) with T/2 threads each on
 # loopback, in one invocation; images per second from the trainer's epoch

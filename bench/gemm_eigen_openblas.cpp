@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Standalone (not built by CMake; needs Debian libopenblas-dev and a build of
 // dynshare in build/ for its block kernels, libdynshare_core.a):
 //   g++ -O2 -std=c++17 -DEIGEN_DONT_PARALLELIZE -I/usr/include/eigen3 -Isrc -Iinclude bench/gemm_eigen_openblas.cpp \

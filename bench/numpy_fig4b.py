@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Plain numpy implementation of one Fig. 4B curve (Pogodin et al. 2021, Eq. 8).
 
 Excitatory rates r_i and one inhibitory rate r_inh, forward Euler (Eq. 8a/8b):

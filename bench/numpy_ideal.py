@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Plain numpy implementation of one Fig. 4A curve (Pogodin et al. 2021, Eq. 4).
 
 One iteration per presentation, every neuron sees the same x ~ N(0, I_K):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """What calling dynshare from Python costs (issue 27's goal: at most 5 % more).
 
 1. One Fig. 4B curve (the built-in default: ei_rate, N = 100, k = 9, 10,000

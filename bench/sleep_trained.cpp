@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One simulated sleep phase on a trained network's weights (issue 32, item 2):
 // loads RUN_DIR/checkpoint.pt of an LC run, applies one phase as CONFIG
 // (with --set overrides, e.g. sharing.presentations_per_fan_in=2.5) asks,

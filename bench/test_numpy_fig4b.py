@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Checks bench/numpy_fig4b.py's vectorised per-step loop against a plain
 per-neuron reference loop written from Eq. 8 (Pogodin et al. 2021) with the
 discrete momentum update, on identical inputs.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The version and git commit compiled into both programs (include/dynshare/
 # version.hpp). The commit header is generated at configure time and checked
 # again before every build by the target dynshare_build_info (it always runs;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Warnings and optimisation flags in one place (an interface target that the
 # project's own targets link privately, so dependencies are not affected).
 add_library(dynshare_warnings INTERFACE)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The CUDA backend. Kernels live in src/cuda/*.cu and see no host library
 # (Eigen, HDF5, yaml-cpp stay out of every .cu file); the host side
 # (src/cuda/cuda_backend.cpp) includes no CUDA header and runs on a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Kernel families compiled once per x86 instruction set and chosen at run
 # time (core/simd_isa.hpp): <dir>/<stem>_portable.cpp with the build's own
 # flags, <dir>/<stem>_avx2.cpp and <dir>/<stem>_avx512.cpp each alone with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Script mode (cmake -P): writes OUT, a header defining DYNSHARE_COMMIT, the
 # git commit of SOURCE_DIR as 7 hex digits, "-dirty" when tracked files differ
 # from HEAD, "unknown" outside git. OUT is rewritten only when its text

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # %% [markdown]
 # # Fig. 4A and 4B from Python
 # Pogodin et al. (NeurIPS 2021), Fig. 4: -log SNR_w of one layer's weights

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare's simulated sleep phase inside a plain PyTorch training loop.
 
 A small locally connected (LC) network written in PyTorch alone (unfold-based

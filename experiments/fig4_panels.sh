@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Both panels of Fig. 4: every k in {3,6,9} x gamma in {1e-1,1e-2,1e-3} x 10
 # trials, for Eq. 4 (panel A, 2000 iterations) and Eq. 8 (panel B, 10,000
 # presentations of 150 ms), then the figure. Needs a build (scripts/build.sh).

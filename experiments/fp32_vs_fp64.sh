@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # How far an fp32 Fig. 4B curve sits from the fp64 one (run.precision): one
 # curve per kernel size and integrator, 2000 presentations, same seed; prints
 # the largest and the final |difference| of -log SNR_w over the records.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The main job on the built-in default config (one Fig. 4B curve: ei_rate,
 # N = 100, k = 9, alpha = 10, gamma = 0.1, 10,000 presentations):
 # installs dependencies, builds, simulates, plots.

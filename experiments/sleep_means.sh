@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # What a sleep phase does to module means: experiments/sleep_means.yaml with
 # alpha in {100, 1e4} x stack.border in {zero, periodic}, and padding 0 (no
 # border neurons) as the reference. Writes results/sleep_means/*.h5 and prints

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A sweep as a SLURM job array: task i runs shard i/N of the sweep into
 # OUT_DIR/shard_<i>.h5 (dynshare sweep takes its shard from
 # SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT); a requeued or restarted task

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Table 1 on translated Fashion-MNIST: every row (experiments/train_t1_*.yaml)
 # for seeds 0 .. SEEDS-1, then the table (analysis/table1.py) and the training
 # curves (analysis/training.py). Resumable: finished runs are kept, an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Builds the libFuzzer targets (clang, with ASan and UBSan) into build-fuzz/:
 # fuzz_config (run config parser), fuzz_sweep (sweep parser), fuzz_set
 # (--set parsing). Sources: the parsers' own files, nothing else.

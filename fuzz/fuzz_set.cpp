@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // libFuzzer target: the set parser (fuzz/harness.hpp says what is checked).
 #include "harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What the fuzz targets check, shared with the regression test
 // (tests/test_fuzz_regressions.cpp) that replays every kept finding:
 // a parser may accept its input or refuse it with dynshare::UserError (one

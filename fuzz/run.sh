@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs each libFuzzer target for SECONDS (default 60) on its seed corpus
 # (the configs and sweeps of experiments/, plus every kept finding in
 # fuzz/regressions/<target>/) and fails on the first crash, sanitizer report,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The anti-Hebbian plasticity of Eq. 4 / Eq. 8 with the pull back to the
 // initial weights:  g_i = (r_i - b) x_i + gamma (w_i - w_i^init),
 //   discrete form (the paper's simulation): v_i <- mu v_i + g_i, w_i <- w_i - eta v_i, once per step;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Eq. 8: excitatory rates r_i and one inhibitory rate r_inh per module,
 //   tau dr_i/dt   = -r_i + z_i - alpha r_inh + b,     z_i = w_i . x_i
 //   tau dr_inh/dt = -r_inh + mean_j r_j - b.

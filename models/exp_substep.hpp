@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The exponential integrator's sub-steps (docs/integrators.md): how long the
 // next one is, and the values it shares across a module's neurons. Written
 // once for the CPU (PresentationIntegrator::exponential_to,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Eq. 4, the idealised rule: every neuron of a module sees x_i, and
 //   dw_i = -eta [ (z_i - mean_j z_j) x_i + gamma (w_i - w_i^init) ]   (+ momentum).
 // The module mean stands for the lateral connections of Eq. 7.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Dot products and sums with four fixed lanes: the compiler vectorises them
 // without reassociation flags, and the summation order (hence the result) is
 // fixed, whatever the thread count. The CUDA kernels use the same four lanes

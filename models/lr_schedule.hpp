@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Learning-rate schedule of the plasticity: eta(s) for global step s (an
 // integration step for ei_rate, an iteration for ideal). Fig. 4A uses
 // 0.5/(1000 + t); Fig. 4B 3e-4/sqrt(1 + t/2) after a 50-step delay.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The per-input terms of SNR_w (Eq. 6) from one-pass sums over a module's
 // rows, shifted by the module's first row so that nearly shared weights
 // (variance << mean^2) lose no precision:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The per-element formulas of a stacked plan's inputs (include/dynshare/plan.hpp,
 // "Border inputs"): the value a receptive field reads at an input pixel, with
 // zero padding or the pattern's periodic continuation, and the per-neuron

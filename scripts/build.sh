@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Configures and builds dynshare into BUILD_DIR (default: build/), Release.
 # Extra arguments go to CMake (e.g. -DDYNSHARE_TRAINER=OFF).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Regenerates the reference pages of the documentation from the code:
 #   docs/reference/config.md       dynshare config --reference
 #   docs/reference/hdf5_layout.md  dynshare config --layout (from docs/hdf5_layout.txt)

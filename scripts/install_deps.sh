@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Installs dynshare's build and analysis dependencies from Debian 12's archive.
 # Does nothing when they are all present; needs root (or sudo) otherwise.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Table-driven bad-input suite for every command (issue 12).
 
 Each case runs one command line against a fresh copy of a folder that holds

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """kill -9 at random moments, for every command that writes (issue 12).
 
 A SIGKILL cannot be caught, so what must hold is the file discipline:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Checks a file's HDF5 paths against docs/hdf5_layout.txt (the one list of
 // the layout, schema_version 1). Shared by tests/test_hdf5_layout.cpp and the
 // trainer's tests; needs only the HDF5 C API.

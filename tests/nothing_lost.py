@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Nothing lost, second round (issue 28): the cases that need more than one
 command line of tests/bad_input.py's table.
 

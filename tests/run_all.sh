@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Every test: installs dependencies, builds (Release, trainer and CUDA backend
 # included where available) and runs ctest; then builds the engine's unit
 # tests with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and

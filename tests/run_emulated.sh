@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The CUDA backend's kernels on the CPU emulator (ctest label cuda_emulated,
 # docs/gpu_emulation.md) under the sanitizers:
 #   tsan  build-emu-tsan/: -fsanitize=thread, only the target dynshare_cuda_tests

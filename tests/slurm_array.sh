@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # experiments/slurm_sweep.sh run as SLURM runs a job array (--array=0-2:
 # the variables sbatch sets for each task), then merged: the merged file
 # must hold the same runs as one straight `dynshare sweep`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Blocked presentations (dynamics.block, src/core/block.cpp): the trajectory
 // of block = 1 (the per-presentation path, the test truth) up to 1e-10
 // relative in fp64, for every integrator, with and without momentum, records

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The block GEMM kernels (src/core/block_gemm_*.cpp) of every instruction set
 // this CPU runs, against the definition C (+)= A B summed over k in order:
 //   - portable (16-byte vectors, no fused multiply-add): bit for bit, since

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The two programs: dynshare (simulate, sweep, merge, bench; no LibTorch) and
 // dynshare-train beside it, which `dynshare train` runs.
 #include <gtest/gtest.h>

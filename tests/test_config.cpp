@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Config schema, validation, overrides and sweep expansion. Every error test
 // checks that the one-line message names the key path the user must fix.
 #include <gtest/gtest.h>

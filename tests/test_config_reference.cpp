@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The config reference (dynshare config --reference) against the code: every
 // key of both schemas has a meaning in the one table (io/key_descriptions.cpp),
 // every entry of the table names a key, and every stated range is the one

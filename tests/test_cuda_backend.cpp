@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CUDA backend against the CPU backend, on the same seeds and therefore
 // the same inputs (both draw x with include/dynshare/philox.hpp; the initial
 // weights are drawn on the host by SingleLayerInputs for both).

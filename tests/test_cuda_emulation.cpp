@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CUDA emulator itself (src/cuda/emulation/): threads and blocks, the
 // barrier, the warp shuffles, shared memory, atomics, and the misuse it must
 // report instead of hanging or passing silently. Label cuda_emulated.

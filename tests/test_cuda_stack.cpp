@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Stacked plans on the CUDA backend (src/cuda/stack_runner.cpp,
 // src/cuda/stack_kernels.cu) against the CPU engine (run_engine), on the
 // same config and seed, hence the same Philox inputs (the patch of layer 0,

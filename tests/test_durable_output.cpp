@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // io/durable_output: the named output is never modified in place, appears
 // only at a publish, keeps an existing file without --overwrite, and stays a
 // readable, self-consistent HDF5 file whenever the writing process is killed.

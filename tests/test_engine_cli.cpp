@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one engine from the command line: bad input added with it (run.precision,
 // --backend cuda for what the device does not run) is refused with one line and
 // exit 2 before any output is created or touched; fp32 runs resume bit-identically.

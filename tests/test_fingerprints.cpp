@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one-engine restructuring (issue 10) must not change any output: every
 // run recorded in tests/data/fingerprints/ by the engines of commit 2669326
 // (make_fingerprints.sh there says how) is rerun from its stored config with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // core/first_touch.hpp: prefaulting in parallel changes no value, neither in
 // the buffer nor in the data that shares its first page, and the vectors it
 // prepares are what assign / reserve make.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Fixed points against independent computations: Eq. 5 (the weights Eq. 4
 // converges to) and Eq. 9 (the rates of Eq. 8 for fixed w and x).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The committed data/fixtures file stays readable in the documented layout.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Replays every input kept in fuzz/regressions/<target>/ (findings of the
 // libFuzzer targets, fixed) and the targets' seed corpora through the same
 // checks the fuzz targets make (fuzz/harness.hpp): accepted, or refused with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One list of the HDF5 layout (docs/hdf5_layout.txt): each kind of file is
 // written here (a single run through the engine and RunGroupWriter, a stacked
 // run through StackFileWriter, a sweep through the sweep writer) and its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The heap policy both programs set first (src/cli/heap_policy.cpp): a large
 // block freed and requested again reuses its pages instead of faulting in
 // fresh zero-filled ones; the user's own malloc settings are left alone.

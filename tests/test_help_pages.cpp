@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Every command's --help ends with the path of its documentation page, and
 // that page exists in the source tree (so the link cannot go stale).
 #include <gtest/gtest.h>

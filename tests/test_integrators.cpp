@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Integrator accuracy on the rate equations (plasticity off, so they are
 // linear with constant input and have an exact solution, computed here
 // independently by an eigendecomposition of the full (N+1)-dim system).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The reduced-coordinate Euler (O(N) per step) must follow the plain loop
 // (O(N k^2) per step, the paper's equations as written) to rounding.
 #include <gtest/gtest.h>

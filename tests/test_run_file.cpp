@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // HDF5 output: round trip, resume bit-identical to a straight run, divergence,
 // interruption by a signal, and thread-count independence.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Eq. 6 against hand-computed values.
 #include <gtest/gtest.h>
 

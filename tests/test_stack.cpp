@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The sleep phase over stacked LC layers (Section 4.1): module structure,
 // pattern periodicity, fixed points, Eq. 5, the reduction to the single-layer
 // model, thread independence, resume, weight files and bad input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // `dynshare sweep` and `dynshare merge` end to end (through the built CLI):
 // a sweep run equals the same config run alone, files do not depend on the
 // number of threads, resume and shard + merge give the same file as a

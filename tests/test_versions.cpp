@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The version and commit of the build (include/dynshare/version.hpp): what
 // `dynshare --version` and `dynshare-train --version` print, checked against
 // git itself, and the dynshare_version / dynshare_commit attributes of the

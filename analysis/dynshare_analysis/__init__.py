@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare_analysis: read dynshare's HDF5 output and draw its figures.
 
 Modules:

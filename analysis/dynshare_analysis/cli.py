@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """What every entry point shares: the Agg backend, saving figures, and turning
 bad input into one line on stderr with exit status 2."""
 import argparse

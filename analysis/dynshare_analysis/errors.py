@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Errors and messages shared by the reader and the command-line entry points."""
 import os
 import sys

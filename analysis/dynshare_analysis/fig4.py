@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Fig. 4 of Pogodin et al. (NeurIPS 2021): -log SNR_w over training.
 
     fig4.py INPUT... -o fig4.png [--panel A|B|auto] [--title TEXT]

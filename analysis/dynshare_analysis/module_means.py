@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Module means and spreads of a stacked run's weights, before and after.
 
     analysis/module_means.py RUN.h5 [RUN.h5 ...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The one reader of dynshare's HDF5 files.
 
 Four kinds of file (README.md, "HDF5 layout"; written by src/io/run_file.cpp,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Slicing and grouping runs by parameter values, and statistics over trials.
 
 Keys are YAML key paths (dynamics.alpha, plasticity.gamma, layer.kernel,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Plot a dynshare parameter sweep: final -log SNR_w against swept keys.
 
     sweep.py SWEEP.h5 -o out.png --x dynamics.alpha [--hue plasticity.gamma]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Table 1 from trainer runs: final train and test accuracy per row side by
 side (Table 1 is about generalisation: the train-test gap says whether a row
 fits its training set), mean and spread over seeds, difference to the conv row.

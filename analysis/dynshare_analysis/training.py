@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Plots of trainer runs: test top-1 accuracy and per-layer -log SNR_w
 against epochs, and -log SNR_w before/after each sleep phase against the
 training iteration.

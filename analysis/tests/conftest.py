@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Shared set-up: the package and tests/h5fixtures.py importable, the Agg
 backend, every figure closed after each test."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Small dynshare HDF5 files, written the way the C++ program writes them.
 
 Layouts, types and attributes follow the writers:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Bad input: one line on stderr, `<script>: error: <file>: <why>`, exit status 2,
 no traceback and no output file; and the scripts run from any directory."""
 import os

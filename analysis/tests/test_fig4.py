@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """fig4: the panels, the single-run plot, and the PNG written by main()."""
 import numpy as np
 import pytest

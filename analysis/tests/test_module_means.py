@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """module_means.py on a hand-computed case."""
 import math
 

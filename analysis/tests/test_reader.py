@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The reader on every kind of dynshare file."""
 import math
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Sweep slicing (selecting and grouping runs by parameter values) and sweep.py's plots."""
 import numpy as np
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """table1: the table's numbers from known runs; unfinished runs skipped and named."""
 import os
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """training.py: the three panels of trainer runs."""
 import numpy as np
 

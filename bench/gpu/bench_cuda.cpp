@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // GPU benchmark of the CUDA backend (issue 4, "Performance"):
 //  1. the card's ceilings, measured in this run: device copy bandwidth and fp32 FMA rate;
 //  2. (a) a batch of Fig. 4B-sized runs (N = 100, k = 9, 150 Euler steps per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Fetches (HERE, on a Debian 12 machine with apt and a network) the Debian
 # packages that the build needs and the device machine lacks, and unpacks
 # them with dpkg -x into bench/gpu/deps/root (git-ignored; name it in the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # One command on the device machine (GPU), within 8 minutes: configure against
 # the carried Debian packages, build, run the tests on the device, run the
 # benchmark, then build the trainer against the device's PyTorch LibTorch and

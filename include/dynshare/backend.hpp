@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One interface, two implementations (CPU, CUDA), chosen at run time, as
 // arbor does. Every caller (simulate, sweep, bench, the trainer's sleep
 // phase) runs plans through it; the CPU backend is the engine

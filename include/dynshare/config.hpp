@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Typed, validated parameters of one simulation. YAML becomes these structs
 // once, at the edge (src/io/config_yaml.cpp); the engine never sees YAML.
 // Field names mirror the YAML key paths (section.key), documented in README.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one engine: runs any plan (include/dynshare/plan.hpp) presentation by
 // presentation, with one run loop for records, checkpoints, interrupts,
 // divergence and resume. Backends (include/dynshare/backend.hpp) call it on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Two kinds of failure, kept apart (as arbor does): a UserError is the
 // user's to fix (bad config, missing file) and maps to exit status 2 with a
 // one-line message; anything else is a bug or a system failure.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Geometry of one 2D locally connected (LC) layer and its weight layout,
 // shared by the sleep-phase engine, the HDF5 weight files and the trainer.
 //

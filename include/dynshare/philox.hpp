@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Counter-based random numbers (Philox4x32-10, Salmon et al. 2011).
 // Every draw is a pure function of (key, counter), so any presentation of any
 // run can be regenerated alone, by any thread, on the CPU or on the GPU.

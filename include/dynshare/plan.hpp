@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A run is a plan of one or more layers: a single layer (Fig. 4) is a plan of
 // one layer with one module; stacked 2D LC layers (Section 4.1) are a plan of
 // several, with grid modules and propagated patterns. The one engine

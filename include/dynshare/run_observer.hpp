@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What a run reports while it goes (records, checkpoints, progress), how it
 // is asked to stop (Ctrl-C), and the one state type that a checkpoint holds,
 // for every plan: a single layer is a plan of one layer. The HDF5 writers,

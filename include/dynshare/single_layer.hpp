@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One layer of N neurons with k^2 inputs each, all in one module (Fig. 4):
 // the one-layer plan of the engine (include/dynshare/engine.hpp).
 #pragma once

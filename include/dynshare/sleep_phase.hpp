@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The sleep phase of Section 4.1 over stacked LC layers, callable on weights
 // held by someone else (the trainer, a weights file). Weights are in the
 // layout of lc_geometry.hpp, one vector per layer, updated in place.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // SNR_w of Eq. 6 and the theoretical minimum of -log SNR_w from Eq. 5. The
 // one implementation of the metric: the engine's records (every plan, every
 // precision), the trainer's per-layer SNR and the tests all call these; the

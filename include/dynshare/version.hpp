@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #pragma once
 // The version of dynshare and the git commit this binary was built from
 // (cmake/BuildInfo.cmake): printed by --version and written into every HDF5

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare from Python: the simulator of dynamic weight sharing (Pogodin et
 al., NeurIPS 2021) as a package.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The three forms of a config (path, YAML string, dict) and `set` overrides,
 turned into what the C++ parser takes: the CLI's parser, schema and messages."""
 import json

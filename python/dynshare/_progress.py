@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """tqdm progress bars for runs: on when asked, or by default only in an
 interactive session (a REPL, IPython, Jupyter)."""
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.simulate and dynshare.sweep: the CLI's runs from Python."""
 import os
 import shutil

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Runs and sweeps in memory, read from the files dynshare writes, through
 the one reader (dynshare_analysis.reader)."""
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.sleep_phase: the trainer's simulated sleep phase (Eq. 8 over
 stacked LC layers, Section 4.1) on weights a Python training loop holds."""
 import numbers

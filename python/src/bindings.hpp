@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Shared pieces of the Python bindings (one file per topic, as arbor's
 // python/ does): config.cpp, simulate.cpp, sweep.cpp, sleep_phase.cpp, and
 // this file's Watch (Ctrl-C and progress while the engine runs without the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Configs from Python: a file, YAML text or the default, with --set style
 // overrides; the same parser, schema and validation as the CLI.
 #include <pybind11/stl.h>

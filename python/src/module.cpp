@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The extension module dynshare._core; the public API is the pure-Python
 // package around it (python/dynshare/), which documents every function.
 #include "bindings.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare.simulate: one run written through the CLI's own path (RunWriter
 // into a DurableOutput), so the file is the one `dynshare simulate` writes,
 // bit for bit; the Python layer reads it back with the one reader.

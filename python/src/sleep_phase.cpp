@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare.sleep_phase: the trainer's simulated sleep phase on weights that
 // Python holds (numpy arrays, or torch CPU tensors through .numpy(), which
 // shares their storage). The trainer's steps (src/trainer/sharing.cpp

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare.sweep: every run of a sweep file into one HDF5 file, through the
 // CLI's own pieces (load_sweep, RunCollector, write_sweep_run,
 // finish_sweep_file, DurableOutput), so the file is the one `dynshare sweep`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Built when the CUDA backend is not: says so at run time.
 #include "dynshare/backend.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Public entry points of the stacked sleep phase (include/dynshare/sleep_phase.hpp),
 // in the backends library because they run through a Backend:
 // a stacked plan of the caller's weights, run through a Backend.

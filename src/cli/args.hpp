@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A small, strict argument parser: every subcommand lists its flags, and an
 // unknown flag is a one-line error (exit 2) that names it.
 #pragma once

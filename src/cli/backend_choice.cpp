@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "cli/backend_choice.hpp"
 
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Picks the backend for a command and checks that it can run the plans,
 // before any output file is created or touched (include/dynshare/backend.hpp).
 #pragma once

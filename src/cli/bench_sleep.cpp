@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare bench --sleep: blocked presentations (dynamics.block) against the
 // per-presentation path (block 1), in one invocation, with 2 threads: the
 // ResNet-20 sleep phase (experiments/resnet20_stack.yaml) at 100 and 1000

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare bench: times one Fig. 4B curve with every integrator against the
 // plain C++ loop and the numpy baseline (bench/numpy_fig4b.py), all in this
 // invocation on one pinned core, and writes a Markdown report. Ratios, not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // `dynshare config`: the generated reference pages. --reference writes every
 // config key of both programs (from the schema and the one table of
 // meanings, io/key_descriptions.cpp); --layout the HDF5 layout page from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare merge: joins the shard files of one sweep (`dynshare sweep
 // --shard i/n`) into one file with the same layout as a whole sweep.
 #include <yaml-cpp/yaml.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare simulate: one run (any plan: one layer, or stacked LC layers) from
 // a YAML config (or the built-in Fig. 4B default) to an HDF5 file; --resume
 // continues an interrupted file.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare sweep: every run of a sweep file (base config x grid/lists x
 // trials) in parallel, one run per thread, into one HDF5 file. Runs may be
 // single layers or stacks (a `stack` section); each is written in the layout

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Subcommands of the `dynshare` program; each returns the exit status
 // (0 ok, 1 internal error, 2 bad input, 3 run diverged, 130 interrupted).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // How both programs ask glibc's malloc to treat large blocks: keep freed
 // memory for the next request instead of handing it back to the kernel.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare: command-line entry point. Dispatches to the subcommands and turns
 // exceptions into one-line messages and exit statuses. `train` is a separate
 // program, dynshare-train, next to this binary (it alone links LibTorch):

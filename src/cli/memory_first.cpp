@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "cli/memory_first.hpp"
 
 #include "dynshare/engine.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The memory check of a run, before its plan is made: a single layer's plan
 // holds one row index per neuron, so `layer.neurons = 2000000000` would
 // allocate (and page in) 16 GB just to be refused afterwards.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A progress bar with ETA on stderr, shown only when stderr is a terminal and
 // the work has lasted more than a second.
 #pragma once

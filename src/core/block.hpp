@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Blocked presentations (dynamics.block = P > 1): P presentations of one
 // layer as a handful of matrix products plus an O(N P^2) scalar recursion,
 // with the trajectory of the per-presentation path (docs/history.md).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The two matrix products of the blocked presentations (core/block.cpp), as
 // hand-vectorised register-blocked kernels compiled once per instruction set
 // (block_gemm_<isa>.cpp, bodies in block_gemm_body.hpp) and chosen at run

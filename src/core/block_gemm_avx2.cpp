@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // 32-byte vectors with fused multiply-add; this file alone is compiled with
 // -mavx2 -mfma (CMakeLists.txt) and is called only when the CPU has both
 // (block_gemm_portable.cpp checks). It holds nothing but the kernels, so no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // 64-byte vectors (-mavx512f, this file alone; see block_gemm_avx2.cpp for
 // why the kernels live alone in their file).
 #define DYNSHARE_BLOCK_ISA avx512

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The block GEMM kernel (block_gemm.hpp), written once over a vector width
 // and a register block. Included only by the block_gemm_<isa>.cpp files,
 // each compiled for one instruction set; each defines DYNSHARE_BLOCK_ISA (a

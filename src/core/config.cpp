@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Validation and derived values of SimConfig. No YAML here: the I/O layer
 // builds the struct, this file decides whether it describes a runnable model.
 #include "dynshare/config.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one run loop, for every plan: presentations, records (-log SNR_w and
 // |mean|/std per layer), checkpoints, interrupts, divergence and resume.
 // Each layer is a LayerBlock integrated by its own PresentationIntegrator;

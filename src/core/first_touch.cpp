@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "core/first_touch.hpp"
 
 #include <omp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Large buffers faulted in by every thread at once. The first write to a
 // fresh page costs a page fault in which the kernel zero-fills it; a
 // std::vector's assign or resize makes the allocating thread alone take all

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Initial weights drawn from the seed, for every plan (include/dynshare/engine.hpp).
 #include <cmath>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Where each layer's inputs come from, the one thing in which plans differ:
 // a single layer draws one x per presentation (plus per-neuron noise); a
 // stack tiles a random patch over its first layer and propagates module

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The random draws of a single-layer run, each a pure function of
 // (seed, stream, presentation, neuron) through Philox: any presentation can
 // be regenerated alone (resume, theory minimum, GPU backend).

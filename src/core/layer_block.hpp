@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The state of one layer that persists between presentations: weights,
 // momentum, rates, in the neurons' scalar T (double, or float for
 // run.precision = fp32). Neurons are stored module by module (module m holds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Plans from configs: a single layer is a plan of one layer and one module
 // (all N neurons see the same x; every neuron counts in SNR_w).
 #include "dynshare/plan.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Integrates one layer through one presentation (x held fixed), with any of
 // the four integrators, in the reduced coordinates of models/anti_hebbian.hpp.
 // Usage: begin(); advance_to(j) for each record point; end() writes w, v back.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The continuous plasticity form, dw_i/dt = -kappa(t) [(r_i - b) x_i + gamma (w_i - w_i^init)],
 // integrated jointly with the rates. In reduced coordinates (no momentum:
 // A = 1, B = F = e = 0) the state is y = [r (n), c (n), r_inh (modules), G].

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "core/reference_euler.hpp"
 
 #include "core/inputs.hpp"

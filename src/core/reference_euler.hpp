@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The plain loop: Eq. 8 (or Eq. 4) integrated with explicit Euler over all
 // N x k^2 weights at every step, exactly as written in the paper. It is the
 // independent truth that the reduced-coordinate integrators are tested

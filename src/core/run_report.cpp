@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "core/run_report.hpp"
 
 #include "dynshare/errors.hpp"

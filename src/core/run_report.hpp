@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // What a run says, for every backend: the checks of its starting weights
 // (given, drawn or from a checkpoint) and their messages, and how a
 // divergence ends a run (RunResult's status, step and message). The CPU

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // When things happen in a run, for every backend: the presentations' record
 // and checkpoint stops, the blocks of presentations, layer_by_layer's active
 // layer and each layer's plasticity clock. Depends only on the config and the

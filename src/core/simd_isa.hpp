@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The x86 instruction sets that dynshare's hand-vectorised kernels are
 // compiled for (each kernel family once per set, in its own file), and the
 // choice among them at run time: the CPU's features, or an environment

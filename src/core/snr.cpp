@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "dynshare/snr.hpp"
 
 #include <omp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The inputs of a stacked plan (include/dynshare/plan.hpp): each presentation
 // the first layer's input is a random patch (c_in, P0, P0) tiled over the
 // input; layer l's receptive fields of its input pattern (zero padding, or

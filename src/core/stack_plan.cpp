@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Stacked plans: the geometry of a chain of 2D LC layers, the module
 // structure of each layer, and the periodicity rules (include/dynshare/plan.hpp).
 #include "core/stack_plan.hpp"

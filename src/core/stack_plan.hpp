@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The engine-internal side of stacked plans (the public side is
 // include/dynshare/plan.hpp): the module structure of one LC layer.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Run-constant numbers the integrators need, derived once from SimConfig
 // (NEST's "derived values"): nothing here is read from YAML.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // DS_VECTOR_CLONES: a hot loop's function cloned for wider vectors where the
 // CPU has them (GCC's target_clones: the clone is chosen once, at load time).
 // The build is portable x86-64 (16-byte vectors). FMA contraction is off in

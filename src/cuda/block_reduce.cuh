@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Block-wide sums and maxima for the kernels of both .cu files
 // (layer_kernels.cu, stack_kernels.cu); blockDim.x a multiple of 32. One
 // __syncthreads per call: the warps' partials go to one of two buffers,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The card's ceilings, measured in the same process as the benchmark
 // (bench/gpu/bench_cuda.cpp): device-to-device copy bandwidth and fp32 FMA rate.
 #include "cuda/cuda_compat.hpp"

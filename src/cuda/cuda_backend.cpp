@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CUDA backend: the Backend adapter over the runners. Single-layer plans
 // go to run_layer_jobs (src/cuda/layer_runner.cpp, GroupRunner), stacked
 // plans to StackRunner (src/cuda/stack_runner.cpp); run_batch groups runs by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CUDA backend on a chosen device (src/cuda/cuda_backend.cpp: the Backend
 // adapter over the runners src/cuda/layer_runner.cpp and stack_runner.cpp).
 // make_cuda_backend() (include/dynshare/backend.hpp) is this on the GPU;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Included first by every src/cuda/*.cu. The kernel sources are compiled
 // twice: by nvcc against the CUDA runtime (a GPU), and as host C++ against
 // the emulation in src/cuda/emulation/ (the CPU; library

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The DeviceApi of one build of the kernel sources (src/cuda/cuda_compat.hpp):
 // the runtime's memory calls and the kernels' entry points, behind the plain
 // table that the host side (src/cuda/cuda_backend.cpp and its runners) runs

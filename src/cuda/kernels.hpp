@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The plain interface between the CUDA backend's host side (C++ compiler:
 // src/cuda/cuda_backend.cpp and the runners, layer_runner.cpp and
 // stack_runner.cpp) and its kernels (src/cuda/*.cu).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Single-layer runs on the GPU: one thread block per run, one thread per
 // neuron. The same algorithm as the CPU integrators (src/core/presentation.cpp
 // and presentation_continuous.cpp), in the same reduced coordinates, calling

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Single-layer runs on the device (GroupRunner): validates what the kernels
 // can run, sets up the runs (initial weights drawn here, by the same SingleLayerInputs as the
 // CPU), integrates them in chunks of presentations on the device (kernels in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Single-layer plans on the device: runs of one shape batched together
 // (GroupRunner, one thread block per run), integrated in chunks of
 // presentations by chunk_kernel (src/cuda/layer_kernels.cu). The Backend

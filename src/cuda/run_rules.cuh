@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A run's RunScalars (kernels.hpp) as the models/ rules' own parameters, for
 // the kernels of both .cu files: the learning-rate schedule and the
 // exponential sub-step rule (kappa_gate, models/exp_substep.hpp), as the

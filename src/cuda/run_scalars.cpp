@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "cuda/run_scalars.hpp"
 
 #include "dynshare/philox.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A run's per-run device parameters (cuda::RunScalars, src/cuda/kernels.hpp)
 // from its config and StepParams: one function for the single-layer and the
 // stacked runners (the kernels turn them back into the models/ rules with

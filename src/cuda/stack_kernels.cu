@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Stacked plans on the device: the kernels behind DeviceApi::stack_f32/f64,
 // one presentation of one layer at a time, driven by the host loop in
 // src/cuda/stack_runner.cpp (which mirrors the engine's run loop,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Stacked plans on the CUDA backend: the host side. The loop below is the
 // engine's run loop (src/core/engine.cpp, `run`) statement for statement --
 // the same presentations, schedules (simultaneous, layer_by_layer with its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Stacked plans on the CUDA backend (src/cuda/stack_runner.cpp): the host
 // loop over presentations, layers and record segments, the engine's run loop
 // (src/core/engine.cpp) step for step, with every per-neuron and per-module

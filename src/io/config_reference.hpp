@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The generated reference pages (dynshare config --reference | --layout):
 // every config key from the schema with its meaning from the one table
 // (io/key_descriptions.hpp), and the HDF5 layout page from the layout list

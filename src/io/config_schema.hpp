@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The schema of SimConfig (the simulator's run config): one visit() per
 // section lists its keys, in the order of to_yaml. The generic machinery in
 // schema.hpp turns these lists into the reader, the writer, the --set checks

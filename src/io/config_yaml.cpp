@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // YAML <-> SimConfig. The keys are listed once, in config_schema.hpp (one
 // visit() per section); the generic reader, writer and override checks of
 // schema.hpp do the rest, so the three cannot disagree.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // YAML <-> SimConfig, the only place where the run configuration is YAML.
 // Every error is a one-line dynshare::UserError naming the key path.
 #pragma once

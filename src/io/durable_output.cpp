@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "io/durable_output.hpp"
 
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // An HDF5 output that a killed process cannot damage.
 //
 // HDF5 does not survive a process killed while it modifies a file in place:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A thin RAII layer over the HDF5 C API: just what dynshare's files need
 // (groups, string/number attributes, fixed and extendible datasets).
 #pragma once

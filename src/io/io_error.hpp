@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A write the system refused (a full disk, a quota, an I/O error): the user's
 // to fix, so a UserError (one line, exit status 2) naming the output (never a
 // hidden working copy) and the system's reason (strerror). The code that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one table of what each config key means (io/key_descriptions.hpp).
 // Adding a key to the schema means adding its line here: the reference test
 // names any key without one.

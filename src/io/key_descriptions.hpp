@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The meaning and the range of every config key of both programs, in one
 // table keyed by the schema's key paths (src/io/key_descriptions.cpp). The
 // schema (visit() in io/config_schema.hpp and trainer/train_config.cpp) gives

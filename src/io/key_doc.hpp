@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One key of a config's reference (dynshare config --reference): what the
 // schema knows of it (schema::describe in io/schema.hpp).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One output discipline for every command that writes a file (simulate,
 // sweep, merge, bench; the trainer's run directory follows the same rules):
 //   - everything is validated before anything is created: `check_output`

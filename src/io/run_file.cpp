@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "io/run_file.hpp"
 
 #include "dynshare/errors.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The HDF5 layout of a one-layer run (docs/guide/outputs.md), written into a
 // group: the file's root for `dynshare simulate`, /runs/<i> for a sweep.
 // Records, status and checkpoints go through the one writer (run_writer.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one writer path of every run file: a RunObserver that buffers the
 // records and writes them at every checkpoint (so a stopped run leaves a
 // valid file holding everything up to its last checkpoint), keeps the status

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One scalar leaf of a config (schema.hpp's for_each_scalar), as it is
 // written as an HDF5 attribute under its full key path: integers (bools as
 // 0/1) as int64, unsigned integers (seeds) as uint64, floating-point keys as

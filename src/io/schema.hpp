@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The schema mechanism: one visit() per config section lists its keys, and the
 // templates below turn those lists into the YAML reader, the YAML writer, the
 // --set checks and the list of scalar leaves written as HDF5 attributes. The

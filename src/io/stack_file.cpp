@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "io/stack_file.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // HDF5 layout of a stacked sleep-phase run (`dynshare simulate` with a
 // `stack` section), written at the file's root:
 //   attrs: config, version, seed, complete, status, model, integrator, gamma,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Sweep files: a base config, shared overrides, and the points to vary.
 // Each run is built from the same YAML text that SweepRun::values reports,
 // so `--set key=text` on the command line rebuilds exactly that run.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A sweep file (`dynshare sweep SWEEP.yaml`) expanded into fully resolved,
 // validated run configs:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "io/sweep_file.hpp"
 
 #include <yaml-cpp/yaml.h>

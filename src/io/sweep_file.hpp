@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The HDF5 side of a sweep (`dynshare sweep`, `dynshare merge`).
 //
 // Layout of a sweep file (docs/guide/outputs.md):

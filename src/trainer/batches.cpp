@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Batch assembly on the CPU (uint8 gather, then float), moved to the device
 // at the end; crops are per-image narrows of one zero-padded batch.
 #include "trainer/batches.hpp"

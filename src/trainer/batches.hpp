@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Mini-batches: epoch orderings with n repetitions of each image per batch
 // (the paper's "n reps", batch size fixed), normalisation, and padding +
 // random crop + optional flip. Padding is zero after normalisation, i.e. the

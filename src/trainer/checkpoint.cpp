@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "trainer/checkpoint.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Checkpoints (torch::serialize archives): model, optimiser, progress and
 // the metrics so far, plus the architecture signature so that --resume
 // refuses a checkpoint written by a different network.

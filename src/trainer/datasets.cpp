@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Readers for the two on-disk formats and the split into train/validation/
 // test. Files are read with zlib's gzread, which also reads uncompressed
 // files, so both the Debian package's .gz files and plain IDX files work.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Image datasets held in memory as uint8 tensors: Fashion-MNIST (IDX files,
 // gzipped or not), CIFAR-10/100 (binary version), the translated variant
 // (each image at a fixed random offset in a larger canvas), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 #include "trainer/distributed.hpp"
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>

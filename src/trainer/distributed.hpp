@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Data-parallel training over c10d (issue 17): the process group a launcher
 // describes in the environment, gradient all-reduce in buckets, and the
 // split of each global batch across ranks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Which implementation a LocallyConnected2d layer runs (network.lc_algorithm).
 // Kept apart from locally_connected.hpp so the config (train_config.hpp)
 // can hold the typed value without including LibTorch. All give the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Layout: the input is transposed once to xt = (h_pad, w_pad, c_in, B), padding
 // included, so that for output position l the patch row of input (ci, ky, kx)
 // is a contiguous run of B numbers, xt[y s + ky][x s + kx][ci][:], and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CPU forward and backward of LocallyConnected2d, without the patch
 // tensor. A batched matmul over output positions (the CUDA path) first
 // copies every receptive field into an (L, B, c_in k^2) tensor: k^2 times the

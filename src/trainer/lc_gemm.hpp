@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The instruction set of the LC cache kernel's inner GEMMs (lc_gemm_body.hpp),
 // chosen at run time: the widest this CPU has among those compiled in, or
 // the one DYNSHARE_LC_KERNEL names (portable, avx2, avx512). Different

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // 64-byte vectors; this file alone is compiled with -mavx512f (see
 // lc_gemm_avx2.cpp for why the GEMMs live alone in their file).
 #define DYNSHARE_LC_ISA avx512

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The two small GEMMs of the LC cache kernel (lc_cpu_kernel.cpp), written
 // once over a vector width. Included only by the lc_gemm_<isa>.cpp files,
 // each compiled for one instruction set with its own width:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // 16-byte vectors, compiled with the build's own flags (baseline x86-64 with
 // SSE2, or any other CPU). Also the instruction-set choice (lc_gemm.hpp).
 #define DYNSHARE_LC_ISA portable

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CPU forward and backward are lc_cpu_kernel.cpp's. The GPU (and
 // LcAlgorithm::patches_bmm) computes one batched matrix product over output positions:
 //   cols (L, B, fan_in) x W (L, fan_in, c_out) -> (L, B, c_out),  L = h_out*w_out.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // LocallyConnected2d: a Conv2d whose kernel differs at every output position.
 // The weight tensor has shape (c_out, h_out, w_out, c_in*k*k), contiguous,
 // i.e. exactly the engine's layout [c_out][h_out][w_out][c_in][k][k]

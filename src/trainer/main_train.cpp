@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // dynshare-train: the trainer as its own program (the only one that links
 // LibTorch). `dynshare train ARGS...` runs it from the directory of the
 // dynshare binary with the same ARGS, so both spellings behave alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The training memory estimate. Every term is counted in bytes as the sum of
 // what the code allocates at its peak, not fitted: see each comment. The
 // test (tests/trainer/test_memory.cpp) compares the total with the peak

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // How much host memory a training run will take, from its config and the
 // data files' headers, before anything is allocated or created: `train`
 // refuses a run that needs more than the machine has (exit 2, naming the

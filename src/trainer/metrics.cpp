@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // HDF5 output with the C API; a whole-file rewrite per epoch is cheap (a few
 // kB) and keeps the file valid if the run is killed mid-epoch.
 #include "trainer/metrics.hpp"

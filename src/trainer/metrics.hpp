@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Everything a run records, kept in memory, saved whole to RUN_DIR/metrics.h5
 // after every epoch and inside every checkpoint (so --resume restores it).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Network builders. A LayerFactory hands out spatial layers (Conv2d or
 // LocallyConnected2d) while tracking the feature-map size, which LC layers
 // need at construction, and which of them the config keeps convolutional.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The trainer's networks: CIFAR ResNet-20, ResNet-18 (width parameter) and
 // small stacks of 1-6 layers, each with convolutional or locally connected
 // spatial layers. The network lists its LC layers in forward order so that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Instant and Hebbian sharing and the SNR metric, in LibTorch on the
 // layer's own device. Module membership is an index per output position
 // (y mod p) * p + (x mod p), so module sums are one index_add_.

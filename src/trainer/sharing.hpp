@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Weight-sharing regularisers applied to a network's LC layers every
 // sharing.every iterations, and the per-layer weight SNR (Eq. 6).
 // Modules are "grid" modules of period k: output neurons (c, y, x) and

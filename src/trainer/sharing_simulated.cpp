@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The only file that calls the engine: the simulated sleep phase (Eq. 8 over
 // stacked LC layers, include/dynshare/sleep_phase.hpp) on the network's own
 // LC weights, through the Backend interface. Weights on the host go through

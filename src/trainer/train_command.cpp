@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // `dynshare train` (the program dynshare-train): arguments through the
 // simulator's parser (src/cli/args.hpp), errors as one line
 // "dynshare train: error: ..." with exit status 2. Everything that can be

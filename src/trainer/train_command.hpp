@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // `dynshare train CONFIG -o RUN_DIR [--set key=value]... [--resume] [--overwrite] [--device cpu|cuda]`
 // The main of dynshare-train (argv[0] is the program; arguments from argv[1]).
 // Returns the exit status: 0 success, 2 user error (one line on stderr,

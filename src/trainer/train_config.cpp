@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // YAML -> RunConfig through the simulator's schema mechanism (src/io/schema.hpp):
 // one visit() per section below lists its keys once, and the same lists drive
 // reading, writing (to_yaml), --set checks and the parameter attributes of

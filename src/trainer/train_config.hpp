@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Typed, validated parameters of one training run. The YAML (and --set
 // overrides) becomes these structs once, in train_config.cpp; the rest of
 // the trainer never sees YAML. Key paths: network.*, data.*, sharing.*,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // One epoch = one pass over the training split in batches of
 // batch_size / repetitions distinct images. Randomness (order, crops) is
 // seeded by (seed, epoch), so a resumed run repeats what the uninterrupted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The training loop: AdamW with step decay, sharing phases every
 // sharing.every iterations, per-epoch evaluation, metrics.h5 and checkpoints.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The one translation unit that sees the generated commit header: when HEAD
 // changes, only this file recompiles (cmake/BuildInfo.cmake).
 #include "dynshare/version.hpp"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """CITATION.cff: valid YAML with what CFF 1.2.0 requires, and the facts that
 must agree with the rest of the repository (version with CMakeLists.txt,
 license with LICENSE, the paper under references)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """README.md stays what a newcomer reads in five minutes: at most 250 lines,
 the two commands exactly as CI runs them, every relative link pointing at a
 file that exists, and every command's documentation page linked."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The Python package's tests run against the build: BUILD/python (the
 package) and BUILD/dynshare (the CLI it is compared with). BUILD is
 $DYNSHARE_BUILD or <repo>/build."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Bit-for-bit comparison of two HDF5 files (datasets and attributes)."""
 import h5py
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.read on every kind of file, and the one reader behind it."""
 import os
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.simulate against the CLI: the same config in three forms, the
 same file bit for bit, the CLI's error messages, Ctrl-C, no half-written file."""
 import glob

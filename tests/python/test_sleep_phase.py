@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.sleep_phase: the trainer's own phase (bit for bit), in place on
 torch tensors and numpy arrays, both layouts, and bad input refused before
 any weight is touched."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """dynshare.sweep against `dynshare sweep`, and its xarray form."""
 import subprocess
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The trainer's own simulated sleep phase on a small LC network, written to
 // files: the reference that tests/python/test_sleep_phase.py compares
 // dynshare.sleep_phase against (same weights, seed and phase).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Reads one dataset of an HDF5 file as doubles (the trainer tests' metrics.h5
 // checks); `dims` receives its shape.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Data loaders on generated files, the translated variant, batches.
 #include <gtest/gtest.h>
 

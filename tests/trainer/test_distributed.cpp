@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Data-parallel training over c10d/Gloo on loopback (issue 17): two
 // dynshare-train processes (ranks) x 1 thread against one process.
 //  - After 20 iterations the weights of the 2-rank run equal the 1-process

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Issue 13: the trainer against the authors' implementation
 // (romanpogodin/towards-bio-plausible-conv): initialisation, full modules
 // (LC + instant sharing over all positions = Conv2d), the authors' SNR and

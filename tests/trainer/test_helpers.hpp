@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Small generated datasets for the trainer tests (IDX and CIFAR binary files),
 // the trainer program's path and a file reader.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // LocallyConnected2d: layout, finite-difference gradients, and equality with
 // Conv2d when every position holds the same kernel.
 #include <gtest/gtest.h>

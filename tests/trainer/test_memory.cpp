@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The training memory estimate (src/trainer/memory_estimate.cpp):
 //  - the network census counts exactly what build_network allocates;
 //  - the estimate against the peak resident memory of real runs of

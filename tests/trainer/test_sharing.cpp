@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // Sharing regularisers: instant sharing equalises every module, Hebbian and
 // simulated sleep phases raise SNR_w, the chain fed to the engine.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // End to end: config parsing, two iterations writing a valid metrics.h5,
 // resume, refusal of foreign checkpoints, exit statuses of train_main.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The host emulation of CUDA (cuda_emulation.hpp): the thread-block emulator
 // and the runtime calls. See docs/gpu_emulation.md.
 //

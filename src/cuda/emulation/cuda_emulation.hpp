@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // A host emulation of the parts of CUDA that src/cuda/*.cu use, so that the
 // same kernel sources nvcc compiles also build as host C++ and run on the CPU
 // (library dynshare_cuda_emulated; docs/gpu_emulation.md says what it checks

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-3-Clause
 // The CUDA backend on the CPU emulator: the host side of src/cuda/cuda_backend.cpp
 // on cuda::emulated::api(), i.e. src/cuda/*.cu built as host C++.
 #include "cuda/cuda_backend.hpp"
