@@ -127,14 +127,21 @@ int resume_run(const std::string& path, const Args& args) {
                         "; CONFIG, -o, --set, --seed and --weights cannot be given");
     // Continued in a working copy, published over PATH at checkpoints
     // (io/durable_output.hpp): a kill during the resumed run cannot damage PATH.
-    const std::unique_ptr<DurableOutput> durable = DurableOutput::resume(path);
+    // The file is checked, read-only, before the working copy is made: its
+    // kind, its config, and the run's memory (as a new run's: from the config
+    // alone, before the plan sizes anything).
+    std::string yaml;
+    SimConfig cfg;
+    const auto check_file = [&](hid_t id) {
+        if (!h5::has_attr(id, "config") || !h5::has_attr(id, "complete"))
+            throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
+        yaml = h5::attr_string(id, "config");
+        cfg = parse_config(yaml, {}, path + ":config");
+        if (h5::attr_int(id, "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
+        check_memory_from_config(cfg, path + ":config: ");
+    };
+    const std::unique_ptr<DurableOutput> durable = DurableOutput::resume(path, check_file);
     h5::Handle& file = durable->file();
-    if (!h5::has_attr(file.id(), "config") || !h5::has_attr(file.id(), "complete"))
-        throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
-    const std::string yaml = h5::attr_string(file.id(), "config");
-    const SimConfig cfg = parse_config(yaml, {}, path + ":config");
-    if (h5::attr_int(file.id(), "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
-    check_memory_from_config(cfg, path + ":config: ");  // as a new run: before the plan sizes anything
     const RunPlan plan = make_plan(cfg);
     const bool quiet = args.has("--quiet");
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
