@@ -26,8 +26,8 @@ MemoryBound single_layer(const SimConfig& cfg) {
     pl.neurons = cfg.layer.neurons;
     pl.fan_in = int64_t(cfg.layer.kernel) * cfg.layer.kernel;
     skeleton.layers.push_back(pl);
-    // The plan's table: one SNR row index per neuron.
-    const long double bytes = static_cast<long double>(run_memory_bytes(cfg, skeleton)) + 8.0L * pl.neurons;
+    // The plan's tables: one SNR row index per neuron, two offsets pairs.
+    const long double bytes = static_cast<long double>(run_memory_bytes(cfg, skeleton)) + 8.0L * (pl.neurons + 4);
     return {saturate(bytes), "layer.neurons = " + std::to_string(cfg.layer.neurons) +
                                  ", layer.kernel = " + std::to_string(cfg.layer.kernel)};
 }
@@ -62,10 +62,11 @@ MemoryBound stack(const SimConfig& cfg) {
             pl.g = g;
             pl.neurons = g.neurons();
             pl.fan_in = g.fan_in();
-            // order, snr_rows, module_offsets (<= neurons + 1 each) and
-            // module_of_cell (c_out x period^2), all int64.
+            // order (neurons), snr_rows (<= neurons), module_offsets and
+            // snr_offsets (<= neurons + 1 each), module_of_cell (c_out x
+            // period^2), all int64 (build_lc_modules).
             const long double p = module_period(st, g);
-            const long double t = 3.0L * pl.neurons + 1 + static_cast<long double>(g.c_out) * p * p;
+            const long double t = 4.0L * pl.neurons + 2 + static_cast<long double>(g.c_out) * p * p;
             tables += t;
             layer_values = static_cast<long double>(pl.neurons) * pl.fan_in + t;
             skeleton.layers.push_back(pl);
