@@ -87,7 +87,8 @@ MemoryBound stack(const SimConfig& cfg) {
                                  std::to_string(s.kernel) + ", stride = " + std::to_string(s.stride) +
                                  ", padding = " + std::to_string(s.padding) + "; stack.input " +
                                  std::to_string(st.input.channels) + "x" + std::to_string(st.input.height) + "x" +
-                                 std::to_string(st.input.width) + ", " + std::to_string(st.layers.size()) + " layers)"};
+                                 std::to_string(st.input.width) + ", " + std::to_string(st.layers.size()) +
+                                 (st.layers.size() == 1 ? " layer)" : " layers)")};
 }
 
 }  // namespace
