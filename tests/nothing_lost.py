@@ -16,12 +16,17 @@ command line of tests/bad_input.py's table.
 Exit status 0 when every case holds (skipped cases count as held and are
 reported).
 """
+import contextlib
 import hashlib
 import os
+import resource
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 
@@ -34,14 +39,56 @@ train: {epochs: 1, batch_size: 32, max_iterations: 1, threads: 1}
 """
 
 
+@contextlib.contextmanager
+def workdir(prefix):
+    """A fresh folder under the temp dir, removed afterwards."""
+    d = tempfile.mkdtemp(prefix=f"dynshare_{prefix}_")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def tiny_config(folder, name="tiny.yaml", replace=()):
+    """TINY (a one-iteration trainer run) in folder/name, with the text replacements (old, new) in `replace`."""
+    text = TINY
+    for old, new in replace:
+        text = text.replace(old, new)
+    return write(os.path.join(folder, name), text)
+
+
+# A trainer run that lasts: the whole training set, no iteration limit.
+SLOW = (("max_iterations: 1", "max_iterations: 0"), ("limit_train: 64", "limit_train: 60000"))
+
+
+def sweep_yaml(folder, body):
+    """folder/sw.yaml: a sweep over experiments/fig4b.yaml with `body` (set/grid/trials lines)."""
+    return write(os.path.join(folder, "sw.yaml"), "base: " + EXP + "/fig4b.yaml\n" + body)
+
+
+def limit_memory(gib):
+    """A preexec_fn capping the child's address space: an allocation sized by a bad config fails at once
+    (std::bad_alloc, exit 1) instead of paging the shared machine."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
+    return apply
+
+
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def run(argv, timeout=120, env=None):
+def run(argv, timeout=120, env=None, preexec_fn=None):
     try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True, env=env)
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, text=True, env=env,
+                           preexec_fn=preexec_fn)
     except subprocess.TimeoutExpired:
         return f"timeout after {timeout} s", "", ""
     return p.returncode, p.stdout, p.stderr
@@ -145,45 +192,28 @@ def case_full_disk(dynshare, problems, skipped, trainer):
                    lambda d: sim(dynshare, os.path.join(d, "stack.h5"), STACK, "--set", "run.presentations=40"),
                    "stack.h5", problems, skipped, leave=24 << 10)
 
-    def sweep_yaml(d):
-        path = os.path.join(d, "sweep.yaml")
-        with open(path, "w") as f:
-            f.write("base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 200, layer.neurons: 200, layer.kernel: 9, "
-                    "run.record_every: 1}\ngrid: {dynamics.alpha: [3, 5, 8, 10]}\n")
-        return path
-
-    full_disk_case(dynshare, "full disk: sweep", lambda d: sweep_yaml(d),
-                   lambda d: [dynshare, "sweep", os.path.join(d, "sweep.yaml"), "-o", os.path.join(d, "sw.h5"),
+    sweep_body = "set: {run.presentations: 200, layer.neurons: 200, layer.kernel: 9, run.record_every: 1}\n" \
+                 "grid: {dynamics.alpha: [3, 5, 8, 10]}\n"
+    full_disk_case(dynshare, "full disk: sweep", lambda d: sweep_yaml(d, sweep_body),
+                   lambda d: [dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "sw.h5"),
                               "--quiet", "--backend", "cpu", "--threads", "2"], "sw.h5", problems, skipped)
 
     # merge: the shards live outside the small file system, the output inside it.
-    shards = tempfile.mkdtemp(prefix="dynshare_fulldisk_shards_")
-    try:
-        sw = sweep_yaml(shards)
+    with workdir("fulldisk_shards") as shards:
+        sw = sweep_yaml(shards, sweep_body)
         for i in range(2):
             run([dynshare, "sweep", sw, "-o", os.path.join(shards, f"s{i}.h5"), "--shard", f"{i}/2", "--quiet",
                  "--backend", "cpu"], timeout=300)
         full_disk_case(dynshare, "full disk: merge", lambda d: None,
                        lambda d: [dynshare, "merge", os.path.join(d, "m.h5"), os.path.join(shards, "s0.h5"),
                                   os.path.join(shards, "s1.h5"), "--quiet"], "m.h5", problems, skipped)
-    finally:
-        shutil.rmtree(shards, ignore_errors=True)
+    case_disk_filled_during_merge(dynshare, problems, skipped)
 
     if not trainer:
         skipped.append("full disk: train (no trainer)")
         return
-
-    def tiny(d):
-        path = os.path.join(d, "..", os.path.basename(d) + "_tiny.yaml")
-        with open(path, "w") as f:
-            f.write(TINY)
-        return path
-
-    cfgdir = tempfile.mkdtemp(prefix="dynshare_fulldisk_cfg_")
-    try:
-        cfg = os.path.join(cfgdir, "tiny.yaml")
-        with open(cfg, "w") as f:
-            f.write(TINY)
+    with workdir("fulldisk_cfg") as cfgdir:
+        cfg = tiny_config(cfgdir)
         for leave, label in ((4 << 10, "metrics"), (40 << 10, "checkpoint")):
             name = f"full disk: train ({label})"
             with Tmpfs(64 << 20) as fsdir:
@@ -209,15 +239,67 @@ def case_full_disk(dynshare, problems, skipped, trainer):
                         p.append(f"--resume exit {c2}: {e2.strip()[:200]}")
                 if p:
                     problems.append(f"{name}: {'; '.join(p)}; stderr: {err.strip()[:300]}")
-    finally:
-        shutil.rmtree(cfgdir, ignore_errors=True)
 
 
-def expect_refusal(name, argv, want, problems, timeout=60, env=None, max_seconds=None):
+def case_disk_filled_during_merge(dynshare, problems, skipped):
+    """Another process fills the disk while merge copies runs (after its up-front free-space check): merge
+    either finishes (the space it needs was reserved when it started) or stops with one line naming OUT and
+    the reason, exit 2; never a crash, never a partial file left, the existing OUT as it was or replaced
+    by a complete merge."""
+    name = "full disk: filled by another process during merge"
+    with workdir("fillmerge_shards") as shards:
+        sw = sweep_yaml(shards, "set: {run.presentations: 100, layer.neurons: 100, layer.kernel: 9, "
+                                "run.record_every: 1}\ngrid: {dynamics.alpha: [3, 4, 5, 6, 7, 8, 9, 10]}\n"
+                                "trials: 8\n")
+        run([dynshare, "sweep", sw, "-o", os.path.join(shards, "s.h5"), "--quiet", "--backend", "cpu"], timeout=600)
+        old = os.path.join(shards, "old.h5")
+        run([dynshare, "merge", old, os.path.join(shards, "s.h5"), "--quiet"])
+        for trial in range(3):
+            with Tmpfs(96 << 20) as fsdir:
+                if fsdir is None:
+                    skipped.append(name)
+                    return
+                out = os.path.join(fsdir, "m.h5")
+                shutil.copy(old, out)  # the published output, to be replaced with --overwrite
+                before = sha(out)
+                p = subprocess.Popen([dynshare, "merge", out, os.path.join(shards, "s.h5"), "--quiet",
+                                      "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                # Fill the disk the moment the partial file appears (each trial a little later).
+                t0 = time.time()
+                while p.poll() is None and time.time() - t0 < 60:
+                    if [n for n in os.listdir(fsdir) if ".partial-" in n]:
+                        time.sleep(0.01 * trial)
+                        try:
+                            fill(fsdir, 0)
+                        except OSError:
+                            pass  # the disk is full: that is the point
+                        break
+                    time.sleep(0.001)
+                _, err = p.communicate(timeout=300)
+                code = p.returncode
+                left = hidden_left(fsdir)
+                q = []
+                if code not in (0, 2):
+                    q.append(f"exit {code}")
+                if code == 2 and (len(one_line(err)) != 1 or "No space left on device" not in err or "m.h5" not in err):
+                    q.append("not one line naming m.h5 and the reason")
+                if left:
+                    q.append("left " + ", ".join(left))
+                if code == 2 and sha(out) != before:
+                    q.append("the existing m.h5 changed")
+                if code == 0:
+                    with h5py.File(out, "r") as f:
+                        if int(f.attrs["complete"]) != 1:
+                            q.append("exit 0 but m.h5 is not complete")
+                if q:
+                    problems.append(f"{name} (trial {trial}): {'; '.join(q)}; stderr: {err.strip()[:300]}")
+                    return
+
+
+def expect_refusal(name, argv, want, problems, timeout=60, env=None, max_seconds=None, preexec_fn=None):
     """Exit 2, one line on stderr naming `want`; returns stderr."""
-    import time
     t0 = time.time()
-    code, _, err = run(argv, timeout=timeout, env=env)
+    code, _, err = run(argv, timeout=timeout, env=env, preexec_fn=preexec_fn)
     secs = time.time() - t0
     p = []
     if code != 2:
@@ -234,8 +316,7 @@ def expect_refusal(name, argv, want, problems, timeout=60, env=None, max_seconds
 
 
 def case_special_files(dynshare, problems, skipped, trainer):
-    d = tempfile.mkdtemp(prefix="dynshare_special_")
-    try:
+    with workdir("special") as d:
         small = ["--set", "run.presentations=3", "--set", "layer.neurons=10"]
         # A FIFO as output, with --overwrite: refused, the FIFO stays a FIFO.
         fifo = os.path.join(d, "fifo.h5")
@@ -246,7 +327,7 @@ def case_special_files(dynshare, problems, skipped, trainer):
         # A character device (made here, as root: the null device's numbers).
         if os.geteuid() == 0:
             dev = os.path.join(d, "null.h5")
-            os.mknod(dev, 0o666 | 0o020000, os.makedev(1, 3))
+            os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
             expect_refusal("output is a character device", sim(dynshare, dev, *small, "--overwrite"),
                            "regular file", problems)
             if not stat_is(dev, "chr"):
@@ -269,9 +350,7 @@ def case_special_files(dynshare, problems, skipped, trainer):
             expect_refusal("train config is a FIFO", [dynshare, "train", cfifo, "-o", os.path.join(d, "r")],
                            "cfg.yaml", problems, timeout=20)
         # The output is the command's own config (through a link): refused, the YAML kept.
-        cfg = os.path.join(d, "own.yaml")
-        with open(cfg, "w") as f:
-            f.write("run: {presentations: 2}\nlayer: {neurons: 10}\n")
+        cfg = write(os.path.join(d, "own.yaml"), "run: {presentations: 2}\nlayer: {neurons: 10}\n")
         os.symlink("own.yaml", os.path.join(d, "own_link.h5"))
         before = sha(cfg)
         expect_refusal("output is the config", sim(dynshare, cfg, "--overwrite") + [cfg], "own.yaml", problems)
@@ -287,15 +366,9 @@ def case_special_files(dynshare, problems, skipped, trainer):
             problems.append(f"dangling link as output: exit {code}, link kept {os.path.islink(os.path.join(d, 'dangling.h5'))}: {err.strip()[:200]}")
         # --resume through a link updates the target, and the link stays.
         link = os.path.join(d, "link.h5")
-        target = os.path.join(d, "real.h5")
-        env = dict(os.environ)
-        run(sim(dynshare, target, "--set", "run.presentations=400", "--set", "layer.neurons=50",
-                "--set", "run.checkpoint_every=10"), timeout=2)  # killed by the timeout: an incomplete file
-        code, _, err = run([dynshare, "simulate", "--set", "run.presentations=40", "--set", "layer.neurons=10",
-                            "--set", "run.checkpoint_every=10", "-o", target, "--quiet", "--overwrite"])
-        interrupted_copy(dynshare, target, problems)
+        target = incomplete_run(dynshare, d, "real.h5")
         os.symlink("real.h5", link)
-        code, _, err = run([dynshare, "simulate", "--resume", link, "--quiet"], env=env)
+        code, _, err = run([dynshare, "simulate", "--resume", link, "--quiet"])
         if not os.path.islink(link):
             problems.append("--resume through a link: the link was replaced by a file")
         else:
@@ -308,60 +381,98 @@ def case_special_files(dynshare, problems, skipped, trainer):
         left = [n for n in os.listdir(d) if ".partial-" in n or ".work-" in n]
         if left:
             problems.append("special files: left " + ", ".join(left))
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def stat_is(path, kind):
-    import stat
     mode = os.lstat(path).st_mode
     return stat.S_ISFIFO(mode) if kind == "fifo" else stat.S_ISCHR(mode)
 
 
-def interrupted_copy(dynshare, path, problems):
-    """Marks the complete simulate output `path` as interrupted at its last checkpoint (complete = 0)."""
+def incomplete_run(dynshare, folder, name):
+    """folder/name: a small finished simulate output marked as interrupted at its last checkpoint
+    (complete = 0), i.e. a file `--resume` continues."""
+    path = os.path.join(folder, name)
+    run([dynshare, "simulate", "--set", "run.presentations=40", "--set", "layer.neurons=10",
+         "--set", "run.checkpoint_every=10", "-o", path, "--quiet", "--overwrite"])
     with h5py.File(path, "r+") as f:
         f.attrs["complete"] = 0
         f.attrs["status"] = "interrupted"
+    return path
 
 
 def case_refusals_in_time(dynshare, problems, skipped, trainer):
-    d = tempfile.mkdtemp(prefix="dynshare_fast_")
-    try:
-        expect_refusal("neurons 2e9 refused within 1 s",
-                       sim(dynshare, os.path.join(d, "n.h5"), "--set", "layer.neurons=2000000000"), "layer.neurons",
-                       problems, max_seconds=1.0)
-        with open(os.path.join(d, "sw.yaml"), "w") as f:
-            f.write("base: " + EXP + "/fig4b.yaml\ngrid: {layer.neurons: [10, 2000000000]}\n")
-        expect_refusal("sweep with a 2e9-neuron run refused within 1 s",
-                       [dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "n.h5")], "run 1",
-                       problems, max_seconds=1.0)
-        if os.listdir(d) != ["sw.yaml"]:
+    """Oversized runs are refused from the config alone, in well under a second, before anything is
+    allocated or created: every plan kind (one layer, stacked, each run of a sweep) and simulate --resume.
+    Run with the address space capped at 4 GiB, so that a plan sized before the check fails at once
+    (exit 1) rather than paging the machine."""
+    cap = limit_memory(4)
+    with workdir("fast") as d:
+        def refused(name, argv, want):
+            expect_refusal(name, argv, want, problems, max_seconds=1.0, preexec_fn=cap)
+
+        refused("neurons 2e9 refused within 1 s",
+                sim(dynshare, os.path.join(d, "n.h5"), "--set", "layer.neurons=2000000000"), "layer.neurons")
+        sweep_yaml(d, "grid: {layer.neurons: [10, 2000000000]}\n")
+        refused("sweep with a 2e9-neuron run refused within 1 s",
+                [dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "n.h5")], "run 1")
+        # Stacks: a layer of 16,000 channels (16.4 M neurons, the most a layer may have) and a module
+        # period whose cell -> module table would hold 4 x 10^10 entries.
+        refused("stacked: a 16,000-channel layer refused within 1 s",
+                sim(dynshare, os.path.join(d, "n.h5"), STACK, "--set",
+                    "stack.layers=[{channels: 16000, kernel: 3, stride: 1, padding: 1}]"), "stack.layers[0]")
+        refused("stacked: --set stack.connectivity=period:100000 refused within 1 s",
+                sim(dynshare, os.path.join(d, "n.h5"), STACK, "--set", "stack.connectivity=period:100000"),
+                "stack.layers[")
+        write(os.path.join(d, "sw.yaml"), f"base: {STACK}\nlists: {{stack.connectivity: [grid, 'period:100000']}}\n")
+        refused("sweep of stacks with an oversized run refused within 1 s",
+                [dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "n.h5")], "run 1")
+        if sorted(os.listdir(d)) != ["sw.yaml"]:
             problems.append("refusals in time: created " + ", ".join(os.listdir(d)))
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        # simulate --resume goes through the same check: a file whose stored config is oversized.
+        path = incomplete_run(dynshare, d, "resume.h5")
+        with h5py.File(path, "r+") as f:
+            f.attrs["config"] = f.attrs["config"].replace("neurons: 10\n", "neurons: 2000000000\n")
+        before = sha(path)
+        refused("simulate --resume of an oversized run refused within 1 s",
+                [dynshare, "simulate", "--resume", path, "--quiet"], "layer.neurons")
+        if sha(path) != before or hidden_left(d):
+            problems.append(f"--resume refusal: the file changed or left {hidden_left(d)}")
 
 
 def case_signals(dynshare, problems, skipped, trainer):
-    import signal
-    import time
-    d = tempfile.mkdtemp(prefix="dynshare_signals_")
-    try:
-        # SIGTERM in the first milliseconds: 130, like SIGINT, never 143.
-        for delay in (0.15, 0.3, 0.6):
-            p = subprocess.Popen(sim(dynshare, os.path.join(d, f"t{delay}.h5"), "--set", "run.presentations=20000"),
+    with workdir("signals") as d:
+        # SIGTERM in the first milliseconds: before the executable's first constructor the default action
+        # kills the process (status -15, i.e. 143 from a shell), which has then opened no file, so it leaves
+        # nothing; from that constructor on, exit 130, with nothing written or a valid file.
+        early_kills = []
+        for delay in (0.0, 0.001, 0.002, 0.004, 0.008, 0.015, 0.03, 0.06, 0.15, 0.3, 0.6):
+            sub = os.path.join(d, f"t{delay}")
+            os.makedirs(sub)
+            p = subprocess.Popen(sim(dynshare, os.path.join(sub, "t.h5"), "--set", "run.presentations=20000"),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             p.send_signal(signal.SIGTERM)
             code = p.wait(timeout=120)
-            if code != 130:
+            left = os.listdir(sub)
+            if code == -signal.SIGTERM:
+                early_kills.append(delay)
+                if left:
+                    problems.append(f"SIGTERM after {delay} s killed dynshare, which left {left}")
+            elif code != 130:
                 problems.append(f"SIGTERM after {delay} s: exit {code}, not 130")
+            elif left not in ([], ["t.h5"]):
+                problems.append(f"SIGTERM after {delay} s: left {left}")
+            elif left:
+                with h5py.File(os.path.join(sub, "t.h5"), "r") as f:
+                    if int(f.attrs["complete"]) != 0:
+                        problems.append(f"SIGTERM after {delay} s: exit 130 but the file is complete")
+            if delay >= 0.15 and code != 130:
+                problems.append(f"SIGTERM after {delay} s: exit {code}, not 130 (handlers come before main)")
+        print(f"signals: SIGTERM killed dynshare before its handlers at delays {early_kills} s (nothing left)")
         # SIGINT during a merge: exit 130, no .OUT.partial-PID left, OUT absent.
-        with open(os.path.join(d, "sw.yaml"), "w") as f:
-            f.write("base: " + EXP + "/fig4b.yaml\nset: {run.presentations: 20, layer.neurons: 10, layer.kernel: 3}\n"
-                    "grid: {dynamics.alpha: [3, 4, 5, 6, 7, 8, 9, 10]}\ntrials: 60\n")
-        run([dynshare, "sweep", os.path.join(d, "sw.yaml"), "-o", os.path.join(d, "s.h5"), "--quiet",
-             "--backend", "cpu"], timeout=300)
+        sw = sweep_yaml(d, "set: {run.presentations: 20, layer.neurons: 10, layer.kernel: 3}\n"
+                           "grid: {dynamics.alpha: [3, 4, 5, 6, 7, 8, 9, 10]}\ntrials: 60\n")
+        run([dynshare, "sweep", sw, "-o", os.path.join(d, "s.h5"), "--quiet", "--backend", "cpu"], timeout=300)
         t0 = time.time()
         run([dynshare, "merge", os.path.join(d, "full.h5"), os.path.join(d, "s.h5"), "--quiet"])
         full = time.time() - t0
@@ -382,9 +493,7 @@ def case_signals(dynshare, problems, skipped, trainer):
             if os.path.exists(os.path.join(d, "m.h5")):
                 os.remove(os.path.join(d, "m.h5"))
         # bench --python with a program that never exits: stopped after --numpy-timeout, the report written.
-        sleeper = os.path.join(d, "sleeper")
-        with open(sleeper, "w") as f:
-            f.write("#!/bin/sh\nexec sleep 1000\n")
+        sleeper = write(os.path.join(d, "sleeper"), "#!/bin/sh\nexec sleep 1000\n")
         os.chmod(sleeper, 0o755)
         t0 = time.time()
         code, _, err = run([dynshare, "bench", "-o", os.path.join(d, "r.md"), "--kernels", "3", "--presentations", "20",
@@ -394,26 +503,27 @@ def case_signals(dynshare, problems, skipped, trainer):
             problems.append(f"bench --python that never exits: exit {code} after {time.time() - t0:.0f} s: "
                             f"{str(err).strip()[:200]}")
         # A stale .OUT.partial-PID of a dead process is removed by the next merge.
-        stale = os.path.join(d, ".m.h5.partial-999999999")
-        with open(stale, "wb") as f:
-            f.write(b"left by a killed merge")
+        stale = write(os.path.join(d, ".m.h5.partial-999999999"), "left by a killed merge")
         run([dynshare, "merge", os.path.join(d, "m.h5"), os.path.join(d, "s.h5"), "--quiet"])
         if os.path.exists(stale):
             problems.append("a stale .m.h5.partial-PID was not removed by the next merge")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_for(predicate, seconds):
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def case_run_folders(dynshare, problems, skipped, trainer):
-    import time
     if not trainer:
         skipped.append("run folders (no trainer)")
         return
-    d = tempfile.mkdtemp(prefix="dynshare_runfolder_")
-    try:
-        cfg = os.path.join(d, "tiny.yaml")
-        with open(cfg, "w") as f:
-            f.write(TINY)
+    with workdir("runfolder") as d:
+        cfg = tiny_config(d)
         rundir = os.path.join(d, "run")
         code, _, err = run([dynshare, "train", cfg, "-o", rundir], timeout=300)
         if code != 0:
@@ -434,14 +544,10 @@ def case_run_folders(dynshare, problems, skipped, trainer):
         code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--resume", "--set", "train.threads=2"], timeout=300)
         if code != 0:
             problems.append(f"resume with another train.threads (changeable): exit {code}: {err.strip()[:200]}")
-        # --overwrite killed before the new run's first checkpoint: the old run whole, nothing mixed.
-        import signal
+        # --overwrite stopped before the new run's first checkpoint: the old run whole, nothing mixed.
         ck = sha(os.path.join(rundir, "checkpoint.pt"))
         metrics = sha(os.path.join(rundir, "metrics.h5"))
-        slow = os.path.join(d, "slow.yaml")
-        with open(slow, "w") as f:
-            f.write(TINY.replace("max_iterations: 1", "max_iterations: 0").replace("limit_train: 64",
-                                                                                 "limit_train: 60000"))
+        slow = tiny_config(d, "slow.yaml", SLOW)
         p = subprocess.Popen([dynshare, "train", slow, "-o", rundir, "--overwrite"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         time.sleep(6)
@@ -465,23 +571,80 @@ def case_run_folders(dynshare, problems, skipped, trainer):
             with h5py.File(os.path.join(rundir, "metrics.h5"), "r") as f:
                 if "seed: 3" not in f.attrs["config"]:
                     problems.append("--overwrite: metrics.h5 is not the new run's")
+        case_killed_overwrite(dynshare, d, cfg, rundir, problems)
+        case_checkpoint_without_config(dynshare, d, cfg, problems, skipped)
         # Two trainers on one new folder: the second is refused in one line.
-        long_cfg = os.path.join(d, "long.yaml")
-        with open(long_cfg, "w") as f:
-            f.write(TINY.replace("max_iterations: 1", "max_iterations: 0").replace("epochs: 1", "epochs: 200"))
+        long_cfg = tiny_config(d, "long.yaml", (("max_iterations: 1", "max_iterations: 0"), ("epochs: 1", "epochs: 200")))
         two = os.path.join(d, "two")
         first = subprocess.Popen([dynshare, "train", long_cfg, "-o", two], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            if os.path.exists(os.path.join(two, ".lock")):
-                break
-            time.sleep(0.05)
+        wait_for(lambda: os.path.exists(os.path.join(two, ".lock")), 15)
         expect_refusal("second trainer on one run folder", [dynshare, "train", long_cfg, "-o", two], "in use", problems,
                        timeout=300)
         first.terminate()
         first.wait(timeout=120)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_killed_overwrite(dynshare, d, cfg, rundir, problems):
+    """kill -9 of train --overwrite before its first checkpoint leaves its staging folder .run.new-PID; the
+    next trainer on the run folder, in any mode (here a plain start, refused), removes it (and says so), and
+    the old run is whole. A
+    staging folder whose pid is alive again (reused) but whose lock is free is removed too."""
+    ck, metrics = sha(os.path.join(rundir, "checkpoint.pt")), sha(os.path.join(rundir, "metrics.h5"))
+    p = subprocess.Popen([dynshare, "train", tiny_config(d, "slow.yaml", SLOW), "-o", rundir, "--overwrite"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = os.path.join(d, f".run.new-{p.pid}")
+    seen = wait_for(lambda: os.path.isdir(staging), 30)
+    time.sleep(0.5)
+    p.kill()
+    p.wait()
+    if not seen or not os.path.isdir(staging):
+        problems.append(f"kill -9 of --overwrite: no staging folder {os.path.basename(staging)} to clean up "
+                        f"(the test cannot check the cleanup): {os.listdir(d)}")
+        return
+    if sha(os.path.join(rundir, "checkpoint.pt")) != ck or sha(os.path.join(rundir, "metrics.h5")) != metrics:
+        problems.append("kill -9 of --overwrite before its first checkpoint: the old run changed")
+    # A reused pid: pid 1 is alive, but this folder's lock is held by no one.
+    reused = os.path.join(d, ".run.new-1")
+    os.makedirs(reused)
+    write(os.path.join(reused, ".lock"), "")
+    # Not --overwrite: even a plain start, refused since the folder holds a run, cleans up.
+    code, _, err = run([dynshare, "train", cfg, "-o", rundir], timeout=300)
+    left = [n for n in os.listdir(d) if n.startswith(".run.")]
+    if code != 2 or "already holds a run" not in err or left:
+        problems.append(f"kill -9 of --overwrite: the next train exit {code}, left {left}: {err.strip()[-300:]}")
+    elif "removed" not in err or os.path.basename(staging) not in err:
+        problems.append(f"kill -9 of --overwrite: the cleanup is not reported: {err.strip()[:300]}")
+    if sha(os.path.join(rundir, "checkpoint.pt")) != ck or sha(os.path.join(rundir, "metrics.h5")) != metrics:
+        problems.append("kill -9 of --overwrite, then the cleanup: the old run changed")
+
+
+def case_checkpoint_without_config(dynshare, d, cfg, problems, skipped):
+    """A checkpoint written before checkpoints stored their config (its `config` empty, as the loader reads
+    an absent one): --resume checks the config against metrics.h5's instead, and with no metrics.h5 resumes
+    with one warning line naming what was not checked."""
+    try:
+        import torch
+    except ImportError:
+        skipped.append("checkpoint without a config (needs Python's torch to edit the checkpoint)")
+        return
+    rundir = os.path.join(d, "old")
+    run([dynshare, "train", cfg, "-o", rundir, "--set", "train.max_iterations=0", "--set", "train.epochs=1",
+         "--set", "train.checkpoint_every=1"], timeout=300)
+    ckpt = os.path.join(rundir, "checkpoint.pt")
+    m = torch.jit.load(ckpt)
+    m._c.setattr("config", "")
+    m.save(ckpt)
+    more = ["--set", "train.max_iterations=0", "--set", "train.epochs=2"]
+    expect_refusal("resume an old checkpoint (no config) with another train.lr: checked against metrics.h5",
+                   [dynshare, "train", cfg, "-o", rundir, "--resume", *more, "--set", "train.lr=0.5"], "train.lr",
+                   problems, timeout=300)
+    os.remove(os.path.join(rundir, "metrics.h5"))
+    code, _, err = run([dynshare, "train", cfg, "-o", rundir, "--resume", *more], timeout=300)
+    warn = [l for l in one_line(err) if "warning" in l]
+    if code != 0 or len(warn) != 1 or "stores no config" not in warn[0]:
+        problems.append(f"resume an old checkpoint with no config and no metrics.h5: exit {code}, "
+                        f"not one warning: {err.strip()[:300]}")
 
 
 def write_idx(folder, split, n, size, labels):
@@ -496,36 +659,27 @@ def case_data(dynshare, problems, skipped, trainer):
     if not trainer:
         skipped.append("data (no trainer)")
         return
-    d = tempfile.mkdtemp(prefix="dynshare_data_")
-    try:
+    with workdir("data") as d:
         for name, train_labels, test_size in (("labels outside the classes", [3, 12] * 32, 28),
                                               ("test images of another size", [1, 2] * 32, 20)):
             data = os.path.join(d, name.replace(" ", "_"))
             os.makedirs(data)
             write_idx(data, "train", 64, 28, train_labels)
             write_idx(data, "t10k", 32, test_size, [0, 1] * 16)
-            cfg = os.path.join(d, "tiny.yaml")
-            with open(cfg, "w") as f:
-                f.write(TINY.replace("/usr/share/datasets/fashion-mnist", data))
+            cfg = tiny_config(d, replace=(("/usr/share/datasets/fashion-mnist", data),))
             rundir = os.path.join(d, "run_" + name.replace(" ", "_"))
             expect_refusal(f"data: {name}", [dynshare, "train", cfg, "-o", rundir], data, problems, timeout=300)
             if os.path.exists(rundir):
                 problems.append(f"data: {name}: left the run folder {os.listdir(rundir)}")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def case_lone_rank(dynshare, problems, skipped, trainer):
     """Rank 0 of a 2-rank job started alone: one line, exit 2, after about one timeout."""
-    import time
     if not trainer:
         skipped.append("lone rank (no trainer)")
         return
-    d = tempfile.mkdtemp(prefix="dynshare_rank_")
-    try:
-        cfg = os.path.join(d, "tiny.yaml")
-        with open(cfg, "w") as f:
-            f.write(TINY)
+    with workdir("rank") as d:
+        cfg = tiny_config(d)
         env = dict(os.environ, WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", LOCAL_WORLD_SIZE="2",
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + os.getpid() % 400), DYNSHARE_DIST_TIMEOUT="4")
         t0 = time.time()
@@ -534,8 +688,6 @@ def case_lone_rank(dynshare, problems, skipped, trainer):
         # Alone it took (startup + one 4 s timeout); the process group's own
         # second wait would add another 4 s.
         print(f"lone rank 0: refused after {time.time() - t0:.1f} s (DYNSHARE_DIST_TIMEOUT=4)")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 CASES = [("full disk", case_full_disk), ("special files", case_special_files),

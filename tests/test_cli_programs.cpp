@@ -2,7 +2,6 @@
 // The two programs: dynshare (simulate, sweep, merge, bench; no LibTorch) and
 // dynshare-train beside it, which `dynshare train` runs.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -15,21 +14,9 @@ using namespace dynshare;
 
 namespace {
 
-struct Out {
-    int status = -1;
-    std::string text;  // stdout and stderr
-};
+using Out = CommandOutput;
 
-Out run(const std::string& command) {
-    Out r;
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p)) r.text += buf;
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
+Out run(const std::string& command) { return run_command(command, true); }
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Small helpers shared by the tests.
 #pragma once
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -41,5 +43,24 @@ struct TempDir {
     }
     std::string file(const std::string& name) const { return (path / name).string(); }
 };
+
+// A shell command's exit status (-1: it did not exit normally) and output.
+struct CommandOutput {
+    int status = -1;
+    std::string text;
+};
+
+// Runs `command` through the shell (popen) and collects its stdout, and its
+// stderr too when `with_stderr` (otherwise stderr is discarded).
+inline CommandOutput run_command(const std::string& command, bool with_stderr) {
+    CommandOutput r;
+    FILE* p = popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) r.text += buf;
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
 
 }  // namespace dynshare

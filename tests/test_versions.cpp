@@ -4,7 +4,6 @@
 // git itself, and the dynshare_version / dynshare_commit attributes of the
 // files the commands write, checked against that printed line.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,21 +19,9 @@ using namespace dynshare;
 
 namespace {
 
-struct Out {
-    int status = -1;
-    std::string text;
-};
+using Out = CommandOutput;
 
-Out run(const std::string& command) {
-    Out r;
-    FILE* p = popen((command + " 2>/dev/null").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p)) r.text += buf;
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
+Out run(const std::string& command) { return run_command(command, false); }
 
 const std::regex kLine(R"(dynshare (\d+\.\d+\.\d+) \(commit ([0-9a-f]{7}(-dirty)?|unknown)\)\n)");
 

@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "cli/backend_choice.hpp"
+#include "cli/memory_first.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/plan.hpp"
 #include "io/config_yaml.hpp"
@@ -20,20 +21,15 @@ namespace dynshare::python {
 
 namespace {
 
-std::string memory_key(const SimConfig& cfg) {
-    if (cfg.stack.enabled) return "stack.layers (" + std::to_string(cfg.stack.layers.size()) + " layers)";
-    return "layer.neurons = " + std::to_string(cfg.layer.neurons) + ", layer.kernel = " + std::to_string(cfg.layer.kernel);
-}
-
 py::dict simulate(const std::optional<std::string>& path, const std::optional<std::string>& text,
                   const std::string& origin, const std::vector<std::string>& sets, const std::string& out,
                   bool overwrite, int threads, const std::string& backend_name, py::object progress) {
     // Everything is validated before the output is created (as cmd_simulate).
     const SimConfig cfg = resolve_config(path, text, origin, sets);
     check_output(out, overwrite, "out");
+    cli::check_memory_from_config(cfg);  // before the plan sizes its tables (src/cli/memory_first.hpp)
     const RunPlan plan = make_plan(cfg);
     const auto backend = cli::choose_backend(backend_name, cfg, plan, true, "simulate");
-    check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
     const std::string yaml = to_yaml(cfg);
     const OmpThreads omp(threads);
     Watch watch(std::move(progress));

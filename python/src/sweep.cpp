@@ -14,6 +14,7 @@
 
 #include "bindings.hpp"
 #include "cli/backend_choice.hpp"
+#include "cli/memory_first.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "io/config_yaml.hpp"
@@ -95,21 +96,28 @@ py::dict sweep(const std::string& sweep_path, const std::vector<std::string>& se
                bool overwrite, int threads, const std::string& backend_name, py::object progress) {
     check_output(out, overwrite, "out");
     const SweepSpec spec = load_sweep(sweep_path, sets);
+    if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    {  // before any plan is made (plans size tables by the config): src/cli/memory_first.hpp
+        cli::MemoryBound largest;
+        for (const SweepRun& run : spec.runs) {
+            cli::MemoryBound m = cli::memory_from_config(run.config);
+            if (m.bytes > largest.bytes) largest = std::move(m);
+        }
+        const long double total = static_cast<long double>(largest.bytes) * threads;
+        check_memory(total >= 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(total),
+                     "the largest run (" + largest.key + ") x threads = " + std::to_string(threads));
+    }
     const auto backend = cli::choose_backend(
         backend_name,
         [&](const Backend& b) {
             for (const SweepRun& run : spec.runs) b.check(run.config, make_plan(run.config));
         },
         true, "sweep");
-    if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    long long largest = 0;
     std::vector<double> weights(spec.runs.size(), 0.0);
     for (const SweepRun& run : spec.runs) {
         const RunPlan plan = make_plan(run.config);
-        largest = std::max(largest, run_memory_bytes(run.config, plan));
         for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
     }
-    check_memory(largest * threads, "the largest run x threads = " + std::to_string(threads));
 
     std::vector<const SweepRun*> pending;
     int64_t total = 0;

@@ -3,7 +3,10 @@
 // --shard i/n`) into one file with the same layout as a whole sweep.
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -65,6 +68,33 @@ void check_free_space(const std::string& out, uint64_t bytes) {
     if (free < bytes + (1u << 20)) throw IoError(out, ENOSPC);
 }
 
+// Reserves `bytes` of disk for the partial file at `path`, beyond its end
+// (fallocate KEEP_SIZE: its size, all HDF5 sees, is unchanged). HDF5 1.10's
+// H5Ocopy crashes (SIGSEGV) when a write fails inside it, so a disk that
+// another process fills during the merge must not make a write fail: the
+// writes land in these blocks. An IoError naming OUT when the disk cannot
+// give them; false when the file system cannot reserve (then only the
+// free-space check above stands between the merge and a full disk).
+bool reserve_space(const std::string& path, uint64_t bytes, const std::string& out) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const int rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes));
+    const int err = rc != 0 ? errno : 0;
+    ::close(fd);
+    if (err == ENOSPC || err == EDQUOT) throw IoError(out, err);
+    return rc == 0;
+}
+
+// Gives back what reserve_space reserved beyond the file's final end.
+void release_reserve(const std::string& path, uint64_t bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0)
+        ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, static_cast<off_t>(bytes));
+    ::close(fd);
+}
+
 }  // namespace
 
 int cmd_merge(int argc, char** argv) {
@@ -122,9 +152,14 @@ int cmd_merge(int argc, char** argv) {
     }
 
     // The output holds at most what the inputs hold: refused now when the
-    // disk cannot take that much. (HDF5 1.10's H5Ocopy crashes, SIGSEGV,
-    // when a write fails inside it, so merge must not run out of space.)
-    check_free_space(out, input_bytes(inputs));
+    // disk cannot take that much, and that much is reserved for the partial
+    // file when it is created (reserve_space: H5Ocopy must not see a write
+    // fail, even when another process fills the disk during the merge).
+    // The output's size: its runs are copies of the inputs' runs; its header
+    // and tables are at most those of the largest input, and HDF5's own
+    // bookkeeping is counted generously.
+    const uint64_t need = input_bytes(inputs) + input_bytes(inputs) / 8 + (1u << 20);
+    check_free_space(out, need);
     // Ctrl-C / SIGTERM: stop between runs; the partial file is removed (no
     // .OUT.partial-PID stays behind) and OUT is as it was. Partial files of
     // merges killed earlier (dead pids) are removed now.
@@ -133,6 +168,7 @@ int cmd_merge(int argc, char** argv) {
     // Written beside OUT and renamed over it at the end (io/output_file.hpp).
     PendingOutput pending(out, args.has("--overwrite"), "OUT");
     h5::Handle dst = h5::open_file(pending.write_path(), h5::Mode::create_exclusive);
+    const bool reserved = reserve_space(pending.write_path(), need, out);
     const SweepFileHeader header{first.sweep_text, first.runs_total, 0, 1};
     write_sweep_header(dst.id(), header);
     std::string merged_from;
@@ -148,6 +184,7 @@ int cmd_merge(int argc, char** argv) {
     }
     const SweepTally tally = finish_sweep_file(dst.id(), keys, header);
     if (dst.close() < 0) h5::fail("close " + pending.write_path());
+    if (reserved) release_reserve(pending.write_path(), need);
     if (interrupted()) {
         std::fprintf(stderr, "dynshare merge: interrupted; %s was left as it was\n", out.c_str());
         return 130;

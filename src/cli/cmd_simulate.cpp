@@ -127,13 +127,21 @@ int resume_run(const std::string& path, const Args& args) {
                         "; CONFIG, -o, --set, --seed and --weights cannot be given");
     // Continued in a working copy, published over PATH at checkpoints
     // (io/durable_output.hpp): a kill during the resumed run cannot damage PATH.
-    const std::unique_ptr<DurableOutput> durable = DurableOutput::resume(path);
+    // The file is checked, read-only, before the working copy is made: its
+    // kind, its config, and the run's memory (as a new run's: from the config
+    // alone, before the plan sizes anything).
+    std::string yaml;
+    SimConfig cfg;
+    const auto check_file = [&](hid_t id) {
+        if (!h5::has_attr(id, "config") || !h5::has_attr(id, "complete"))
+            throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
+        yaml = h5::attr_string(id, "config");
+        cfg = parse_config(yaml, {}, path + ":config");
+        if (h5::attr_int(id, "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
+        check_memory_from_config(cfg, path + ":config: ");
+    };
+    const std::unique_ptr<DurableOutput> durable = DurableOutput::resume(path, check_file);
     h5::Handle& file = durable->file();
-    if (!h5::has_attr(file.id(), "config") || !h5::has_attr(file.id(), "complete"))
-        throw UserError(path + " is not a dynshare simulate file (no root attributes 'config' and 'complete')");
-    const std::string yaml = h5::attr_string(file.id(), "config");
-    const SimConfig cfg = parse_config(yaml, {}, path + ":config");
-    if (h5::attr_int(file.id(), "complete") == 1) throw UserError(path + " is already complete; nothing to resume");
     const RunPlan plan = make_plan(cfg);
     const bool quiet = args.has("--quiet");
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
@@ -142,15 +150,6 @@ int resume_run(const std::string& path, const Args& args) {
     check_checkpoint(ck, cfg, plan, path);
     truncate_records(file.id(), ck.step);
     return execute(cfg, plan, *backend, yaml, *durable, {}, &ck, path, quiet);
-}
-
-// The config keys that size a run, for the memory check's message.
-std::string memory_key(const SimConfig& cfg) {
-    if (cfg.stack.enabled)
-        return "stack.layers (" + std::to_string(cfg.stack.layers.size()) + " layers on a " +
-               std::to_string(cfg.stack.input.channels) + "x" + std::to_string(cfg.stack.input.height) + "x" +
-               std::to_string(cfg.stack.input.width) + " input)";
-    return "layer.neurons = " + std::to_string(cfg.layer.neurons) + ", layer.kernel = " + std::to_string(cfg.layer.kernel);
 }
 
 }  // namespace
@@ -190,7 +189,7 @@ int cmd_simulate(int argc, char** argv) {
     const bool quiet = args.has("--quiet");
     // Everything is validated before the output file is created or touched:
     // the plan (geometry, periods), the backend and what it can run, the weights.
-    check_memory_before_plan(cfg, memory_key(cfg));  // before the plan sizes anything by layer.neurons
+    check_memory_from_config(cfg);  // before the plan sizes its tables by the config
     const RunPlan plan = make_plan(cfg);
     const auto backend = choose_backend(args.get("--backend", "auto"), cfg, plan, quiet, "simulate");
     std::vector<std::vector<double>> initial;
@@ -199,7 +198,6 @@ int cmd_simulate(int argc, char** argv) {
         for (const LayerPlan& pl : plan.layers) geometry.push_back(pl.g);
         initial = read_stack_weights(args.get("--weights"), geometry);
     }
-    check_memory(run_memory_bytes(cfg, plan), memory_key(cfg));
     if (interrupted()) {  // a signal while the run was being checked: nothing was created
         std::fprintf(stderr, "dynshare simulate: interrupted before the run started; nothing was written\n");
         return 130;

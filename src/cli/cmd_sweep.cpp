@@ -266,14 +266,17 @@ int cmd_sweep(int argc, char** argv) {
     // Plans are made run by run and not kept (a sweep may have 10^6 runs); the
     // scheduler keeps one number per run, its weight count.
     std::vector<double> weights(spec.runs.size(), 0.0);
-    {  // before any plan is made (plans size tables by layer.neurons)
-        long long largest = 0;
+    {  // before any plan is made (plans size tables by the config), --resume included
+        MemoryBound largest;
         int64_t largest_run = 0;
         for (const SweepRun& run : spec.runs) {
-            const long long bytes = memory_before_plan(run.config);
-            if (bytes > largest) largest = bytes, largest_run = run.index;
+            MemoryBound m = memory_from_config(run.config);
+            if (m.bytes > largest.bytes) largest = std::move(m), largest_run = run.index;
         }
-        check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
+        const long double total = static_cast<long double>(largest.bytes) * threads;
+        check_memory(total >= 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(total),
+                     "run " + std::to_string(largest_run) + " (" + largest.key + ") x --threads " +
+                         std::to_string(threads));
     }
     const auto backend = choose_backend(
         args.get("--backend", "auto"),
@@ -284,18 +287,12 @@ int cmd_sweep(int argc, char** argv) {
     if (!quiet && !shard_note.empty()) std::fprintf(stderr, "dynshare sweep: %s\n", shard_note.c_str());
     install_interrupt_handlers();
 
-    // The largest run, --threads times, against the machine's memory (one
-    // reading of /proc/meminfo, not one per run).
-    long long largest = 0;
-    int64_t largest_run = 0;
+    // The scheduler's weight counts (the memory was checked above).
     for (const SweepRun& run : spec.runs) {
         if (interrupted()) break;
         const RunPlan plan = make_plan(run.config);
-        const long long bytes = run_memory_bytes(run.config, plan);
-        if (bytes > largest) largest = bytes, largest_run = run.index;
         for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
     }
-    check_memory(largest * threads, "run " + std::to_string(largest_run) + " x --threads " + std::to_string(threads));
     if (interrupted()) {  // a signal while the sweep was planned: nothing was created
         std::fprintf(stderr, "dynshare sweep: interrupted before any run; nothing was written\n");
         return 130;

@@ -10,4 +10,7 @@ namespace dynshare {
 // and snr_offsets from pl.g and pl.period.
 void build_lc_modules(LayerPlan& pl);
 
+// A layer's module period p (grid: its kernel; period:<P>: P; full: 1).
+int module_period(const StackParams& stack, const LcGeometry& g);
+
 }  // namespace dynshare

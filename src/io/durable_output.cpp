@@ -26,7 +26,8 @@ int errno_of(const std::error_code& ec) {
 DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag)
     : DurableOutput(path, overwrite, flag, false) {}
 
-DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming)
+DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming,
+                             const std::function<void(hid_t)>& check)
     : pending_(std::make_unique<PendingOutput>(path, overwrite, flag)),
       work_(hidden_sibling(pending_->path(), "work")) {
     // pending_->path() is `path` with links resolved: a link's target is
@@ -36,7 +37,10 @@ DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std:
     fs::remove(work_, ec);  // a leftover of an earlier process with the same pid
     if (resuming) {
         // Opening the output itself first gives errors that name it, not the copy.
-        h5::open_file(path, h5::Mode::read_only).reset();
+        {
+            const h5::Handle original = h5::open_file(path, h5::Mode::read_only);
+            if (check) check(original.id());
+        }
         fs::copy_file(path, work_, fs::copy_options::overwrite_existing, ec);
         if (ec) {
             const int err = errno_of(ec);
@@ -50,9 +54,10 @@ DurableOutput::DurableOutput(const std::string& path, bool overwrite, const std:
     last_ = std::chrono::steady_clock::now();
 }
 
-std::unique_ptr<DurableOutput> DurableOutput::resume(const std::string& path) {
+std::unique_ptr<DurableOutput> DurableOutput::resume(const std::string& path,
+                                                     const std::function<void(hid_t)>& check) {
     if (!fs::exists(path)) throw UserError("--resume: " + path + " does not exist (nothing to resume)");
-    return std::unique_ptr<DurableOutput>(new DurableOutput(path, true, "--resume", true));
+    return std::unique_ptr<DurableOutput>(new DurableOutput(path, true, "--resume", true, check));
 }
 
 DurableOutput::~DurableOutput() {

@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <memory>
+#include <functional>
 #include <string>
 
 #include "io/h5.hpp"
@@ -39,8 +40,10 @@ public:
     // A new output at `path`: check_output(path, overwrite, flag) first.
     DurableOutput(const std::string& path, bool overwrite, const std::string& flag = "-o");
     // An existing output to continue (--resume): opened read-only to check it
-    // (errors name `path`), then copied to the working copy.
-    static std::unique_ptr<DurableOutput> resume(const std::string& path);
+    // (errors name `path`; `check`, when given, reads the open file and throws
+    // to refuse it before anything is copied), then copied to the working copy.
+    static std::unique_ptr<DurableOutput> resume(const std::string& path,
+                                                 const std::function<void(hid_t)>& check = {});
     DurableOutput(const DurableOutput&) = delete;
     DurableOutput& operator=(const DurableOutput&) = delete;
     // Closes and removes the working copy; NAME keeps the last publish (and
@@ -68,7 +71,8 @@ public:
     static int remove_stale_siblings(const std::string& path);
 
 private:
-    DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming);
+    DurableOutput(const std::string& path, bool overwrite, const std::string& flag, bool resuming,
+                  const std::function<void(hid_t)>& check = {});
     // Puts `from` (the partial copy or the closed working copy) under NAME.
     void publish_file(const std::string& from);
     std::unique_ptr<PendingOutput> pending_;

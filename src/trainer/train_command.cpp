@@ -67,12 +67,14 @@ Request parse_request(const cli::Args& a) {
     return r;
 }
 
-// The checks of trainer.cpp's prepare_run_dir, without creating anything.
+// The checks of trainer.cpp's prepare_run_dir, without creating anything
+// (only a killed --overwrite's staging folder is removed first).
 void check_run_dir(const Request& r) {
     const fs::path dir(r.run_dir);
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
         throw UserError("-o " + r.run_dir + ": exists and is not a directory");
+    if (fs::is_directory(dir, ec)) trainer::remove_stale_staging_of(r.run_dir);  // even when refused below
     if (fs::is_directory(dir, ec) && trainer::run_dir_in_use(r.run_dir))
         throw UserError(r.run_dir + " is in use by another trainer (it holds " + (dir / ".lock").string() +
                         "); wait for it to end, or give another -o");

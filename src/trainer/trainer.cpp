@@ -26,6 +26,7 @@
 #include <functional>
 
 #include "dynshare/errors.hpp"
+#include "io/h5.hpp"
 #include "trainer/batches.hpp"
 #include "trainer/distributed.hpp"
 #include "trainer/sharing.hpp"
@@ -157,14 +158,41 @@ std::string hidden_dir(const std::string& dir, const std::string& tag) {
     return (p.parent_path() / ("." + p.filename().string() + "." + tag + "-" + std::to_string(::getpid()))).string();
 }
 
-// Removes `.NAME.new-PID` / `.NAME.old-PID` folders of processes that are
-// gone (an --overwrite killed before its swap).
+// The lock of an --overwrite's staging folder (`.NAME.new-PID/.lock`), held
+// from the folder's creation: after the swap it is the run folder's own lock,
+// and a staging folder whose lock is free belongs to no live trainer.
+int g_stage_fd = -1;
+
+// True when the hidden folder `folder` of process `pid` belongs to no live
+// trainer: its lock file is free (this test does not trust pids, which are
+// reused), or, made before it had one, its pid is gone.
+bool staging_is_stale(const fs::path& folder, pid_t pid) {
+    if (pid == ::getpid()) return false;
+    const int fd = ::open((folder / ".lock").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+        ::close(fd);  // releases the lock this took
+        return free;
+    }
+    return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Removes the `.NAME.new-PID` folders (an --overwrite that ended before its
+// first checkpoint: kill -9, a crash, a power cut) and `.NAME.old-PID`
+// folders (the old run of a swap that ended before removing it) that belong
+// to no live trainer. Called by every trainer on the run folder NAME, with
+// NAME's lock held. An old run is removed only once NAME holds a run (with
+// a file system that cannot exchange two folders in one rename, a swap
+// interrupted between its two renames leaves NAME empty: then both hidden
+// folders stay, and the note says so).
 void remove_stale_staging(const std::string& dir) {
     fs::path p = fs::path(dir);
     if (!p.has_filename()) p = p.parent_path();
     const std::string stem = "." + p.filename().string() + ".";
     std::error_code ec;
+    const bool holds_run = fs::exists(p / "checkpoint.pt", ec) || fs::exists(p / "metrics.h5", ec);
     const fs::path parent = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    std::vector<std::pair<fs::path, bool>> stale;  // (folder, is an old run)
     for (const auto& e : fs::directory_iterator(parent, ec)) {
         const std::string name = e.path().filename().string();
         if (name.rfind(stem, 0) != 0) continue;
@@ -172,9 +200,20 @@ void remove_stale_staging(const std::string& dir) {
         if (rest.rfind("new-", 0) != 0 && rest.rfind("old-", 0) != 0) continue;
         const std::string digits = rest.substr(4);
         if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-        const pid_t pid = static_cast<pid_t>(std::stol(digits));
-        if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
-        fs::remove_all(e.path(), ec);
+        if (!e.is_directory(ec)) continue;
+        if (staging_is_stale(e.path(), static_cast<pid_t>(std::stol(digits))))
+            stale.emplace_back(e.path(), rest[0] == 'o');
+    }
+    for (const auto& [folder, old] : stale) {
+        if (old && !holds_run) {
+            std::fprintf(stderr, "dynshare train: note: %s holds the old run of an --overwrite that ended during "
+                                 "its swap (%s is empty); it was left in place\n", folder.c_str(), dir.c_str());
+            continue;
+        }
+        fs::remove_all(folder, ec);
+        if (!ec)
+            std::fprintf(stderr, "dynshare train: note: removed %s, left by an --overwrite that ended before %s\n",
+                         folder.c_str(), old ? "removing the run it replaced" : "its first checkpoint");
     }
 }
 
@@ -198,6 +237,7 @@ void prepare_run_dir(const RunOptions& o) {
     fs::create_directories(o.run_dir, ec);
     if (!fs::is_directory(o.run_dir)) throw UserError("cannot create run directory " + o.run_dir);
     lock_run_dir(o.run_dir);  // before the checks below: two trainers cannot both pass them
+    remove_stale_staging(o.run_dir);  // every mode: a killed --overwrite's folder goes with the next trainer
     const bool used = fs::exists(fs::path(o.run_dir) / "metrics.h5") || fs::exists(fs::path(o.run_dir) / "checkpoint.pt");
     if (o.resume && !fs::exists(fs::path(o.run_dir) / "checkpoint.pt"))
         throw UserError("--resume: no checkpoint.pt in " + o.run_dir);
@@ -213,7 +253,6 @@ const std::vector<std::string> kResumeChangeable = {"train.threads", "train.prog
 // Throws UserError naming the first key in which `now` differs from the run's
 // own config `was_yaml` (beyond kResumeChangeable): a resumed run is the same run.
 void check_same_run(const RunConfig& now, const std::string& was_yaml, const std::string& run_dir) {
-    if (was_yaml.empty()) return;  // a checkpoint from before the config was stored
     RunConfig was = parse_run_config(was_yaml, {});
     was.train.threads = now.train.threads;
     was.train.progress = now.train.progress;
@@ -238,6 +277,27 @@ void check_same_run(const RunConfig& now, const std::string& was_yaml, const std
     throw UserError("--resume: the config differs from the run in " + run_dir + " in " + key +
                     "; a resumed run keeps its config except " + changeable +
                     " (start a new run with another -o, or --overwrite)");
+}
+
+// A resumed run's config against the run's own: the one in checkpoint.pt,
+// or, for a checkpoint written before checkpoints stored it, the one in
+// metrics.h5 (written after every epoch). With neither (a run stopped in its
+// first epoch by a version that stored no config) the run resumes with a
+// one-line warning: only its network (layers and shapes) could be checked.
+void check_resumed_config(const RunConfig& now, const std::string& checkpoint_yaml, const std::string& run_dir) {
+    if (!checkpoint_yaml.empty()) return check_same_run(now, checkpoint_yaml, run_dir);
+    const std::string metrics = (fs::path(run_dir) / "metrics.h5").string();
+    std::string yaml;
+    if (fs::exists(metrics)) {
+        const h5::Handle f = h5::open_file(metrics, h5::Mode::read_only);
+        if (h5::has_attr(f.id(), "config")) yaml = h5::attr_string(f.id(), "config");
+    }
+    if (!yaml.empty()) return check_same_run(now, yaml, run_dir);
+    std::fprintf(stderr,
+                 "dynshare train: warning: %s/checkpoint.pt stores no config (written by an older dynshare) and "
+                 "there is no metrics.h5 that does: resuming with CONFIG unchecked against the run (only its network "
+                 "was checked); the next checkpoint stores CONFIG\n",
+                 run_dir.c_str());
 }
 
 // Everything one run needs, built once.
@@ -419,20 +479,27 @@ struct Session {
     void checkpoint() {
         save_checkpoint(path("checkpoint.pt"), net, *optim, state);
         if (replace_dir.empty()) return;
-        const std::string old = hidden_dir(replace_dir, "old");
+        // Exchanged in one rename where the file system can (no moment
+        // without a run folder); else moved aside, then in.
+        std::string old = opt.run_dir;  // after the exchange, the staging name holds the old run
         std::error_code ec;
-        fs::remove_all(old, ec);
-        fs::rename(replace_dir, old, ec);
-        if (ec) throw UserError("--overwrite: cannot move " + replace_dir + " aside: " + ec.message());
-        fs::rename(opt.run_dir, replace_dir, ec);
-        if (ec) {
-            std::error_code back;
-            fs::rename(old, replace_dir, back);
-            throw UserError("--overwrite: cannot put the new run in " + replace_dir + ": " + ec.message());
+        if (::renameat2(AT_FDCWD, opt.run_dir.c_str(), AT_FDCWD, replace_dir.c_str(), RENAME_EXCHANGE) != 0) {
+            old = hidden_dir(replace_dir, "old");
+            fs::remove_all(old, ec);
+            fs::rename(replace_dir, old, ec);
+            if (ec) throw UserError("--overwrite: cannot move " + replace_dir + " aside: " + ec.message());
+            fs::rename(opt.run_dir, replace_dir, ec);
+            if (ec) {
+                std::error_code back;
+                fs::rename(old, replace_dir, back);
+                throw UserError("--overwrite: cannot put the new run in " + replace_dir + ": " + ec.message());
+            }
         }
         opt.run_dir = replace_dir;
         replace_dir.clear();
-        lock_run_dir(opt.run_dir);  // the folder's own lock now (the old one went with the old folder)
+        ::close(g_lock_fd);  // the old folder's lock; the staging lock is now the run folder's
+        g_lock_fd = g_stage_fd;
+        g_stage_fd = -1;
         fs::remove_all(old, ec);
     }
 
@@ -476,6 +543,13 @@ bool run_dir_in_use(const std::string& run_dir) {
     return busy;
 }
 
+void remove_stale_staging_of(const std::string& run_dir) {
+    const int fd = ::open((fs::path(run_dir) / ".lock").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;  // never held by a trainer: prepare_run_dir cleans up once it holds it
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) remove_stale_staging(run_dir);
+    ::close(fd);  // releases the lock, if this took it
+}
+
 void release_run_dir_lock(const std::string& run_dir) {
     if (g_lock_fd < 0) return;
     ::unlink((fs::path(run_dir) / ".lock").c_str());  // ours: held, so no other trainer uses it
@@ -517,18 +591,22 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     if (writer && options.overwrite &&
         (fs::exists(dir / "metrics.h5", ec) || fs::exists(dir / "checkpoint.pt", ec))) {
         // The old run stays whole until the new one has a valid checkpoint.
-        remove_stale_staging(options.run_dir);
         s.replace_dir = options.run_dir;
         s.opt.run_dir = hidden_dir(options.run_dir, "new");
         fs::remove_all(s.opt.run_dir, ec);
         fs::create_directories(s.opt.run_dir, ec);
         if (ec) throw UserError("--overwrite: cannot create " + s.opt.run_dir + ": " + ec.message());
+        const std::string lock = (fs::path(s.opt.run_dir) / ".lock").string();
+        g_stage_fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (g_stage_fd < 0 || ::flock(g_stage_fd, LOCK_EX | LOCK_NB) != 0)
+            throw UserError("--overwrite: cannot lock " + lock + ": " + std::strerror(errno));
     }
     struct DropStaging {
         Session& s;
         ~DropStaging() {
             std::error_code e;
             if (!s.replace_dir.empty()) fs::remove_all(s.opt.run_dir, e);  // never swapped in: the old run stays
+            if (g_stage_fd >= 0) ::close(g_stage_fd), g_stage_fd = -1;
         }
     } drop_staging{s};
     // threads 0 = every CPU this process may run on (LibTorch's own default
@@ -545,7 +623,7 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
     s.maker = std::make_unique<BatchMaker>(s.data, cfg.data.padding, cfg.data.flip, s.device);
     if (options.resume) {
         s.state = load_checkpoint(s.path("checkpoint.pt"), s.net, *s.optim, s.device);
-        check_same_run(cfg, s.state.config_yaml, options.run_dir);
+        check_resumed_config(cfg, s.state.config_yaml, options.run_dir);
         const auto& t = cfg.train;
         if (s.state.epochs_done > t.epochs || (s.state.epoch_batches > 0 && s.state.epochs_done >= t.epochs))
             throw UserError("--resume: checkpoint " + s.path("checkpoint.pt") + " has " +

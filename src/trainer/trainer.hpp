@@ -31,6 +31,10 @@ struct RunOptions {
 void release_run_dir_lock(const std::string& run_dir);
 // True when another process holds RUN_DIR/.lock (a trainer writing RUN_DIR).
 bool run_dir_in_use(const std::string& run_dir);
+// Removes the staging folders that killed --overwrite runs left beside
+// RUN_DIR (`.NAME.new-PID`, see trainer.cpp), when RUN_DIR's lock is free;
+// called by every trainer before its checks, so that a refused one cleans up too.
+void remove_stale_staging_of(const std::string& run_dir);
 
 // Runs (or resumes) training; returns the final state. UserError for the
 // user's mistakes (missing data, bad shapes, no CUDA, existing run dir).

@@ -101,6 +101,9 @@ BAD = [
     ("config not yaml", dict(config="{d}/bad.yaml"), ["{d}/bad.yaml"], "bad.yaml"),
     ("backend gpu", dict(backend="gpu"), ["--backend", "gpu"], "gpu"),
     ("stack stride", dict(config="{d}/stackbad.yaml"), ["{d}/stackbad.yaml"], "stack.layers[1]"),
+    # Sized from the config before the plan's tables (a 4 x 10^10-entry cell -> module map): src/cli/memory_first.hpp
+    ("stack module period too large for memory", dict(config="{d}/stackbig.yaml"), ["{d}/stackbig.yaml"],
+     "stack.layers[0]"),
     ("yaml string unknown section", dict(config="dynamcs:\n  alpha: 3\n"), None, "dynamcs"),
 ]
 
@@ -112,6 +115,9 @@ def test_config_errors_carry_the_cli_message(name, kwargs, args, needle, tmp_pat
         "stack:\n  input: {channels: 1, height: 8, width: 8}\n  layers:\n"
         "    - {channels: 2, kernel: 3, stride: 1, padding: 1}\n"
         "    - {channels: 2, kernel: 2, stride: 1, padding: 0}\n")
+    (tmp_path / "stackbig.yaml").write_text(
+        "stack:\n  input: {channels: 3, height: 32, width: 32}\n  connectivity: period:100000\n  layers:\n"
+        "    - {channels: 4, kernel: 3, stride: 1, padding: 1}\n")
     kw = {k: (v.format(d=tmp_path) if isinstance(v, str) else v) for k, v in kwargs.items()}
     out = tmp_path / "py_err.h5"
     capfd.readouterr()
