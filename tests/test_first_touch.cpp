@@ -35,6 +35,27 @@ TEST(FirstTouch, PopulatingChangesNoValue) {
     EXPECT_EQ(v.back(), static_cast<double>(v.size() - 1) + 0.5);
 }
 
+// With transparent huge pages asked for (DYNSHARE_HUGE_PAGES=1, or the
+// benchmark's set_huge_pages), the same: a range that starts and ends
+// mid-huge-page keeps every value, inside it and around it.
+TEST(FirstTouch, HugePagesChangeNoValue) {
+    const bool before = dynshare::huge_pages();
+    dynshare::set_huge_pages(true);
+    std::vector<double> v(size_t(5) << 20);  // 40 MiB
+    std::iota(v.begin(), v.end(), -3.25);
+    const size_t skip = 300001;              // about 2.3 MiB in: neither page- nor huge-page-aligned
+    const size_t count = v.size() - 2 * skip;
+    dynshare::populate_parallel(v.data() + skip, count * sizeof(double));
+    dynshare::set_huge_pages(before);
+    for (size_t i = 0; i < v.size(); i += 991) ASSERT_EQ(v[i], static_cast<double>(i) - 3.25) << i;
+    EXPECT_EQ(v.back(), static_cast<double>(v.size() - 1) - 3.25);
+    std::vector<float> a;
+    dynshare::set_huge_pages(true);
+    dynshare::assign_populated(a, size_t(3) << 20, 1.5f);
+    dynshare::set_huge_pages(before);
+    for (size_t i = 0; i < a.size(); i += 4099) ASSERT_EQ(a[i], 1.5f);
+}
+
 TEST(FirstTouch, PopulatedVectorsAreWhatAssignAndReserveMake) {
     for (const size_t count : {size_t(10), size_t(1) << 17, size_t(3) << 20}) {
         std::vector<float> a;

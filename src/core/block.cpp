@@ -2,11 +2,13 @@
 #include "core/block.hpp"
 
 #include "core/first_touch.hpp"
+#include "core/sleep_profile.hpp"
 #include "core/vector_clones.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace dynshare {
@@ -266,8 +268,16 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
     // The start's drives run over whole vectors of presentations: nd columns,
     // those past nb zero in xr so that their drives are zero and unused.
     const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
-#pragma omp parallel if (par)
+    // The phases' clock (core/sleep_profile.hpp): thread-seconds in GEMM
+    // calls and in the rest of the tasks, summed over the team.
+    using Clock = std::chrono::steady_clock;
+    const auto t_wall = Clock::now();
+    double gemm_s = 0.0, task_s = 0.0;
+    int team = 1;
+#pragma omp parallel if (par) reduction(+ : gemm_s, task_s)
     {
+#pragma omp single nowait
+        team = omp_get_num_threads();
         // End, per chunk: the folded coefficients Cw, Cv (rows x nb_end), then
         // C X^T (rows x k), with X^T's rows the ending block's inputs.
         std::vector<T> cw(static_cast<size_t>(kChunk * nb_end)), cv(momentum_ ? cw.size() : 0);
@@ -287,6 +297,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
         int64_t xr_group = -1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; ++t) {
+            const auto t_task = Clock::now();
             const BlockTask& tk = tasks[t];
             const int64_t g = tk.g, rows = tk.r1 - tk.r0;
             if (end) {
@@ -303,12 +314,14 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t j = 0; j < rows; ++j) cw[j * nb_end + r] = f00[r] * c[j];
                     }
                 }
+                const auto t_g = Clock::now();
                 for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb_end];
                 gemm_.update(rows, k, nb_end, crow, x, k, tw.data(), k, false);
                 if (momentum_) {
                     for (int64_t r = 0; r < rows; ++r) crow[r] = &cv[r * nb_end];
                     gemm_.update(rows, k, nb_end, crow, x, k, tv.data(), k, false);
                 }
+                gemm_s += seconds_since(t_g);
                 for (int64_t s = tk.r0; s < tk.r1; ++s) {
                     const int64_t i = id ? s : mem[s];
                     // In place (ws is wo): each entry is read before it is written.
@@ -339,6 +352,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                     }
                     xr_group = g;
                 }
+                const auto t_g = Clock::now();
                 if (tk.r0 == goff[g]) {  // the group's first task: its Gram matrix <x_r, x_q> (symmetric:
                                          // each entry's sum runs over the inputs in order, whichever of x_r,
                                          // x_q is the row)
@@ -358,8 +372,16 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                 drive(b.w, wx_);
                 drive(b.w0, w0x_);
                 if (momentum_) drive(b.v, vx_);
+                gemm_s += seconds_since(t_g);  // (with the drives' stores, presentation-major)
             }
+            task_s += seconds_since(t_task);
         }
+    }
+    {
+        const double wall = seconds_since(t_wall), tiles = gemm_s / team, rest = (task_s - gemm_s) / team;
+        profile_add(SleepPhase::gemm, tiles);
+        profile_add(SleepPhase::materialise, rest);
+        profile_add(SleepPhase::boundary_waits, std::max(0.0, wall - tiles - rest));
     }
     pending_ = false;
     if (nb > 0) {
@@ -428,9 +450,11 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
                                 it.dots(),   z};
     const SlotRun* runs = runs_.data();
     const int64_t* roff = run_off_.data();
+    const auto t_corr = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t)
         presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
+    profile_add(SleepPhase::corrections, seconds_since(t_corr));
     // Every neuron's x.x is its group's Gram diagonal: the largest of those,
     // as the integrator would take it over the neurons (max from 0).
     double xx_max = 0.0;
@@ -438,7 +462,10 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         if (groups_.offsets[g + 1] > groups_.offsets[g])  // (a group without members has no Gram matrix)
             xx_max = std::max(xx_max, static_cast<double>(gram_[g][q * P + q]));
     it.set_xx_max(xx_max);
+    const auto t_sub = std::chrono::steady_clock::now();
     it.advance_to(steps, alongside);
+    const auto t_fold = std::chrono::steady_clock::now();
+    profile_add(SleepPhase::substeps, std::chrono::duration<double>(t_fold - t_sub).count());
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).
     // The map (w, v) -> ((1 + G) w + F v, B w + A v) is the same for every
@@ -473,6 +500,7 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             std::copy_n(c + run.i0, run.len, cq + s);
             if (momentum_) std::copy_n(e + run.i0, run.len, eq + s);
         }
+    profile_add(SleepPhase::folds, seconds_since(t_fold));
 }
 
 template <class T>

@@ -9,7 +9,10 @@
 // one chunk per thread: the pages are mapped, zero-filled, and no byte is
 // written. Where that is not available (not Linux, a kernel before 5.14) it
 // does nothing, and the first writes fault as before. Values and results
-// never depend on it.
+// never depend on it. Where asked (set_huge_pages, DYNSHARE_HUGE_PAGES=1) and
+// the kernel gives transparent huge pages on request (its "madvise" mode),
+// the range's whole 2 MiB pages are asked for as such first
+// (docs/sleep_speed.md has the measurements).
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -21,6 +24,13 @@ namespace dynshare {
 constexpr size_t kPopulateMinBytes = size_t(1) << 20;
 
 void populate_parallel(const void* p, size_t bytes);
+
+// Whether populate_parallel asks for transparent huge pages
+// (madvise(MADV_HUGEPAGE)) first: off unless the environment has
+// DYNSHARE_HUGE_PAGES=1; `dynshare bench --sleep` turns it on in one child
+// to measure what it saves or costs on the machine at hand.
+void set_huge_pages(bool on);
+bool huge_pages();
 
 // v.assign(count, value), with v's storage prefaulted in parallel first when
 // it is large and must be allocated afresh (the bytes of memory it held are
