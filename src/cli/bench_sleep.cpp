@@ -196,6 +196,41 @@ double gemm_rate(int threads, int64_t k, int64_t nb, bool update) {
     });
 }
 
+// Memory bandwidth of a block end's pattern (BlockedLayer::boundary, with
+// momentum): w, v, w0 read, w and v written in place, 5 values per weight,
+// `threads` threads over arrays far larger than any cache (64 MiB each in
+// fp64): best of 3 passes, in bytes/s.
+double boundary_bandwidth(int threads) {
+    const int64_t n = int64_t(8) << 20;
+    std::vector<double> w(static_cast<size_t>(n)), v(w.size()), w0(w.size());
+    double best = 0.0;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < n; ++i) {  // each thread first touches its own part, as the engine's populate does
+        w[i] = 1.0;
+        v[i] = 0.5;
+        w0[i] = 0.25;
+    }
+    for (int rep = 0; rep < 4; ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t i = 0; i < n; ++i) {
+            const double a = w[i], b = v[i], c = w0[i];
+            w[i] = 0.999 * a + 0.001 * b + 1e-4 * c;
+            v[i] = 1e-3 * a + 0.95 * b - 1e-3 * c;
+        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (rep > 0) best = std::max(best, 5.0 * sizeof(double) * static_cast<double>(n) / s);  // the first warms up
+    }
+    return best;
+}
+
+// Weights of a plan (all layers).
+double plan_weights(const SimConfig& cfg) {
+    double w = 0.0;
+    for (const LayerPlan& pl : make_plan(cfg).layers) w += static_cast<double>(pl.weight_count());
+    return w;
+}
+
 std::string fmt(double v, int prec = 2) {
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", prec, v);
@@ -333,6 +368,9 @@ int bench_sleep(int argc, char** argv) {
                     << fmt(gemm_rate(threads, k, b, true) / 1e9, 1) << " |\n";
         }
 
+    std::fprintf(stderr, "bench --sleep: memory bandwidth of a block end ...\n");
+    const double bandwidth = boundary_bandwidth(threads);
+
     std::string count_list;
     for (int64_t c : counts) count_list += (count_list.empty() ? "" : ",") + std::to_string(c);
     std::ostringstream md;
@@ -424,6 +462,19 @@ int bench_sleep(int argc, char** argv) {
        << "With transparent huge pages the " << few << "-presentation run took " << fmt(t_huge) << " s against "
        << fmt(t_few) << " s (population " << fmt(prof_of(rn, few, true).seconds[0], 2) << " s against "
        << fmt(prof_of(rn, few, false).seconds[0], 2) << " s).\n";
+
+    // A block end's bytes at the measured bandwidth (docs/sleep_speed.md):
+    // 5 values per weight (w, v, w0 read; w, v written), the GEMMs' flops
+    // per weight 10 per presentation (W X, W0 X, V X, Cw X^T, Cv X^T).
+    const double nw = plan_weights(resnet);
+    md << "\nMemory bandwidth of a block end's pattern (w, v, w0 read, w, v written in place; " << threads
+       << " threads, 3 x 64 MiB): " << fmt(bandwidth / 1e9, 1) << " GB/s. A block end of the ResNet-20 phase ("
+       << fmt(nw / 1e6, 1) << " M weights) moves 40 bytes per weight in fp64 (" << fmt(40.0 * nw / 1e9, 2)
+       << " GB: " << fmt(40.0 * nw / bandwidth, 3) << " s at that rate) and 20 in fp32 ("
+       << fmt(20.0 * nw / bandwidth, 3) << " s); the block's GEMMs do 10 flops per weight and presentation, "
+       << fmt(10.0 * dflt * nw / best_kernel, 3) << " s per block of " << dflt
+       << " at the kernels' best rate. Boundaries and GEMMs cost the same at a block of "
+       << fmt(4.0 * best_kernel / bandwidth, 0) << " presentations (fp64).\n";
 
     md << "\nGEMM flop rate of this machine, " << threads
        << " threads, single-threaded kernels on 256-row chunks as in src/core/block.cpp (drives: (256 x k) "

@@ -52,7 +52,10 @@ struct PresentationTask {
     bool take_earlier, momentum;
     const T* pre;                 // pre_, all groups
     const T* corr;                // corr_, all groups
-    const T* ce;                  // ce_
+    T* ce;                        // ce_
+    // The integrator's c, e as the previous presentation (q - 1) left them,
+    // to be stored into ce_ first (null: nothing to store).
+    const T *prev_c, *prev_e;
     T* zs;                        // z_
     const std::vector<T>* gram;   // gram_
     T s00, s01, s10, s11;         // sub_
@@ -71,6 +74,14 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     const int64_t n = a.n, P = a.P, q = a.q, q0 = a.q0, nj = a.nj;
     const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
     const bool momentum = a.momentum;
+    if (a.prev_c) {  // presentation q - 1's raw coordinates, this task's slots: read below (r = q - 1)
+        T* cs = a.ce + (q - 1) * n + r0;
+        for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_c + runs[k].i0, runs[k].len, cs + runs[k].j0);
+        if (momentum) {
+            T* es = a.ce + (P + q - 1) * n + r0;
+            for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_e + runs[k].i0, runs[k].len, es + runs[k].j0);
+        }
+    }
     const T* cr = a.ce;                             // c_r of slot s at r n + s
     const T* er = momentum ? cr + P * n : nullptr;  // e_r at (P + r) n + s
     const T* u = a.corr + tk.g * 4 * P;
@@ -441,9 +452,15 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             u[3 * P + r] = static_cast<T>(f.f11) * gq[r];
         }
     }
+    // Presentation q - 1's c, e are still the integrator's (it zeroes them
+    // in the tasks below, after each task has stored its slots' share): so
+    // their store into ce_ is this loop's, not a pass and a parallel loop of
+    // their own after q - 1.
+    const T* prev_c = q > 0 ? it.c().data() : nullptr;
+    const T* prev_e = q > 0 && momentum_ ? it.e().data() : nullptr;
     // In the order of PresentationTask's fields.
     const PresentationTask<T> a{n,           P,           q,          q0,       nj,          take_earlier, momentum_,
-                                pre_.data(), corr_.data(), ce_.data(), z_.data(), gram_.data(),
+                                pre_.data(), corr_.data(), ce_.data(), prev_c,    prev_e,    z_.data(), gram_.data(),
                                 s00,         s01,         s10,        s11,
                                 aw,          av,          a0,         bw,       bv,          b0,
                                 &wx_[q * n], &w0x_[q * n], momentum_ ? &vx_[q * n] : nullptr,
@@ -488,6 +505,12 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     for (int64_t r = 0; r < q; ++r) fold_[r] = then(fold_[r]);
     fold_[q] = Fold{};
     sub_ = then(sub_);
+    // The block's last presentation stores its c, e here (the block's end
+    // reads them); the others' are stored by the next presentation's tasks.
+    if (q + 1 < nb_) {
+        profile_add(SleepPhase::folds, seconds_since(t_fold));
+        return;
+    }
     const T* c = it.c().data();
     const T* e = it.e().data();
     T* cq = &ce_[q * n];

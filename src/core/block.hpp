@@ -116,7 +116,8 @@ private:
     std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
     // The raw coordinates c_q (and e_q) of each presentation, as the
     // integrator left them, presentation-major: c_q of slot s at q n + s,
-    // e_q at (pmax + q) n + s.
+    // e_q at (pmax + q) n + s. Presentation q's are stored by presentation
+    // q + 1's tasks (the block's last presentation stores its own).
     std::vector<T> ce_;
     std::vector<BlockTask> tasks_;
     std::vector<SlotRun> runs_;         // task t's runs: runs_[run_off_[t], run_off_[t + 1])
