@@ -17,10 +17,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/args.hpp"
@@ -231,6 +233,23 @@ double plan_weights(const SimConfig& cfg) {
     return w;
 }
 
+// The machine's load (1-minute average) and the OpenMP wait settings: on a
+// shared machine both move the times more than most changes do.
+std::string load_now() {
+    double l[1] = {-1.0};
+    if (getloadavg(l, 1) != 1) return "?";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", l[0]);
+    return b;
+}
+
+std::string wait_settings() {
+    std::string out;
+    for (const char* v : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "DYNSHARE_BLOCK_KERNEL", "DYNSHARE_HUGE_PAGES"})
+        if (const char* e = std::getenv(v)) out += std::string(out.empty() ? "" : ", ") + v + "=" + e;
+    return out.empty() ? "none set" : out;
+}
+
 std::string fmt(double v, int prec = 2) {
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", prec, v);
@@ -285,6 +304,7 @@ int bench_sleep(int argc, char** argv) {
     const std::string config =
         args.get("--config", std::string(DYNSHARE_SOURCE_DIR) + "/experiments/resnet20_stack.yaml");
     const SimConfig resnet = load_config(config, {});
+    const std::string load_before = load_now();
 
     // The default block (dynamics.block's default if asked for, else the
     // largest asked for) also runs in fp32 and without huge pages.
@@ -387,7 +407,9 @@ int bench_sleep(int argc, char** argv) {
           "pages (DYNSHARE_HUGE_PAGES=1, core/first_touch.hpp). GEMM rate: the block GEMMs' flops over the run's "
           "whole wall time; "
           "fraction: of the best rate of the block kernels below ("
-       << fmt(best_kernel / 1e9, 1) << " GFLOP/s, fp64).\n\n"
+       << fmt(best_kernel / 1e9, 1) << " GFLOP/s, fp64). Load average (1 min) " << load_before << " at the start, "
+       << load_now() << " at the end (" << std::thread::hardware_concurrency()
+       << " CPUs); environment: " << wait_settings() << ".\n\n"
        << "| case | presentations | block | precision | seconds | speed-up | peak MiB | GEMM flops | GFLOP/s of "
           "the block GEMMs | fraction of the kernels' best |\n"
        << "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
