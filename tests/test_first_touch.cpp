@@ -78,6 +78,41 @@ TEST(FirstTouch, PopulatedVectorsAreWhatAssignAndReserveMake) {
     }
 }
 
+// size_populated (buffers written before they are read): the size asked
+// for, whatever was there before; a large one prefaulted, so that writing
+// it all takes (almost) no fault; kept when it already has the room; and
+// a value written is the value read.
+TEST(FirstTouch, SizedWithoutWritingAndPrefaulted) {
+    dynshare::UninitVector<double> v;
+    dynshare::size_populated(v, 10);
+    EXPECT_EQ(v.size(), 10u);
+    const size_t count = size_t(8) << 20;  // 64 MiB
+    dynshare::size_populated(v, count);
+    ASSERT_EQ(v.size(), count);
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+    {
+        void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(page, MAP_FAILED);
+        const bool known = madvise(page, 4096, MADV_POPULATE_WRITE) == 0;
+        munmap(page, 4096);
+        if (known) {
+            const long before = minor_faults();
+            std::iota(v.begin(), v.end(), 0.25);
+            const long pages = static_cast<long>(count * sizeof(double) / 4096);
+            EXPECT_LT(minor_faults() - before, pages / 100);
+        }
+    }
+#endif
+    std::iota(v.begin(), v.end(), 0.25);
+    for (size_t i = 0; i < count; i += 4093) ASSERT_EQ(v[i], static_cast<double>(i) + 0.25);
+    const double* before = v.data();
+    dynshare::size_populated(v, count / 2);  // room to spare: kept, and not rewritten
+    EXPECT_EQ(v.data(), before);
+    EXPECT_EQ(v.size(), count / 2);
+    EXPECT_EQ(v[count / 2 - 1], static_cast<double>(count / 2 - 1) + 0.25);
+}
+
 TEST(FirstTouch, APopulatedBufferIsWrittenWithoutFaults) {
 #if !defined(__linux__) || !defined(MADV_POPULATE_WRITE) || defined(__SANITIZE_ADDRESS__) || \
     defined(__SANITIZE_THREAD__)

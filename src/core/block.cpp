@@ -225,7 +225,9 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     ld_ = (max_p + line - 1) / line * line;
-    assign_populated(X_, static_cast<size_t>(2 * G * k * max_p), T(0));
+    // The arrays below are written before they are read (inputs by input(),
+    // drives by start(), c and e by each presentation): sized, not zeroed.
+    size_populated(X_, static_cast<size_t>(2 * G * k * max_p));
     fill_ = 0;
     pending_ = false;
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
@@ -233,10 +235,10 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
-    assign_populated(wx_, np, T(0));
-    assign_populated(w0x_, np, T(0));
-    assign_populated(vx_, momentum ? np : 0, T(0));
-    assign_populated(ce_, momentum ? 2 * np : np, T(0));
+    size_populated(wx_, np);
+    size_populated(w0x_, np);
+    size_populated(vx_, momentum ? np : 0);
+    size_populated(ce_, momentum ? 2 * np : np);
     z_.assign(static_cast<size_t>((momentum ? 2 : 1) * kSub * n), T(0));
 }
 
@@ -374,7 +376,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                     }
                 }
-                auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
+                auto drive = [&](const std::vector<T>& M, UninitVector<T>& dst) {
                     for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
                     gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < nb; ++q)

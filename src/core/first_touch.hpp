@@ -15,6 +15,9 @@
 // (docs/sleep_speed.md has the measurements).
 #pragma once
 #include <cstddef>
+#include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace dynshare {
@@ -43,6 +46,45 @@ void assign_populated(std::vector<T>& v, size_t count, const T& value) {
         populate_parallel(v.data(), count * sizeof(T));
     }
     v.assign(count, value);
+}
+
+// An allocator whose value-initialisation does nothing: a vector of it can
+// be sized without writing every element, for buffers that are always
+// written before they are read (the blocked path's drives, coefficients and
+// inputs). Fresh pages come zero-filled from the kernel anyway; a second,
+// serial zero pass over them would be a write of the whole buffer by one thread.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = UninitAllocator<U>;
+    };
+    UninitAllocator() = default;
+    template <class U>
+    UninitAllocator(const UninitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;  // default-initialisation: no write for arithmetic types
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+template <class T>
+using UninitVector = std::vector<T, UninitAllocator<T>>;
+
+// v sized to count, prefaulted in parallel when large and allocated afresh,
+// and not written: its elements' values are unspecified until the caller writes them.
+template <class T>
+void size_populated(UninitVector<T>& v, size_t count) {
+    if (count * sizeof(T) >= kPopulateMinBytes && v.capacity() < count) {
+        UninitVector<T>().swap(v);
+        v.reserve(count);
+        populate_parallel(v.data(), count * sizeof(T));
+    }
+    v.resize(count);
 }
 
 // v.reserve(count) for a caller that fills v next, prefaulted likewise.
