@@ -8,11 +8,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "core/block_gemm.hpp"
+#include "core/sleep_profile.hpp"
 #include "dynshare/config.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
@@ -431,4 +433,43 @@ TEST(Block, BadInputNamesTheKey) {
 }
 
 }  // namespace
+// The phases `dynshare bench --sleep` reports (core/sleep_profile.hpp): a
+// blocked run spends time in GEMM tiles, corrections and sub-steps, the
+// phases (population aside, which lies inside set-up and the final weights)
+// add up to no more than the run's wall time, and a run of lone
+// presentations has no block boundaries at all.
+TEST(Block, PhasesAddUpToTheRunsTime) {
+    SimConfig c = stack(Integrator::exponential, BorderInput::zero, 0.0);
+    c.stack.input = StackInput{3, 24, 24};
+    c.stack.layers = {lc(16, 3, 1, 1), lc(16, 3, 1, 1)};
+    c.run.presentations = 6;
+    c.run.record_every = 150 * 6;
+    c.run.checkpoint_every = 100;
+    for (const int64_t block : {int64_t(1), int64_t(3)}) {
+        SCOPED_TRACE(block);
+        reset_sleep_profile();
+        const auto t0 = std::chrono::steady_clock::now();
+        const BlockRun r = run(c, block);
+        const double wall = seconds_since(t0);
+        ASSERT_EQ(r.result.status, RunStatus::complete);
+        const SleepProfile p = sleep_profile();
+        double sum = 0.0;
+        for (int i = 0; i < kSleepPhases; ++i) {
+            EXPECT_GE(p.seconds[i], 0.0) << phase_name(static_cast<SleepPhase>(i));
+            if (i != static_cast<int>(SleepPhase::population)) sum += p.seconds[i];
+        }
+        EXPECT_LE(sum, wall * 1.02 + 1e-3);
+        EXPECT_GT(p.seconds[static_cast<int>(SleepPhase::set_up)], 0.0);
+        const double tiles = p.seconds[static_cast<int>(SleepPhase::gemm)];
+        if (block == 1) {
+            EXPECT_EQ(tiles, 0.0);
+            EXPECT_EQ(p.seconds[static_cast<int>(SleepPhase::substeps)], 0.0);
+        } else {
+            EXPECT_GT(tiles, 0.0);
+            EXPECT_GT(p.seconds[static_cast<int>(SleepPhase::corrections)], 0.0);
+            EXPECT_GT(p.seconds[static_cast<int>(SleepPhase::substeps)], 0.0);
+        }
+    }
+}
+
 }  // namespace dynshare

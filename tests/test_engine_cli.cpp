@@ -148,7 +148,13 @@ TEST(EngineCli, BenchSleepWritesItsReport) {
     const std::string md = slurp(report);
     for (const char* row : {"| ResNet-20 sleep phase | 3 | 1 |", "| ResNet-20 sleep phase | 3 | 2 |",
                             "| ResNet-20 sleep phase | 3 | 3 |", "| Fig. 4B curve (k = 9) | 3 | 3 |",
-                            "block kernels: ", "| 576 | 3 |", "best of 2 runs"})
+                            "block kernels: ", "| 576 | 3 |", "best of 2 runs",
+                            // the default block (here the largest, 3) in fp32 and with huge pages;
+                            // the phases; the goals
+                            "| ResNet-20 sleep phase | 3 | 3 | fp32 |",
+                            "| ResNet-20 sleep phase | 3 | 3 | fp64, huge pages |",
+                            "| population (GiB) | set-up |", "| ResNet-20 sleep phase | 3 | 2 | fp64 | ",
+                            "effective block-GEMM rate >= 50 %", "in a fresh process: <= 1 s", "fp32 >= 1.6x faster"})
         EXPECT_NE(md.find(row), std::string::npos) << row << "\n" << md;
     std::remove(report.c_str());
 }

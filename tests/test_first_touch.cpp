@@ -35,6 +35,27 @@ TEST(FirstTouch, PopulatingChangesNoValue) {
     EXPECT_EQ(v.back(), static_cast<double>(v.size() - 1) + 0.5);
 }
 
+// With transparent huge pages asked for (DYNSHARE_HUGE_PAGES=1, or the
+// benchmark's set_huge_pages), the same: a range that starts and ends
+// mid-huge-page keeps every value, inside it and around it.
+TEST(FirstTouch, HugePagesChangeNoValue) {
+    const bool before = dynshare::huge_pages();
+    dynshare::set_huge_pages(true);
+    std::vector<double> v(size_t(5) << 20);  // 40 MiB
+    std::iota(v.begin(), v.end(), -3.25);
+    const size_t skip = 300001;              // about 2.3 MiB in: neither page- nor huge-page-aligned
+    const size_t count = v.size() - 2 * skip;
+    dynshare::populate_parallel(v.data() + skip, count * sizeof(double));
+    dynshare::set_huge_pages(before);
+    for (size_t i = 0; i < v.size(); i += 991) ASSERT_EQ(v[i], static_cast<double>(i) - 3.25) << i;
+    EXPECT_EQ(v.back(), static_cast<double>(v.size() - 1) - 3.25);
+    std::vector<float> a;
+    dynshare::set_huge_pages(true);
+    dynshare::assign_populated(a, size_t(3) << 20, 1.5f);
+    dynshare::set_huge_pages(before);
+    for (size_t i = 0; i < a.size(); i += 4099) ASSERT_EQ(a[i], 1.5f);
+}
+
 TEST(FirstTouch, PopulatedVectorsAreWhatAssignAndReserveMake) {
     for (const size_t count : {size_t(10), size_t(1) << 17, size_t(3) << 20}) {
         std::vector<float> a;
@@ -55,6 +76,41 @@ TEST(FirstTouch, PopulatedVectorsAreWhatAssignAndReserveMake) {
         EXPECT_TRUE(r.empty());
         EXPECT_GE(r.capacity(), count);
     }
+}
+
+// size_populated (buffers written before they are read): the size asked
+// for, whatever was there before; a large one prefaulted, so that writing
+// it all takes (almost) no fault; kept when it already has the room; and
+// a value written is the value read.
+TEST(FirstTouch, SizedWithoutWritingAndPrefaulted) {
+    dynshare::UninitVector<double> v;
+    dynshare::size_populated(v, 10);
+    EXPECT_EQ(v.size(), 10u);
+    const size_t count = size_t(8) << 20;  // 64 MiB
+    dynshare::size_populated(v, count);
+    ASSERT_EQ(v.size(), count);
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+    {
+        void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(page, MAP_FAILED);
+        const bool known = madvise(page, 4096, MADV_POPULATE_WRITE) == 0;
+        munmap(page, 4096);
+        if (known) {
+            const long before = minor_faults();
+            std::iota(v.begin(), v.end(), 0.25);
+            const long pages = static_cast<long>(count * sizeof(double) / 4096);
+            EXPECT_LT(minor_faults() - before, pages / 100);
+        }
+    }
+#endif
+    std::iota(v.begin(), v.end(), 0.25);
+    for (size_t i = 0; i < count; i += 4093) ASSERT_EQ(v[i], static_cast<double>(i) + 0.25);
+    const double* before = v.data();
+    dynshare::size_populated(v, count / 2);  // room to spare: kept, and not rewritten
+    EXPECT_EQ(v.data(), before);
+    EXPECT_EQ(v.size(), count / 2);
+    EXPECT_EQ(v[count / 2 - 1], static_cast<double>(count / 2 - 1) + 0.25);
 }
 
 TEST(FirstTouch, APopulatedBufferIsWrittenWithoutFaults) {

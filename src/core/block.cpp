@@ -2,11 +2,13 @@
 #include "core/block.hpp"
 
 #include "core/first_touch.hpp"
+#include "core/sleep_profile.hpp"
 #include "core/vector_clones.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace dynshare {
@@ -50,7 +52,10 @@ struct PresentationTask {
     bool take_earlier, momentum;
     const T* pre;                 // pre_, all groups
     const T* corr;                // corr_, all groups
-    const T* ce;                  // ce_
+    T* ce;                        // ce_
+    // The integrator's c, e as the previous presentation (q - 1) left them,
+    // to be stored into ce_ first (null: nothing to store).
+    const T *prev_c, *prev_e;
     T* zs;                        // z_
     const std::vector<T>* gram;   // gram_
     T s00, s01, s10, s11;         // sub_
@@ -69,6 +74,14 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     const int64_t n = a.n, P = a.P, q = a.q, q0 = a.q0, nj = a.nj;
     const int64_t r0 = tk.r0, m = tk.r1 - tk.r0;
     const bool momentum = a.momentum;
+    if (a.prev_c) {  // presentation q - 1's raw coordinates, this task's slots: read below (r = q - 1)
+        T* cs = a.ce + (q - 1) * n + r0;
+        for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_c + runs[k].i0, runs[k].len, cs + runs[k].j0);
+        if (momentum) {
+            T* es = a.ce + (P + q - 1) * n + r0;
+            for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_e + runs[k].i0, runs[k].len, es + runs[k].j0);
+        }
+    }
     const T* cr = a.ce;                             // c_r of slot s at r n + s
     const T* er = momentum ? cr + P * n : nullptr;  // e_r at (P + r) n + s
     const T* u = a.corr + tk.g * 4 * P;
@@ -212,7 +225,9 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     // presentations in whole vectors (the padding columns of start's xr are zero).
     constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
     ld_ = (max_p + line - 1) / line * line;
-    assign_populated(X_, static_cast<size_t>(2 * G * k * max_p), T(0));
+    // The arrays below are written before they are read (inputs by input(),
+    // drives by start(), c and e by each presentation): sized, not zeroed.
+    size_populated(X_, static_cast<size_t>(2 * G * k * max_p));
     fill_ = 0;
     pending_ = false;
     gram_.assign(static_cast<size_t>(G), std::vector<T>(static_cast<size_t>(max_p * max_p), T(0)));
@@ -220,10 +235,10 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
-    assign_populated(wx_, np, T(0));
-    assign_populated(w0x_, np, T(0));
-    assign_populated(vx_, momentum ? np : 0, T(0));
-    assign_populated(ce_, momentum ? 2 * np : np, T(0));
+    size_populated(wx_, np);
+    size_populated(w0x_, np);
+    size_populated(vx_, momentum ? np : 0);
+    size_populated(ce_, momentum ? 2 * np : np);
     z_.assign(static_cast<size_t>((momentum ? 2 : 1) * kSub * n), T(0));
 }
 
@@ -266,8 +281,16 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
     // The start's drives run over whole vectors of presentations: nd columns,
     // those past nb zero in xr so that their drives are zero and unused.
     const int64_t nd = std::min(ld, (nb + gemm_.lanes - 1) / gemm_.lanes * gemm_.lanes);
-#pragma omp parallel if (par)
+    // The phases' clock (core/sleep_profile.hpp): thread-seconds in GEMM
+    // calls and in the rest of the tasks, summed over the team.
+    using Clock = std::chrono::steady_clock;
+    const auto t_wall = Clock::now();
+    double gemm_s = 0.0, task_s = 0.0;
+    int team = 1;
+#pragma omp parallel if (par) reduction(+ : gemm_s, task_s)
     {
+#pragma omp single nowait
+        team = omp_get_num_threads();
         // End, per chunk: the folded coefficients Cw, Cv (rows x nb_end), then
         // C X^T (rows x k), with X^T's rows the ending block's inputs.
         std::vector<T> cw(static_cast<size_t>(kChunk * nb_end)), cv(momentum_ ? cw.size() : 0);
@@ -287,6 +310,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
         int64_t xr_group = -1;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; ++t) {
+            const auto t_task = Clock::now();
             const BlockTask& tk = tasks[t];
             const int64_t g = tk.g, rows = tk.r1 - tk.r0;
             if (end) {
@@ -303,12 +327,14 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t j = 0; j < rows; ++j) cw[j * nb_end + r] = f00[r] * c[j];
                     }
                 }
+                const auto t_g = Clock::now();
                 for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb_end];
                 gemm_.update(rows, k, nb_end, crow, x, k, tw.data(), k, false);
                 if (momentum_) {
                     for (int64_t r = 0; r < rows; ++r) crow[r] = &cv[r * nb_end];
                     gemm_.update(rows, k, nb_end, crow, x, k, tv.data(), k, false);
                 }
+                gemm_s += seconds_since(t_g);
                 for (int64_t s = tk.r0; s < tk.r1; ++s) {
                     const int64_t i = id ? s : mem[s];
                     // In place (ws is wo): each entry is read before it is written.
@@ -339,6 +365,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                     }
                     xr_group = g;
                 }
+                const auto t_g = Clock::now();
                 if (tk.r0 == goff[g]) {  // the group's first task: its Gram matrix <x_r, x_q> (symmetric:
                                          // each entry's sum runs over the inputs in order, whichever of x_r,
                                          // x_q is the row)
@@ -349,7 +376,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                     }
                 }
-                auto drive = [&](const std::vector<T>& M, std::vector<T>& dst) {
+                auto drive = [&](const std::vector<T>& M, UninitVector<T>& dst) {
                     for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
                     gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < nb; ++q)
@@ -358,8 +385,16 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                 drive(b.w, wx_);
                 drive(b.w0, w0x_);
                 if (momentum_) drive(b.v, vx_);
+                gemm_s += seconds_since(t_g);  // (with the drives' stores, presentation-major)
             }
+            task_s += seconds_since(t_task);
         }
+    }
+    {
+        const double wall = seconds_since(t_wall), tiles = gemm_s / team, rest = (task_s - gemm_s) / team;
+        profile_add(SleepPhase::gemm, tiles);
+        profile_add(SleepPhase::materialise, rest);
+        profile_add(SleepPhase::boundary_waits, std::max(0.0, wall - tiles - rest));
     }
     pending_ = false;
     if (nb > 0) {
@@ -419,18 +454,26 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             u[3 * P + r] = static_cast<T>(f.f11) * gq[r];
         }
     }
+    // Presentation q - 1's c, e are still the integrator's (it zeroes them
+    // in the tasks below, after each task has stored its slots' share): so
+    // their store into ce_ is this loop's, not a pass and a parallel loop of
+    // their own after q - 1.
+    const T* prev_c = q > 0 ? it.c().data() : nullptr;
+    const T* prev_e = q > 0 && momentum_ ? it.e().data() : nullptr;
     // In the order of PresentationTask's fields.
     const PresentationTask<T> a{n,           P,           q,          q0,       nj,          take_earlier, momentum_,
-                                pre_.data(), corr_.data(), ce_.data(), z_.data(), gram_.data(),
+                                pre_.data(), corr_.data(), ce_.data(), prev_c,    prev_e,    z_.data(), gram_.data(),
                                 s00,         s01,         s10,        s11,
                                 aw,          av,          a0,         bw,       bv,          b0,
                                 &wx_[q * n], &w0x_[q * n], momentum_ ? &vx_[q * n] : nullptr,
                                 it.dots(),   z};
     const SlotRun* runs = runs_.data();
     const int64_t* roff = run_off_.data();
+    const auto t_corr = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t)
         presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
+    profile_add(SleepPhase::corrections, seconds_since(t_corr));
     // Every neuron's x.x is its group's Gram diagonal: the largest of those,
     // as the integrator would take it over the neurons (max from 0).
     double xx_max = 0.0;
@@ -438,7 +481,10 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
         if (groups_.offsets[g + 1] > groups_.offsets[g])  // (a group without members has no Gram matrix)
             xx_max = std::max(xx_max, static_cast<double>(gram_[g][q * P + q]));
     it.set_xx_max(xx_max);
+    const auto t_sub = std::chrono::steady_clock::now();
     it.advance_to(steps, alongside);
+    const auto t_fold = std::chrono::steady_clock::now();
+    profile_add(SleepPhase::substeps, std::chrono::duration<double>(t_fold - t_sub).count());
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).
     // The map (w, v) -> ((1 + G) w + F v, B w + A v) is the same for every
@@ -461,6 +507,12 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     for (int64_t r = 0; r < q; ++r) fold_[r] = then(fold_[r]);
     fold_[q] = Fold{};
     sub_ = then(sub_);
+    // The block's last presentation stores its c, e here (the block's end
+    // reads them); the others' are stored by the next presentation's tasks.
+    if (q + 1 < nb_) {
+        profile_add(SleepPhase::folds, seconds_since(t_fold));
+        return;
+    }
     const T* c = it.c().data();
     const T* e = it.e().data();
     T* cq = &ce_[q * n];
@@ -473,6 +525,7 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
             std::copy_n(c + run.i0, run.len, cq + s);
             if (momentum_) std::copy_n(e + run.i0, run.len, eq + s);
         }
+    profile_add(SleepPhase::folds, seconds_since(t_fold));
 }
 
 template <class T>

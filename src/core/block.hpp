@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/block_gemm.hpp"
+#include "core/first_touch.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
 
@@ -107,17 +108,18 @@ private:
     std::vector<int64_t> slot_group_;    // slot -> group
     // Two buffers (G k pmax apart), each per group (k pmax apart): k x pmax,
     // column q = presentation q's input. fill_: where the next block's go.
-    std::vector<T> X_;
+    UninitVector<T> X_;
     int fill_ = 0;
     bool pending_ = false;  // the last block's end is still to be done
     T* inputs(int buf, int64_t g) { return X_.data() + (buf * groups_.groups() + g) * k_ * pmax_; }
     void boundary(LayerBlock<T>& b, bool end, int64_t nb);
     std::vector<std::vector<T>> gram_;   // per group: pmax x pmax (column-major)
-    std::vector<T> wx_, vx_, w0x_;       // pmax x slot (presentation-major): drives of the block-start weights
+    UninitVector<T> wx_, vx_, w0x_;      // pmax x slot (presentation-major): drives of the block-start weights
     // The raw coordinates c_q (and e_q) of each presentation, as the
     // integrator left them, presentation-major: c_q of slot s at q n + s,
-    // e_q at (pmax + q) n + s.
-    std::vector<T> ce_;
+    // e_q at (pmax + q) n + s. Presentation q's are stored by presentation
+    // q + 1's tasks (the block's last presentation stores its own).
+    UninitVector<T> ce_;
     std::vector<BlockTask> tasks_;
     std::vector<SlotRun> runs_;         // task t's runs: runs_[run_off_[t], run_off_[t + 1])
     std::vector<int64_t> run_off_;

@@ -21,6 +21,7 @@
 #include "core/presentation.hpp"
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
+#include "core/sleep_profile.hpp"
 #include "core/step_params.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/snr.hpp"
@@ -225,6 +226,7 @@ EngineRun<T>::EngineRun(const SimConfig& cfg, const RunPlan& plan, const std::ve
     p_ = resume ? resume->presentation : 0;
     step_ = resume ? resume->step : 0;
     states_ = observer.wants_states();  // false: no state copies (run_observer.hpp)
+    profile_add(SleepPhase::set_up, omp_get_wtime() - t_start_);
 }
 
 template <class T>
@@ -335,6 +337,7 @@ std::pair<int64_t, int> EngineRun<T>::run_block(int64_t p0, int64_t step0, int64
             take_inputs(0, q);
         }
         result_.pattern_seconds[0] += omp_get_wtime() - t0;
+        profile_add(SleepPhase::patterns, omp_get_wtime() - t0);
     }
     for (int l = 0; l < L_; ++l) {
         const double t0 = omp_get_wtime();
@@ -488,10 +491,12 @@ bool EngineRun<T>::presentation_alone() {
 
 template <class T>
 RunResult EngineRun<T>::finish() {
-    flush_blocks();
+    flush_blocks();  // (its time is the boundaries')
+    const double t0 = omp_get_wtime();
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
     result_.state = snapshot(plan_, blocks_, p_, step_, !states_);
+    profile_add(SleepPhase::finish, omp_get_wtime() - t0);
     for (auto& it : active_) result_.integrator_steps += it.substeps();
     for (auto& it : frozen_) result_.integrator_steps += it.substeps();
     if (plan_.kind == PlanKind::single_layer && states_) {  // needs w0

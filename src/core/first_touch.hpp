@@ -9,9 +9,15 @@
 // one chunk per thread: the pages are mapped, zero-filled, and no byte is
 // written. Where that is not available (not Linux, a kernel before 5.14) it
 // does nothing, and the first writes fault as before. Values and results
-// never depend on it.
+// never depend on it. Where asked (set_huge_pages, DYNSHARE_HUGE_PAGES=1) and
+// the kernel gives transparent huge pages on request (its "madvise" mode),
+// the range's whole 2 MiB pages are asked for as such first
+// (docs/sleep_speed.md has the measurements).
 #pragma once
 #include <cstddef>
+#include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace dynshare {
@@ -21,6 +27,13 @@ namespace dynshare {
 constexpr size_t kPopulateMinBytes = size_t(1) << 20;
 
 void populate_parallel(const void* p, size_t bytes);
+
+// Whether populate_parallel asks for transparent huge pages
+// (madvise(MADV_HUGEPAGE)) first: off unless the environment has
+// DYNSHARE_HUGE_PAGES=1; `dynshare bench --sleep` turns it on in one child
+// to measure what it saves or costs on the machine at hand.
+void set_huge_pages(bool on);
+bool huge_pages();
 
 // v.assign(count, value), with v's storage prefaulted in parallel first when
 // it is large and must be allocated afresh (the bytes of memory it held are
@@ -33,6 +46,45 @@ void assign_populated(std::vector<T>& v, size_t count, const T& value) {
         populate_parallel(v.data(), count * sizeof(T));
     }
     v.assign(count, value);
+}
+
+// An allocator whose value-initialisation does nothing: a vector of it can
+// be sized without writing every element, for buffers that are always
+// written before they are read (the blocked path's drives, coefficients and
+// inputs). Fresh pages come zero-filled from the kernel anyway; a second,
+// serial zero pass over them would be a write of the whole buffer by one thread.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = UninitAllocator<U>;
+    };
+    UninitAllocator() = default;
+    template <class U>
+    UninitAllocator(const UninitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;  // default-initialisation: no write for arithmetic types
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+template <class T>
+using UninitVector = std::vector<T, UninitAllocator<T>>;
+
+// v sized to count, prefaulted in parallel when large and allocated afresh,
+// and not written: its elements' values are unspecified until the caller writes them.
+template <class T>
+void size_populated(UninitVector<T>& v, size_t count) {
+    if (count * sizeof(T) >= kPopulateMinBytes && v.capacity() < count) {
+        UninitVector<T>().swap(v);
+        v.reserve(count);
+        populate_parallel(v.data(), count * sizeof(T));
+    }
+    v.resize(count);
 }
 
 // v.reserve(count) for a caller that fills v next, prefaulted likewise.
