@@ -2,6 +2,7 @@
 """Table 1's conv, LC and ws(1) rows trained by the authors' own code, beside dynshare's.
 
     /usr/bin/python3 bench/authors_table1.py AUTHORS_REPO --row conv|lc|lc_ws1 [--seed 0] -o OUT_DIR
+    (one thread; OUT_DIR/result.json: train top-1 per epoch, test top-1/top-5 at epochs 15 and 30)
 
 AUTHORS_REPO is a checkout of github.com/romanpogodin/towards-bio-plausible-conv (nothing is
 downloaded). Their modules are imported from it; what runs is
@@ -17,6 +18,9 @@ downloaded). Their modules are imported from it; what runs is
           the small 4-layer net (their repo has ResNets only), argparse-free arguments, and a
           tee of their printed running train accuracy (train_one_epoch prints it, returns only
           the loss).
+  options (off by default, not part of their loop): --bn-reestimate N re-estimates BatchNorm's
+          statistics before each evaluation as dynshare's train.bn_update: before_eval does;
+          --bn-check evaluates a finished run's checkpoint both ways (no training).
 
 The data are dynshare's exactly (src/trainer/datasets.cpp, batches.cpp): the first 1,000
 Fashion-MNIST training images, each at a random offset fixed by the seed in a 44x44 canvas
@@ -245,6 +249,34 @@ def build_net(net_cfg, in_shape, classes, authors):
     return net
 
 
+def reestimate_bn_before_eval(utils, net, train_set, batches, batch_size, seed):
+    """Optional, dynshare's default (train.bn_update: before_eval, trainer.cpp reestimate_bn):
+    before each evaluation, reset every BatchNorm's running statistics and re-estimate them as
+    the cumulative average over `batches` batches of random augmented training images. Wraps
+    the authors' test_one_epoch; their loop itself does not do this."""
+    theirs = utils.test_one_epoch
+    g = torch.Generator().manual_seed(seed * 6364136223846793005 % (1 << 63) + 17)
+
+    def test_one_epoch(net_, device, data_loader):
+        bns = [m for m in net_.modules() if isinstance(m, nn.BatchNorm2d)]
+        momentum = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        was_training = net_.training
+        net_.train()
+        with torch.no_grad():
+            for _ in range(batches):
+                idx = torch.randint(0, len(train_set), (batch_size,), generator=g).tolist()
+                net_(torch.stack([train_set[i][0] for i in idx]))
+        for m, mom in zip(bns, momentum):
+            m.momentum = mom
+        net_.train(was_training)
+        return theirs(net_, device, data_loader)
+
+    utils.test_one_epoch = test_one_epoch
+
+
 def import_authors(path):
     if not os.path.isfile(os.path.join(path, "networks", "locally_connected_utils.py")):
         raise SystemExit(f"authors_table1: {path} is not a checkout of towards-bio-plausible-conv "
@@ -286,6 +318,27 @@ class Tee(io.TextIOBase):
         return len(s)
 
 
+def bn_check(a, authors, cfg):
+    """The same trained weights evaluated with the BatchNorm statistics the authors' loop kept
+    and with dynshare's before_eval re-estimation: isolates that one difference of the loops."""
+    t, dcfg = cfg["train"], cfg["data"]
+    data = load_data(dcfg, a.seed)
+    net = build_net(cfg["network"], tuple(data["train"][0].shape[1:]), 10, authors)
+    ckpt = torch.load(os.path.join(a.out, "checkpoint.pt"))
+    net.load_state_dict(ckpt["model_state_dict"])
+    train_loader, test_loader = build_loaders(data, dcfg, int(t["batch_size"]), 500, a.seed)
+    u = authors["utils"]
+    theirs = u.test_one_epoch
+    out = {"epoch": int(ckpt["epoch"]) - 1, "authors_running_stats": theirs(net, "cpu", test_loader).tolist()}
+    reestimate_bn_before_eval(u, net, train_loader.dataset, 10, int(t["batch_size"]), a.seed)
+    out["reestimated_10_batches"] = u.test_one_epoch(net, "cpu", test_loader).tolist()
+    u.test_one_epoch = theirs
+    print(json.dumps(out))
+    with open(os.path.join(a.out, "bn_check.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("authors_repo", help="checkout of romanpogodin/towards-bio-plausible-conv")
@@ -294,6 +347,14 @@ def main(argv=None):
     ap.add_argument("-o", "--out", required=True, help="output folder (result.json, checkpoint.pt)")
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs (quick checks)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bn-check", action="store_true",
+                    help="no training: load OUT/checkpoint.pt (a finished run) and evaluate the test set with "
+                         "the authors' running BatchNorm statistics and after dynshare's re-estimation "
+                         "(10 batches); writes OUT/bn_check.json")
+    ap.add_argument("--bn-reestimate", type=int, default=0, metavar="BATCHES",
+                    help="before each test evaluation, re-estimate BatchNorm statistics on BATCHES random "
+                         "augmented training batches, as dynshare's train.bn_update: before_eval (10); "
+                         "default 0: the authors' loop as it is")
     a = ap.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -303,6 +364,8 @@ def main(argv=None):
     epochs = a.epochs if a.epochs is not None else int(t["epochs"])
     os.makedirs(a.out, exist_ok=True)
     result_path = os.path.join(a.out, "result.json")
+    if a.bn_check:
+        return bn_check(a, authors, cfg)
     if os.path.exists(result_path):
         raise SystemExit(f"authors_table1: {result_path} exists (a finished run); give another -o")
 
@@ -315,6 +378,8 @@ def main(argv=None):
                                               a.seed)
 
     u = authors["utils"]
+    if a.bn_reestimate > 0:
+        reestimate_bn_before_eval(u, net, train_loader.dataset, a.bn_reestimate, int(t["batch_size"]), a.seed)
     opt_class, opt_args, sched_args = u.build_optimizer_and_parameters(
         "AdamW", float(t["lr"]), float(t["weight_decay"]), 0.9, [int(e) for e in t["lr_decay_epochs"]],
         float(t["lr_decay"]))
@@ -341,7 +406,7 @@ def main(argv=None):
     tested = [(e, float(test_acc[e, 0]), float(test_acc[e, 1])) for e in range(len(test_acc)) if test_acc[e, 0] >= 0]
     res = {"row": a.row, "seed": a.seed, "epochs": epochs, "parameters": n_params, "seconds": seconds,
            "train_top1": tee.train_top1, "test": [{"epoch": e, "top1": t1, "top5": t5} for e, t1, t5 in tested],
-           "epoch_start_s": tee.epoch_start, "threads": a.threads,
+           "epoch_start_s": tee.epoch_start, "threads": a.threads, "bn_reestimate": a.bn_reestimate,
            "authors_snr": None if snr is None else np.asarray(snr).tolist()}
     tmp = result_path + ".tmp"
     with open(tmp, "w") as f:
