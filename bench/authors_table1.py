@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/authors_table1.py AUTHORS_REPO --row conv|lc|lc_ws1 [--seed 0] -o OUT_DIR
     (one thread; OUT_DIR/result.json: train top-1 per epoch, test top-1/top-5 at epochs 15 and 30)
+    /usr/bin/python3 bench/authors_table1.py table OUT_DIR...   (mean and spread per row)
 
 AUTHORS_REPO is a checkout of github.com/romanpogodin/towards-bio-plausible-conv (nothing is
 downloaded). Their modules are imported from it; what runs is
@@ -339,8 +340,34 @@ def bn_check(a, authors, cfg):
     return 0
 
 
+def table(run_dirs):
+    """`authors_table1.py table DIR...`: mean and spread ((max - min) / 2, as analysis/table1.py)
+    over the seeds of each row's finished runs, last epoch."""
+    rows = {}
+    for d in run_dirs:
+        p = os.path.join(d, "result.json")
+        if not os.path.exists(p):
+            continue
+        r = json.load(open(p))
+        rows.setdefault((r["row"], r["epochs"]), []).append(r)
+    print(f"{'row':<8} {'n':>2} {'epochs':>6} {'train':>5} {'test top-1 (%)':>15} {'gap':>5} {'top-5':>6} {'s/epoch':>8}  seeds")
+    for (row, epochs), rs in sorted(rows.items(), key=lambda kv: list(ROWS).index(kv[0][0])):
+        tr = np.array([r["train_top1"][-1] for r in rs])
+        te = np.array([r["test"][-1]["top1"] for r in rs])
+        t5 = np.array([r["test"][-1]["top5"] for r in rs])
+        per = np.array([r["seconds"] / r["epochs"] for r in rs])
+        spread = f"{(te.max() - te.min()) / 2:4.1f}" if len(rs) > 1 else "   -"
+        print(f"{row:<8} {len(rs):>2} {epochs:>6} {tr.mean():5.1f} {te.mean():8.1f} ± {spread} {tr.mean() - te.mean():5.1f} "
+              f"{t5.mean():6.1f} {per.mean():8.1f}  {', '.join(str(r['seed']) for r in rs)}")
+    return 0
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "table":
+        return table(argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 epilog="authors_table1.py table OUT_DIR...: the finished runs' table")
     ap.add_argument("authors_repo", help="checkout of romanpogodin/towards-bio-plausible-conv")
     ap.add_argument("--row", required=True, choices=sorted(ROWS))
     ap.add_argument("--seed", type=int, default=0)
