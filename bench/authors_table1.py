@@ -374,6 +374,7 @@ def main(argv=None):
     ap.add_argument("-o", "--out", required=True, help="output folder (result.json, checkpoint.pt)")
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs (quick checks)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval-every", type=int, default=None, help="override train.eval_every (test curves)")
     ap.add_argument("--bn-check", action="store_true",
                     help="no training: load OUT/checkpoint.pt (a finished run) and evaluate the test set with "
                          "the authors' running BatchNorm statistics and after dynshare's re-estimation "
@@ -414,7 +415,7 @@ def main(argv=None):
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, **sched_args)
     share = scfg.get("mode", "none") == "instant"
     every = int(scfg.get("every", 1))
-    eval_every = min(int(t.get("eval_every", epochs)), epochs)
+    eval_every = min(a.eval_every or int(t.get("eval_every", epochs)), epochs)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"authors_table1: row {a.row} seed {a.seed}: {n_params} parameters, {len(data['train'][1])} training "
           f"images, {len(data['test'][1])} test images, sharing {'instant every %d' % every if share else 'none'}",
