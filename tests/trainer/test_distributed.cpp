@@ -10,6 +10,9 @@
 //  - A rank whose peer never comes fails within DYNSHARE_DIST_TIMEOUT, one
 //    line, exit 2, no RUN_DIR; bad variables and an indivisible batch as well.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,24 +57,53 @@ std::string slurp(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-int port() {  // distinct per test process and call, inside the dynamic range
-    static std::atomic<int> next{0};
-    return 20000 + int(::getpid() % 20000) + 7 * next++;
+// A TCP port for a rank-0 master: one the kernel has just handed out as free
+// (bind to port 0). A port computed from the PID collided across the test
+// processes that ctest runs side by side; a collision made a rank group fail
+// to form.
+int port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    int p = 0;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+        p = ntohs(a.sin_port);
+    if (fd >= 0) ::close(fd);
+    if (p == 0) {  // no socket here: fall back to one derived from the PID
+        static std::atomic<int> next{0};
+        p = 20000 + int(::getpid() % 20000) + 7 * next++;
+    }
+    return p;
 }
 
 // Two ranks started together; returns their exit statuses and output.
 std::pair<Proc, Proc> two_ranks(const std::string& args, const std::string& dir, int master_port,
                                 const std::string& extra_env = "") {
-    const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(master_port) +
-                             " WORLD_SIZE=2 DYNSHARE_DIST_TIMEOUT=30 " + extra_env;
-    const std::string script = "(" + command(base + " RANK=1 LOCAL_RANK=1", args, dir + "/rank1.log") +
-                               "; echo $? > '" + dir + "/rank1.rc') & " +
-                               command(base + " RANK=0 LOCAL_RANK=0", args, dir + "/rank0.log") + "; echo $? > '" +
-                               dir + "/rank0.rc'; wait";
-    std::system(("bash -c \"" + script + "\"").c_str());
     Proc a, b;
-    a.status = std::stoi("0" + slurp(dir + "/rank0.rc")) , b.status = std::stoi("0" + slurp(dir + "/rank1.rc"));
-    a.out = slurp(dir + "/rank0.log"), b.out = slurp(dir + "/rank1.log");
+    // A script file, not `bash -c "..."`: inside double quotes the outer
+    // shell of std::system expanded $? to 0 before bash ran, so every rank
+    // "exited 0". Stale status files are removed first for the same reason.
+    for (int attempt = 0; attempt < 3; ++attempt, master_port = port()) {
+        const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(master_port) +
+                                 " WORLD_SIZE=2 DYNSHARE_DIST_TIMEOUT=30 " + extra_env;
+        for (const char* f : {"/rank0.rc", "/rank1.rc", "/rank0.log", "/rank1.log"}) fs::remove(dir + f);
+        std::ofstream(dir + "/two_ranks.sh")
+            << "(" << command(base + " RANK=1 LOCAL_RANK=1", args, dir + "/rank1.log") << "; echo $? > '" << dir
+            << "/rank1.rc') &\n"
+            << command(base + " RANK=0 LOCAL_RANK=0", args, dir + "/rank0.log") << "; echo $? > '" << dir
+            << "/rank0.rc'\nwait\n";
+        std::system(("bash '" + dir + "/two_ranks.sh'").c_str());
+        a.status = std::stoi("0" + slurp(dir + "/rank0.rc"));
+        b.status = std::stoi("0" + slurp(dir + "/rank1.rc"));
+        if (!fs::exists(dir + "/rank0.rc") || !fs::exists(dir + "/rank1.rc")) a.status = b.status = -1;
+        a.out = slurp(dir + "/rank0.log"), b.out = slurp(dir + "/rank1.log");
+        // The port was taken between port() and the master's bind: another port.
+        if (a.out.find("Address already in use") == std::string::npos) break;
+    }
     return {a, b};
 }
 
@@ -183,7 +215,8 @@ TEST(Distributed, BadInputIsRefusedBeforeAnyRunDir) {
     const std::string base = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port()) + " WORLD_SIZE=2 DYNSHARE_DIST_TIMEOUT=20";
     const std::string script = "(" + command(base + " RANK=1", dir + "/d.yaml -o " + run, dir + "/d1.log") + ") & " +
                                command(base + " RANK=0", dir + "/c.yaml -o " + run, dir + "/d0.log") + "; wait";
-    std::system(("bash -c \"" + script + "\"").c_str());
+    std::ofstream(dir + "/differ.sh") << script << "\n";
+    std::system(("bash '" + dir + "/differ.sh'").c_str());
     EXPECT_NE(slurp(dir + "/d0.log").find("differs from rank"), std::string::npos) << slurp(dir + "/d0.log");
     EXPECT_NE(slurp(dir + "/d1.log").find("differs from rank"), std::string::npos) << slurp(dir + "/d1.log");
     EXPECT_FALSE(fs::exists(run));
