@@ -109,8 +109,9 @@ def _sweep_file(sweep, folder):
         tree["base"] = base_path
     elif isinstance(base, dict):
         base_path = os.path.join(folder, "base.yaml")
+        _, text, origin = _config.source(base, "base")  # the one dict -> YAML conversion
         with open(base_path, "w") as f:
-            f.write(_core.resolve_config(None, yaml.safe_dump(base, sort_keys=False), "base", []))
+            f.write(_core.resolve_config(None, text, origin, []))
         tree["base"] = base_path
     elif isinstance(base, (str, os.PathLike)):
         tree["base"] = os.path.abspath(os.fspath(base))

@@ -24,6 +24,20 @@ def test_sweep_file_equals_the_cli_file(tmp_path, cli):
     assert len(s) == 4 and s.keys == ["plasticity.gamma"]
 
 
+def test_dict_base_equals_the_same_base_as_a_file(tmp_path, cli):
+    """A nested-dict `base` (numpy scalars included) runs what the same base as a YAML file runs."""
+    base = tmp_path / "base.yaml"
+    base.write_text("layer:\n  neurons: 10\n  kernel: 3\n")
+    sw = {"set": {"run.presentations": 20}, "grid": {"plasticity.gamma": [0.1, 0.01]}, "trials": 1}
+    a = dynshare.sweep(dict(sw, base=str(base)), out=tmp_path / "file.h5", threads=1)
+    b = dynshare.sweep(dict(sw, base={"layer": {"neurons": np.int64(10), "kernel": 3}}), out=tmp_path / "dict.h5",
+                       threads=1)
+    assert len(a) == len(b) == 2
+    for ra, rb in zip(a.runs, b.runs):
+        assert ra.weights_final.tobytes() == rb.weights_final.tobytes()
+        assert ra.neg_log_snr.tobytes() == rb.neg_log_snr.tobytes()
+
+
 def test_dict_without_base_sweeps_the_default_config(cli, tmp_path):
     s = dynshare.sweep(SWEEP)
     assert len(s.runs) == 8 and s.keys == ["plasticity.gamma", "dynamics.alpha"]
