@@ -140,6 +140,10 @@ inline __attribute__((always_inline)) void modules_body(const ModuleRun<T>& a, c
                                                         T* q_io) {
     const T *sw = a.sw, *sv = a.sv, *sd = a.sd, *xx = a.xx;
     T *r = a.r, *c = a.c, *z = a.z;
+    // The rates' constants by value: through a.ei they might alias the stores
+    // to r, c, z (fp64), so the propagator's constant quotients were reloaded
+    // and divided again for every module and sub-step.
+    const EiRateParams ei = *a.ei;
     T q[kModuleBatch], cnt[kModuleBatch];
     for (int64_t b = 0; b < nm; ++b) {
         q[b] = q_io[b];
@@ -158,7 +162,7 @@ inline __attribute__((always_inline)) void modules_body(const ModuleRun<T>& a, c
                 rsum += r[i];
             }
             const T zbar = zsum / cnt[b], mean_r = rsum / cnt[b];
-            const MeanInhStep st = ei_mean_inh_apply(*a.ei, ps.prop, static_cast<double>(mean_r),
+            const MeanInhStep st = ei_mean_inh_apply(ei, ps.prop, static_cast<double>(mean_r),
                                                      static_cast<double>(q[b]), static_cast<double>(zbar));
             ExpSubstep<T> sm = ps.sub;
             sm.m = static_cast<T>(st.m);
