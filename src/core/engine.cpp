@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <type_traits>
 
@@ -294,13 +295,17 @@ void EngineRun<T>::setup_blocked() {
     const int64_t block = sch_.block();
     if (!(block > 1 && cfg_.model == ModelKind::ei_rate && !observer_.wants_inputs())) return;
     blocked_.resize(L_);
+    // run_block takes the layers one after another (start, presentations,
+    // end): one set of drives serves them all (BlockDrives, core/block.hpp).
+    const auto drives = std::make_shared<BlockDrives<T>>();
     for (int l = 0; l < L_; ++l) {
         InputGroups g;
         if (!source_->block_groups(l, g)) {
             blocked_.clear();
             break;
         }
-        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous);
+        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous,
+                          drives);
     }
 }
 
