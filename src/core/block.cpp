@@ -208,7 +208,8 @@ InputGroups single_group(int64_t n) {
 }
 
 template <class T>
-void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum) {
+void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t max_p, bool momentum,
+                            std::shared_ptr<BlockDrives<T>> drives) {
     n_ = n;
     k_ = k;
     pmax_ = max_p;
@@ -235,9 +236,11 @@ void BlockedLayer<T>::setup(int64_t n, int64_t k, InputGroups groups, int64_t ma
     pre_.assign(static_cast<size_t>(G * 4 * max_p * kSub), T(0));
     fold_.assign(static_cast<size_t>(max_p), Fold{});
     const size_t np = static_cast<size_t>(n * max_p);
-    size_populated(wx_, np);
-    size_populated(w0x_, np);
-    size_populated(vx_, momentum ? np : 0);
+    dr_ = drives ? std::move(drives) : std::make_shared<BlockDrives<T>>();
+    // A shared set grows to the largest layer's size (never shrinks).
+    size_populated(dr_->wx, std::max(np, dr_->wx.size()));
+    size_populated(dr_->w0x, std::max(np, dr_->w0x.size()));
+    size_populated(dr_->vx, std::max(momentum ? np : 0, dr_->vx.size()));
     size_populated(ce_, momentum ? 2 * np : np);
     z_.assign(static_cast<size_t>((momentum ? 2 : 1) * kSub * n), T(0));
 }
@@ -267,6 +270,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
     const int64_t ntask = static_cast<int64_t>(tasks.size());
     const int64_t* mem = groups_.members.data();
     const int64_t* goff = groups_.offsets.data();
+    BlockDrives<T>& drives = *dr_;
     const int old = 1 - fill_, nxt = fill_;  // the ending block's inputs, the starting block's
     // The end's coefficients.
     const T aw = static_cast<T>(aw_), av = static_cast<T>(av_), a0 = static_cast<T>(a0_);
@@ -382,9 +386,9 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                     for (int64_t q = 0; q < nb; ++q)
                         for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
                 };
-                drive(b.w, wx_);
-                drive(b.w0, w0x_);
-                if (momentum_) drive(b.v, vx_);
+                drive(b.w, drives.wx);
+                drive(b.w0, drives.w0x);
+                if (momentum_) drive(b.v, drives.vx);
                 gemm_s += seconds_since(t_g);  // (with the drives' stores, presentation-major)
             }
             task_s += seconds_since(t_task);
@@ -465,7 +469,7 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
                                 pre_.data(), corr_.data(), ce_.data(), prev_c,    prev_e,    z_.data(), gram_.data(),
                                 s00,         s01,         s10,        s11,
                                 aw,          av,          a0,         bw,       bv,          b0,
-                                &wx_[q * n], &w0x_[q * n], momentum_ ? &vx_[q * n] : nullptr,
+                                &dr_->wx[q * n], &dr_->w0x[q * n], momentum_ ? &dr_->vx[q * n] : nullptr,
                                 it.dots(),   z};
     const SlotRun* runs = runs_.data();
     const int64_t* roff = run_off_.data();

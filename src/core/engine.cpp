@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <numeric>
+#include <type_traits>
 
 #include "core/block.hpp"
 #include "core/first_touch.hpp"
@@ -86,6 +88,49 @@ RunState snapshot(const RunPlan& plan, const std::vector<LayerBlock<T>>& blocks,
     for (size_t l = 0; l < blocks.size(); ++l)
         st.layers.push_back(state_from_block(plan.layers[l], blocks[l], weights_only));
     return st;
+}
+
+// The final weights without state copies (RunObserver::wants_states false:
+// the trainer's and the benchmark's sleep phases): each layer's w in output
+// order. This is the blocks' last use, so in fp64 w0's storage, no longer
+// needed, receives them: no fresh allocation, hence no first touch of 8
+// bytes per weight in a fresh process (docs/sleep_speed.md), and v is
+// released first. The values are those of snapshot(..., true).
+template <class T>
+RunState final_weights(const RunPlan& plan, std::vector<LayerBlock<T>>& blocks, int64_t p, int64_t step) {
+    if constexpr (!std::is_same_v<T, double>) {
+        return snapshot(plan, blocks, p, step, true);
+    } else {
+        RunState st;
+        st.presentation = p;
+        st.step = step;
+        for (size_t l = 0; l < blocks.size(); ++l) {
+            const LayerPlan& pl = plan.layers[l];
+            LayerBlock<double>& b = blocks[l];
+            const int64_t n = b.n, k = b.k;
+            if (b.w0.size() != b.w.size()) {  // (never: w0 is sized with w)
+                st.layers.push_back(state_from_block(pl, b, true));
+                continue;
+            }
+            std::vector<double>().swap(b.v);
+            LayerState s;
+            s.n = n;
+            s.k = k;
+            s.w = std::move(b.w0);
+            s.r.resize(n);
+            const double* w = b.w.data();
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && n * k >= (int64_t(1) << 18))
+            for (int64_t i = 0; i < n; ++i) {
+                const int64_t dst = out_index(pl, i);
+                std::copy_n(w + i * k, k, &s.w[dst * k]);
+                s.r[dst] = b.r[i];
+            }
+            std::vector<double>().swap(b.w);
+            s.r_inh.assign(b.r_inh.begin(), b.r_inh.end());
+            st.layers.push_back(std::move(s));
+        }
+        return st;
+    }
 }
 
 template <class T>
@@ -250,13 +295,17 @@ void EngineRun<T>::setup_blocked() {
     const int64_t block = sch_.block();
     if (!(block > 1 && cfg_.model == ModelKind::ei_rate && !observer_.wants_inputs())) return;
     blocked_.resize(L_);
+    // run_block takes the layers one after another (start, presentations,
+    // end): one set of drives serves them all (BlockDrives, core/block.hpp).
+    const auto drives = std::make_shared<BlockDrives<T>>();
     for (int l = 0; l < L_; ++l) {
         InputGroups g;
         if (!source_->block_groups(l, g)) {
             blocked_.clear();
             break;
         }
-        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous);
+        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous,
+                          drives);
     }
 }
 
@@ -495,7 +544,7 @@ RunResult EngineRun<T>::finish() {
     const double t0 = omp_get_wtime();
     // On divergence the state is non-finite: the writer keeps the records and
     // the last checkpoint, and writes no final weights.
-    result_.state = snapshot(plan_, blocks_, p_, step_, !states_);
+    result_.state = states_ ? snapshot(plan_, blocks_, p_, step_) : final_weights(plan_, blocks_, p_, step_);
     profile_add(SleepPhase::finish, omp_get_wtime() - t0);
     for (auto& it : active_) result_.integrator_steps += it.substeps();
     for (auto& it : frozen_) result_.integrator_steps += it.substeps();

@@ -112,7 +112,7 @@ void PresentationIntegrator<T>::continuous_dopri5(double t_end) {
 // gamma decay, and kappa at the sub-step's midpoint. See docs/integrators.md.
 namespace {
 
-// One module [i0, i1) through every planned sub-step; q is its r_inh.
+// A batch of modules through every planned sub-step.
 template <class T>
 struct ModuleRun {
     const T *sw, *sv, *sd, *xx;
@@ -123,41 +123,64 @@ struct ModuleRun {
     const EiRateParams* ei;
 };
 
+// Modules per batch. A short module's sub-step is a chain of dependent
+// operations (its in-order sums, the mean's propagator in double, the
+// neurons' update): one module at a time, through all its sub-steps, left
+// the core waiting on that chain (the 64-channel layers of ResNet-20 have
+// modules of 4-9 neurons). A batch takes each sub-step module by module, so
+// the chains of its modules are independent and overlap in the core. Each
+// module's operations and their order are those of one module alone: the
+// same bits.
+constexpr int64_t kModuleBatch = 8;
+
+// Modules [off[0], off[1]), ... [off[nm - 1], off[nm]) (nm <= kModuleBatch);
+// q[b] is module b's r_inh.
 template <class T>
-inline __attribute__((always_inline)) void module_body(const ModuleRun<T>& a, int64_t i0, int64_t i1, T& q_io) {
+inline __attribute__((always_inline)) void modules_body(const ModuleRun<T>& a, const int64_t* off, int64_t nm,
+                                                        T* q_io) {
     const T *sw = a.sw, *sv = a.sv, *sd = a.sd, *xx = a.xx;
     T *r = a.r, *c = a.c, *z = a.z;
-    const T cnt = static_cast<T>(i1 - i0);
+    // The rates' constants by value: through a.ei they might alias the stores
+    // to r, c, z (fp64), so the propagator's constant quotients were reloaded
+    // and divided again for every module and sub-step.
+    const EiRateParams ei = *a.ei;
+    T q[kModuleBatch], cnt[kModuleBatch];
+    for (int64_t b = 0; b < nm; ++b) {
+        q[b] = q_io[b];
+        cnt[b] = static_cast<T>(off[b + 1] - off[b]);
+    }
     ReducedShared sh = a.shared;
-    T q = q_io;
     for (int64_t j = 0; j < a.substeps; ++j) {
         const PlannedSubstep<T>& ps = a.plan[j];
         sh.G = ps.G;
-        T zsum = T(0), rsum = T(0);
-        for (int64_t i = i0; i < i1; ++i) {
-            z[i] = reduced_drive<T>(sh, sw[i], sv[i], sd[i], xx[i], c[i]);
-            zsum += z[i];
-            rsum += r[i];
+        for (int64_t b = 0; b < nm; ++b) {
+            const int64_t i0 = off[b], i1 = off[b + 1];
+            T zsum = T(0), rsum = T(0);
+            for (int64_t i = i0; i < i1; ++i) {
+                z[i] = reduced_drive<T>(sh, sw[i], sv[i], sd[i], xx[i], c[i]);
+                zsum += z[i];
+                rsum += r[i];
+            }
+            const T zbar = zsum / cnt[b], mean_r = rsum / cnt[b];
+            const MeanInhStep st = ei_mean_inh_apply(ei, ps.prop, static_cast<double>(mean_r),
+                                                     static_cast<double>(q[b]), static_cast<double>(zbar));
+            ExpSubstep<T> sm = ps.sub;
+            sm.m = static_cast<T>(st.m);
+            sm.integral_m = static_cast<T>(st.integral_m);
+            for (int64_t i = i0; i < i1; ++i) exponential_neuron<T>(sm, z[i], zbar, mean_r, r[i], c[i]);
+            q[b] = static_cast<T>(st.q);
         }
-        const T zbar = zsum / cnt, mean_r = rsum / cnt;
-        const MeanInhStep st = ei_mean_inh_apply(*a.ei, ps.prop, static_cast<double>(mean_r), static_cast<double>(q),
-                                                 static_cast<double>(zbar));
-        ExpSubstep<T> sm = ps.sub;
-        sm.m = static_cast<T>(st.m);
-        sm.integral_m = static_cast<T>(st.integral_m);
-        for (int64_t i = i0; i < i1; ++i) exponential_neuron<T>(sm, z[i], zbar, mean_r, r[i], c[i]);
-        q = static_cast<T>(st.q);
     }
-    q_io = q;
+    for (int64_t b = 0; b < nm; ++b) q_io[b] = q[b];
 }
 
 // The module loop, cloned for wider vectors (core/vector_clones.hpp): this
 // loop is the sub-steps' cost.
-DS_VECTOR_CLONES void run_module(const ModuleRun<double>& a, int64_t i0, int64_t i1, double& q) {
-    module_body(a, i0, i1, q);
+DS_VECTOR_CLONES void run_modules(const ModuleRun<double>& a, const int64_t* off, int64_t nm, double* q) {
+    modules_body(a, off, nm, q);
 }
-DS_VECTOR_CLONES void run_module(const ModuleRun<float>& a, int64_t i0, int64_t i1, float& q) {
-    module_body(a, i0, i1, q);
+DS_VECTOR_CLONES void run_modules(const ModuleRun<float>& a, const int64_t* off, int64_t nm, float* q) {
+    modules_body(a, off, nm, q);
 }
 
 }  // namespace
@@ -197,19 +220,26 @@ void PresentationIntegrator<T>::exponential_to(double t_end, const std::function
     const ReducedShared shared = shared_;
     const PlannedSubstep<T>* plan = planned_.data();
     const ModuleRun<T> run{sw, sv, sd, xx, r, c, z, plan, S, shared, &p_.ei};
+    const int64_t* mo = off.data();
+    T* q = b.r_inh.data();
+    const int64_t batches = (M + kModuleBatch - 1) / kModuleBatch;
+    auto batch = [&](int64_t bi) {
+        const int64_t m0 = bi * kModuleBatch;
+        run_modules(run, mo + m0, std::min(kModuleBatch, M - m0), q + m0);
+    };
     if (!alongside) {
 #pragma omp parallel for schedule(static) if (par)
-        for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
+        for (int64_t bi = 0; bi < batches; ++bi) batch(bi);
     } else {
-        // One thread runs `alongside` while the others start on the modules,
-        // handed out in small chunks so that it takes its share afterwards.
+        // One thread runs `alongside` while the others start on the batches,
+        // handed out one by one so that it takes its share afterwards.
         // Each module's result does not depend on the thread that runs it.
 #pragma omp parallel if (par)
         {
 #pragma omp single nowait
             alongside();
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t m = 0; m < M; ++m) run_module(run, off[m], off[m + 1], b.r_inh[m]);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t bi = 0; bi < batches; ++bi) batch(bi);
         }
     }
     shared_.G = G;
