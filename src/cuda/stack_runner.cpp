@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -28,6 +29,7 @@
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
+#include "cuda/device_memory.hpp"
 #include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/philox.hpp"
@@ -39,30 +41,12 @@ namespace dynshare {
 namespace {
 
 constexpr int kInputsThreads = 128;  // stack_kernels.cu
-constexpr size_t kAlign = 256;
+using cuda::Arena;
 
+// Errors of the device runtime, naming the stacked plan.
 void dev_check(const char* err, const char* what) {
-    if (err) throw std::runtime_error(std::string("cuda backend (stacked plan): ") + what + ": " + err);
+    cuda::device_check(err, std::string("(stacked plan) ") + what);
 }
-
-// One device allocation carved into the run's arrays. Counting mode (no
-// device) adds up the same list that the allocation uses.
-class Arena {
-public:
-    explicit Arena(char* base) : base_(base) {}
-    template <class T>
-    T* take(size_t count) {
-        const size_t at = used_;
-        used_ += (count * sizeof(T) + kAlign - 1) / kAlign * kAlign;
-        return base_ ? reinterpret_cast<T*>(base_ + at) : nullptr;
-    }
-    size_t used() const { return used_; }
-    bool counting() const { return base_ == nullptr; }
-
-private:
-    char* base_;
-    size_t used_ = 0;
-};
 
 int64_t largest_module(const LayerPlan& pl) {
     int64_t m = 1;
@@ -187,9 +171,6 @@ public:
     StackRunner(const cuda::DeviceApi& dev, std::vector<const SimConfig*> cfgs, const RunPlan& plan)
         : dev_(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
           R_(static_cast<int>(cfgs_.size())) {}
-    ~StackRunner() {
-        if (base_) dev_.release(base_);
-    }
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
 
@@ -207,12 +188,11 @@ public:
 private:
     template <class V>
     void up(V* dst, const std::vector<V>& src) {
-        if (!src.empty()) dev_check(dev_.to_device(dst, src.data(), src.size() * sizeof(V)), "copy to device");
+        cuda::upload(dev_, dst, src);
     }
     template <class V>
     void down(std::vector<V>& dst, const V* src, size_t count) {
-        dst.resize(count);
-        if (count) dev_check(dev_.to_host(dst.data(), src, count * sizeof(V)), "copy from device");
+        cuda::download(dev_, dst, src, count);
     }
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
             int materialized = 0, bool active = true, float* ext = nullptr) {
@@ -248,7 +228,7 @@ private:
     const RunPlan& plan_;
     const int L_, R_;
     int method_ = cuda::method_euler;
-    void* base_ = nullptr;
+    std::unique_ptr<cuda::DeviceBlock> block_;  // the batch's one allocation, carved into arrays_
     BatchArrays<T> arrays_;
     std::vector<int> par_;
     std::vector<std::vector<std::vector<double>>> w0_;  // [run][layer], output order, as the device holds it
@@ -270,11 +250,7 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
         check_run_start(plan_, initial, resume);  // the engine's checks and messages (core/run_report.hpp)
     }
 
-    Arena counting(nullptr);
-    carve<T>(plan_, R_, counting);
-    dev_check(dev_.alloc(&base_, counting.used()), "cudaMalloc");
-    Arena arena(static_cast<char*>(base_));
-    arrays_ = carve<T>(plan_, R_, arena);
+    arrays_ = cuda::carve_allocated(dev_, [&](Arena& a) { return carve<T>(plan_, R_, a); }, block_);
 
     method_ = stack_method_of(cfg_);
     par_.assign(L_, 0);
@@ -643,7 +619,7 @@ int stack_method_of(const SimConfig& cfg) {
 }
 
 long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem) {
-    Arena counting(nullptr);
+    Arena counting;
     if (elem == 8) carve<double>(plan, runs, counting);
     else carve<float>(plan, runs, counting);
     return static_cast<long long>(counting.used());
