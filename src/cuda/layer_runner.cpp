@@ -28,7 +28,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "core/inputs.hpp"
@@ -88,22 +87,39 @@ const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape,
     return dev.run_chunk_f64(shape, st, runs, p0, p1);
 }
 
-using GroupKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int, int>;
+// A batch of G runs integrates in chunks of presentations: chunks end at
+// checkpoint boundaries, are at most ~2^17 steps long (stop requests are
+// honoured between chunks) and hold at most 2^25 records in flight over the
+// whole batch (rec_cap per run).
+struct Chunking {
+    int64_t chunk = 1;  // presentations
+    int rec_cap = 1;
+};
 
-GroupKey key_of(const SimConfig& cfg) {
-    return GroupKey{layer_method_of(cfg),
-                    cfg.layer.neurons,
-                    cfg.layer.kernel * cfg.layer.kernel,
-                    cfg.steps_per_presentation(),
-                    cfg.run.presentations,
-                    cfg.run.record_every,
-                    cfg.run.checkpoint_every,
-                    cfg.input.noise_std > 0.0 ? 1 : 0,
-                    static_cast<int>(cfg.run.precision)};
+Chunking chunking_of(const SimConfig& c, int64_t G) {
+    const int64_t S = c.steps_per_presentation(), R = c.run.record_every;
+    Chunking out;
+    out.chunk = std::max<int64_t>(1, (int64_t(1) << 17) / S);
+    const int64_t rec_per_run = std::max<int64_t>(1, (int64_t(1) << 25) / G);
+    out.chunk = std::min(out.chunk, std::max<int64_t>(1, (rec_per_run - 2) * R / S));
+    out.chunk = std::min(out.chunk, c.run.checkpoint_every);
+    out.rec_cap = static_cast<int>(out.chunk * S / R + 2);
+    return out;
 }
 
+// The theory line's input covariances, `block` runs at a time (at most 256 MiB).
+struct CovArrays {
+    double* cov;
+    int64_t* np;
+};
+int64_t cov_block(int64_t G, size_t kk) {
+    return std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
+}
+CovArrays carve_cov(cuda::Arena& a, int64_t block, size_t kk) {
+    return CovArrays{a.take<double>(size_t(block) * kk), a.take<int64_t>(size_t(block))};
+}
 
-// Runs of one shape, at most `max_runs` at a time on the device.
+// Runs of one batch key (src/cuda/batching.hpp), all at once on the device.
 template <class T>
 class GroupRunner {
 public:
@@ -125,15 +141,10 @@ public:
         n_ = shape_.n;
         K_ = shape_.k;
         const size_t nk = static_cast<size_t>(n_) * K_;
-        // Chunk length (presentations): ends at checkpoint boundaries, at most
-        // ~2^17 steps (stop requests are honoured between chunks) and at most
-        // 2^25 records in flight over the whole group.
-        const int64_t S = shape_.steps, R = shape_.record_every;
-        chunk_ = std::max<int64_t>(1, (int64_t(1) << 17) / S);
-        const int64_t rec_per_run = std::max<int64_t>(1, (int64_t(1) << 25) / G);
-        chunk_ = std::min(chunk_, std::max<int64_t>(1, (rec_per_run - 2) * R / S));
-        chunk_ = std::min(chunk_, ce_);
-        rec_cap_ = static_cast<int>(chunk_ * S / R + 2);
+        const int64_t S = shape_.steps;
+        const Chunking ch = chunking_of(*jobs_.front().cfg, G);
+        chunk_ = ch.chunk;
+        rec_cap_ = ch.rec_cap;
 
         // --- host set-up: weights drawn by the CPU's own code -----------------
         std::vector<T> hw(G * nk), hw0(G * nk), hv(G * nk), hr(G * n_), hq(G);
@@ -365,14 +376,10 @@ private:
     void theory(const std::vector<int64_t>& done) {
         const int64_t G = static_cast<int64_t>(jobs_.size());
         const size_t kk = static_cast<size_t>(K_) * K_;
-        const int64_t block = std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
-        struct CovArrays {
-            double* cov;
-            int64_t* np;
-        };
+        const int64_t block = cov_block(G, kk);
         std::unique_ptr<cuda::DeviceBlock> mem;
-        const CovArrays d = cuda::carve_allocated(
-            dev_, [&](cuda::Arena& ar) { return CovArrays{ar.take<double>(block * kk), ar.take<int64_t>(block)}; }, mem);
+        const CovArrays d =
+            cuda::carve_allocated(dev_, [&](cuda::Arena& ar) { return carve_cov(ar, block, kk); }, mem);
         std::vector<double> hc;
         for (int64_t b0 = 0; b0 < G; b0 += block) {
             const int64_t m = std::min(block, G - b0);
@@ -434,28 +441,22 @@ int layer_method_of(const SimConfig& cfg) {
                     "with the continuous form, and the ideal model); use --backend cpu");
 }
 
-void run_layer_jobs(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
-                DevicePrecision fallback) {
-    // Same shape together; groups one after another, each in slices that
-    // fit in device memory.
-    std::map<GroupKey, std::vector<LayerJob>> groups;
-    for (const LayerJob& j : jobs) groups[key_of(*j.cfg)].push_back(j);
-    for (auto& [key, group] : groups) {
-        const SimConfig& c = *group.front().cfg;
-        const DevicePrecision precision = device_precision(c, fallback);
-        const size_t elem = precision == DevicePrecision::fp64 ? 8 : 4;
-        const size_t nk = size_t(c.layer.neurons) * c.layer.kernel * c.layer.kernel;
-        const size_t per_run = (3 + (c.input.noise_std > 0 ? 1 : 0)) * nk * elem + 4096 +
-                               size_t(std::min<int64_t>(c.run.checkpoint_every, 1 << 17)) * 16;
-        size_t free_b = 0, total_b = 0;
-        device_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-        const size_t slice = std::max<size_t>(1, std::min<size_t>(65536, (free_b / 2) / per_run));
-        for (size_t s0 = 0; s0 < group.size(); s0 += slice) {
-            const std::vector<LayerJob> part(group.begin() + s0, group.begin() + std::min(group.size(), s0 + slice));
-            if (precision == DevicePrecision::fp64) GroupRunner<double>(dev, part, opt).run();
-            else GroupRunner<float>(dev, part, opt).run();
-        }
-    }
+long long layer_batch_device_bytes(const SimConfig& c, int runs, size_t elem) {
+    const size_t n = size_t(c.layer.neurons), K = size_t(c.layer.kernel) * c.layer.kernel, nk = n * K;
+    const bool noisy = c.input.noise_std > 0.0;
+    const int rec_cap = chunking_of(c, runs).rec_cap;
+    cuda::Arena counting;
+    if (elem == 8) carve_batch<double>(counting, size_t(runs), n, nk, noisy, rec_cap);
+    else carve_batch<float>(counting, size_t(runs), n, nk, noisy, rec_cap);
+    carve_cov(counting, cov_block(runs, K * K), K * K);  // the theory line's, allocated beside them at the end
+    return static_cast<long long>(counting.used());
+}
+
+void run_layer_batch(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
+                     DevicePrecision precision) {
+    if (jobs.empty()) return;
+    if (precision == DevicePrecision::fp64) GroupRunner<double>(dev, jobs, opt).run();
+    else GroupRunner<float>(dev, jobs, opt).run();
 }
 
 }  // namespace dynshare

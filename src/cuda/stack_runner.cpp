@@ -18,17 +18,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
+#include "cuda/batching.hpp"
 #include "cuda/device_memory.hpp"
 #include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
@@ -629,65 +628,6 @@ long long stack_device_bytes(const SimConfig&, const RunPlan& plan, size_t elem)
     return stack_batch_device_bytes(plan, 1, elem);
 }
 
-std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan) {
-    // Everything the batch's one loop and shared arrays take from the first
-    // run: the plan (geometry, periods, patterns, borders, drive, schedule)
-    // and the loop structure (presentations, steps, records, checkpoints,
-    // method). Per-run scalars (seed, stream, tau, alpha, bias, lr, gamma,
-    // mu, schedules, noise, sub-step sizes) may differ.
-    const StepParams sp = StepParams::from(cfg);
-    std::string k;
-    auto add = [&k](auto v) {
-        if constexpr (std::is_floating_point_v<decltype(v)>) {  // the exact bits
-            uint64_t bits = 0;
-            const double d = v;
-            std::memcpy(&bits, &d, sizeof bits);
-            k += std::to_string(bits) + ",";
-        } else {
-            k += std::to_string(v) + ",";
-        }
-    };
-    for (const LayerPlan& pl : plan.layers) {
-        const LcGeometry& g = pl.g;
-        for (long long v : {(long long)pl.neurons, (long long)pl.fan_in, (long long)g.c_in, (long long)g.h_in,
-                            (long long)g.w_in, (long long)g.c_out, (long long)g.k, (long long)g.stride,
-                            (long long)g.padding, (long long)pl.period, (long long)pl.in_period,
-                            (long long)(pl.phi == Nonlinearity::relu)})
-            add(v);
-        k += "|";
-    }
-    add(plan.pattern_period);
-    add(plan.drive);
-    add(plan.normalize ? 1 : 0);
-    add(plan.periodic_border ? 1 : 0);
-    add(static_cast<int>(plan.schedule));
-    add(cfg.run.presentations);
-    add(cfg.run.record_every);
-    add(cfg.run.checkpoint_every);
-    add(sp.steps);
-    add(sp.dt);
-    add(stack_method_of(cfg));
-    return k;
-}
-
-int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem) {
-    size_t free_b = 0, total_b = 0;
-    dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-    // Half of what is free, as the single-layer batches keep: one allocation
-    // of nearly all free memory fails on a real device (granularity,
-    // fragmentation, the context's own allocations).
-    const long long budget = static_cast<long long>(free_b / 2);
-    auto bytes = [&](long long r) { return stack_batch_device_bytes(plan, static_cast<int>(r), elem); };
-    const long long one = bytes(1);
-    if (one >= budget) return 1;  // check() has let one run through: it gets what there is
-    // The linear estimate, then the exact count (each array rounds to 256 bytes).
-    const long long per_run = std::max<long long>(1, (bytes(65) - one + 63) / 64);
-    long long r = std::clamp<long long>(1 + (budget - one) / per_run, 1, 65535);
-    while (r > 1 && bytes(r) > budget) --r;
-    while (r < 65535 && bytes(r + 1) <= budget) ++r;
-    return static_cast<int>(r);
-}
-
 void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem) {
     stack_method_of(cfg);
     const long long need = stack_device_bytes(cfg, plan, elem);
@@ -716,9 +656,10 @@ std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, boo
                                                  const BatchOptions& options) {
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
     if (cfgs.empty()) return {};
-    const std::string key = stack_batch_key(*cfgs.front(), plan);
+    const DevicePrecision precision = fp64 ? DevicePrecision::fp64 : DevicePrecision::fp32;
+    const std::string key = batch_key(*cfgs.front(), plan, precision);
     for (const SimConfig* c : cfgs)
-        if (stack_batch_key(*c, plan) != key)
+        if (batch_key(*c, plan, precision) != key)
             throw std::invalid_argument("run_stack_batch_on_device: the runs differ in more than per-run scalars");
     if (fp64) return StackRunner<double>(dev, cfgs, plan).run(observers, options);
     return StackRunner<float>(dev, cfgs, plan).run(observers, options);

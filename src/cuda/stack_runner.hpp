@@ -35,13 +35,8 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
 
 // Device memory of a batch of `runs` runs of `plan` (one run: stack_device_bytes).
 long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem);
-// What runs must share to be integrated as one batch (run_stack_batch_on_device):
-// equal keys, one batch.
-std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan);
-// How many runs of `plan` fit half the device's free memory at once (1 .. 65535).
-int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem);
 
-// Runs cfgs[b] (equal stack_batch_key, each with `plan`'s geometry) as one
+// Runs cfgs[b] (equal batch_key, src/cuda/batching.hpp, each with `plan`'s geometry) as one
 // batch: every kernel launch covers all of them, each from its own seed's
 // initial weights. observers[b] gets run b's reports, as from a run of its
 // own; the results are bit for bit those of run_stack_on_device per config.
