@@ -268,10 +268,8 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
         std::vector<cuda::StackScalars> active(R_), frozen(R_);
         for (int b = 0; b < R_; ++b) {
             const SimConfig& c = *cfgs_[b];
-            StepParams sp_frozen = StepParams::from(c);
-            sp_frozen.plastic = false;
             for (cuda::StackScalars* s : {&active[b], &frozen[b]}) {
-                s->run = run_scalars(c, s == &active[b] ? StepParams::from(c, pl.fan_in) : sp_frozen);
+                s->run = run_scalars(c, StepParams::for_layer(c, pl.fan_in, s == &active[b]));
                 s->drive = plan_.drive;
                 s->normalize = plan_.normalize ? 1 : 0;
                 s->periodic = plan_.periodic_border ? 1 : 0;
