@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/step_params.hpp"
+#include "cuda/capabilities.hpp"
 #include "cuda/device_memory.hpp"
 #include "cuda/layer_runner.hpp"
 #include "cuda/stack_runner.hpp"

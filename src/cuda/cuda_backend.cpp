@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cuda/batching.hpp"
+#include "cuda/capabilities.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/layer_runner.hpp"
 #include "cuda/stack_runner.hpp"
@@ -44,13 +45,7 @@ public:
     std::string name() const override { return dev_.name; }
 
     void check(const SimConfig& cfg, const RunPlan& plan) const override {
-        if (plan.kind == PlanKind::stack) {
-            // The method, then the memory against what the device has free,
-            // before anything is allocated (src/cuda/stack_runner.cpp).
-            stack_check(dev_, cfg, plan, precision_of(cfg) == DevicePrecision::fp64 ? 8 : 4);
-            return;
-        }
-        layer_method_of(cfg);  // throws UserError for what the kernels do not run
+        check_device_config(dev_, cfg, plan, precision_of(cfg));  // src/cuda/capabilities.hpp
     }
 
     RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,

@@ -34,6 +34,7 @@
 #include "core/run_report.hpp"
 #include "core/step_params.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/capabilities.hpp"
 #include "cuda/device_memory.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/run_scalars.hpp"
@@ -410,36 +411,6 @@ private:
 };
 
 }  // namespace
-
-// The kernel method for a config, or UserError for what the device does not run.
-int layer_method_of(const SimConfig& cfg) {
-    if (cfg.stack.enabled)
-        throw UserError("--backend cuda: stacked layers (stack.*) are not implemented on the GPU yet; use --backend cpu");
-    if (cfg.layer.neurons > cuda::max_neurons)
-        throw UserError("--backend cuda: layer.neurons = " + std::to_string(cfg.layer.neurons) +
-                        ": the GPU kernels take at most " + std::to_string(cuda::max_neurons) +
-                        " neurons per layer (one thread each); use --backend cpu");
-    const int64_t K = int64_t(cfg.layer.kernel) * cfg.layer.kernel;
-    if (K > 16384)
-        throw UserError("--backend cuda: layer.kernel = " + std::to_string(cfg.layer.kernel) +
-                        ": at most 128 (k^2 inputs are held in shared memory); use --backend cpu");
-    if (cfg.model == ModelKind::ideal) return cuda::method_ideal;
-    const bool continuous = cfg.effective_form() == PlasticityForm::continuous;
-    switch (cfg.dynamics.integrator) {
-        case Integrator::euler:
-            if (!continuous) return cuda::method_euler;
-            break;
-        case Integrator::rk4:
-            if (!continuous) return cuda::method_rk4;
-            break;
-        case Integrator::exponential: return cuda::method_exponential;
-        case Integrator::dopri5: break;
-    }
-    throw UserError(std::string("--backend cuda: dynamics.integrator = ") + to_string(cfg.dynamics.integrator) +
-                    " with plasticity.form = " + to_string(cfg.effective_form()) +
-                    " is not implemented on the GPU (it runs euler and rk4 with the discrete form, exponential "
-                    "with the continuous form, and the ideal model); use --backend cpu");
-}
 
 long long layer_batch_device_bytes(const SimConfig& c, int runs, size_t elem) {
     const size_t n = size_t(c.layer.neurons), K = size_t(c.layer.kernel) * c.layer.kernel, nk = n * K;

@@ -15,9 +15,6 @@
 
 namespace dynshare {
 
-// The kernel method for a single-layer config, or UserError for what the
-// device does not run (stacks, too many neurons or inputs, integrators).
-int layer_method_of(const SimConfig& cfg);
 
 // One run: its config, observer, checkpoint to resume from (or nullptr),
 // initial weights (or nullptr: drawn from the seed) and where its result goes.

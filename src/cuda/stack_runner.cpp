@@ -28,6 +28,7 @@
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
 #include "cuda/batching.hpp"
+#include "cuda/capabilities.hpp"
 #include "cuda/device_memory.hpp"
 #include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
@@ -602,19 +603,6 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
 
 }  // namespace
 
-int stack_method_of(const SimConfig& cfg) {
-    if (cfg.model == ModelKind::ideal)
-        throw UserError("--backend cuda: model = ideal with stacked layers (stack.*) is not implemented on the GPU "
-                        "(it runs ei_rate stacks with dynamics.integrator euler or exponential); use --backend cpu");
-    const bool continuous = cfg.effective_form() == PlasticityForm::continuous;
-    if (cfg.dynamics.integrator == Integrator::euler && !continuous) return cuda::method_euler;
-    if (cfg.dynamics.integrator == Integrator::exponential) return cuda::method_exponential;
-    throw UserError(std::string("--backend cuda: dynamics.integrator = ") + to_string(cfg.dynamics.integrator) +
-                    " with plasticity.form = " + to_string(cfg.effective_form()) +
-                    " is not implemented on the GPU for stacked layers (stack.*: it runs euler with the discrete "
-                    "form and exponential); use --backend cpu");
-}
-
 long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem) {
     Arena counting;
     if (elem == 8) carve<double>(plan, runs, counting);
@@ -622,22 +610,6 @@ long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem) {
     return static_cast<long long>(counting.used());
 }
 
-long long stack_device_bytes(const SimConfig&, const RunPlan& plan, size_t elem) {
-    return stack_batch_device_bytes(plan, 1, elem);
-}
-
-void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem) {
-    stack_method_of(cfg);
-    const long long need = stack_device_bytes(cfg, plan, elem);
-    size_t free_b = 0, total_b = 0;
-    dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-    if (static_cast<unsigned long long>(need) > free_b)
-        throw UserError("--backend cuda: the stacked config (stack.*, " + std::to_string(plan.num_layers()) +
-                        " layers, " + (elem == 8 ? "fp64" : "fp32") + ") needs " + std::to_string(need) +
-                        " bytes of device memory; " + std::to_string(free_b) + " bytes are available (of " +
-                        std::to_string(total_b) + "); use --backend cpu, fewer or smaller layers" +
-                        (elem == 8 ? ", or run.precision fp32" : ""));
-}
 
 RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
