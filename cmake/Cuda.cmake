@@ -40,7 +40,8 @@ endif()
 
 file(GLOB DYNSHARE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/*.cu)
 set(DYNSHARE_BACKEND_HOST_SOURCES src/backends/backend_factory.cpp src/backends/sleep_phase.cpp src/cuda/cuda_backend.cpp
-    src/cuda/stack_runner.cpp src/cuda/run_scalars.cpp src/cuda/layer_runner.cpp)
+    src/cuda/stack_runner.cpp src/cuda/run_scalars.cpp src/cuda/layer_runner.cpp src/cuda/batching.cpp
+    src/cuda/capabilities.cpp)
 if(DYNSHARE_WITH_CUDA AND DYNSHARE_CUDA_SOURCES)
   # Before enable_language, which would otherwise pick the compiler's default
   # (CMake sets CMAKE_CUDA_ARCHITECTURES to it, "52" for older nvcc).

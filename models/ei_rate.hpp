@@ -58,6 +58,21 @@ DS_HD T rk4_combine(T k1, T k2, T k3, T k4) {
     return (k1 + T(2) * k2 + T(2) * k3 + k4) / T(6);
 }
 
+// The classic RK4 step's stage sequence, once for every caller (the CPU
+// integrators over whole layers, the single-layer kernel over one neuron with
+// block sums between the stages): stage(s, c) evaluates the slope k_s,
+// s = 0, 1, 2, 3, at the point y + c k_{s-1} (formed by the caller with
+// rk4_point; s = 0: at y itself, c = 0) and at the time offset c, where
+// c = 0, h/2, h/2, h. The step then ends with y + h rk4_combine(k1..k4).
+template <class T, class Stage>
+DS_HD void rk4_stages(T h, Stage&& stage) {
+    const T half = static_cast<T>(0.5) * h;
+    stage(0, T(0));
+    stage(1, half);
+    stage(2, half);
+    stage(3, h);
+}
+
 // Exact propagator of the (mean, r_inh) system over a time h with the mean
 // drive zbar held constant. With u = (m - m*, q - q*) and A = [[-1,-alpha],[1,-1]]/tau,
 // exp(A h) = e^{-h/tau} [cos(w s) I + sin(w s)/w J], J = [[0,-alpha],[1,0]], w = sqrt(alpha), s = h/tau.

@@ -52,7 +52,9 @@
 #include <string>
 #include <vector>
 
+#include "cuda/batching.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/kernels.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/single_layer.hpp"
@@ -465,3 +467,57 @@ TEST_P(CudaBackendTest, DivergenceIsReportedLikeTheCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Emulated, CudaBackendTest, ::testing::Values(kEmulated), target_name);
 INSTANTIATE_TEST_SUITE_P(Device, CudaBackendTest, ::testing::Values(kDevice), target_name);
+
+// Single-layer batches share the stacks' memory budget (src/cuda/batching.hpp):
+// a device with room for two runs at a time cuts a batch of three runs of one
+// key into slices of two and one, and each run is still, bit for bit, the run
+// of its own.
+namespace {
+size_t g_layer_room = 0;  // bytes the fake device reports free (0: the emulator's)
+const char* layer_room_mem_info(size_t* free_b, size_t* total_b) {
+    const char* e = cuda::emulated::api().mem_info(free_b, total_b);
+    if (g_layer_room) *free_b = g_layer_room;
+    return e;
+}
+}  // namespace
+
+TEST(EmulatedLayerBatch, SlicedByTheMemoryBudgetAndEqualToRunsOfTheirOwn) {
+    SimConfig base = for_target(base_ei(Integrator::euler), kEmulated);
+    base.run.presentations = 2;
+    base.run.checkpoint_every = 1;
+    base.run.precision = Precision::fp64;
+    validate(base);
+    const RunPlan plan = make_plan(base);
+    static cuda::DeviceApi roomy = cuda::emulated::api();
+    roomy.mem_info = &layer_room_mem_info;
+    g_layer_room = 2 * static_cast<size_t>(batch_device_bytes(base, plan, 2, DevicePrecision::fp64));
+    ASSERT_EQ(batch_capacity(roomy, base, plan, DevicePrecision::fp64), 2);
+    ASSERT_GT(batch_device_bytes(base, plan, 3, DevicePrecision::fp64),
+              batch_device_bytes(base, plan, 2, DevicePrecision::fp64));
+    std::vector<SimConfig> cfgs;
+    for (int s = 0; s < 3; ++s) {
+        SimConfig x = base;
+        x.run.seed = 300 + s;
+        x.dynamics.alpha = 5.0 + 5.0 * s;  // a per-run scalar: the same key
+        cfgs.push_back(x);
+    }
+    ASSERT_EQ(batch_key(cfgs[0], plan, DevicePrecision::fp64), batch_key(cfgs[2], plan, DevicePrecision::fp64));
+    const std::vector<std::vector<size_t>> slices =
+        batch_slices(roomy, cfgs, {plan, plan, plan}, std::vector<DevicePrecision>(3, DevicePrecision::fp64));
+    ASSERT_EQ(slices, (std::vector<std::vector<size_t>>{{0, 1}, {2}}));
+    auto backend = make_cuda_backend_on(roomy, DevicePrecision::fp64);
+    std::vector<CheckpointLog> obs(cfgs.size());
+    std::vector<RunObserver*> ptrs;
+    for (auto& o : obs) ptrs.push_back(&o);
+    const auto batch = backend->run_batch(cfgs, ptrs);
+    g_layer_room = 0;
+    for (size_t i = 0; i < cfgs.size(); ++i) {
+        CheckpointLog one;
+        const RunResult r = run_one(*backend, cfgs[i], one);
+        EXPECT_EQ(obs[i].steps, one.steps) << i;
+        EXPECT_EQ(obs[i].values, one.values) << i;
+        EXPECT_EQ(obs[i].checkpoints, one.checkpoints) << i;
+        EXPECT_EQ(batch[i].state.layers[0].w, r.state.layers[0].w) << i;
+        EXPECT_EQ(batch[i].state.layers[0].r, r.state.layers[0].r) << i;
+    }
+}

@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/batching.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/stack_runner.hpp"
@@ -587,8 +588,8 @@ TEST(EmulatedStackRun, BatchedRunsEqualRunsOfTheirOwn) {
     static cuda::DeviceApi roomy = cuda::emulated::api();
     roomy.mem_info = &roomy_mem_info;
     const RunPlan plan = make_plan(base);
-    g_room = 2 * static_cast<size_t>(stack_batch_device_bytes(plan, 2, 8));  // half of it: two runs at a time
-    ASSERT_EQ(stack_batch_capacity(roomy, plan, 8), 2);
+    g_room = 2 * static_cast<size_t>(batch_device_bytes(base, plan, 2, DevicePrecision::fp64));  // half: two runs
+    ASSERT_EQ(batch_capacity(roomy, base, plan, DevicePrecision::fp64), 2);
     auto backend = make_cuda_backend_on(roomy, DevicePrecision::fp64);
 
     std::vector<Collect> alone(cfgs.size()), batched(cfgs.size());

@@ -278,12 +278,10 @@ template <class T>
 void EngineRun<T>::make_integrators() {
     active_.reserve(L_);
     // Per layer: plasticity.lr_scaling = fan_in divides each layer's rate by its own fan-in.
-    for (int l = 0; l < L_; ++l) active_.emplace_back(StepParams::from(cfg_, plan_.layers[l].fan_in));
+    for (int l = 0; l < L_; ++l) active_.emplace_back(StepParams::for_layer(cfg_, plan_.layers[l].fan_in, true));
     if (by_layer_) {
-        StepParams sp_frozen = sp_;
-        sp_frozen.plastic = false;
         frozen_.reserve(L_);
-        for (int l = 0; l < L_; ++l) frozen_.emplace_back(sp_frozen);
+        for (int l = 0; l < L_; ++l) frozen_.emplace_back(StepParams::for_layer(cfg_, plan_.layers[l].fan_in, false));
     }
 }
 

@@ -172,18 +172,17 @@ void PresentationIntegrator<T>::rk4_discrete_step() {
             dq[m] = ei_drinh_dt<T>(tau, bias, q[m], mean_tmp[m]);
         }
     };
-    const T c_dt[4] = {T(0), static_cast<T>(0.5) * dt, static_cast<T>(0.5) * dt, T(1) * dt};
-    for (int s = 0; s < 4; ++s) {
+    rk4_stages<T>(dt, [&](int s, T c_dt) {  // models/ei_rate.hpp
         T* ks = k + s * (n + M);
         if (s == 0) {
             rhs(b.r.data(), b.r_inh.data(), ks, ks + n);
-            continue;
+            return;
         }
         const T* kp = k + (s - 1) * (n + M);
-        for (int64_t i = 0; i < n; ++i) ytmp[i] = rk4_point<T>(b.r[i], c_dt[s], kp[i]);
-        for (int64_t m = 0; m < M; ++m) ytmp[n + m] = rk4_point<T>(b.r_inh[m], c_dt[s], kp[n + m]);
+        for (int64_t i = 0; i < n; ++i) ytmp[i] = rk4_point<T>(b.r[i], c_dt, kp[i]);
+        for (int64_t m = 0; m < M; ++m) ytmp[n + m] = rk4_point<T>(b.r_inh[m], c_dt, kp[n + m]);
         rhs(ytmp, ytmp + n, ks, ks + n);
-    }
+    });
     if (eta > 0.0) {
         const T mu = static_cast<T>(p_.mu), gamma = static_cast<T>(p_.gamma), teta = static_cast<T>(eta);
         for (int64_t i = 0; i < n; ++i) momentum_step_neuron<T>(mu, gamma, teta, b.r[i] - bias, c_[i], e_[i]);

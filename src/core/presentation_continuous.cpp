@@ -69,7 +69,7 @@ void PresentationIntegrator<T>::continuous_fixed_step(double h) {
     const size_t d = y.size();
     const double s = static_cast<double>(s0_) + t_local_ / p_.dt;
     const double hs = h / p_.dt;  // h in steps, for the schedule's clock
-    const T th = static_cast<T>(h), half = static_cast<T>(0.5) * th;
+    const T th = static_cast<T>(h);
     scratch_.assign(5 * d, T(0));
     T* k1 = scratch_.data();
     continuous_rhs(y.data(), k1, s);
@@ -77,12 +77,12 @@ void PresentationIntegrator<T>::continuous_fixed_step(double h) {
         for (size_t i = 0; i < d; ++i) y[i] += th * k1[i];
     } else {
         T *k2 = k1 + d, *k3 = k2 + d, *k4 = k3 + d, *yt = k4 + d;
-        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], half, k1[i]);
-        continuous_rhs(yt, k2, s + 0.5 * hs);
-        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], half, k2[i]);
-        continuous_rhs(yt, k3, s + 0.5 * hs);
-        for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], th, k3[i]);
-        continuous_rhs(yt, k4, s + hs);
+        T* const ks[4] = {k1, k2, k3, k4};
+        rk4_stages<T>(th, [&](int st, T c) {  // models/ei_rate.hpp; k1 is above (Euler's slope too)
+            if (st == 0) return;
+            for (size_t i = 0; i < d; ++i) yt[i] = rk4_point<T>(y[i], c, ks[st - 1][i]);
+            continuous_rhs(yt, ks[st], st == 3 ? s + hs : s + 0.5 * hs);
+        });
         for (size_t i = 0; i < d; ++i) y[i] += th * rk4_combine<T>(k1[i], k2[i], k3[i], k4[i]);
     }
     unpack_state(y);

@@ -32,6 +32,13 @@ StepParams StepParams::from(const SimConfig& cfg, int64_t fan_in) {
     return p;
 }
 
+StepParams StepParams::for_layer(const SimConfig& cfg, int64_t fan_in, bool plastic) {
+    if (plastic) return from(cfg, fan_in);
+    StepParams frozen = from(cfg);
+    frozen.plastic = false;
+    return frozen;
+}
+
 double StepParams::kappa_at(double step_real) const { return kappa_gate(plastic, schedule, kappa_scale, step_real); }
 
 ExpSubstepRule StepParams::exp_rule() const {

@@ -28,6 +28,11 @@ struct StepParams {
     // fan_in: inputs per neuron of the layer these parameters drive, for
     // plasticity.lr_scaling = fan_in; 0 = the single layer's k^2.
     static StepParams from(const SimConfig& cfg, int64_t fan_in = 0);
+    // Layer l of a plan, for the engine and the CUDA stack runner alike:
+    // plastic, with its own fan-in (plasticity.lr_scaling); or frozen
+    // (layer_by_layer's inactive layers): the config's parameters with
+    // plastic = false, rates only.
+    static StepParams for_layer(const SimConfig& cfg, int64_t fan_in, bool plastic);
     double kappa_at(double step_real) const;  // 1/tau_w at a (fractional) global step
     ExpSubstepRule exp_rule() const;           // the exponential integrator's sub-step rule
 };

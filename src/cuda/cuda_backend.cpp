@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The CUDA backend: the Backend adapter over the runners. Single-layer plans
-// go to run_layer_jobs (src/cuda/layer_runner.cpp, GroupRunner), stacked
-// plans to StackRunner (src/cuda/stack_runner.cpp); run_batch groups runs by
-// their batch keys. The device is a cuda::DeviceApi (src/cuda/kernels.hpp):
+// go to run_layer_batch (src/cuda/layer_runner.cpp, GroupRunner), stacked
+// plans to StackRunner (src/cuda/stack_runner.cpp); run_batch cuts the runs
+// into batches by src/cuda/batching.hpp (one key, one memory budget). The device is a cuda::DeviceApi (src/cuda/kernels.hpp):
 // cuda::device::api() is the GPU (nvcc build of src/cuda/*.cu),
 // cuda::emulated::api() the same kernel sources on the emulator
 // (src/cuda/emulation/). This file includes no CUDA header.
@@ -10,11 +10,12 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cuda/batching.hpp"
+#include "cuda/capabilities.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/layer_runner.hpp"
 #include "cuda/stack_runner.hpp"
@@ -44,13 +45,7 @@ public:
     std::string name() const override { return dev_.name; }
 
     void check(const SimConfig& cfg, const RunPlan& plan) const override {
-        if (plan.kind == PlanKind::stack) {
-            // The method, then the memory against what the device has free,
-            // before anything is allocated (src/cuda/stack_runner.cpp).
-            stack_check(dev_, cfg, plan, precision_of(cfg) == DevicePrecision::fp64 ? 8 : 4);
-            return;
-        }
-        layer_method_of(cfg);  // throws UserError for what the kernels do not run
+        check_device_config(dev_, cfg, plan, precision_of(cfg));  // src/cuda/capabilities.hpp
     }
 
     RunResult run(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
@@ -61,8 +56,8 @@ public:
                                        resume);
         if (initial.size() > 1) throw UserError("--backend cuda: a single-layer plan takes one weight vector");
         RunResult result;
-        run_layer_jobs(dev_, {LayerJob{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}},
-                       BatchOptions{}, precision_);
+        run_layer_batch(dev_, {LayerJob{&cfg, &observer, resume, initial.empty() ? nullptr : &initial[0], &result}},
+                        BatchOptions{}, precision_of(cfg));
         return result;
     }
 
@@ -81,59 +76,35 @@ public:
         if (observers.size() != cfgs.size())
             throw std::invalid_argument("run_batch: one observer per config is needed");
         // Every run's plan, built and checked once, before any run starts.
-        bool stacked = false;
         std::vector<RunPlan> plans;
+        std::vector<DevicePrecision> precisions;
         plans.reserve(cfgs.size());
         for (const SimConfig& c : cfgs) {
             plans.push_back(make_plan(c));
             check(c, plans.back());
-            stacked = stacked || plans.back().kind == PlanKind::stack;
+            precisions.push_back(precision_of(c));
         }
-        if (stacked) {
-            // Stacked runs that share a plan and a loop (stack_batch_key) run
-            // as one batch, in chunks that fit the device's free memory;
-            // single-layer runs among them one by one.
-            std::vector<RunResult> results(cfgs.size());
-            std::map<std::string, std::vector<size_t>> groups;
-            std::vector<std::string> group_order;
-            for (size_t i = 0; i < cfgs.size(); ++i) {
-                if (plans[i].kind != PlanKind::stack) {
-                    results[i] = run(cfgs[i], plans[i], {}, *observers[i], nullptr);
-                    continue;
-                }
-                const bool fp64 = precision_of(cfgs[i]) == DevicePrecision::fp64;
-                const std::string key = (fp64 ? "fp64|" : "fp32|") + stack_batch_key(cfgs[i], plans[i]);
-                if (!groups.count(key)) group_order.push_back(key);
-                groups[key].push_back(i);
-            }
-            for (const std::string& key : group_order) {
-                const std::vector<size_t>& members = groups[key];
-                const RunPlan& plan = plans[members.front()];
-                const bool fp64 = precision_of(cfgs[members.front()]) == DevicePrecision::fp64;
-                const size_t cap = static_cast<size_t>(stack_batch_capacity(dev_, plan, fp64 ? 8 : 4));
-                for (size_t from = 0; from < members.size(); from += cap) {
-                    std::vector<const SimConfig*> chunk;
-                    std::vector<RunObserver*> obs;
-                    for (size_t j = from; j < std::min(members.size(), from + cap); ++j) {
-                        chunk.push_back(&cfgs[members[j]]);
-                        obs.push_back(observers[members[j]]);
-                    }
-                    std::vector<RunResult> rs =
-                        run_stack_batch_on_device(dev_, fp64, chunk, plan, obs, options);
-                    for (size_t j = 0; j < rs.size(); ++j) results[members[from + j]] = std::move(rs[j]);
-                }
-            }
-            if (!options.final_state)  // (the single-layer runs among them)
-                for (RunResult& r : results)
-                    for (LayerState& l : r.state.layers) l.w.clear(), l.w0.clear(), l.v.clear();
-            return results;
-        }
+        // Runs of one batch key together, in slices that fit the memory
+        // budget (src/cuda/batching.hpp); each slice goes to its runner.
         std::vector<RunResult> results(cfgs.size());
-        std::vector<LayerJob> jobs;
-        jobs.reserve(cfgs.size());
-        for (size_t i = 0; i < cfgs.size(); ++i)
-            jobs.push_back(LayerJob{&cfgs[i], observers[i], nullptr, nullptr, &results[i]});
-        run_layer_jobs(dev_, jobs, options, precision_);
+        for (const std::vector<size_t>& slice : batch_slices(dev_, cfgs, plans, precisions)) {
+            const size_t first = slice.front();
+            if (plans[first].kind == PlanKind::stack) {
+                std::vector<const SimConfig*> members;
+                std::vector<RunObserver*> obs;
+                for (size_t i : slice) {
+                    members.push_back(&cfgs[i]);
+                    obs.push_back(observers[i]);
+                }
+                std::vector<RunResult> rs = run_stack_batch_on_device(
+                    dev_, precisions[first] == DevicePrecision::fp64, members, plans[first], obs, options);
+                for (size_t j = 0; j < rs.size(); ++j) results[slice[j]] = std::move(rs[j]);
+                continue;
+            }
+            std::vector<LayerJob> jobs;
+            for (size_t i : slice) jobs.push_back(LayerJob{&cfgs[i], observers[i], nullptr, nullptr, &results[i]});
+            run_layer_batch(dev_, jobs, options, precisions[first]);
+        }
         return results;
     }
 

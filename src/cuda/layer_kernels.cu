@@ -250,24 +250,22 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
         auto rk4_step = [&]() {
             const double eta = P.plastic ? sched(s0 + jj) : 0.0;
             const T z = act ? drive(sh) : T(0);
-            const T half = static_cast<T>(0.5 * P.dt);
-            const T m1 = red.sum(act ? s.r : T(0)) / tn;
-            const T k1 = ei_drdt<T>(tau, alpha, bias, s.r, z, q), k1q = ei_drinh_dt<T>(tau, bias, q, m1);
-            const T y2 = rk4_point<T>(s.r, half, k1), y2q = rk4_point<T>(q, half, k1q);
-            const T m2 = red.sum(act ? y2 : T(0)) / tn;
-            const T k2 = ei_drdt<T>(tau, alpha, bias, y2, z, y2q), k2q = ei_drinh_dt<T>(tau, bias, y2q, m2);
-            const T y3 = rk4_point<T>(s.r, half, k2), y3q = rk4_point<T>(q, half, k2q);
-            const T m3 = red.sum(act ? y3 : T(0)) / tn;
-            const T k3 = ei_drdt<T>(tau, alpha, bias, y3, z, y3q), k3q = ei_drinh_dt<T>(tau, bias, y3q, m3);
-            const T y4 = rk4_point<T>(s.r, dt, k3), y4q = rk4_point<T>(q, dt, k3q);
-            const T m4 = red.sum(act ? y4 : T(0)) / tn;
-            const T k4 = ei_drdt<T>(tau, alpha, bias, y4, z, y4q), k4q = ei_drinh_dt<T>(tau, bias, y4q, m4);
+            // models/ei_rate.hpp's stage sequence; each stage's module mean
+            // is a block sum over the neurons' stage points.
+            T k[4], kq[4];
+            rk4_stages<T>(dt, [&](int st, T c) {
+                const T y = st == 0 ? s.r : rk4_point<T>(s.r, c, k[st - 1]);
+                const T yq = st == 0 ? q : rk4_point<T>(q, c, kq[st - 1]);
+                const T m = red.sum(act ? y : T(0)) / tn;
+                k[st] = ei_drdt<T>(tau, alpha, bias, y, z, yq);
+                kq[st] = ei_drinh_dt<T>(tau, bias, yq, m);
+            });
             if (eta > 0.0) {
                 momentum_step_neuron<T>(mu, gamma, static_cast<T>(eta), s.r - bias, s.c, s.e);
                 sh = momentum_step_shared(sh, P.mu, P.gamma, eta);
             }
-            s.r += dt * rk4_combine<T>(k1, k2, k3, k4);
-            q += dt * rk4_combine<T>(k1q, k2q, k3q, k4q);
+            s.r += dt * rk4_combine<T>(k[0], k[1], k[2], k[3]);
+            q += dt * rk4_combine<T>(kq[0], kq[1], kq[2], kq[3]);
         };
         // One exponential sub-step (models/exp_substep.hpp: its length and
         // shared values) towards t_end; the module's means are block sums.

@@ -25,15 +25,17 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "core/inputs.hpp"
 #include "core/run_report.hpp"
 #include "core/step_params.hpp"
 #include "cuda/cuda_backend.hpp"
+#include "cuda/capabilities.hpp"
+#include "cuda/device_memory.hpp"
 #include "cuda/kernels.hpp"
 #include "cuda/run_scalars.hpp"
 #include "dynshare/engine.hpp"
@@ -49,45 +51,33 @@ namespace {
 // one-layer file layout does not store it).
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
-void check(const char* err, const char* what) {
-    if (err) throw std::runtime_error(std::string("cuda backend: ") + what + ": " + err);
-}
+using cuda::device_check;
 
-// Owning device array on one DeviceApi.
+// A batch's device arrays (cuda::BatchState's pointers), carved from one
+// arena (src/cuda/device_memory.hpp): G runs of n neurons and nk = n K
+// weights, the noisy inputs only when noisy, rec_cap records per run.
 template <class T>
-class DeviceArray {
-public:
-    explicit DeviceArray(const cuda::DeviceApi& dev) : dev_(&dev) {}
-    DeviceArray(const cuda::DeviceApi& dev, size_t n) : dev_(&dev) { resize(n); }
-    DeviceArray(const DeviceArray&) = delete;
-    DeviceArray& operator=(const DeviceArray&) = delete;
-    ~DeviceArray() {
-        if (p_) dev_->release(p_);
-    }
-    void resize(size_t n) {
-        if (p_) dev_->release(p_);
-        p_ = nullptr;
-        n_ = n;
-        void* q = nullptr;
-        if (n) check(dev_->alloc(&q, n * sizeof(T)), "cudaMalloc");
-        p_ = static_cast<T*>(q);
-    }
-    T* get() const { return p_; }
-    size_t size() const { return n_; }
-    void upload(const std::vector<T>& h) {
-        if (h.size() > n_) throw std::logic_error("cuda backend: upload larger than the device array");
-        check(dev_->to_device(p_, h.data(), h.size() * sizeof(T)), "copy to device");
-    }
-    void download(std::vector<T>& h) const {
-        h.resize(n_);
-        check(dev_->to_host(h.data(), p_, n_ * sizeof(T)), "copy from device");
-    }
-
-private:
-    const cuda::DeviceApi* dev_;
-    T* p_ = nullptr;
-    size_t n_ = 0;
-};
+cuda::BatchState<T> carve_batch(cuda::Arena& a, size_t G, size_t n, size_t nk, bool noisy, int rec_cap) {
+    cuda::BatchState<T> st;
+    st.w = a.take<T>(G * nk);
+    st.w0 = a.take<T>(G * nk);
+    st.v = a.take<T>(G * nk);
+    st.r = a.take<T>(G * n);
+    st.r_inh = a.take<T>(G);
+    st.xbuf = noisy ? a.take<T>(G * nk) : nullptr;
+    st.params = a.take<cuda::RunScalars>(G);
+    st.active = a.take<int>(G);
+    st.next = a.take<int64_t>(G);
+    st.step = a.take<int64_t>(G);
+    st.substeps = a.take<int64_t>(G);
+    st.diverged = a.take<int>(G);
+    st.diverged_step = a.take<int64_t>(G);
+    st.rec_step = a.take<int64_t>(G * size_t(rec_cap));
+    st.rec_value = a.take<double>(G * size_t(rec_cap));
+    st.rec_count = a.take<int>(G);
+    st.rec_cap = rec_cap;
+    return st;
+}
 
 const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape, const cuda::BatchState<float>& st,
                       int runs, int64_t p0, int64_t p1) {
@@ -98,22 +88,39 @@ const char* run_chunk(const cuda::DeviceApi& dev, const cuda::BatchShape& shape,
     return dev.run_chunk_f64(shape, st, runs, p0, p1);
 }
 
-using GroupKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int, int>;
+// A batch of G runs integrates in chunks of presentations: chunks end at
+// checkpoint boundaries, are at most ~2^17 steps long (stop requests are
+// honoured between chunks) and hold at most 2^25 records in flight over the
+// whole batch (rec_cap per run).
+struct Chunking {
+    int64_t chunk = 1;  // presentations
+    int rec_cap = 1;
+};
 
-GroupKey key_of(const SimConfig& cfg) {
-    return GroupKey{layer_method_of(cfg),
-                    cfg.layer.neurons,
-                    cfg.layer.kernel * cfg.layer.kernel,
-                    cfg.steps_per_presentation(),
-                    cfg.run.presentations,
-                    cfg.run.record_every,
-                    cfg.run.checkpoint_every,
-                    cfg.input.noise_std > 0.0 ? 1 : 0,
-                    static_cast<int>(cfg.run.precision)};
+Chunking chunking_of(const SimConfig& c, int64_t G) {
+    const int64_t S = c.steps_per_presentation(), R = c.run.record_every;
+    Chunking out;
+    out.chunk = std::max<int64_t>(1, (int64_t(1) << 17) / S);
+    const int64_t rec_per_run = std::max<int64_t>(1, (int64_t(1) << 25) / G);
+    out.chunk = std::min(out.chunk, std::max<int64_t>(1, (rec_per_run - 2) * R / S));
+    out.chunk = std::min(out.chunk, c.run.checkpoint_every);
+    out.rec_cap = static_cast<int>(out.chunk * S / R + 2);
+    return out;
 }
 
+// The theory line's input covariances, `block` runs at a time (at most 256 MiB).
+struct CovArrays {
+    double* cov;
+    int64_t* np;
+};
+int64_t cov_block(int64_t G, size_t kk) {
+    return std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
+}
+CovArrays carve_cov(cuda::Arena& a, int64_t block, size_t kk) {
+    return CovArrays{a.take<double>(size_t(block) * kk), a.take<int64_t>(size_t(block))};
+}
 
-// Runs of one shape, at most `max_runs` at a time on the device.
+// Runs of one batch key (src/cuda/batching.hpp), all at once on the device.
 template <class T>
 class GroupRunner {
 public:
@@ -135,15 +142,10 @@ public:
         n_ = shape_.n;
         K_ = shape_.k;
         const size_t nk = static_cast<size_t>(n_) * K_;
-        // Chunk length (presentations): ends at checkpoint boundaries, at most
-        // ~2^17 steps (stop requests are honoured between chunks) and at most
-        // 2^25 records in flight over the whole group.
-        const int64_t S = shape_.steps, R = shape_.record_every;
-        chunk_ = std::max<int64_t>(1, (int64_t(1) << 17) / S);
-        const int64_t rec_per_run = std::max<int64_t>(1, (int64_t(1) << 25) / G);
-        chunk_ = std::min(chunk_, std::max<int64_t>(1, (rec_per_run - 2) * R / S));
-        chunk_ = std::min(chunk_, ce_);
-        rec_cap_ = static_cast<int>(chunk_ * S / R + 2);
+        const int64_t S = shape_.steps;
+        const Chunking ch = chunking_of(*jobs_.front().cfg, G);
+        chunk_ = ch.chunk;
+        rec_cap_ = ch.rec_cap;
 
         // --- host set-up: weights drawn by the CPU's own code -----------------
         std::vector<T> hw(G * nk), hw0(G * nk), hv(G * nk), hr(G * n_), hq(G);
@@ -200,55 +202,24 @@ public:
         }
         if (!setup_error.empty()) throw UserError("--backend cuda: " + setup_error);
 
-        w_.resize(G * nk);
-        w0d_.resize(G * nk);
-        v_.resize(G * nk);
-        r_.resize(G * n_);
-        q_.resize(G);
-        if (shape_.noisy) x_.resize(G * nk);
-        params_.resize(G);
-        active_.resize(G);
-        next_.resize(G);
-        step_.resize(G);
-        substeps_.resize(G);
-        diverged_.resize(G);
-        diverged_step_.resize(G);
-        rec_step_.resize(G * rec_cap_);
-        rec_value_.resize(G * rec_cap_);
-        rec_count_.resize(G);
-        w_.upload(hw);
-        w0d_.upload(hw0);
-        v_.upload(hv);
-        r_.upload(hr);
-        q_.upload(hq);
-        params_.upload(hp);
-        next_.upload(hnext);
-        step_.upload(hstep);
-        substeps_.upload(hzero);
-        diverged_.upload(std::vector<int>(G, 0));
-        diverged_step_.upload(std::vector<int64_t>(G, -1));
+        st_ = cuda::carve_allocated(
+            dev_, [&](cuda::Arena& ar) { return carve_batch<T>(ar, G, n_, nk, shape_.noisy != 0, rec_cap_); },
+            block_);
+        const cuda::BatchState<T>& st = st_;
+        up(st.w, hw);
+        up(st.w0, hw0);
+        up(st.v, hv);
+        up(st.r, hr);
+        up(st.r_inh, hq);
+        up(const_cast<cuda::RunScalars*>(st.params), hp);
+        up(st.next, hnext);
+        up(st.step, hstep);
+        up(st.substeps, hzero);
+        up(st.diverged, std::vector<int>(G, 0));
+        up(st.diverged_step, std::vector<int64_t>(G, -1));
         hw = {};
         hw0 = {};
         hv = {};
-
-        cuda::BatchState<T> st;
-        st.w = w_.get();
-        st.w0 = w0d_.get();
-        st.v = v_.get();
-        st.r = r_.get();
-        st.r_inh = q_.get();
-        st.xbuf = shape_.noisy ? x_.get() : nullptr;
-        st.params = params_.get();
-        st.active = active_.get();
-        st.next = next_.get();
-        st.step = step_.get();
-        st.substeps = substeps_.get();
-        st.diverged = diverged_.get();
-        st.diverged_step = diverged_step_.get();
-        st.rec_step = rec_step_.get();
-        st.rec_value = rec_value_.get();
-        st.rec_count = rec_count_.get();
-        st.rec_cap = rec_cap_;
 
         // --- the runs' beginnings, as run_single_layer reports them -----------
         const int64_t P = shape_.presentations;
@@ -291,15 +262,15 @@ public:
             }
             if (p0 >= P) break;
             const int64_t p1 = std::min({P, p0 + chunk_, (p0 / ce_ + 1) * ce_});
-            active_.upload(active);
-            check(run_chunk(dev_, shape_, st, static_cast<int>(G), p0, p1), "integrating a chunk");
-            rec_count_.download(rc);
-            next_.download(cnext);
-            step_.download(cstep);
-            diverged_.download(dv);
-            diverged_step_.download(dstep);
-            rec_step_.download(rs);
-            rec_value_.download(rv);
+            up(st.active, active);
+            device_check(run_chunk(dev_, shape_, st, static_cast<int>(G), p0, p1), "integrating a chunk");
+            down(rc, st.rec_count, G);
+            down(cnext, st.next, G);
+            down(cstep, st.step, G);
+            down(dv, st.diverged, G);
+            down(dstep, st.diverged_step, G);
+            down(rs, st.rec_step, G * size_t(rec_cap_));
+            down(rv, st.rec_value, G * size_t(rec_cap_));
             bool checkpoint_due = false;
             for (int64_t b = 0; b < G; ++b) {
                 if (!active[b]) continue;
@@ -335,11 +306,11 @@ public:
 
         // --- results ------------------------------------------------------------
         std::vector<int64_t> subs;
-        substeps_.download(subs);
+        down(subs, st.substeps, G);
         if (opt_.final_state) download_state();
         else {
-            r_.download(hr_);
-            q_.download(hq_);
+            down(hr_, st.r, G * size_t(n_));
+            down(hq_, st.r_inh, G);
         }
         for (int64_t b = 0; b < G; ++b) {
             RunResult& res = *jobs_[b].result;
@@ -364,11 +335,20 @@ public:
     }
 
 private:
+    template <class V>
+    void up(V* dst, const std::vector<V>& src) {
+        cuda::upload(dev_, dst, src);
+    }
+    template <class V>
+    void down(std::vector<V>& dst, const V* src, size_t count) {
+        cuda::download(dev_, dst, src, count);
+    }
     void download_state() {
-        w_.download(hw_);
-        v_.download(hv_);
-        r_.download(hr_);
-        q_.download(hq_);
+        const size_t G = jobs_.size(), nk = static_cast<size_t>(n_) * K_;
+        down(hw_, st_.w, G * nk);
+        down(hv_, st_.v, G * nk);
+        down(hr_, st_.r, G * size_t(n_));
+        down(hq_, st_.r_inh, G);
     }
     RunState state_of(int64_t b, int64_t presentation, int64_t step) const {
         const size_t nk = static_cast<size_t>(n_) * K_, base = static_cast<size_t>(b) * nk;
@@ -397,16 +377,17 @@ private:
     void theory(const std::vector<int64_t>& done) {
         const int64_t G = static_cast<int64_t>(jobs_.size());
         const size_t kk = static_cast<size_t>(K_) * K_;
-        const int64_t block = std::max<int64_t>(1, std::min<int64_t>(G, (int64_t(256) << 20) / int64_t(kk * 8)));
-        DeviceArray<double> cov(dev_, block * kk);
-        DeviceArray<int64_t> np(dev_, block);
+        const int64_t block = cov_block(G, kk);
+        std::unique_ptr<cuda::DeviceBlock> mem;
+        const CovArrays d =
+            cuda::carve_allocated(dev_, [&](cuda::Arena& ar) { return carve_cov(ar, block, kk); }, mem);
         std::vector<double> hc;
         for (int64_t b0 = 0; b0 < G; b0 += block) {
             const int64_t m = std::min(block, G - b0);
-            np.upload(std::vector<int64_t>(done.begin() + b0, done.begin() + b0 + m));
-            check(dev_.input_covariance(params_.get() + b0, np.get(), static_cast<int>(m), K_, cov.get()),
-                  "input covariance");
-            cov.download(hc);
+            up(d.np, std::vector<int64_t>(done.begin() + b0, done.begin() + b0 + m));
+            device_check(dev_.input_covariance(st_.params + b0, d.np, static_cast<int>(m), K_, d.cov),
+                         "input covariance");
+            down(hc, d.cov, size_t(block) * kk);
 #pragma omp parallel for schedule(dynamic, 4)
             for (int64_t j = 0; j < m; ++j) {
                 const std::vector<double> C(hc.begin() + j * kk, hc.begin() + (j + 1) * kk);
@@ -425,68 +406,28 @@ private:
     int n_ = 0, K_ = 0;
     std::vector<std::vector<double>> w0_;   // exact initial weights, n x K row-major
     std::vector<T> hw_, hv_, hr_, hq_;      // device layout, after download_state()
-    DeviceArray<T> w_{dev_}, w0d_{dev_}, v_{dev_}, r_{dev_}, q_{dev_}, x_{dev_};
-    DeviceArray<cuda::RunScalars> params_{dev_};
-    DeviceArray<int> active_{dev_}, diverged_{dev_}, rec_count_{dev_};
-    DeviceArray<int64_t> diverged_step_{dev_};
-    DeviceArray<int64_t> next_{dev_}, step_{dev_}, substeps_{dev_}, rec_step_{dev_};
-    DeviceArray<double> rec_value_{dev_};
+    std::unique_ptr<cuda::DeviceBlock> block_;  // the batch's one allocation, carved into st_
+    cuda::BatchState<T> st_;
 };
 
 }  // namespace
 
-// The kernel method for a config, or UserError for what the device does not run.
-int layer_method_of(const SimConfig& cfg) {
-    if (cfg.stack.enabled)
-        throw UserError("--backend cuda: stacked layers (stack.*) are not implemented on the GPU yet; use --backend cpu");
-    if (cfg.layer.neurons > cuda::max_neurons)
-        throw UserError("--backend cuda: layer.neurons = " + std::to_string(cfg.layer.neurons) +
-                        ": the GPU kernels take at most " + std::to_string(cuda::max_neurons) +
-                        " neurons per layer (one thread each); use --backend cpu");
-    const int64_t K = int64_t(cfg.layer.kernel) * cfg.layer.kernel;
-    if (K > 16384)
-        throw UserError("--backend cuda: layer.kernel = " + std::to_string(cfg.layer.kernel) +
-                        ": at most 128 (k^2 inputs are held in shared memory); use --backend cpu");
-    if (cfg.model == ModelKind::ideal) return cuda::method_ideal;
-    const bool continuous = cfg.effective_form() == PlasticityForm::continuous;
-    switch (cfg.dynamics.integrator) {
-        case Integrator::euler:
-            if (!continuous) return cuda::method_euler;
-            break;
-        case Integrator::rk4:
-            if (!continuous) return cuda::method_rk4;
-            break;
-        case Integrator::exponential: return cuda::method_exponential;
-        case Integrator::dopri5: break;
-    }
-    throw UserError(std::string("--backend cuda: dynamics.integrator = ") + to_string(cfg.dynamics.integrator) +
-                    " with plasticity.form = " + to_string(cfg.effective_form()) +
-                    " is not implemented on the GPU (it runs euler and rk4 with the discrete form, exponential "
-                    "with the continuous form, and the ideal model); use --backend cpu");
+long long layer_batch_device_bytes(const SimConfig& c, int runs, size_t elem) {
+    const size_t n = size_t(c.layer.neurons), K = size_t(c.layer.kernel) * c.layer.kernel, nk = n * K;
+    const bool noisy = c.input.noise_std > 0.0;
+    const int rec_cap = chunking_of(c, runs).rec_cap;
+    cuda::Arena counting;
+    if (elem == 8) carve_batch<double>(counting, size_t(runs), n, nk, noisy, rec_cap);
+    else carve_batch<float>(counting, size_t(runs), n, nk, noisy, rec_cap);
+    carve_cov(counting, cov_block(runs, K * K), K * K);  // the theory line's, allocated beside them at the end
+    return static_cast<long long>(counting.used());
 }
 
-void run_layer_jobs(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
-                DevicePrecision fallback) {
-    // Same shape together; groups one after another, each in slices that
-    // fit in device memory.
-    std::map<GroupKey, std::vector<LayerJob>> groups;
-    for (const LayerJob& j : jobs) groups[key_of(*j.cfg)].push_back(j);
-    for (auto& [key, group] : groups) {
-        const SimConfig& c = *group.front().cfg;
-        const DevicePrecision precision = device_precision(c, fallback);
-        const size_t elem = precision == DevicePrecision::fp64 ? 8 : 4;
-        const size_t nk = size_t(c.layer.neurons) * c.layer.kernel * c.layer.kernel;
-        const size_t per_run = (3 + (c.input.noise_std > 0 ? 1 : 0)) * nk * elem + 4096 +
-                               size_t(std::min<int64_t>(c.run.checkpoint_every, 1 << 17)) * 16;
-        size_t free_b = 0, total_b = 0;
-        check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-        const size_t slice = std::max<size_t>(1, std::min<size_t>(65536, (free_b / 2) / per_run));
-        for (size_t s0 = 0; s0 < group.size(); s0 += slice) {
-            const std::vector<LayerJob> part(group.begin() + s0, group.begin() + std::min(group.size(), s0 + slice));
-            if (precision == DevicePrecision::fp64) GroupRunner<double>(dev, part, opt).run();
-            else GroupRunner<float>(dev, part, opt).run();
-        }
-    }
+void run_layer_batch(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
+                     DevicePrecision precision) {
+    if (jobs.empty()) return;
+    if (precision == DevicePrecision::fp64) GroupRunner<double>(dev, jobs, opt).run();
+    else GroupRunner<float>(dev, jobs, opt).run();
 }
 
 }  // namespace dynshare

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Single-layer plans on the device: runs of one shape batched together
-// (GroupRunner, one thread block per run), integrated in chunks of
-// presentations by chunk_kernel (src/cuda/layer_kernels.cu). The Backend
-// adapter (src/cuda/cuda_backend.cpp) hands runs here.
+// Single-layer plans on the device: a batch of runs of one key
+// (src/cuda/batching.hpp; GroupRunner, one thread block per run), integrated
+// in chunks of presentations by chunk_kernel (src/cuda/layer_kernels.cu). The
+// Backend adapter (src/cuda/cuda_backend.cpp) hands batches here.
 #pragma once
 #include <string>
 #include <vector>
@@ -15,9 +15,6 @@
 
 namespace dynshare {
 
-// The kernel method for a single-layer config, or UserError for what the
-// device does not run (stacks, too many neurons or inputs, integrators).
-int layer_method_of(const SimConfig& cfg);
 
 // One run: its config, observer, checkpoint to resume from (or nullptr),
 // initial weights (or nullptr: drawn from the seed) and where its result goes.
@@ -29,9 +26,12 @@ struct LayerJob {
     RunResult* result;
 };
 
-// Runs grouped by shape, each group in slices that fit the device's free
-// memory. fallback: the precision of run.precision = auto.
-void run_layer_jobs(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
-                    DevicePrecision fallback);
+// Device memory of a batch of `runs` runs of cfg's shape (elem: 4 fp32, 8 fp64),
+// counted by the carve that run_layer_batch allocates.
+long long layer_batch_device_bytes(const SimConfig& cfg, int runs, size_t elem);
+
+// Runs of one batch key (src/cuda/batching.hpp) as one batch, one thread block each.
+void run_layer_batch(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt,
+                     DevicePrecision precision);
 
 }  // namespace dynshare

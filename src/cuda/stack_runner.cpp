@@ -18,16 +18,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
+#include "cuda/batching.hpp"
+#include "cuda/capabilities.hpp"
+#include "cuda/device_memory.hpp"
 #include "cuda/run_scalars.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/philox.hpp"
@@ -39,30 +41,12 @@ namespace dynshare {
 namespace {
 
 constexpr int kInputsThreads = 128;  // stack_kernels.cu
-constexpr size_t kAlign = 256;
+using cuda::Arena;
 
+// Errors of the device runtime, naming the stacked plan.
 void dev_check(const char* err, const char* what) {
-    if (err) throw std::runtime_error(std::string("cuda backend (stacked plan): ") + what + ": " + err);
+    cuda::device_check(err, std::string("(stacked plan) ") + what);
 }
-
-// One device allocation carved into the run's arrays. Counting mode (no
-// device) adds up the same list that the allocation uses.
-class Arena {
-public:
-    explicit Arena(char* base) : base_(base) {}
-    template <class T>
-    T* take(size_t count) {
-        const size_t at = used_;
-        used_ += (count * sizeof(T) + kAlign - 1) / kAlign * kAlign;
-        return base_ ? reinterpret_cast<T*>(base_ + at) : nullptr;
-    }
-    size_t used() const { return used_; }
-    bool counting() const { return base_ == nullptr; }
-
-private:
-    char* base_;
-    size_t used_ = 0;
-};
 
 int64_t largest_module(const LayerPlan& pl) {
     int64_t m = 1;
@@ -187,9 +171,6 @@ public:
     StackRunner(const cuda::DeviceApi& dev, std::vector<const SimConfig*> cfgs, const RunPlan& plan)
         : dev_(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
           R_(static_cast<int>(cfgs_.size())) {}
-    ~StackRunner() {
-        if (base_) dev_.release(base_);
-    }
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
 
@@ -207,12 +188,11 @@ public:
 private:
     template <class V>
     void up(V* dst, const std::vector<V>& src) {
-        if (!src.empty()) dev_check(dev_.to_device(dst, src.data(), src.size() * sizeof(V)), "copy to device");
+        cuda::upload(dev_, dst, src);
     }
     template <class V>
     void down(std::vector<V>& dst, const V* src, size_t count) {
-        dst.resize(count);
-        if (count) dev_check(dev_.to_host(dst.data(), src, count * sizeof(V)), "copy from device");
+        cuda::download(dev_, dst, src, count);
     }
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
             int materialized = 0, bool active = true, float* ext = nullptr) {
@@ -248,7 +228,7 @@ private:
     const RunPlan& plan_;
     const int L_, R_;
     int method_ = cuda::method_euler;
-    void* base_ = nullptr;
+    std::unique_ptr<cuda::DeviceBlock> block_;  // the batch's one allocation, carved into arrays_
     BatchArrays<T> arrays_;
     std::vector<int> par_;
     std::vector<std::vector<std::vector<double>>> w0_;  // [run][layer], output order, as the device holds it
@@ -270,11 +250,7 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
         check_run_start(plan_, initial, resume);  // the engine's checks and messages (core/run_report.hpp)
     }
 
-    Arena counting(nullptr);
-    carve<T>(plan_, R_, counting);
-    dev_check(dev_.alloc(&base_, counting.used()), "cudaMalloc");
-    Arena arena(static_cast<char*>(base_));
-    arrays_ = carve<T>(plan_, R_, arena);
+    arrays_ = cuda::carve_allocated(dev_, [&](Arena& a) { return carve<T>(plan_, R_, a); }, block_);
 
     method_ = stack_method_of(cfg_);
     par_.assign(L_, 0);
@@ -293,10 +269,8 @@ void StackRunner<T>::init(const std::vector<std::vector<double>>& initial, const
         std::vector<cuda::StackScalars> active(R_), frozen(R_);
         for (int b = 0; b < R_; ++b) {
             const SimConfig& c = *cfgs_[b];
-            StepParams sp_frozen = StepParams::from(c);
-            sp_frozen.plastic = false;
             for (cuda::StackScalars* s : {&active[b], &frozen[b]}) {
-                s->run = run_scalars(c, s == &active[b] ? StepParams::from(c, pl.fan_in) : sp_frozen);
+                s->run = run_scalars(c, StepParams::for_layer(c, pl.fan_in, s == &active[b]));
                 s->drive = plan_.drive;
                 s->normalize = plan_.normalize ? 1 : 0;
                 s->periodic = plan_.periodic_border ? 1 : 0;
@@ -629,101 +603,13 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
 
 }  // namespace
 
-int stack_method_of(const SimConfig& cfg) {
-    if (cfg.model == ModelKind::ideal)
-        throw UserError("--backend cuda: model = ideal with stacked layers (stack.*) is not implemented on the GPU "
-                        "(it runs ei_rate stacks with dynamics.integrator euler or exponential); use --backend cpu");
-    const bool continuous = cfg.effective_form() == PlasticityForm::continuous;
-    if (cfg.dynamics.integrator == Integrator::euler && !continuous) return cuda::method_euler;
-    if (cfg.dynamics.integrator == Integrator::exponential) return cuda::method_exponential;
-    throw UserError(std::string("--backend cuda: dynamics.integrator = ") + to_string(cfg.dynamics.integrator) +
-                    " with plasticity.form = " + to_string(cfg.effective_form()) +
-                    " is not implemented on the GPU for stacked layers (stack.*: it runs euler with the discrete "
-                    "form and exponential); use --backend cpu");
-}
-
 long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem) {
-    Arena counting(nullptr);
+    Arena counting;
     if (elem == 8) carve<double>(plan, runs, counting);
     else carve<float>(plan, runs, counting);
     return static_cast<long long>(counting.used());
 }
 
-long long stack_device_bytes(const SimConfig&, const RunPlan& plan, size_t elem) {
-    return stack_batch_device_bytes(plan, 1, elem);
-}
-
-std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan) {
-    // Everything the batch's one loop and shared arrays take from the first
-    // run: the plan (geometry, periods, patterns, borders, drive, schedule)
-    // and the loop structure (presentations, steps, records, checkpoints,
-    // method). Per-run scalars (seed, stream, tau, alpha, bias, lr, gamma,
-    // mu, schedules, noise, sub-step sizes) may differ.
-    const StepParams sp = StepParams::from(cfg);
-    std::string k;
-    auto add = [&k](auto v) {
-        if constexpr (std::is_floating_point_v<decltype(v)>) {  // the exact bits
-            uint64_t bits = 0;
-            const double d = v;
-            std::memcpy(&bits, &d, sizeof bits);
-            k += std::to_string(bits) + ",";
-        } else {
-            k += std::to_string(v) + ",";
-        }
-    };
-    for (const LayerPlan& pl : plan.layers) {
-        const LcGeometry& g = pl.g;
-        for (long long v : {(long long)pl.neurons, (long long)pl.fan_in, (long long)g.c_in, (long long)g.h_in,
-                            (long long)g.w_in, (long long)g.c_out, (long long)g.k, (long long)g.stride,
-                            (long long)g.padding, (long long)pl.period, (long long)pl.in_period,
-                            (long long)(pl.phi == Nonlinearity::relu)})
-            add(v);
-        k += "|";
-    }
-    add(plan.pattern_period);
-    add(plan.drive);
-    add(plan.normalize ? 1 : 0);
-    add(plan.periodic_border ? 1 : 0);
-    add(static_cast<int>(plan.schedule));
-    add(cfg.run.presentations);
-    add(cfg.run.record_every);
-    add(cfg.run.checkpoint_every);
-    add(sp.steps);
-    add(sp.dt);
-    add(stack_method_of(cfg));
-    return k;
-}
-
-int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem) {
-    size_t free_b = 0, total_b = 0;
-    dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-    // Half of what is free, as the single-layer batches keep: one allocation
-    // of nearly all free memory fails on a real device (granularity,
-    // fragmentation, the context's own allocations).
-    const long long budget = static_cast<long long>(free_b / 2);
-    auto bytes = [&](long long r) { return stack_batch_device_bytes(plan, static_cast<int>(r), elem); };
-    const long long one = bytes(1);
-    if (one >= budget) return 1;  // check() has let one run through: it gets what there is
-    // The linear estimate, then the exact count (each array rounds to 256 bytes).
-    const long long per_run = std::max<long long>(1, (bytes(65) - one + 63) / 64);
-    long long r = std::clamp<long long>(1 + (budget - one) / per_run, 1, 65535);
-    while (r > 1 && bytes(r) > budget) --r;
-    while (r < 65535 && bytes(r + 1) <= budget) ++r;
-    return static_cast<int>(r);
-}
-
-void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem) {
-    stack_method_of(cfg);
-    const long long need = stack_device_bytes(cfg, plan, elem);
-    size_t free_b = 0, total_b = 0;
-    dev_check(dev.mem_info(&free_b, &total_b), "cudaMemGetInfo");
-    if (static_cast<unsigned long long>(need) > free_b)
-        throw UserError("--backend cuda: the stacked config (stack.*, " + std::to_string(plan.num_layers()) +
-                        " layers, " + (elem == 8 ? "fp64" : "fp32") + ") needs " + std::to_string(need) +
-                        " bytes of device memory; " + std::to_string(free_b) + " bytes are available (of " +
-                        std::to_string(total_b) + "); use --backend cpu, fewer or smaller layers" +
-                        (elem == 8 ? ", or run.precision fp32" : ""));
-}
 
 RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimConfig& cfg, const RunPlan& plan,
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
@@ -740,9 +626,10 @@ std::vector<RunResult> run_stack_batch_on_device(const cuda::DeviceApi& dev, boo
                                                  const BatchOptions& options) {
     if (plan.layers.empty()) throw UserError("a run needs at least one layer");
     if (cfgs.empty()) return {};
-    const std::string key = stack_batch_key(*cfgs.front(), plan);
+    const DevicePrecision precision = fp64 ? DevicePrecision::fp64 : DevicePrecision::fp32;
+    const std::string key = batch_key(*cfgs.front(), plan, precision);
     for (const SimConfig* c : cfgs)
-        if (stack_batch_key(*c, plan) != key)
+        if (batch_key(*c, plan, precision) != key)
             throw std::invalid_argument("run_stack_batch_on_device: the runs differ in more than per-run scalars");
     if (fp64) return StackRunner<double>(dev, cfgs, plan).run(observers, options);
     return StackRunner<float>(dev, cfgs, plan).run(observers, options);

@@ -13,19 +13,8 @@
 
 namespace dynshare {
 
-// The kernel method of a stacked config (method_euler or method_exponential),
-// or UserError naming the key for what the device does not run for stacks.
-int stack_method_of(const SimConfig& cfg);
 
-// Device memory a stacked run of `plan` allocates, in bytes, with neuron
-// scalars of `elem` bytes (4: fp32, 8: fp64). The allocation itself adds up
-// the same list (stack_runner.cpp), so the two cannot disagree.
-long long stack_device_bytes(const SimConfig& cfg, const RunPlan& plan, size_t elem);
 
-// UserError unless the device can run the stacked config: the method, then
-// its memory against what the device has free (checked before anything is
-// allocated): "... needs N bytes of device memory ... M bytes are available".
-void stack_check(const cuda::DeviceApi& dev, const SimConfig& cfg, const RunPlan& plan, size_t elem);
 
 // One stacked run, as run_engine reports it (records, checkpoints, progress,
 // stop requests, divergence, resume), T = float or double on the device.
@@ -33,15 +22,11 @@ RunResult run_stack_on_device(const cuda::DeviceApi& dev, bool fp64, const SimCo
                               const std::vector<std::vector<double>>& initial, RunObserver& observer,
                               const RunState* resume);
 
-// Device memory of a batch of `runs` runs of `plan` (one run: stack_device_bytes).
+// Device memory of a batch of `runs` runs of `plan` (elem: 4 fp32, 8 fp64), counted
+// by the carve that the run allocates.
 long long stack_batch_device_bytes(const RunPlan& plan, int runs, size_t elem);
-// What runs must share to be integrated as one batch (run_stack_batch_on_device):
-// equal keys, one batch.
-std::string stack_batch_key(const SimConfig& cfg, const RunPlan& plan);
-// How many runs of `plan` fit half the device's free memory at once (1 .. 65535).
-int stack_batch_capacity(const cuda::DeviceApi& dev, const RunPlan& plan, size_t elem);
 
-// Runs cfgs[b] (equal stack_batch_key, each with `plan`'s geometry) as one
+// Runs cfgs[b] (equal batch_key, src/cuda/batching.hpp, each with `plan`'s geometry) as one
 // batch: every kernel launch covers all of them, each from its own seed's
 // initial weights. observers[b] gets run b's reports, as from a run of its
 // own; the results are bit for bit those of run_stack_on_device per config.
