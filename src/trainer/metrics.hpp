@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "trainer/train_config.hpp"
+
 namespace dynshare::trainer {
 
 struct Metrics {
@@ -50,9 +52,11 @@ struct Metrics {
     void from_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& named);
 };
 
-// Writes the whole file (via a temporary file renamed into place).
-// `world_size`: processes of a data-parallel run (root attribute world_size).
-void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size = 1);
+// Writes the whole file (via a temporary file renamed into place). The
+// attributes /config (to_yaml) and the key paths come from `cfg` itself, not
+// from its YAML read back. `world_size`: processes of a data-parallel run
+// (root attribute world_size).
+void write_metrics_h5(const std::string& path, const Metrics& m, const RunConfig& cfg, const std::string& network,
+                      const std::vector<std::string>& lc_names, int64_t world_size = 1);
 
 }  // namespace dynshare::trainer

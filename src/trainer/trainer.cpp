@@ -431,7 +431,7 @@ struct Session {
         std::printf("epoch %d/%d  train loss %.4f top1 %.4f  test top1 %.4f top5 %.4f  val top1 %.4f  %.1f s\n",
                     epoch + 1, cfg.train.epochs, loss, top1, test.top1, test.top5, val.top1, seconds);
         std::fflush(stdout);
-        write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names, world());
+        write_metrics_h5(path("metrics.h5"), m, cfg, net->signature(), lc_names, world());
     }
 
     // Writes checkpoint.pt; the first one of an --overwrite makes the new run
