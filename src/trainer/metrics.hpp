@@ -22,7 +22,8 @@
 //                               one per channel), non-border neurons, population variance
 //   /epochs/snr_authors (E x L) the authors' SNR: mean over channels and inputs of
 //                               |mean| / std over the non-border positions of a channel,
-//                               unbiased std (sharing.hpp, authors_snr); not a logarithm
+//                               unbiased std, a zero std as 1e-20 (authors_snr: the core's
+//                               lc_snr_authors); not a logarithm
 //   /sleep/iteration (S)        iteration after which each sharing phase ran
 //   /sleep/seconds (S)          wall time of each phase
 //   /sleep/snr_before, /sleep/snr_after (S x L; NaN where not measured:
