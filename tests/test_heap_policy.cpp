@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The heap policy both programs set first (src/cli/heap_policy.cpp): a large
+// The heap policy both programs set first (src/app/heap_policy.cpp): a large
 // block freed and requested again reuses its pages instead of faulting in
 // fresh zero-filled ones; the user's own malloc settings are left alone.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "cli/heap_policy.hpp"
+#include "app/heap_policy.hpp"
 
 namespace {
 
@@ -48,7 +48,7 @@ TEST(HeapPolicy, FreedLargeBlocksAreReusedNotFaultedInAgain) {
     faults_of_a_round(kBytes, kCount);
     faults_of_a_round(kBytes, kCount);
     const long without = faults_of_a_round(kBytes, kCount);
-    if (!dynshare::cli::keep_freed_memory())
+    if (!dynshare::app::keep_freed_memory())
         GTEST_SKIP() << "not glibc's malloc here (a sanitizer build) or MALLOC_*_/GLIBC_TUNABLES set";
     EXPECT_GT(without, pages / 2) << "the default allocator should fault the blocks in again";
     faults_of_a_round(kBytes, kCount);  // the heap grows once
@@ -58,10 +58,10 @@ TEST(HeapPolicy, FreedLargeBlocksAreReusedNotFaultedInAgain) {
 
 TEST(HeapPolicy, TheUsersMallocSettingsWin) {
     ASSERT_EQ(setenv("MALLOC_ARENA_MAX_", "2", 1), 0);  // glibc's spelling ends in '_'
-    EXPECT_FALSE(dynshare::cli::keep_freed_memory());
+    EXPECT_FALSE(dynshare::app::keep_freed_memory());
     unsetenv("MALLOC_ARENA_MAX_");
     ASSERT_EQ(setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0", 1), 0);
-    EXPECT_FALSE(dynshare::cli::keep_freed_memory());
+    EXPECT_FALSE(dynshare::app::keep_freed_memory());
     unsetenv("GLIBC_TUNABLES");
 }
 
@@ -72,7 +72,7 @@ TEST(HeapPolicy, TheUsersMallocSettingsWin) {
 // the heap's free bytes (earlier tests in this process may have left some),
 // so no freed chunk can serve it.
 TEST(HeapPolicy, LargeBlocksInAScopeAreReusedNotMappedAgain) {
-    if (!dynshare::cli::keep_freed_memory())
+    if (!dynshare::app::keep_freed_memory())
         GTEST_SKIP() << "not glibc's malloc here (a sanitizer build) or MALLOC_*_/GLIBC_TUNABLES set";
     auto beyond_free = [] { return mallinfo2().fordblks + (size_t(64) << 20); };
     auto pages = [](size_t bytes) { return long(bytes / 4096); };
@@ -80,7 +80,7 @@ TEST(HeapPolicy, LargeBlocksInAScopeAreReusedNotMappedAgain) {
     faults_of_a_round(outside, 1);
     EXPECT_GT(faults_of_a_round(outside, 1), pages(outside) / 2) << "outside the scope: mapped afresh";
     {
-        const dynshare::cli::LargeBlocksFromHeap scope;
+        const dynshare::app::LargeBlocksFromHeap scope;
         const size_t inside = beyond_free();
         faults_of_a_round(inside, 1);  // the heap grows once
         const long with = faults_of_a_round(inside, 1);

@@ -70,6 +70,31 @@ TEST(Snr, AuthorsFormByHand) {
     EXPECT_NEAR(lc_snr_authors(g, w.data()), expect, 1e-10 * expect);  // |mean|/std ~ 60: the variances lose ~4 digits
 }
 
+// An input whose weights are equal at every non-border position of its
+// channel (instant sharing over full modules leaves every input so): the
+// authors replace its zero std by 1e-20 (their sd + (sd == 0) * 1e-20), so it
+// adds |w| * 1e20 / (inputs * channels) where the module form would be +inf.
+TEST(Snr, AuthorsFormCountsAZeroStdAs1em20) {
+    LcGeometry g;
+    g.c_in = 1, g.h_in = 5, g.w_in = 5, g.c_out = 2, g.k = 3, g.stride = 1, g.padding = 1;
+    std::vector<double> w(size_t(g.weight_count()));
+    for (size_t i = 0; i < w.size(); ++i) w[i] = 1.0 + std::sin(0.7 * double(i)) + 0.01 * double(i % 9);
+    const double finite = lc_snr_authors(g, w.data());
+    // Input j = 4 of channel 1: one value at every position (border ones too).
+    for (int y = 0; y < 5; ++y)
+        for (int x = 0; x < 5; ++x) w[size_t(g.neuron(1, y, x) * 9 + 4)] = -0.25;
+    const double shared = lc_snr_authors(g, w.data());
+    ASSERT_TRUE(std::isfinite(shared));
+    EXPECT_NEAR(shared, 0.25 * 1e20 / 18, 1e-12 * shared);  // the other 17 terms (~60 each) vanish beside it
+    // Every input of both channels shared: each term is |w| / 1e-20.
+    for (int c = 0; c < 2; ++c)
+        for (int y = 0; y < 5; ++y)
+            for (int x = 0; x < 5; ++x)
+                for (int j = 0; j < 9; ++j) w[size_t(g.neuron(c, y, x) * 9 + j)] = j == 0 ? 0.0 : 0.5 * (c + 1);
+    EXPECT_NEAR(lc_snr_authors(g, w.data()), (8 * 0.5 + 8 * 1.0) * 1e20 / 18, 1e-12 * 1e20);
+    EXPECT_GT(finite, 0.0);
+}
+
 TEST(Snr, TheoryMinimumWithIdentityCovariance) {
     // C = I: w_i* = (mean0 + gamma w0_i) / (1 + gamma); deviations shrink by gamma/(1+gamma).
     const double gamma = 0.1;

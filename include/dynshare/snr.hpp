@@ -46,9 +46,11 @@ LayerSnr lc_snr(const LcGeometry& g, const double* w, int period);
 // The authors' SNR (their compute_non_padded_weight_average_snr): for every
 // (output channel, input) weight, mean and unbiased std over the channel's
 // non-border positions, then the mean of |mean| / std over channels and
-// inputs. Not a logarithm; larger is more shared. NaN when a channel has
-// fewer than two non-border positions. The trainer's torch form
-// (trainer::authors_snr) is tested against it.
+// inputs; a zero std counts as 1e-20, as theirs (an input exactly shared
+// over a channel adds |mean| * 1e20). Not a logarithm; larger is more shared.
+// NaN when a channel has fewer than two non-border positions. The trainer's
+// /epochs/snr_authors (trainer::authors_snr, on a host copy) and the stacked
+// run files' snr_authors_* attributes.
 double lc_snr_authors(const LcGeometry& g, const double* w);
 
 // Eq. 5: w_i* = (C + gamma I)^{-1} (C mean_j w0_j + gamma w0_i), with

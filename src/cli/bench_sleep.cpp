@@ -25,11 +25,11 @@
 #include <thread>
 #include <vector>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
+#include "cli/commands.hpp"
 #include "core/block_gemm.hpp"
 #include "core/first_touch.hpp"
 #include "core/sleep_profile.hpp"
-#include "cli/commands.hpp"
 #include "dynshare/config.hpp"
 #include "dynshare/engine.hpp"
 #include "dynshare/errors.hpp"
@@ -259,19 +259,19 @@ std::string fmt(double v, int prec = 2) {
 }  // namespace
 
 int bench_sleep(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2,
-                                 {{"--sleep", false, false},
-                                  {"-o", true, false},
-                                  {"--threads", true, false},
-                                  {"--block", true, false},
-                                  {"--repeats", true, false},
-                                  {"--presentations", true, false},
-                                  {"--fig4b-presentations", true, false},
-                                  {"--config", true, false},
-                                  {"--overwrite", false, false},
-                                  {"--help", false, false},
-                                  {"-h", false, false}},
-                                 "bench");
+    const app::Args args = app::parse_args(argc, argv, 2,
+                                           {{"--sleep", false, false},
+                                            {"-o", true, false},
+                                            {"--threads", true, false},
+                                            {"--block", true, false},
+                                            {"--repeats", true, false},
+                                            {"--presentations", true, false},
+                                            {"--fig4b-presentations", true, false},
+                                            {"--config", true, false},
+                                            {"--overwrite", false, false},
+                                            {"--help", false, false},
+                                            {"-h", false, false}},
+                                           "bench");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kSleepHelp, stdout);
         std::fputs("\nDocumentation: docs/guide/bench.md\n", stdout);  // the user guide's page
@@ -279,14 +279,14 @@ int bench_sleep(int argc, char** argv) {
     }
     const std::string report = args.get("-o", "bench_sleep_report.md");
     check_output(report, args.has("--overwrite"));
-    const int threads = parse_int(args.get("--threads", "2"), "--threads");
+    const int threads = app::parse_int(args.get("--threads", "2"), "--threads");
     if (threads < 1) throw UserError("--threads: must be >= 1");
     auto int_list = [&](const char* key, const char* fallback) {
         std::vector<int64_t> out;
         std::stringstream ss(args.get(key, fallback));
         std::string item;
         while (std::getline(ss, item, ',')) {
-            const int64_t v = parse_int(item, key);
+            const int64_t v = app::parse_int(item, key);
             if (v < 1) throw UserError(std::string(key) + ": " + item + " is not >= 1");
             out.push_back(v);
         }
@@ -295,11 +295,11 @@ int bench_sleep(int argc, char** argv) {
     };
     const std::vector<int64_t> blocks = int_list("--block", "20,40");
     const std::vector<int64_t> counts = int_list("--presentations", "100,1000");
-    const int repeats = parse_int(args.get("--repeats", "1"), "--repeats");
+    const int repeats = app::parse_int(args.get("--repeats", "1"), "--repeats");
     if (repeats < 1) throw UserError("--repeats: must be >= 1");
     std::string block_list;
     for (int64_t b : blocks) block_list += (block_list.empty() ? "" : ",") + std::to_string(b);
-    const int64_t q4b = parse_int(args.get("--fig4b-presentations", "10000"), "--fig4b-presentations");
+    const int64_t q4b = app::parse_int(args.get("--fig4b-presentations", "10000"), "--fig4b-presentations");
     if (q4b < 1) throw UserError("--fig4b-presentations: must be >= 1");
     const std::string config =
         args.get("--config", std::string(DYNSHARE_SOURCE_DIR) + "/experiments/resnet20_stack.yaml");

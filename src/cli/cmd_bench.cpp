@@ -20,13 +20,13 @@
 #include <sstream>
 #include <string>
 
-#include "cli/args.hpp"
-#include "io/output_file.hpp"
+#include "app/args.hpp"
 #include "cli/commands.hpp"
 #include "core/reference_euler.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/single_layer.hpp"
 #include "io/config_yaml.hpp"
+#include "io/output_file.hpp"
 
 namespace dynshare::cli {
 
@@ -128,7 +128,7 @@ std::vector<int> parse_kernels(const std::string& s) {
     std::vector<int> ks;
     std::stringstream ss(s);
     std::string item;
-    while (std::getline(ss, item, ',')) ks.push_back(parse_int(item, "--kernels"));
+    while (std::getline(ss, item, ',')) ks.push_back(app::parse_int(item, "--kernels"));
     return ks;
 }
 
@@ -139,19 +139,19 @@ int bench_sleep(int argc, char** argv);  // dynshare bench --sleep: src/cli/benc
 int cmd_bench(int argc, char** argv) {
     for (int i = 2; i < argc; ++i)
         if (std::string(argv[i]) == "--sleep") return bench_sleep(argc, argv);
-    const Args args = parse_args(argc, argv, 2,
-                                 {{"-o", true, false},
-                                  {"--kernels", true, false},
-                                  {"--presentations", true, false},
-                                  {"--numpy-presentations", true, false},
-                                  {"--numpy", true, false},
-                                  {"--python", true, false},
-                                  {"--numpy-timeout", true, false},
-                                  {"--repeats", true, false},
-                                  {"--overwrite", false, false},
-                                  {"--help", false, false},
-                                  {"-h", false, false}},
-                                 "bench");
+    const app::Args args = app::parse_args(argc, argv, 2,
+                                           {{"-o", true, false},
+                                            {"--kernels", true, false},
+                                            {"--presentations", true, false},
+                                            {"--numpy-presentations", true, false},
+                                            {"--numpy", true, false},
+                                            {"--python", true, false},
+                                            {"--numpy-timeout", true, false},
+                                            {"--repeats", true, false},
+                                            {"--overwrite", false, false},
+                                            {"--help", false, false},
+                                            {"-h", false, false}},
+                                           "bench");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
         std::fputs("\nDocumentation: docs/guide/bench.md\n", stdout);  // the user guide's page
@@ -162,11 +162,11 @@ int cmd_bench(int argc, char** argv) {
     const std::vector<int> kernels = parse_kernels(args.get("--kernels", "3,6,9"));
     for (int k : kernels)
         if (k < 1 || k > 64) throw UserError("--kernels: " + std::to_string(k) + " is not a kernel size from 1 to 64");
-    const int64_t P = parse_int(args.get("--presentations", "10000"), "--presentations");
-    const int64_t Q = parse_int(args.get("--numpy-presentations", "300"), "--numpy-presentations");
-    const int64_t numpy_timeout = parse_int(args.get("--numpy-timeout", "600"), "--numpy-timeout");
+    const int64_t P = app::parse_int(args.get("--presentations", "10000"), "--presentations");
+    const int64_t Q = app::parse_int(args.get("--numpy-presentations", "300"), "--numpy-presentations");
+    const int64_t numpy_timeout = app::parse_int(args.get("--numpy-timeout", "600"), "--numpy-timeout");
     if (numpy_timeout < 1) throw UserError("--numpy-timeout = " + std::to_string(numpy_timeout) + ": must be >= 1");
-    const int repeats = parse_int(args.get("--repeats", "3"), "--repeats");
+    const int repeats = app::parse_int(args.get("--repeats", "3"), "--repeats");
     if (P < 1) throw UserError("--presentations = " + std::to_string(P) + ": must be >= 1");
     if (Q < 1) throw UserError("--numpy-presentations = " + std::to_string(Q) + ": must be >= 1");
     if (repeats < 1 || repeats > 100) throw UserError("--repeats = " + std::to_string(repeats) + ": must be from 1 to 100");

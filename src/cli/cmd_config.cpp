@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
 #include "cli/commands.hpp"
 #include "dynshare/errors.hpp"
 #include "io/config_reference.hpp"
@@ -53,16 +53,16 @@ void write_page(const std::string& text, const std::string& out, bool overwrite)
 }  // namespace
 
 int cmd_config(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2,
-                                 {{"--reference", false, false},
-                                  {"--layout", false, false},
-                                  {"--format", true, false},
-                                  {"--list", true, false},
-                                  {"-o", true, false},
-                                  {"--overwrite", false, false},
-                                  {"--help", false, false},
-                                  {"-h", false, false}},
-                                 "config");
+    const app::Args args = app::parse_args(argc, argv, 2,
+                                           {{"--reference", false, false},
+                                            {"--layout", false, false},
+                                            {"--format", true, false},
+                                            {"--list", true, false},
+                                            {"-o", true, false},
+                                            {"--overwrite", false, false},
+                                            {"--help", false, false},
+                                            {"-h", false, false}},
+                                           "config");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
         return 0;

@@ -14,9 +14,9 @@
 #include <map>
 #include <set>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
+#include "app/interrupt.hpp"
 #include "cli/commands.hpp"
-#include "cli/interrupt.hpp"
 #include "dynshare/errors.hpp"
 #include "io/durable_output.hpp"
 #include "io/h5.hpp"
@@ -98,7 +98,7 @@ void release_reserve(const std::string& path, uint64_t bytes) {
 }  // namespace
 
 int cmd_merge(int argc, char** argv) {
-    const Args args = parse_args(
+    const app::Args args = app::parse_args(
         argc, argv, 2,
         {{"--overwrite", false, false}, {"--quiet", false, false}, {"--help", false, false}, {"-h", false, false}},
         "merge");
@@ -163,7 +163,7 @@ int cmd_merge(int argc, char** argv) {
     // Ctrl-C / SIGTERM: stop between runs; the partial file is removed (no
     // .OUT.partial-PID stays behind) and OUT is as it was. Partial files of
     // merges killed earlier (dead pids) are removed now.
-    install_interrupt_handlers();
+    app::install_interrupt_handlers();
     DurableOutput::remove_stale_siblings(resolve_output(out));
     // Written beside OUT and renamed over it at the end (io/output_file.hpp).
     PendingOutput pending(out, args.has("--overwrite"), "OUT");
@@ -175,19 +175,19 @@ int cmd_merge(int argc, char** argv) {
     for (const std::string& in : inputs) merged_from += (merged_from.empty() ? "" : "\n") + in;
     h5::set_attr(dst.id(), "merged_from", merged_from);
     for (const auto& [f, index] : plan) {
-        if (interrupted()) {
+        if (app::interrupted()) {
             dst.reset();
             std::fprintf(stderr, "dynshare merge: interrupted; %s was left as it was\n", out.c_str());
-            return 130;  // ~PendingOutput removes the partial file
+            return app::kInterruptedExit;  // ~PendingOutput removes the partial file
         }
         copy_run(files[f].id(), dst.id(), index);
     }
     const SweepTally tally = finish_sweep_file(dst.id(), keys, header);
     if (dst.close() < 0) h5::fail("close " + pending.write_path());
     if (reserved) release_reserve(pending.write_path(), need);
-    if (interrupted()) {
+    if (app::interrupted()) {
         std::fprintf(stderr, "dynshare merge: interrupted; %s was left as it was\n", out.c_str());
-        return 130;
+        return app::kInterruptedExit;
     }
     pending.commit();
     if (!args.has("--quiet")) {

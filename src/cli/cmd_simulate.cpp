@@ -9,12 +9,12 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
+#include "app/interrupt.hpp"
+#include "app/progress.hpp"
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
-#include "cli/interrupt.hpp"
 #include "cli/memory_first.hpp"
-#include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/plan.hpp"
@@ -74,8 +74,8 @@ int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const s
             bool quiet) {
     std::unique_ptr<RunWriter> writer = make_writer(cfg, plan, yaml, file.id(), resume != nullptr);
     writer->publish = [&file](bool force) { file.publish(force); };
-    ProgressBar bar("presentations");
-    writer->stop = interrupted;
+    app::ProgressBar bar("presentations");
+    writer->stop = app::interrupted;
     writer->progress = [&bar](int64_t d, int64_t t) { bar.update(d, t); };
     const auto t0 = std::chrono::steady_clock::now();
     const RunResult result = backend.run(cfg, plan, initial, *writer, resume);
@@ -93,7 +93,7 @@ int execute(const SimConfig& cfg, const RunPlan& plan, Backend& backend, const s
         std::fprintf(stderr, "dynshare simulate: error: %s\n", result.message.c_str());
         return 3;
     }
-    return result.status == RunStatus::interrupted ? 130 : 0;
+    return result.status == RunStatus::interrupted ? app::kInterruptedExit : 0;
 }
 
 // A checkpoint must belong to the run it is resumed as (an edited or damaged
@@ -121,7 +121,7 @@ void check_checkpoint(const RunState& ck, const SimConfig& cfg, const RunPlan& p
     }
 }
 
-int resume_run(const std::string& path, const Args& args) {
+int resume_run(const std::string& path, const app::Args& args) {
     if (!args.positional.empty() || args.has("--set") || args.has("--seed") || args.has("-o") || args.has("--weights"))
         throw UserError("--resume takes the config from " + path +
                         "; CONFIG, -o, --set, --seed and --weights cannot be given");
@@ -155,27 +155,27 @@ int resume_run(const std::string& path, const Args& args) {
 }  // namespace
 
 int cmd_simulate(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2,
-                                 {{"-o", true, false},
-                                  {"--set", true, true},
-                                  {"--seed", true, false},
-                                  {"--threads", true, false},
-                                  {"--backend", true, false},
-                                  {"--weights", true, false},
-                                  {"--resume", true, false},
-                                  {"--overwrite", false, false},
-                                  {"--quiet", false, false},
-                                  {"--help", false, false},
-                                  {"-h", false, false}},
-                                 "simulate");
+    const app::Args args = app::parse_args(argc, argv, 2,
+                                           {{"-o", true, false},
+                                            {"--set", true, true},
+                                            {"--seed", true, false},
+                                            {"--threads", true, false},
+                                            {"--backend", true, false},
+                                            {"--weights", true, false},
+                                            {"--resume", true, false},
+                                            {"--overwrite", false, false},
+                                            {"--quiet", false, false},
+                                            {"--help", false, false},
+                                            {"-h", false, false}},
+                                           "simulate");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
         std::fputs("\nDocumentation: docs/guide/simulate.md\n", stdout);  // the user guide's page
         return 0;
     }
     if (args.positional.size() > 1) throw UserError("simulate takes at most one CONFIG file");
-    if (args.has("--threads")) omp_set_num_threads(parse_threads(args.get("--threads")));
-    install_interrupt_handlers();
+    if (args.has("--threads")) omp_set_num_threads(app::parse_threads(args.get("--threads")));
+    app::install_interrupt_handlers();
     if (args.has("--resume")) return resume_run(args.get("--resume"), args);
 
     std::vector<std::string> sets = args.all("--set");
@@ -198,9 +198,9 @@ int cmd_simulate(int argc, char** argv) {
         for (const LayerPlan& pl : plan.layers) geometry.push_back(pl.g);
         initial = read_stack_weights(args.get("--weights"), geometry);
     }
-    if (interrupted()) {  // a signal while the run was being checked: nothing was created
+    if (app::interrupted()) {  // a signal while the run was being checked: nothing was created
         std::fprintf(stderr, "dynshare simulate: interrupted before the run started; nothing was written\n");
-        return 130;
+        return app::kInterruptedExit;
     }
     const std::string yaml = to_yaml(cfg);
     // Written in a working copy beside OUT.h5, published over it once its first

@@ -25,12 +25,12 @@
 #include <mutex>
 #include <thread>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
+#include "app/interrupt.hpp"
+#include "app/progress.hpp"
 #include "cli/backend_choice.hpp"
 #include "cli/commands.hpp"
-#include "cli/interrupt.hpp"
 #include "cli/memory_first.hpp"
-#include "cli/progress.hpp"
 #include "dynshare/backend.hpp"
 #include "dynshare/errors.hpp"
 #include "io/config_yaml.hpp"
@@ -94,13 +94,13 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutp
     h5::silence_errors();    // this thread writes runs
     const auto backend = make_cpu_backend();
     for (;;) {
-        if (interrupted() || pool.abort.load()) break;
+        if (app::interrupted() || pool.abort.load()) break;
         const size_t j = pool.next.fetch_add(1);
         if (j >= pending.size()) break;
         const SweepRun& run = *pending[j];
         try {
             RunCollector data;
-            data.stop = [&pool] { return interrupted() || pool.abort.load(); };
+            data.stop = [&pool] { return app::interrupted() || pool.abort.load(); };
             data.progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
             const RunPlan plan = make_plan(run.config);
             const RunResult result = backend->run(run.config, plan, {}, data, nullptr);
@@ -130,13 +130,13 @@ void worker(Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutp
 // flight, records computed there), written one by one afterwards.
 void run_on_device(Backend& backend, Pool& pool, const std::vector<const SweepRun*>& pending, DurableOutput& file) {
     const size_t batch = 16384;
-    for (size_t b0 = 0; b0 < pending.size() && !interrupted(); b0 += batch) {
+    for (size_t b0 = 0; b0 < pending.size() && !app::interrupted(); b0 += batch) {
         const size_t n = std::min(batch, pending.size() - b0);
         std::vector<RunCollector> data(n);
         std::vector<SimConfig> cfgs;
         std::vector<RunObserver*> observers;
         for (size_t i = 0; i < n; ++i) {
-            data[i].stop = [] { return interrupted(); };
+            data[i].stop = [] { return app::interrupted(); };
             data[i].progress = [&pool](int64_t d) { pool.presentations.fetch_add(d); };
             cfgs.push_back(pending[b0 + i]->config);
             observers.push_back(&data[i]);
@@ -230,18 +230,18 @@ std::unique_ptr<DurableOutput> open_for_resume(const std::string& out, const std
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
-    const Args args = parse_args(argc, argv, 2,
-                                 {{"-o", true, false},
-                                  {"--set", true, true},
-                                  {"--threads", true, false},
-                                  {"--backend", true, false},
-                                  {"--shard", true, false},
-                                  {"--resume", false, false},
-                                  {"--overwrite", false, false},
-                                  {"--quiet", false, false},
-                                  {"--help", false, false},
-                                  {"-h", false, false}},
-                                 "sweep");
+    const app::Args args = app::parse_args(argc, argv, 2,
+                                           {{"-o", true, false},
+                                            {"--set", true, true},
+                                            {"--threads", true, false},
+                                            {"--backend", true, false},
+                                            {"--shard", true, false},
+                                            {"--resume", false, false},
+                                            {"--overwrite", false, false},
+                                            {"--quiet", false, false},
+                                            {"--help", false, false},
+                                            {"-h", false, false}},
+                                           "sweep");
     if (args.has("--help") || args.has("-h")) {
         std::fputs(kHelp, stdout);
         std::fputs("\nDocumentation: docs/guide/sweep.md\n", stdout);  // the user guide's page
@@ -256,7 +256,7 @@ int cmd_sweep(int argc, char** argv) {
     if (args.has("--shard")) parse_shard(args.get("--shard"), &shard_index, &shard_count);
     else shard_from_slurm(&shard_index, &shard_count, &shard_note);
     int threads = std::max(1u, std::thread::hardware_concurrency());
-    if (args.has("--threads")) threads = parse_threads(args.get("--threads"));
+    if (args.has("--threads")) threads = app::parse_threads(args.get("--threads"));
     const std::string sweep_path = args.positional[0], out = args.get("-o");
     if (!resume) check_output(out, args.has("--overwrite"));
 
@@ -285,17 +285,17 @@ int cmd_sweep(int argc, char** argv) {
         },
         quiet, "sweep");
     if (!quiet && !shard_note.empty()) std::fprintf(stderr, "dynshare sweep: %s\n", shard_note.c_str());
-    install_interrupt_handlers();
+    app::install_interrupt_handlers();
 
     // The scheduler's weight counts (the memory was checked above).
     for (const SweepRun& run : spec.runs) {
-        if (interrupted()) break;
+        if (app::interrupted()) break;
         const RunPlan plan = make_plan(run.config);
         for (const LayerPlan& l : plan.layers) weights[size_t(run.index)] += double(l.weight_count());
     }
-    if (interrupted()) {  // a signal while the sweep was planned: nothing was created
+    if (app::interrupted()) {  // a signal while the sweep was planned: nothing was created
         std::fprintf(stderr, "dynshare sweep: interrupted before any run; nothing was written\n");
-        return 130;
+        return app::kInterruptedExit;
     }
     std::map<int64_t, std::string> finished;
     // Written in a working copy beside OUT.h5 and published over it once its
@@ -330,7 +330,7 @@ int cmd_sweep(int argc, char** argv) {
     Pool pool;
     pool.running = nthreads;
     {
-        ProgressBar bar("presentations");
+        app::ProgressBar bar("presentations");
         std::vector<std::thread> workers;
         if (backend->name() == "cpu") {
             for (int t = 0; t < nthreads; ++t)
@@ -369,7 +369,7 @@ int cmd_sweep(int argc, char** argv) {
                      tally.complete ? "complete" : "incomplete (complete = 0; rerun with --resume)", secs,
                      pool.write_seconds, nthreads, nthreads == 1 ? "" : "s");
     }
-    if (interrupted() && !tally.complete) return 130;
+    if (app::interrupted() && !tally.complete) return app::kInterruptedExit;
     if (tally.diverged > 0) {
         std::fprintf(stderr, "dynshare sweep: error: %lld run%s diverged (status = diverged), e.g. %s\n",
                      static_cast<long long>(tally.diverged), tally.diverged == 1 ? "" : "s",

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "app/heap_policy.hpp"
+#include "app/interrupt.hpp"
 #include "cli/commands.hpp"
-#include "cli/heap_policy.hpp"
-#include "cli/interrupt.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/version.hpp"
 #include "io/h5.hpp"
@@ -72,12 +72,24 @@ int leave(int status) {
     return status;
 }
 
+// The commands that stop cleanly on Ctrl-C / SIGTERM (exit 130) catch both
+// from their first instruction: a signal while the config is read or a large
+// sweep is planned is answered as one during the run.
+bool stops_cleanly(const char* cmd) {
+    return !std::strcmp(cmd, "simulate") || !std::strcmp(cmd, "sweep") || !std::strcmp(cmd, "merge");
+}
+
+// The earliest moment this program's code runs: the executable's constructors,
+// before main and before the commands' static setup (glibc passes argc and
+// argv). simulate, sweep and merge catch SIGINT/SIGTERM from here on (the
+// dynamic loader's few dozen milliseconds before it remain uncovered).
+__attribute__((constructor(101))) void early_handlers(int argc, char** argv) {
+    if (argc >= 2 && argv && argv[1] && stops_cleanly(argv[1])) dynshare::app::install_interrupt_handlers();
+}
+
 int dispatch(const std::string& cmd, int argc, char** argv) {
     using namespace dynshare::cli;
-    // The commands that stop cleanly on Ctrl-C / SIGTERM (exit 130) catch both
-    // from their first instruction: a signal while the config is read or a
-    // large sweep is planned is answered as one during the run.
-    if (cmd == "simulate" || cmd == "sweep" || cmd == "merge") install_interrupt_handlers();
+    if (stops_cleanly(cmd.c_str())) dynshare::app::install_interrupt_handlers();
     if (cmd == "simulate") return cmd_simulate(argc, argv);
     if (cmd == "sweep") return cmd_sweep(argc, argv);
     if (cmd == "merge") return cmd_merge(argc, argv);
@@ -90,7 +102,7 @@ int dispatch(const std::string& cmd, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    dynshare::cli::keep_freed_memory();  // a sweep's runs reuse the last one's pages
+    dynshare::app::keep_freed_memory();  // a sweep's runs reuse the last one's pages
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::FILE* out = argc < 2 ? stderr : stdout;
         std::fputs(dynshare::version_line().c_str(), out);

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -122,12 +123,33 @@ LayerSnr lc_snr(const LcGeometry& g, const double* w, int period) {
 }
 
 double lc_snr_authors(const LcGeometry& g, const double* w) {
-    int64_t n = 0;  // non-border positions of a channel
+    std::vector<int64_t> inner;  // non-border positions of a channel
     for (int y = 0; y < g.h_out(); ++y)
-        for (int x = 0; x < g.w_out(); ++x) n += g.is_border(y, x) ? 0 : 1;
+        for (int x = 0; x < g.w_out(); ++x)
+            if (!g.is_border(y, x)) inner.push_back(int64_t(y) * g.w_out() + x);
+    const int64_t n = int64_t(inner.size());
     if (n < 2) return std::numeric_limits<double>::quiet_NaN();
     // Period 1: one module per channel; its |mean| / std uses the population std.
-    return lc_snr(g, w, 1).mean_abs_over_std * std::sqrt(double(n - 1) / double(n));
+    const double value = lc_snr(g, w, 1).mean_abs_over_std * std::sqrt(double(n - 1) / double(n));
+    if (std::isfinite(value)) return value;
+    // A zero std somewhere (an input whose weights are equal at every
+    // position, as instant sharing over full modules leaves them) makes the
+    // module form +inf; the authors replace such a std by 1e-20 instead.
+    // Their rule, term by term (NaN weights stay NaN).
+    const int64_t k = g.fan_in(), positions = int64_t(g.h_out()) * g.w_out();
+    double total = 0.0;
+    for (int c = 0; c < g.c_out; ++c)
+        for (int64_t j = 0; j < k; ++j) {
+            const double* col = w + int64_t(c) * positions * k + j;
+            const double ref = col[inner[0] * k];
+            double s1 = 0.0, s2 = 0.0;
+            for (int64_t i = 1; i < n; ++i) snr_accumulate(col[inner[i] * k], ref, s1, s2);
+            const SnrMoments mo = snr_moments(s1, s2, ref, 1.0 / double(n));
+            double sd = std::sqrt(std::max(0.0, mo.var) * double(n) / double(n - 1));
+            if (sd == 0.0) sd = 1e-20;
+            total += std::abs(mo.mean) / sd;
+        }
+    return total / (double(g.c_out) * double(k));
 }
 
 std::vector<double> eq5_fixed_point(const std::vector<double>& C, const std::vector<double>& w0,

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli/heap_policy.hpp"
+#include "app/heap_policy.hpp"
 #include "io/h5.hpp"
 #include "trainer/train_command.hpp"
 
 int main(int argc, char** argv) {
-    dynshare::cli::keep_freed_memory();  // every sleep phase and iteration reuses the last one's pages
+    dynshare::app::keep_freed_memory();  // every sleep phase and iteration reuses the last one's pages
     const int status = dynshare::train_main(argc, argv);
     // HDF5 failed to write or close a file (a full disk): its teardown at exit
     // would crash on that file (io/h5.hpp, h5::broken).

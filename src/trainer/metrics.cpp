@@ -98,8 +98,7 @@ void Metrics::from_tensors(const std::vector<std::pair<std::string, torch::Tenso
 }
 
 namespace {
-void write_metrics_file(const std::string& tmp, const Metrics& m, const std::string& config_yaml,
-                        const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
+void write_metrics_file(const std::string& tmp, const Metrics& m, const RunConfig& cfg, const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
     h5::Handle file = h5::open_file(tmp, h5::Mode::create_truncate);
     std::string names;
     for (const auto& n : lc_names) names += (names.empty() ? "" : "\n") + n;
@@ -108,15 +107,14 @@ void write_metrics_file(const std::string& tmp, const Metrics& m, const std::str
     // (train.lr, sharing.mode, sleep.dynamics.alpha...), as in run files.
     h5::set_attr(file.id(), "schema_version", h5::kSchemaVersion);
     h5::set_build_attrs(file.id());
-    h5::set_attr(file.id(), "config", config_yaml);
+    h5::set_attr(file.id(), "config", to_yaml(cfg));
     h5::set_attr(file.id(), "network", network);
     h5::set_attr(file.id(), "lc_layers", names);
     h5::set_attr(file.id(), "world_size", world_size);
     // The instruction-set form of the CPU LC kernel in this process (results
     // of different forms agree to rounding only; lc_gemm.hpp).
     h5::set_attr(file.id(), "lc_kernel", std::string(to_string(lc_isa())));
-    // config_yaml is to_yaml(RunConfig) of the run: it reads back to the same config.
-    if (!config_yaml.empty()) h5::set_attrs(file.id(), config_scalars(parse_run_config(config_yaml, {})));
+    h5::set_attrs(file.id(), config_scalars(cfg));
     const size_t layers = lc_names.size();
     {
         h5::Handle ep = h5::group(file.id(), "epochs");
@@ -149,11 +147,11 @@ void write_metrics_file(const std::string& tmp, const Metrics& m, const std::str
 
 // Written whole to PATH.tmp and renamed over PATH: a failed write (a full
 // disk) removes PATH.tmp and leaves PATH as it was, with one IoError naming it.
-void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size) {
+void write_metrics_h5(const std::string& path, const Metrics& m, const RunConfig& cfg, const std::string& network,
+                      const std::vector<std::string>& lc_names, int64_t world_size) {
     const std::string tmp = path + ".tmp";
     try {
-        write_metrics_file(tmp, m, config_yaml, network, lc_names, world_size);
+        write_metrics_file(tmp, m, cfg, network, lc_names, world_size);
     } catch (const IoError& e) {
         std::remove(tmp.c_str());
         throw IoError(path, e.error_number());

@@ -22,7 +22,8 @@
 //                               one per channel), non-border neurons, population variance
 //   /epochs/snr_authors (E x L) the authors' SNR: mean over channels and inputs of
 //                               |mean| / std over the non-border positions of a channel,
-//                               unbiased std (sharing.hpp, authors_snr); not a logarithm
+//                               unbiased std, a zero std as 1e-20 (authors_snr: the core's
+//                               lc_snr_authors); not a logarithm
 //   /sleep/iteration (S)        iteration after which each sharing phase ran
 //   /sleep/seconds (S)          wall time of each phase
 //   /sleep/snr_before, /sleep/snr_after (S x L; NaN where not measured:
@@ -32,6 +33,8 @@
 
 #include <string>
 #include <vector>
+
+#include "trainer/train_config.hpp"
 
 namespace dynshare::trainer {
 
@@ -50,9 +53,11 @@ struct Metrics {
     void from_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& named);
 };
 
-// Writes the whole file (via a temporary file renamed into place).
-// `world_size`: processes of a data-parallel run (root attribute world_size).
-void write_metrics_h5(const std::string& path, const Metrics& m, const std::string& config_yaml,
-                      const std::string& network, const std::vector<std::string>& lc_names, int64_t world_size = 1);
+// Writes the whole file (via a temporary file renamed into place). The
+// attributes /config (to_yaml) and the key paths come from `cfg` itself, not
+// from its YAML read back. `world_size`: processes of a data-parallel run
+// (root attribute world_size).
+void write_metrics_h5(const std::string& path, const Metrics& m, const RunConfig& cfg, const std::string& network,
+                      const std::vector<std::string>& lc_names, int64_t world_size = 1);
 
 }  // namespace dynshare::trainer

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Instant and Hebbian sharing and the SNR metric, in LibTorch on the
-// layer's own device. Module membership is an index per output position
+// Instant and Hebbian sharing in LibTorch on the layer's own device; both
+// SNR metrics are the core's (include/dynshare/snr.hpp) on a host copy. Module membership is an index per output position
 // (y mod p) * p + (x mod p), so module sums are one index_add_.
 #include "trainer/sharing.hpp"
 
@@ -45,13 +45,9 @@ torch::Tensor interior_mask(const LcGeometry& g) {
 
 double authors_snr(const torch::Tensor& weight, const LcGeometry& g) {
     torch::NoGradGuard no_grad;
-    const auto inner = interior_mask(g).to(weight.device());
-    auto w = weight.detach().view({g.c_out, -1, g.fan_in()}).index({torch::indexing::Slice(), inner}).to(torch::kDouble);
-    if (w.size(1) < 2) return std::nan("");
-    auto mean = w.mean(1);
-    auto sd = w.std(1, /*unbiased=*/true);
-    sd = sd + sd.eq(0).to(sd.dtype()) * 1e-20;
-    return (mean.abs() / sd).mean().item<double>();
+    // The core's one authors' SNR (include/dynshare/snr.hpp), on a host fp64 copy.
+    const auto w = weight.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    return lc_snr_authors(g, w.data_ptr<double>());
 }
 
 std::vector<double> network_snr_authors(const Net& net) {

@@ -29,7 +29,8 @@ inline int module_period(const LcGeometry& g, SharingModules m = SharingModules:
 // locally_connected_utils.py): for every (output channel, input) weight, the
 // mean and the unbiased std over all non-border positions of the channel;
 // then the mean of |mean| / std over channels and inputs (a zero std is
-// replaced by 1e-20, as theirs). Not a logarithm: larger = more shared.
+// replaced by 1e-20, as theirs). Not a logarithm: larger = more shared. It is
+// the core's lc_snr_authors (include/dynshare/snr.hpp) on a host fp64 copy.
 double authors_snr(const torch::Tensor& weight, const LcGeometry& g);
 std::vector<double> network_snr_authors(const Net& net);
 

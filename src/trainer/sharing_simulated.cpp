@@ -6,7 +6,7 @@
 // backend reads and overwrites the tensors' storage (Backend::run_resident).
 #include "trainer/sharing.hpp"
 
-#include "cli/heap_policy.hpp"
+#include "app/heap_policy.hpp"
 
 #include "dynshare/backend.hpp"
 #include "dynshare/engine.hpp"
@@ -43,7 +43,7 @@ SimConfig engine_config(const RunConfig& cfg, const std::vector<LcGeometry>& geo
 void sleep_through_host(const SimConfig& sim, const std::vector<LcGeometry>& geo,
                         const std::vector<LocallyConnected2dImpl*>& layers, uint64_t phase, Backend& backend) {
     // Every phase allocates the same buffers: the last phase's pages serve.
-    const cli::LargeBlocksFromHeap reuse_pages;
+    const app::LargeBlocksFromHeap reuse_pages;
     std::vector<std::vector<double>> weights;
     for (const auto* layer : layers) {
         // One pass: converted straight into the engine's vector.

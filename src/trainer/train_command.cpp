@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // `dynshare train` (the program dynshare-train): arguments through the
-// simulator's parser (src/cli/args.hpp), errors as one line
+// programs' one parser (src/app/args.hpp), errors as one line
 // "dynshare train: error: ..." with exit status 2. Everything that can be
 // checked without training is checked before RUN_DIR is created: the
 // arguments, the config, the data files (headers only) and the device; a
@@ -16,7 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "cli/args.hpp"
+#include "app/args.hpp"
+#include "app/interrupt.hpp"
 #include "dynshare/errors.hpp"
 #include "dynshare/version.hpp"
 #include "trainer/datasets.hpp"
@@ -47,7 +48,7 @@ struct Request {
     bool resume = false, overwrite = false;
 };
 
-Request parse_request(const cli::Args& a) {
+Request parse_request(const app::Args& a) {
     Request r;
     if (a.positional.empty()) throw UserError("missing CONFIG (see dynshare train --help)");
     if (a.positional.size() > 1) throw UserError("train takes exactly one CONFIG file, got " + std::to_string(a.positional.size()));
@@ -115,7 +116,7 @@ int run(const Request& r) {
         trainer::RunOptions options{r.run_dir, r.resume, r.overwrite};
         options.comm = comm.get();
         const auto state = trainer::run_training(cfg, options);
-        return state.interrupted ? 130 : 0;  // Ctrl-C / SIGTERM: checkpoint written, resumable
+        return state.interrupted ? app::kInterruptedExit : 0;  // Ctrl-C / SIGTERM: checkpoint written, resumable
     } catch (...) {
         // Refused after RUN_DIR was made (e.g. a network the images are too
         // small for): leave no empty folder behind.
@@ -129,7 +130,7 @@ int run(const Request& r) {
 
 int train_main(int argc, char** argv) {
     try {
-        const cli::Args a = cli::parse_args(argc, argv, 1,
+        const app::Args a = app::parse_args(argc, argv, 1,
                                             {{"-o", true, false},
                                              {"--output", true, false},
                                              {"--set", true, true},

@@ -167,9 +167,10 @@ void validate(RunConfig& c) {
     require(c.sleep.plasticity.lr > 0, "sleep.plasticity.lr", c.sleep.plasticity.lr, "must be > 0");
 }
 
-RunConfig parse_with_origin(const std::string& yaml_text, const std::vector<std::pair<std::string, std::string>>& overrides,
-                            const std::string& origin) {
-    YAML::Node root = load_yaml(yaml_text, origin);
+// The config from its parsed YAML (`root`, changed by the overrides): each
+// text is parsed once.
+RunConfig from_node(YAML::Node root, const std::vector<std::pair<std::string, std::string>>& overrides,
+                    const std::string& origin) {
     for (const auto& [key, value] : overrides) {
         const std::string set = "--set " + key + "=" + value + ": ";
         YAML::Node node;
@@ -203,18 +204,18 @@ SimConfig default_sleep_config() { return sleep_phase_defaults(); }
 
 RunConfig parse_run_config(const std::string& yaml_text,
                            const std::vector<std::pair<std::string, std::string>>& overrides) {
-    return parse_with_origin(yaml_text, overrides, "");
+    return from_node(load_yaml(yaml_text, ""), overrides, "");
 }
 
 // A training run needs its CONFIG: a folder, an unreadable or an empty file
 // (nothing but comments) is an error naming it, not a default run.
 RunConfig load_run_config(const std::string& path,
                           const std::vector<std::pair<std::string, std::string>>& overrides) {
-    const std::string text = read_text_file(path, "config file");
-    if (schema::is_empty(load_yaml(text, path)))
+    const YAML::Node root = load_yaml(read_text_file(path, "config file"), path);
+    if (schema::is_empty(root))
         throw UserError("config file '" + path + "' is empty (a training config sets at least network, data and train; "
                         "see experiments/train_fmnist_quick.yaml)");
-    return parse_with_origin(text, overrides, path);
+    return from_node(root, overrides, path);
 }
 
 const char* to_string(Arch a) {

@@ -12,8 +12,7 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <csignal>
+#include <csignal>  // kill
 #include <exception>
 #include <sstream>
 #include <chrono>
@@ -25,6 +24,8 @@
 #include <iostream>
 #include <functional>
 
+#include "app/interrupt.hpp"
+#include "app/progress.hpp"
 #include "dynshare/errors.hpp"
 #include "io/h5.hpp"
 #include "trainer/batches.hpp"
@@ -43,29 +44,6 @@ torch::Device pick_device(const std::string& name) {
     }
     return torch::Device(torch::kCPU);
 }
-
-// SIGINT / SIGTERM while training: the first asks the loop to stop before
-// its next iteration, a second ends the process (the default action).
-std::atomic<int> g_stop_signals{0};
-extern "C" void on_stop_signal(int sig) {
-    if (g_stop_signals.fetch_add(1) >= 1) {
-        std::signal(sig, SIG_DFL);
-        std::raise(sig);
-    }
-}
-struct StopSignals {
-    void (*old_int)(int), (*old_term)(int);
-    StopSignals() {
-        g_stop_signals = 0;
-        old_int = std::signal(SIGINT, on_stop_signal);
-        old_term = std::signal(SIGTERM, on_stop_signal);
-    }
-    ~StopSignals() {
-        std::signal(SIGINT, old_int);
-        std::signal(SIGTERM, old_term);
-    }
-    static bool requested() { return g_stop_signals.load() > 0; }
-};
 
 double lr_at(const TrainConfig& t, int epoch) {
     double lr = t.lr;
@@ -122,30 +100,6 @@ void update_bn_statistics(Net& net, const ImageSet& train, const BatchMaker& mak
         for (int i = 0; i < t.batch_size; ++i) idx.push_back(pick(rng));
         return maker.make(train, idx, &rng).first;
     });
-}
-
-class Progress {
-public:
-    Progress(bool on, int epoch, size_t total) : on_(on), epoch_(epoch), total_(total) {}
-    void update(size_t done, double loss) {
-        if (!on_ || (done % 5 != 0 && done != total_)) return;
-        const int width = 30, filled = int(width * done / std::max<size_t>(1, total_));
-        std::fprintf(stderr, "\repoch %d [%s%s] %zu/%zu loss %.4f", epoch_ + 1, std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), done, total_, loss);
-        std::fflush(stderr);
-    }
-    ~Progress() {
-        if (on_) std::fprintf(stderr, "\n");
-    }
-
-private:
-    bool on_;
-    int epoch_;
-    size_t total_;
-};
-
-bool progress_enabled(const std::string& mode) {
-    return mode == "always" || (mode == "auto" && isatty(fileno(stderr)));
 }
 
 // A run folder belongs to one trainer at a time: RUN_DIR/.lock, held with
@@ -357,7 +311,9 @@ struct Session {
         auto batches = epoch_batches(data.train.size(), t.batch_size, cfg.data.repetitions, t.seed, epoch,
                                      cfg.data.repetition_batch == RepetitionBatch::grow);
         std::mt19937_64 rng(t.seed * 104729 + uint64_t(epoch) + 1);
-        Progress bar(writer() && progress_enabled(t.progress), epoch, batches.size());
+        // Rank 0 alone draws the epoch's bar (src/app/progress.hpp).
+        app::ProgressBar bar("batches", writer() ? app::show_progress(t.progress) : app::ShowProgress::never,
+                             "epoch " + std::to_string(epoch + 1) + " ");
         double loss_sum = 0, correct = 0, seen = 0;
         size_t done = 0;
         if (state.epoch_batches > 0) {  // resumed inside this epoch
@@ -380,7 +336,7 @@ struct Session {
         for (size_t b = done; b < batches.size(); ++b) {
             const auto& idx = batches[b];
             if (t.max_iterations > 0 && state.iteration >= t.max_iterations) break;
-            bool stop = StopSignals::requested() || (opt.stop_at_iteration >= 0 && state.iteration >= opt.stop_at_iteration);
+            bool stop = app::interrupted() || (opt.stop_at_iteration >= 0 && state.iteration >= opt.stop_at_iteration);
             if (opt.comm) {  // every rank stops at the same iteration when any rank got the signal
                 std::vector<double> flag = {stop ? 1.0 : 0.0};
                 opt.comm->sum(flag);
@@ -430,7 +386,11 @@ struct Session {
                 if (t.bn_update == BnUpdate::after_share)
                     update_bn_statistics(net, data.train, *maker, t, uint64_t(state.sharing_phases));
             }
-            bar.update(done, loss_sum / double(done));
+            if (bar.enabled()) {
+                char loss[48];
+                std::snprintf(loss, sizeof loss, "loss %.4f", loss_sum / double(done));
+                bar.update(int64_t(done), int64_t(batches.size()), loss);
+            }
         }
         state.epoch_batches = 0;
         const auto g = global_sums();
@@ -471,7 +431,7 @@ struct Session {
         std::printf("epoch %d/%d  train loss %.4f top1 %.4f  test top1 %.4f top5 %.4f  val top1 %.4f  %.1f s\n",
                     epoch + 1, cfg.train.epochs, loss, top1, test.top1, test.top5, val.top1, seconds);
         std::fflush(stdout);
-        write_metrics_h5(path("metrics.h5"), m, yaml, net->signature(), lc_names, world());
+        write_metrics_h5(path("metrics.h5"), m, cfg, net->signature(), lc_names, world());
     }
 
     // Writes checkpoint.pt; the first one of an --overwrite makes the new run
@@ -640,7 +600,9 @@ TrainState run_training(const RunConfig& cfg, const RunOptions& options) {
         }
     }
     s.state.config_yaml = s.yaml;
-    const StopSignals signals;
+    // SIGINT / SIGTERM while training: the first asks the loop to stop before
+    // its next iteration, a second ends the process (src/app/interrupt.hpp).
+    const app::StopSignals signals;
     const auto t0 = std::chrono::steady_clock::now();
     s.run();
     if (options.comm && options.comm->world().distributed() && options.comm->world().rank == 0) {

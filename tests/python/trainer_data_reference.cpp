@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include "raw_tensor.hpp"  // write_raw, beside this file
 #include "trainer/batches.hpp"
 #include "trainer/datasets.hpp"
 #include "trainer/networks.hpp"
@@ -23,13 +24,7 @@
 
 using namespace dynshare::trainer;
 
-namespace {
-void write_raw(const std::string& path, const torch::Tensor& t) {
-    const torch::Tensor c = t.detach().contiguous();
-    std::ofstream f(path, std::ios::binary);
-    f.write(static_cast<const char*>(c.data_ptr()), std::streamsize(c.numel() * c.element_size()));
-}
-}  // namespace
+using dynshare::test::write_raw;
 
 int main(int argc, char** argv) {
     if (argc < 4 || argc > 5) {

@@ -24,6 +24,7 @@
 
 #include <torch/torch.h>
 
+#include "raw_tensor.hpp"  // write_raw, beside this file
 #include "trainer/networks.hpp"
 #include "trainer/sharing.hpp"
 #include "trainer/train_config.hpp"
@@ -31,13 +32,7 @@
 using namespace dynshare;
 using namespace dynshare::trainer;
 
-namespace {
-void write_raw(const std::string& path, const torch::Tensor& t) {
-    const torch::Tensor c = t.detach().contiguous();
-    std::ofstream f(path, std::ios::binary);
-    f.write(static_cast<const char*>(c.data_ptr()), std::streamsize(c.numel() * c.element_size()));
-}
-}  // namespace
+using dynshare::test::write_raw;
 
 int main(int argc, char** argv) {
     if (argc < 6 || argc > 8) {

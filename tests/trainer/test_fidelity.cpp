@@ -207,6 +207,25 @@ TEST(Snr, AuthorsFormIsMeanAbsOverUnbiasedStdOverInteriorPositions) {
     EXPECT_NEAR(core * std::sqrt(35.0 / 36.0), expect, 1e-9 * expect);
 }
 
+// After instant sharing over full modules every input is equal at every
+// position of its channel: the authors' code (their zero std replaced by
+// 1e-20, written here in torch as theirs) gives a finite value, and so does
+// the trainer's (the core's lc_snr_authors on a host copy), not +inf.
+TEST(Snr, AuthorsFormOfFullySharedWeightsFollowsTheirZeroStdRule) {
+    torch::manual_seed(8);
+    LcGeometry g{2, 8, 8, 3, 3, 1, 1};
+    LocallyConnected2d lc(LocallyConnected2dOptions{g, false});
+    lc->authors_init(0.7);
+    share_instant(*lc, 1);  // full modules: one kernel per channel
+    auto w = lc->weight.detach().to(torch::kDouble).narrow(1, 1, 6).narrow(2, 1, 6).reshape({3, 36, -1});
+    auto sd = w.std(1, true);
+    ASSERT_EQ(sd.count_nonzero().item<int64_t>(), 0);
+    sd = sd + sd.eq(0).to(sd.dtype()) * 1e-20;
+    const double expect = (w.mean(1).abs() / sd).mean().item<double>();
+    ASSERT_TRUE(std::isfinite(expect));
+    EXPECT_NEAR(authors_snr(lc->weight, g), expect, 1e-9 * expect);
+}
+
 TEST(Sharing, AuthorsHebbianRaisesSnrAndLeavesBorderNeurons) {
     torch::manual_seed(6);
     LcGeometry g{2, 9, 9, 4, 3, 1, 1};

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include "cli/heap_policy.hpp"
+#include "app/heap_policy.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +10,7 @@
 
 extern char** environ;
 
-namespace dynshare::cli {
+namespace dynshare::app {
 
 namespace {
 // The user's own malloc settings win: glibc reads them at start-up, and a
@@ -54,4 +54,4 @@ LargeBlocksFromHeap::~LargeBlocksFromHeap() {
 #endif
 }
 
-}  // namespace dynshare::cli
+}  // namespace dynshare::app

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace dynshare::cli {
+namespace dynshare::app {
 
 struct FlagSpec {
     std::string name;      // "--set", "-o"
@@ -30,4 +30,4 @@ int parse_int(const std::string& s, const std::string& what);
 // --threads N, the same rule in every command: an integer from 1 to 1024.
 int parse_threads(const std::string& s);
 
-}  // namespace dynshare::cli
+}  // namespace dynshare::app

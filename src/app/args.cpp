@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include "cli/args.hpp"
+#include "app/args.hpp"
 
 #include <stdexcept>
 
 #include "dynshare/errors.hpp"
 
-namespace dynshare::cli {
+namespace dynshare::app {
 
 std::string Args::get(const std::string& f, const std::string& fallback) const {
     auto it = values.find(f);
@@ -68,4 +68,4 @@ int parse_threads(const std::string& s) {
     return n;
 }
 
-}  // namespace dynshare::cli
+}  // namespace dynshare::app

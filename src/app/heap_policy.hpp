@@ -3,7 +3,7 @@
 // memory for the next request instead of handing it back to the kernel.
 #pragma once
 
-namespace dynshare::cli {
+namespace dynshare::app {
 
 // Called first thing in main(). A training run frees and reallocates the
 // same buffers over and over: the engine's state in every sleep phase,
@@ -46,4 +46,4 @@ private:
     bool active_ = false;
 };
 
-}  // namespace dynshare::cli
+}  // namespace dynshare::app
