@@ -473,22 +473,47 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
                                 it.dots(),   z};
     const SlotRun* runs = runs_.data();
     const int64_t* roff = run_off_.data();
-    const auto t_corr = std::chrono::steady_clock::now();
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t t = 0; t < static_cast<int64_t>(tasks_.size()); ++t)
-        presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
-    profile_add(SleepPhase::corrections, seconds_since(t_corr));
+    const int64_t ntasks = static_cast<int64_t>(tasks_.size());
     // Every neuron's x.x is its group's Gram diagonal: the largest of those,
-    // as the integrator would take it over the neurons (max from 0).
+    // as the integrator would take it over the neurons (max from 0). The
+    // Gram matrices are the block start's: known before the corrections.
+    const auto t_plan = std::chrono::steady_clock::now();
     double xx_max = 0.0;
     for (int64_t g = 0; g < G; ++g)
         if (groups_.offsets[g + 1] > groups_.offsets[g])  // (a group without members has no Gram matrix)
             xx_max = std::max(xx_max, static_cast<double>(gram_[g][q * P + q]));
     it.set_xx_max(xx_max);
-    const auto t_sub = std::chrono::steady_clock::now();
-    it.advance_to(steps, alongside);
+    const bool planned = it.plan_to(steps);
+    const auto t_corr = std::chrono::steady_clock::now();
+    if (planned) {
+        // The exponential form: the corrections and the sub-steps in one
+        // parallel region, not one each (a fork and a join fewer per layer
+        // and presentation). The corrections' loop ends in a barrier: the
+        // sub-steps read every neuron's dots, and `alongside` (the next
+        // layer's inputs) reads z. The same tasks and modules, each on the
+        // thread its loop gives it: the same bits.
+        auto t_mid = t_corr;
+#pragma omp parallel if (par)
+        {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < ntasks; ++t) presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
+            if (omp_get_thread_num() == 0) t_mid = std::chrono::steady_clock::now();
+            it.run_planned(alongside);
+        }
+        it.end_planned();
+        const auto t_end = std::chrono::steady_clock::now();
+        profile_add(SleepPhase::corrections, std::chrono::duration<double>(t_mid - t_corr).count());
+        profile_add(SleepPhase::substeps, std::chrono::duration<double>((t_corr - t_plan) + (t_end - t_mid)).count());
+    } else {
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t t = 0; t < ntasks; ++t) presentation_task(a, tasks_[t], runs + roff[t], roff[t + 1] - roff[t]);
+        profile_add(SleepPhase::corrections, seconds_since(t_corr));
+        const auto t_sub = std::chrono::steady_clock::now();
+        it.advance_to(steps, alongside);
+        const double plan_s = std::chrono::duration<double>(t_corr - t_plan).count();
+        profile_add(SleepPhase::substeps, seconds_since(t_sub) + plan_s);
+    }
     const auto t_fold = std::chrono::steady_clock::now();
-    profile_add(SleepPhase::substeps, std::chrono::duration<double>(t_fold - t_sub).count());
     // Fold the presentation's coordinates: w' = (1 + G) w + F v - G w0 + c x_q,
     // v' = B w + A v - B w0 + e x_q (models/anti_hebbian.hpp, materialize_discrete).
     // The map (w, v) -> ((1 + G) w + F v, B w + A v) is the same for every

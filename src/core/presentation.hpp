@@ -58,6 +58,18 @@ public:
     // not touch this integrator or its block (blocked presentations build the
     // next layer's patterns there).
     void advance_to(int64_t j, const std::function<void()>& alongside = {});
+    // advance_to(j, alongside) in three parts, for a caller that runs the
+    // sub-steps inside a parallel region of its own (blocked presentations:
+    // one region per presentation for the corrections and the sub-steps,
+    // not one each). plan_to(j) plans the exponential sub-steps to step j,
+    // serially (after set_xx_max), and returns false for every other form
+    // (then call advance_to). run_planned(alongside) is then reached by every
+    // thread of the caller's team (or called outside any region): its loops
+    // are worksharing constructs of that team, ending in a barrier.
+    // end_planned() follows, serially. Same arithmetic as advance_to.
+    bool plan_to(int64_t j);
+    void run_planned(const std::function<void()>& alongside);
+    void end_planned();
     // The current weights (n x k) without ending the presentation.
     void current_weights(std::vector<T>& out) const;
     // Writes the weights and the momentum at the current point into the block.
@@ -80,7 +92,10 @@ private:
     // neurons are in cache (one pass over the layer's arrays per call, not
     // one per sub-step). Each module's arithmetic is unchanged: the same bits.
     void exponential_to(double t_end, const std::function<void()>& alongside);
+    void plan_exponential(double t_end);  // fills planned_, plan_t_, plan_G_
     std::vector<PlannedSubstep<T>> planned_;
+    double plan_t_ = 0.0, plan_G_ = 0.0;  // time and shared G after the planned sub-steps
+    int64_t plan_j_ = 0;                  // plan_to's step
     void module_means(const T* r, std::vector<T>& means) const;
     T drive(int64_t i) const { return reduced_drive<T>(shared_, sw_[i], sv_[i], sd_[i], xx_[i], c_[i]); }
     void pack_state(std::vector<T>& y) const;

@@ -186,7 +186,7 @@ DS_VECTOR_CLONES void run_modules(const ModuleRun<float>& a, const int64_t* off,
 }  // namespace
 
 template <class T>
-void PresentationIntegrator<T>::exponential_to(double t_end, const std::function<void()>& alongside) {
+void PresentationIntegrator<T>::plan_exponential(double t_end) {
     if (xx_max_ < 0.0) {  // max |x_i|^2: x is fixed through the presentation, so once
         double xx_max = 0.0;  // a maximum: the same for any thread count
         const int64_t nx = static_cast<int64_t>(xx_.size());
@@ -208,18 +208,25 @@ void PresentationIntegrator<T>::exponential_to(double t_end, const std::function
         G = continuous_G(G, f.decay);
         t += f.h;
     }
+    plan_t_ = t;
+    plan_G_ = G;
+}
+
+// Every thread of the enclosing team runs this (orphaned worksharing): it
+// reads the integrator's members and writes only the modules' neurons and
+// r_inh, each module on the thread the loop gives it.
+template <class T>
+void PresentationIntegrator<T>::run_planned(const std::function<void()>& alongside) {
     const int64_t S = static_cast<int64_t>(planned_.size());
     LayerBlock<T>& b = *b_;
     const auto& off = b.module_offsets;
     // Modules are independent within a sub-step: each sums its own neurons
     // in order, so the results do not depend on the number of threads.
     const int64_t M = static_cast<int64_t>(off.size()) - 1;
-    const bool par = S > 0 && !omp_in_parallel() && b.n >= (int64_t(1) << 11) && M > 1;
     const T *sw = sw_.data(), *sv = sv_.data(), *sd = sd_.data(), *xx = xx_.data();
     T *r = b.r.data(), *c = c_.data(), *z = rnew_.data();
-    const ReducedShared shared = shared_;
     const PlannedSubstep<T>* plan = planned_.data();
-    const ModuleRun<T> run{sw, sv, sd, xx, r, c, z, plan, S, shared, &p_.ei};
+    const ModuleRun<T> run{sw, sv, sd, xx, r, c, z, plan, S, shared_, &p_.ei};
     const int64_t* mo = off.data();
     T* q = b.r_inh.data();
     const int64_t batches = (M + kModuleBatch - 1) / kModuleBatch;
@@ -228,23 +235,46 @@ void PresentationIntegrator<T>::exponential_to(double t_end, const std::function
         run_modules(run, mo + m0, std::min(kModuleBatch, M - m0), q + m0);
     };
     if (!alongside) {
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp for schedule(static)
         for (int64_t bi = 0; bi < batches; ++bi) batch(bi);
     } else {
         // One thread runs `alongside` while the others start on the batches,
         // handed out one by one so that it takes its share afterwards.
         // Each module's result does not depend on the thread that runs it.
-#pragma omp parallel if (par)
-        {
 #pragma omp single nowait
-            alongside();
+        alongside();
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t bi = 0; bi < batches; ++bi) batch(bi);
-        }
+        for (int64_t bi = 0; bi < batches; ++bi) batch(bi);
     }
-    shared_.G = G;
-    t_local_ = t;
+}
+
+template <class T>
+void PresentationIntegrator<T>::exponential_to(double t_end, const std::function<void()>& alongside) {
+    plan_exponential(t_end);
+    const int64_t S = static_cast<int64_t>(planned_.size());
+    const int64_t M = static_cast<int64_t>(b_->module_offsets.size()) - 1;
+    const bool par = S > 0 && !omp_in_parallel() && b_->n >= (int64_t(1) << 11) && M > 1;
+#pragma omp parallel if (par)
+    run_planned(alongside);
+    shared_.G = plan_G_;
+    t_local_ = plan_t_;
     substeps_ += S;
+}
+
+template <class T>
+bool PresentationIntegrator<T>::plan_to(int64_t j) {
+    if (!(p_.continuous && p_.integrator == Integrator::exponential && p_.model != ModelKind::ideal)) return false;
+    plan_exponential(static_cast<double>(j) * p_.dt);
+    plan_j_ = j;
+    return true;
+}
+
+template <class T>
+void PresentationIntegrator<T>::end_planned() {  // as exponential_to's end, then advance_to's
+    shared_.G = plan_G_;
+    substeps_ += static_cast<int64_t>(planned_.size());
+    j_ = plan_j_;
+    t_local_ = static_cast<double>(plan_j_) * p_.dt;
 }
 
 // The class itself is instantiated in presentation.cpp; these members here.
@@ -254,7 +284,11 @@ void PresentationIntegrator<T>::exponential_to(double t_end, const std::function
     template void PresentationIntegrator<T>::continuous_rhs(const T*, T*, double) const;     \
     template void PresentationIntegrator<T>::continuous_fixed_step(double);                  \
     template void PresentationIntegrator<T>::continuous_dopri5(double);                      \
-    template void PresentationIntegrator<T>::exponential_to(double, const std::function<void()>&);
+    template void PresentationIntegrator<T>::exponential_to(double, const std::function<void()>&);     \
+    template void PresentationIntegrator<T>::plan_exponential(double);                                 \
+    template void PresentationIntegrator<T>::run_planned(const std::function<void()>&);                \
+    template bool PresentationIntegrator<T>::plan_to(int64_t);                                         \
+    template void PresentationIntegrator<T>::end_planned();
 DS_CONTINUOUS_MEMBERS(double)
 DS_CONTINUOUS_MEMBERS(float)
 #undef DS_CONTINUOUS_MEMBERS
