@@ -161,17 +161,25 @@ void apply_override(YAML::Node& root, const std::string& key_eq_value) {
     schema::apply_override<SimConfig>(root, key_eq_value);
 }
 
-SimConfig parse_config(const std::string& yaml_text, const std::vector<std::string>& sets, const std::string& origin) {
-    YAML::Node root = load_yaml(yaml_text, origin);
+namespace {
+// The overrides applied to a parsed tree, then the typed config: the one path
+// from a YAML tree to a SimConfig for a text and for a file.
+SimConfig config_with_overrides(YAML::Node root, const std::vector<std::string>& sets, const std::string& origin) {
     for (const std::string& set : sets) apply_override(root, set);
     return config_from_node(root, origin);
+}
+}  // namespace
+
+SimConfig parse_config(const std::string& yaml_text, const std::vector<std::string>& sets, const std::string& origin) {
+    return config_with_overrides(load_yaml(yaml_text, origin), sets, origin);
 }
 
 SimConfig load_config(const std::string& path, const std::vector<std::string>& sets) {
     if (path.empty()) return parse_config(std::string(), sets, path);
-    const std::string text = read_text_file(path, "config file");
-    require_keys(load_yaml(text, path), path);
-    return parse_config(text, sets, path);
+    // The file is parsed once: its tree is checked for keys, then read.
+    YAML::Node root = load_yaml(read_text_file(path, "config file"), path);
+    require_keys(root, path);
+    return config_with_overrides(root, sets, path);
 }
 
 std::string to_yaml(const SimConfig& cfg) { return schema::write_yaml(cfg); }
