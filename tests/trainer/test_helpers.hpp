@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -28,10 +29,30 @@ inline std::string slurp(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The test process's scratch folders, removed when the process exits normally
+// (ctest runs each test in its own process, so a run leaves nothing in the
+// temporary directory). DYNSHARE_KEEP_TEST_DIRS=1 keeps them for debugging;
+// a forked child (which leaves through _exit or exec) never removes them.
+inline void remove_at_exit(const std::filesystem::path& dir) {
+    static struct Scratch {
+        pid_t owner = ::getpid();
+        std::vector<std::filesystem::path> dirs;
+        ~Scratch() {
+            if (::getpid() != owner || std::getenv("DYNSHARE_KEEP_TEST_DIRS")) return;
+            for (const auto& d : dirs) {
+                std::error_code ec;
+                std::filesystem::remove_all(d, ec);
+            }
+        }
+    } scratch;
+    scratch.dirs.push_back(dir);
+}
+
 inline std::string temp_dir(const std::string& name) {
     auto p = std::filesystem::temp_directory_path() / ("dynshare_trainer_" + name + "_" + std::to_string(::getpid()));
     std::filesystem::remove_all(p);
     std::filesystem::create_directories(p);
+    remove_at_exit(p);
     return p.string();
 }
 
