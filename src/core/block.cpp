@@ -432,15 +432,15 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                     }
                 }
-                auto drive = [&](const std::vector<T>& M, UninitVector<T>& dst) {
+                auto drive = [&](const T* M, UninitVector<T>& dst) {
                     for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
                     gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < nb; ++q)
                         for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
                 };
-                drive(b.w, drives.wx);
-                drive(b.w0, drives.w0x);
-                if (momentum_) drive(b.v, drives.vx);
+                drive(b.w.data(), drives.wx);
+                drive(b.w0.data(), drives.w0x);
+                if (momentum_) drive(b.v.data(), drives.vx);
                 gemm_s += seconds_since(t_g);  // (with the drives' stores, presentation-major)
             }
             task_s += seconds_since(t_task);
