@@ -45,6 +45,14 @@ void runs_of(const InputGroups& gr, const std::vector<BlockTask>& tasks, std::ve
     }
 }
 
+// The per-run copies and fills of presentation_task stay loops (short runs:
+// a library call each cost more than the copy).
+#if defined(__GNUC__) && !defined(__clang__)
+#define DS_NO_CALL_PATTERNS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DS_NO_CALL_PATTERNS
+#endif
+
 // What one task of BlockedLayer::presentation reads and writes (see there).
 template <class T>
 struct PresentationTask {
@@ -85,6 +93,14 @@ inline __attribute__((always_inline)) void scatter_run(int64_t len, T xx, const 
         for (int64_t j = 0; j < len; ++j) z[j] = sw_s[j];
 }
 
+// A run of a few values (4-9 for the 64-channel layers) copied in a loop:
+// presentation_task is compiled without loop distribution into memcpy and
+// memset calls, one call per array and run (perf: memmove's share grew).
+template <class T>
+inline __attribute__((always_inline)) void copy_run(int64_t len, const T* __restrict from, T* __restrict to) {
+    for (int64_t j = 0; j < len; ++j) to[j] = from[j];
+}
+
 // One task (a chunk of slots of one group): the corrections from the block's
 // earlier presentations, then the chunk's dot products, run by run.
 template <class T>
@@ -96,10 +112,29 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     const bool momentum = a.momentum;
     if (a.prev_c) {  // presentation q - 1's raw coordinates, this task's slots: read below (r = q - 1)
         T* cs = a.ce + (q - 1) * n + r0;
-        for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_c + runs[k].i0, runs[k].len, cs + runs[k].j0);
+        for (int64_t k = 0; k < nruns; ++k) copy_run(runs[k].len, a.prev_c + runs[k].i0, cs + runs[k].j0);
         if (momentum) {
             T* es = a.ce + (P + q - 1) * n + r0;
-            for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_e + runs[k].i0, runs[k].len, es + runs[k].j0);
+            for (int64_t k = 0; k < nruns; ++k) copy_run(runs[k].len, a.prev_e + runs[k].i0, es + runs[k].j0);
+        }
+    }
+    // The next chunk's streams (this thread's next task, static schedule:
+    // the next 256 slots) prefetched while this one computes: each chunk's
+    // reads are runs of 2 KiB per array (the drives of presentation q, the
+    // c_r, e_r of the sub-block), too short for the hardware prefetchers to
+    // ramp up on (perf annotate: the loads of the drives and of c_r stalled).
+    if (tk.r1 < n) {
+        const int64_t s1 = tk.r1, m1 = std::min(kChunk, n - s1);
+        constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+        auto ahead = [&](const T* p) {
+            for (int64_t j = 0; j < m1; j += line) __builtin_prefetch(p + s1 + j);
+        };
+        ahead(a.wxq);
+        ahead(a.w0xq);
+        if (momentum) ahead(a.vxq);
+        for (int64_t r = q0; r < q; ++r) {
+            ahead(a.ce + r * n);
+            if (momentum) ahead(a.ce + (P + r) * n);
         }
     }
     const T* cr = a.ce;                             // c_r of slot s at r n + s
@@ -242,11 +277,11 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     }
 }
 
-DS_VECTOR_CLONES void presentation_task(const PresentationTask<double>& a, const BlockTask& tk, const SlotRun* runs,
+DS_VECTOR_CLONES DS_NO_CALL_PATTERNS void presentation_task(const PresentationTask<double>& a, const BlockTask& tk, const SlotRun* runs,
                                         int64_t nruns) {
     presentation_task_body(a, tk, runs, nruns);
 }
-DS_VECTOR_CLONES void presentation_task(const PresentationTask<float>& a, const BlockTask& tk, const SlotRun* runs,
+DS_VECTOR_CLONES DS_NO_CALL_PATTERNS void presentation_task(const PresentationTask<float>& a, const BlockTask& tk, const SlotRun* runs,
                                         int64_t nruns) {
     presentation_task_body(a, tk, runs, nruns);
 }
