@@ -113,6 +113,39 @@ TEST(FirstTouch, SizedWithoutWritingAndPrefaulted) {
     EXPECT_EQ(v[count / 2 - 1], static_cast<double>(count / 2 - 1) + 0.25);
 }
 
+// zero_sized: all zeros whatever the storage held before (calloc zeroes
+// recycled memory; a large fresh block comes zero from the kernel), prefaulted
+// or not; the old storage is released, not reused by a resize.
+TEST(FirstTouch, ZeroSizedVectorsAreZeroWithoutAZeroPass) {
+    for (const size_t count : {size_t(1000), size_t(4) << 20}) {  // small (heap) and 32 MiB (mmap)
+        for (const bool populate : {false, true}) {
+            dynshare::ZeroVector<double> v;
+            dynshare::zero_sized(v, count, populate);
+            ASSERT_EQ(v.size(), count);
+            for (size_t i = 0; i < count; i += 511) ASSERT_EQ(v[i], 0.0) << i;
+            std::iota(v.begin(), v.end(), 1.0);  // dirty it, then size it again: zeros again
+            dynshare::zero_sized(v, count, populate);
+            ASSERT_EQ(v.size(), count);
+            for (size_t i = 0; i < count; i += 509) ASSERT_EQ(v[i], 0.0) << i;
+            EXPECT_EQ(v.back(), 0.0);
+            std::fill(v.begin(), v.end(), -2.0);
+            dynshare::zero_sized(v, count / 2, populate);  // smaller: still all zeros
+            ASSERT_EQ(v.size(), count / 2);
+            for (size_t i = 0; i < count / 2; i += 257) ASSERT_EQ(v[i], 0.0) << i;
+        }
+    }
+    // Many small blocks freed and taken again (recycled heap memory, not fresh pages).
+    std::vector<dynshare::ZeroVector<float>> held(64);
+    for (auto& h : held) {
+        dynshare::zero_sized(h, 4096, false);
+        std::fill(h.begin(), h.end(), 3.0f);
+    }
+    for (auto& h : held) {
+        dynshare::zero_sized(h, 4096, false);
+        for (float x : h) ASSERT_EQ(x, 0.0f);
+    }
+}
+
 TEST(FirstTouch, APopulatedBufferIsWrittenWithoutFaults) {
 #if !defined(__linux__) || !defined(MADV_POPULATE_WRITE) || defined(__SANITIZE_ADDRESS__) || \
     defined(__SANITIZE_THREAD__)

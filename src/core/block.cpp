@@ -45,6 +45,14 @@ void runs_of(const InputGroups& gr, const std::vector<BlockTask>& tasks, std::ve
     }
 }
 
+// The per-run copies and fills of presentation_task stay loops (short runs:
+// a library call each cost more than the copy).
+#if defined(__GNUC__) && !defined(__clang__)
+#define DS_NO_CALL_PATTERNS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DS_NO_CALL_PATTERNS
+#endif
+
 // What one task of BlockedLayer::presentation reads and writes (see there).
 template <class T>
 struct PresentationTask {
@@ -65,6 +73,34 @@ struct PresentationTask {
     T* z;                         // optional: w_i . x_i at the start (block order)
 };
 
+// A run's share of a task's dot products (slot order) into the integrator's
+// arrays (neuron order), with its c, e zeroed and z (optional) written.
+template <class T>
+inline __attribute__((always_inline)) void scatter_run(int64_t len, T xx, const T* __restrict sw_s,
+                                                       const T* __restrict sd_s, const T* __restrict sv_s,
+                                                       T* __restrict sw, T* __restrict sd, T* __restrict xxo,
+                                                       T* __restrict sv, T* __restrict c, T* __restrict e,
+                                                       T* __restrict z) {
+    for (int64_t j = 0; j < len; ++j) {
+        sw[j] = sw_s[j];
+        sd[j] = sd_s[j];
+        xxo[j] = xx;
+        sv[j] = sv_s[j];
+        c[j] = T(0);
+        e[j] = T(0);
+    }
+    if (z)
+        for (int64_t j = 0; j < len; ++j) z[j] = sw_s[j];
+}
+
+// A run of a few values (4-9 for the 64-channel layers) copied in a loop:
+// presentation_task is compiled without loop distribution into memcpy and
+// memset calls, one call per array and run (perf: memmove's share grew).
+template <class T>
+inline __attribute__((always_inline)) void copy_run(int64_t len, const T* __restrict from, T* __restrict to) {
+    for (int64_t j = 0; j < len; ++j) to[j] = from[j];
+}
+
 // One task (a chunk of slots of one group): the corrections from the block's
 // earlier presentations, then the chunk's dot products, run by run.
 template <class T>
@@ -76,10 +112,29 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     const bool momentum = a.momentum;
     if (a.prev_c) {  // presentation q - 1's raw coordinates, this task's slots: read below (r = q - 1)
         T* cs = a.ce + (q - 1) * n + r0;
-        for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_c + runs[k].i0, runs[k].len, cs + runs[k].j0);
+        for (int64_t k = 0; k < nruns; ++k) copy_run(runs[k].len, a.prev_c + runs[k].i0, cs + runs[k].j0);
         if (momentum) {
             T* es = a.ce + (P + q - 1) * n + r0;
-            for (int64_t k = 0; k < nruns; ++k) std::copy_n(a.prev_e + runs[k].i0, runs[k].len, es + runs[k].j0);
+            for (int64_t k = 0; k < nruns; ++k) copy_run(runs[k].len, a.prev_e + runs[k].i0, es + runs[k].j0);
+        }
+    }
+    // The next chunk's streams (this thread's next task, static schedule:
+    // the next 256 slots) prefetched while this one computes: each chunk's
+    // reads are runs of 2 KiB per array (the drives of presentation q, the
+    // c_r, e_r of the sub-block), too short for the hardware prefetchers to
+    // ramp up on (perf annotate: the loads of the drives and of c_r stalled).
+    if (tk.r1 < n) {
+        const int64_t s1 = tk.r1, m1 = std::min(kChunk, n - s1);
+        constexpr int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+        auto ahead = [&](const T* p) {
+            for (int64_t j = 0; j < m1; j += line) __builtin_prefetch(p + s1 + j);
+        };
+        ahead(a.wxq);
+        ahead(a.w0xq);
+        if (momentum) ahead(a.vxq);
+        for (int64_t r = q0; r < q; ++r) {
+            ahead(a.ce + r * n);
+            if (momentum) ahead(a.ce + (P + r) * n);
         }
     }
     const T* cr = a.ce;                             // c_r of slot s at r n + s
@@ -89,34 +144,68 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     // earlier presentation at a time over the chunk (each c_r read once, in
     // order), then the chunk's dot products.
     if (a.take_earlier) {  // z_ for the sub-block: every c_r, e_r (r < q0) read once
+        // A register tile per vector of slots: the sub-block's kSub sums (two
+        // with momentum) of one vector of slots stay in registers through
+        // all r, each c_r, e_r vector loaded once for all of them. (Before:
+        // one r and one j at a time over the whole chunk, every sum loaded
+        // and stored for each r and j: two chunk-wide arrays of kSub rows,
+        // beyond L1.) Each sum still adds r = 0, 1, ... in order, each term
+        // c u00 + e u01 as before: the same bits.
         const T* up = a.pre + tk.g * 4 * P * kSub;
-        T zw[kSub][kChunk], zv[kSub][kChunk];
-        for (int64_t j = 0; j < nj; ++j) {
-            std::fill_n(zw[j], m, T(0));
-            std::fill_n(zv[j], m, T(0));
-        }
-        for (int64_t r = 0; r < q0; ++r) {
-            const T* c = cr + r * n + r0;
+        constexpr int64_t L = 64 / static_cast<int64_t>(sizeof(T));
+        typedef T vec __attribute__((vector_size(64)));
+        int64_t i = 0;
+        for (; i + L <= m; i += L) {
+            vec zw[kSub], zv[kSub];
+            for (int64_t j = 0; j < kSub; ++j) {
+                zw[j] = vec{};
+                zv[j] = vec{};
+            }
             if (momentum) {
-                const T* e = er + r * n + r0;
-                for (int64_t j = 0; j < nj; ++j) {
-                    const T u00 = up[(0 * P + r) * kSub + j], u01 = up[(1 * P + r) * kSub + j];
-                    const T u10 = up[(2 * P + r) * kSub + j], u11 = up[(3 * P + r) * kSub + j];
-                    for (int64_t i = 0; i < m; ++i) {
-                        zw[j][i] += c[i] * u00 + e[i] * u01;
-                        zv[j][i] += c[i] * u10 + e[i] * u11;
+                for (int64_t r = 0; r < q0; ++r) {
+                    vec c, e;
+                    __builtin_memcpy(&c, cr + r * n + r0 + i, sizeof c);
+                    __builtin_memcpy(&e, er + r * n + r0 + i, sizeof e);
+                    const T* u00 = up + (0 * P + r) * kSub;
+                    const T* u01 = up + (1 * P + r) * kSub;
+                    const T* u10 = up + (2 * P + r) * kSub;
+                    const T* u11 = up + (3 * P + r) * kSub;
+                    for (int64_t j = 0; j < kSub; ++j) {
+                        zw[j] += c * u00[j] + e * u01[j];
+                        zv[j] += c * u10[j] + e * u11[j];
                     }
                 }
             } else {
-                for (int64_t j = 0; j < nj; ++j) {
-                    const T u00 = up[r * kSub + j];
-                    for (int64_t i = 0; i < m; ++i) zw[j][i] += c[i] * u00;
+                for (int64_t r = 0; r < q0; ++r) {
+                    vec c;
+                    __builtin_memcpy(&c, cr + r * n + r0 + i, sizeof c);
+                    const T* u00 = up + r * kSub;
+                    for (int64_t j = 0; j < kSub; ++j) zw[j] += c * u00[j];
                 }
             }
+            for (int64_t j = 0; j < nj; ++j) {
+                __builtin_memcpy(&a.zs[j * n + r0 + i], &zw[j], sizeof zw[j]);
+                if (momentum) __builtin_memcpy(&a.zs[(kSub + j) * n + r0 + i], &zv[j], sizeof zv[j]);
+            }
         }
-        for (int64_t j = 0; j < nj; ++j) {
-            std::copy_n(zw[j], m, &a.zs[j * n + r0]);
-            if (momentum) std::copy_n(zv[j], m, &a.zs[(kSub + j) * n + r0]);
+        for (; i < m; ++i) {  // the chunk's last slots, one at a time: the same sums
+            T zw[kSub] = {}, zv[kSub] = {};
+            for (int64_t r = 0; r < q0; ++r) {
+                const T c = cr[r * n + r0 + i];
+                if (momentum) {
+                    const T e = er[r * n + r0 + i];
+                    for (int64_t j = 0; j < nj; ++j) {
+                        zw[j] += c * up[(0 * P + r) * kSub + j] + e * up[(1 * P + r) * kSub + j];
+                        zv[j] += c * up[(2 * P + r) * kSub + j] + e * up[(3 * P + r) * kSub + j];
+                    }
+                } else {
+                    for (int64_t j = 0; j < nj; ++j) zw[j] += c * up[r * kSub + j];
+                }
+            }
+            for (int64_t j = 0; j < nj; ++j) {
+                a.zs[j * n + r0 + i] = zw[j];
+                if (momentum) a.zs[(kSub + j) * n + r0 + i] = zv[j];
+            }
         }
     }
     T cw[kChunk], cv[kChunk];
@@ -152,49 +241,47 @@ inline __attribute__((always_inline)) void presentation_task_body(const Presenta
     }
     const T xx = a.gram[tk.g][q * P + q];
     const T aw = a.aw, av = a.av, a0 = a.a0, bw = a.bw, bv = a.bv, b0 = a.b0;
-    for (int64_t k = 0; k < nruns; ++k) {
-        const int64_t j0 = runs[k].j0, len = runs[k].len, i0 = runs[k].i0;
-        const T* __restrict wx = a.wxq + r0 + j0;
-        const T* __restrict w0x = a.w0xq + r0 + j0;
-        const T* __restrict cwr = cw + j0;
-        T* __restrict sw = a.d.sw + i0;
-        T* __restrict sd = a.d.sd + i0;
-        T* __restrict xxo = a.d.xx + i0;
-        T* __restrict sv = a.d.sv + i0;
-        T* __restrict c = a.d.c + i0;
-        T* __restrict e = a.d.e + i0;
+    // The dot products over the chunk in slot order (contiguous: vectorised),
+    // in place of the corrections cw, cv; (w - w0).x in sd. Then each run of
+    // consecutive neurons takes its share: copies only. (One loop per run did
+    // both, and did not vectorise: the runs of the 64-channel layers are of
+    // 4-9 neurons.)
+    T sd[kChunk];
+    {
+        const T* __restrict wx = a.wxq + r0;
+        const T* __restrict w0x = a.w0xq + r0;
+        T* __restrict sw = cw;
+        T* __restrict sdo = sd;
         if (momentum) {
-            const T* __restrict vx = a.vxq + r0 + j0;
-            const T* __restrict cvr = cv + j0;
-            for (int64_t j = 0; j < len; ++j) {
-                const T s = aw * wx[j] + av * vx[j] + a0 * w0x[j] + cwr[j];
+            const T* __restrict vx = a.vxq + r0;
+            T* __restrict sv = cv;
+            for (int64_t j = 0; j < m; ++j) {
+                const T s = aw * wx[j] + av * vx[j] + a0 * w0x[j] + sw[j];
                 sw[j] = s;
-                sd[j] = s - w0x[j];
-                xxo[j] = xx;
-                sv[j] = bw * wx[j] + bv * vx[j] + b0 * w0x[j] + cvr[j];
-                c[j] = T(0);
-                e[j] = T(0);
+                sdo[j] = s - w0x[j];
+                sv[j] = bw * wx[j] + bv * vx[j] + b0 * w0x[j] + sv[j];
             }
         } else {
-            for (int64_t j = 0; j < len; ++j) {
-                const T s = aw * wx[j] + av * T(0) + a0 * w0x[j] + cwr[j];
+            for (int64_t j = 0; j < m; ++j) {
+                const T s = aw * wx[j] + av * T(0) + a0 * w0x[j] + sw[j];
                 sw[j] = s;
-                sd[j] = s - w0x[j];
-                xxo[j] = xx;
-                sv[j] = T(0);
-                c[j] = T(0);
-                e[j] = T(0);
+                sdo[j] = s - w0x[j];
             }
+            std::fill_n(cv, m, T(0));
         }
-        if (a.z) std::copy_n(sw, len, a.z + i0);
+    }
+    for (int64_t k = 0; k < nruns; ++k) {
+        const int64_t j0 = runs[k].j0, len = runs[k].len, i0 = runs[k].i0;
+        scatter_run(len, xx, cw + j0, sd + j0, cv + j0, a.d.sw + i0, a.d.sd + i0, a.d.xx + i0, a.d.sv + i0,
+                    a.d.c + i0, a.d.e + i0, a.z ? a.z + i0 : nullptr);
     }
 }
 
-DS_VECTOR_CLONES void presentation_task(const PresentationTask<double>& a, const BlockTask& tk, const SlotRun* runs,
+DS_VECTOR_CLONES DS_NO_CALL_PATTERNS void presentation_task(const PresentationTask<double>& a, const BlockTask& tk, const SlotRun* runs,
                                         int64_t nruns) {
     presentation_task_body(a, tk, runs, nruns);
 }
-DS_VECTOR_CLONES void presentation_task(const PresentationTask<float>& a, const BlockTask& tk, const SlotRun* runs,
+DS_VECTOR_CLONES DS_NO_CALL_PATTERNS void presentation_task(const PresentationTask<float>& a, const BlockTask& tk, const SlotRun* runs,
                                         int64_t nruns) {
     presentation_task_body(a, tk, runs, nruns);
 }
@@ -380,15 +467,15 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                         for (int64_t q = 0; q < m; ++q) std::copy_n(&out[q * ld], nb, &gram_[g][(q0 + q) * P]);
                     }
                 }
-                auto drive = [&](const std::vector<T>& M, UninitVector<T>& dst) {
+                auto drive = [&](const T* M, UninitVector<T>& dst) {
                     for (int64_t s = tk.r0; s < tk.r1; ++s) arow[s - tk.r0] = &M[(id ? s : mem[s]) * k];
                     gemm_.drives(rows, nd, k, arow, xr.data(), ld, out.data(), ld, false);
                     for (int64_t q = 0; q < nb; ++q)
                         for (int64_t r = 0; r < rows; ++r) dst[q * n + tk.r0 + r] = out[r * ld + q];
                 };
-                drive(b.w, drives.wx);
-                drive(b.w0, drives.w0x);
-                if (momentum_) drive(b.v, drives.vx);
+                drive(b.w.data(), drives.wx);
+                drive(b.w0.data(), drives.w0x);
+                if (momentum_) drive(b.v.data(), drives.vx);
                 gemm_s += seconds_since(t_g);  // (with the drives' stores, presentation-major)
             }
             task_s += seconds_since(t_task);
@@ -440,6 +527,10 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
                     u[(2 * P + r) * kSub + j] = static_cast<T>(f.f10) * gr;
                     u[(3 * P + r) * kSub + j] = static_cast<T>(f.f11) * gr;
                 }
+                // A short last sub-block: its tasks' register tiles run all
+                // kSub columns (and drop those past nj): zeros, not stale values.
+                for (int64_t j = nj; j < kSub; ++j)
+                    for (int64_t c = 0; c < 4; ++c) u[(c * P + r) * kSub + j] = T(0);
             }
         }
     const T s00 = static_cast<T>(sub_.f00), s01 = static_cast<T>(sub_.f01);

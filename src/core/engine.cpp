@@ -112,7 +112,7 @@ RunState final_weights(const RunPlan& plan, std::vector<LayerBlock<T>>& blocks, 
                 st.layers.push_back(state_from_block(pl, b, true));
                 continue;
             }
-            std::vector<double>().swap(b.v);
+            ZeroVector<double>().swap(b.v);
             LayerState s;
             s.n = n;
             s.k = k;
@@ -145,7 +145,10 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
     for (int l = 0; l < L; ++l) {
         const LayerPlan& pl = plan.layers[l];
         const int64_t n = pl.neurons, k = pl.fan_in;
-        blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias, /*zero_weights=*/resume != nullptr);
+        // v is written in the discrete form (momentum) and by a resume's copy;
+        // in the continuous form it stays zero and its pages unfaulted.
+        const bool written_v = resume != nullptr || cfg.effective_form() == PlasticityForm::discrete;
+        blocks[l].resize(n, k, pl.module_offsets, cfg.dynamics.bias, /*zero_weights=*/resume != nullptr, written_v);
         if (resume) {
             block_from_state(pl, resume->layers[l], blocks[l]);
         } else {

@@ -15,6 +15,7 @@
 // (docs/sleep_speed.md has the measurements).
 #pragma once
 #include <cstddef>
+#include <cstdlib>
 #include <memory>
 #include <new>
 #include <utility>
@@ -85,6 +86,59 @@ void size_populated(UninitVector<T>& v, size_t count) {
         populate_parallel(v.data(), count * sizeof(T));
     }
     v.resize(count);
+}
+
+// An allocator whose memory comes zeroed from calloc, and whose
+// value-initialisation does nothing: a vector of it sized afresh is all zeros
+// without a zero pass. calloc skips the memset for memory fresh from the
+// kernel (already zero), and zeroes recycled memory itself. Pages never
+// written are never faulted in as private pages: reading them maps the
+// kernel's zero page. For the layers' momentum v, zero at the start of a run
+// and, in the continuous form, never written (docs/sleep_speed.md). Size a
+// ZeroVector only with zero_sized (a resize within the capacity would not zero).
+template <class T>
+struct ZeroAllocator {
+    using value_type = T;
+    template <class U>
+    struct rebind {
+        using other = ZeroAllocator<U>;
+    };
+    ZeroAllocator() = default;
+    template <class U>
+    ZeroAllocator(const ZeroAllocator<U>&) noexcept {}
+    T* allocate(size_t count) {
+        void* p = std::calloc(count, sizeof(T));
+        if (!p) throw std::bad_alloc();
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, size_t) noexcept { std::free(p); }
+    template <class U>
+    void construct(U*) noexcept {}  // value-initialisation: calloc's zeros
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+    template <class U>
+    bool operator==(const ZeroAllocator<U>&) const noexcept {
+        return true;
+    }
+    template <class U>
+    bool operator!=(const ZeroAllocator<U>&) const noexcept {
+        return false;
+    }
+};
+
+template <class T>
+using ZeroVector = std::vector<T, ZeroAllocator<T>>;
+
+// v replaced by count zeros in fresh storage (the old storage released
+// first, so the peak is not raised); prefaulted in parallel when large and
+// `populate` (memory that will be written soon), else left unfaulted.
+template <class T>
+void zero_sized(ZeroVector<T>& v, size_t count, bool populate) {
+    ZeroVector<T>().swap(v);
+    ZeroVector<T>(count).swap(v);
+    if (populate && count * sizeof(T) >= kPopulateMinBytes) populate_parallel(v.data(), count * sizeof(T));
 }
 
 // v.reserve(count) for a caller that fills v next, prefaulted likewise.

@@ -16,7 +16,8 @@ struct LayerBlock {
     int64_t n = 0;                        // neurons
     int64_t k = 0;                        // inputs per neuron (k^2 for one layer, fan_in for LC)
     std::vector<int64_t> module_offsets;  // size modules + 1
-    std::vector<T> w, w0, v;              // n x k, row-major
+    std::vector<T> w, w0;                 // n x k, row-major
+    ZeroVector<T> v;                      // n x k, row-major; zero at the start (first_touch.hpp)
     std::vector<T> r;                     // excitatory rates (ei_rate)
     std::vector<T> r_inh;                 // one inhibitory rate per module
 
@@ -24,9 +25,12 @@ struct LayerBlock {
 
     // n neurons in modules of the given sizes; rates start at the bias, r_inh at 0.
     // zero_weights false: w and w0 are left empty for the caller to fill
-    // (one pass over them instead of a zero pass and a copy).
+    // (one pass over them instead of a zero pass and a copy). v is zero from
+    // calloc, without a zero pass; written_v false (the continuous form, where
+    // v stays zero unless a resumed state sets it): its pages are not
+    // prefaulted, so a run that never writes them never faults them in.
     void resize(int64_t neurons, int64_t inputs, const std::vector<int64_t>& offsets, double bias,
-                bool zero_weights = true) {
+                bool zero_weights = true, bool written_v = true) {
         n = neurons;
         k = inputs;
         module_offsets = offsets;
@@ -38,7 +42,7 @@ struct LayerBlock {
             w.clear();
             w0.clear();
         }
-        assign_populated(v, nk, T(0));
+        zero_sized(v, nk, written_v);
         r.assign(n, static_cast<T>(bias));
         r_inh.assign(modules(), T(0));
     }
