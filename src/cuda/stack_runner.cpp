@@ -166,10 +166,10 @@ const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<double>& 
 // launch covers all R runs (blockIdx.y), so the loop below runs once per
 // batch; what it reports, it reports per run, as R separate engine runs would.
 template <class T>
-class StackRunner {
+class StackRunner : private cuda::DeviceCopies {
 public:
     StackRunner(const cuda::DeviceApi& dev, std::vector<const SimConfig*> cfgs, const RunPlan& plan)
-        : dev_(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
+        : DeviceCopies(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
           R_(static_cast<int>(cfgs_.size())) {}
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
@@ -186,14 +186,6 @@ public:
                                const RunState* resume = nullptr, const ResidentWeights* resident = nullptr);
 
 private:
-    template <class V>
-    void up(V* dst, const std::vector<V>& src) {
-        cuda::upload(dev_, dst, src);
-    }
-    template <class V>
-    void down(std::vector<V>& dst, const V* src, size_t count) {
-        cuda::download(dev_, dst, src, count);
-    }
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
             int materialized = 0, bool active = true, float* ext = nullptr) {
         cuda::StackLaunch<T> a;
@@ -222,7 +214,6 @@ private:
     // (the CPU's module average, in the CPU's order).
     std::vector<LayerSnr> metrics(int l, bool materialized);
 
-    const cuda::DeviceApi& dev_;
     const std::vector<const SimConfig*> cfgs_;
     const SimConfig& cfg_;  // the batch's loop structure (the same in every run)
     const RunPlan& plan_;
