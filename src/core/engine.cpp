@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "core/block.hpp"
+#include "core/block_plan.hpp"
 #include "core/first_touch.hpp"
 #include "core/input_source.hpp"
 #include "core/inputs.hpp"
@@ -292,19 +293,9 @@ template <class T>
 void EngineRun<T>::setup_blocked() {
     const int64_t block = sch_.block();
     if (!(block > 1 && cfg_.model == ModelKind::ei_rate && !observer_.wants_inputs())) return;
-    blocked_.resize(L_);
     // run_block takes the layers one after another (start, presentations,
-    // end): one set of drives serves them all (BlockDrives, core/block.hpp).
-    const auto drives = std::make_shared<BlockDrives<T>>();
-    for (int l = 0; l < L_; ++l) {
-        InputGroups g;
-        if (!source_->block_groups(l, g)) {
-            blocked_.clear();
-            break;
-        }
-        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous,
-                          drives);
-    }
+    // end): one set of drives serves them all (core/block_plan.hpp).
+    setup_blocked_layers(plan_, *source_, block, !sp_.continuous, blocked_);
 }
 
 template <class T>
@@ -586,10 +577,13 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
     // initial weights: 11 values per weight. Without state copies: the block's
     // three, the initial weights and the result's w: 5. Inputs: a single layer's x (one
     // row per neuron with noise); a stack's receptive fields per position and,
-    // with noise, one row per neuron. Counted in doubles, in long double to
-    // stay meaningful for absurd sizes.
+    // with noise, one row per neuron, and its block groups' rows. Counted in
+    // doubles, in long double to stay meaningful for absurd sizes.
+    const int64_t blk = std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations);
+    const std::vector<int64_t> groups = block_group_counts(plan);
     long double values = 0;
-    for (const LayerPlan& pl : plan.layers) {
+    for (int l = 0; l < plan.num_layers(); ++l) {
+        const LayerPlan& pl = plan.layers[l];
         const long double nk = static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in);
         values += (state_copies ? 11 : 5) * nk + 4 * static_cast<long double>(pl.neurons);
         if (cfg.input.noise_std > 0) values += nk;
@@ -598,14 +592,17 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
                       static_cast<long double>(pl.g.c_in) * pl.g.h_in * pl.g.w_in;
         else
             values += pl.fan_in;
-        // Blocked presentations: five n x block arrays (drives, coefficients)
-        // and the block's inputs twice (this block's and the next's, padded
-        // to 64 bytes, + 8), counted for one input group: a stack's few dozen
-        // groups' inputs are small against the n x block arrays.
-        const long double blk = static_cast<long double>(std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations));
-        if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + 2 * (blk + 8) * pl.fan_in;
+        if (blk > 1 && plan.kind == PlanKind::stack)
+            values += static_cast<long double>(groups[l]) * pl.fan_in;
     }
-    const long double bytes = values * 8;
+    long double bytes = values * 8;
+    // Blocked presentations: what setup_blocked_layers allocates (each
+    // layer's coefficients and inputs, one set of drives for the largest
+    // layer) and each thread's boundary scratch (core/block_plan.hpp).
+    if (blk > 1) {
+        const bool momentum = cfg.effective_form() != PlasticityForm::continuous;
+        bytes += blocked_plan_bytes(plan, blk, momentum, sizeof(double), omp_get_max_threads());
+    }
     return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);
 }
 
