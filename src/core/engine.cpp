@@ -22,6 +22,7 @@
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
+#include "core/run_loop.hpp"
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/sleep_profile.hpp"
@@ -166,7 +167,8 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
     }
 }
 
-// One run of a plan through the engine's loop: the set-up, then presentation
+// One run of a plan through the run loop (run_presentations,
+// core/run_loop.hpp), whose policy it is: the set-up, then presentation
 // after presentation (a block of them or one alone), each step a named
 // method. When things happen is RunSchedule's (core/run_schedule.hpp), what
 // is said RunReport's (core/run_report.hpp).
@@ -176,6 +178,14 @@ public:
     EngineRun(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
               RunObserver& observer, const RunState* resume);
     RunResult run();
+
+    // Its policy for the run loop (core/run_loop.hpp).
+    bool live() const { return true; }
+    bool stop_requested() { return observer_.stop_requested(); }
+    void interrupted() { result_.status = RunStatus::interrupted; }
+    bool blocked() const { return !blocked_.empty(); }
+    bool block_of_presentations(int64_t nb);  // below, with the blocked presentations
+    bool presentation_alone();                // below, with a presentation alone
 
 private:
     void make_integrators();
@@ -193,11 +203,9 @@ private:
     void flush_blocks();
     void take_inputs(int l, int64_t q);
     std::pair<int64_t, int> run_block(int64_t p0, int64_t step0, int64_t nb);
-    bool block_of_presentations(int64_t nb);
     // A presentation alone.
     void inputs_of(int l);
     void segment(int l, size_t seg);
-    bool presentation_alone();
     RunResult finish();
 
     const SimConfig& cfg_;
@@ -549,17 +557,7 @@ RunResult EngineRun<T>::finish() {
 template <class T>
 RunResult EngineRun<T>::run() {
     if (!resume_) begin();
-    for (; p_ < P_; ++p_) {
-        if (observer_.stop_requested()) {
-            result_.status = RunStatus::interrupted;
-            break;
-        }
-        if (const int64_t nb = sch_.block_length(p_, !blocked_.empty()); nb > 1) {
-            if (!block_of_presentations(nb)) break;
-            continue;
-        }
-        if (!presentation_alone()) break;
-    }
+    run_presentations(sch_, p_, *this);  // core/run_loop.hpp, with this run as its policy
     return finish();
 }
 
