@@ -11,7 +11,8 @@
 //   bool block_of_presentations(int64_t nb);  nb presentations from p, p
 //                                  left at the block's last; false: the loop ends
 //   bool presentation_alone();     presentation p; false: the loop ends
-// The CPU engine (EngineRun, core/engine.cpp) is its first policy.
+// The CPU engine (EngineRun, core/engine.cpp) is a policy; the CUDA stack
+// runner (src/cuda/stack_runner.cpp) gives its batch as PresentationPolicy.
 #pragma once
 #include <cstdint>
 
@@ -33,5 +34,26 @@ void run_presentations(const RunSchedule& sch, int64_t& p, Policy& policy) {
         if (!policy.presentation_alone()) break;
     }
 }
+
+// A policy from callables, presentations one by one (no blocks): for a
+// runner whose state lives in its function (the CUDA stack runner).
+template <class Live, class Stop, class Interrupted, class Alone>
+class PresentationPolicy {
+public:
+    PresentationPolicy(Live live, Stop stop, Interrupted interrupted, Alone alone)
+        : live_(live), stop_(stop), interrupted_(interrupted), alone_(alone) {}
+    bool live() const { return live_(); }
+    bool stop_requested() { return stop_(); }
+    void interrupted() { interrupted_(); }
+    bool blocked() const { return false; }
+    bool block_of_presentations(int64_t) { return false; }
+    bool presentation_alone() { return alone_(); }
+
+private:
+    Live live_;
+    Stop stop_;
+    Interrupted interrupted_;
+    Alone alone_;
+};
 
 }  // namespace dynshare

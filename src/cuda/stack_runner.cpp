@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/run_loop.hpp"
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
@@ -488,17 +489,20 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
         for (int b = 0; b < R; ++b) observers[b]->on_record(0, 0.0, nls[b], mas[b]);
     }
     std::vector<double> fin;
-    for (; p < P && any_live(); ++p) {
+    auto stop_requested = [&] {
         bool stop = false;
         for (int b = 0; b < R; ++b) stop = stop || (live[b] && observers[b]->stop_requested());
-        if (stop) {  // Ctrl-C: every run of the batch stops at this boundary
-            for (int b = 0; b < R; ++b)
-                if (live[b]) {
-                    results[b].status = RunStatus::interrupted;
-                    finish(b, p, step);
-                }
-            break;
-        }
+        return stop;
+    };
+    auto interrupted = [&] {  // Ctrl-C: every run of the batch stops at this boundary
+        for (int b = 0; b < R; ++b)
+            if (live[b]) {
+                results[b].status = RunStatus::interrupted;
+                finish(b, p, step);
+            }
+    };
+    // Presentation p of every live run; false: none is left.
+    auto presentation = [&] {
         for (int l = 0; l < L; ++l) {
             is_active[l] = sch.plastic(l, p) ? 1 : 0;
             s0[l] = sch.layer_clock(l, step);
@@ -563,7 +567,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
             for (int l = 0; l < L; ++l) segment(l, seg);
             if (seg + 1 < stops.size()) ok = record_inside(seg);
         }
-        if (!ok) break;
+        if (!ok) return false;
         step += S;
         for (int b = 0; b < R; ++b) {
             if (!live[b]) continue;
@@ -582,7 +586,12 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
             if (opt.checkpoints && states[b] && sch.checkpoint_after(p))
                 observers[b]->on_checkpoint(snapshot(b, p + 1, step));
         }
-    }
+        return true;
+    };
+    // The one run loop (core/run_loop.hpp); the batch goes on while any of
+    // its runs does, presentation by presentation.
+    PresentationPolicy policy(any_live, stop_requested, interrupted, presentation);
+    run_presentations(sch, p, policy);
     for (int b = 0; b < R; ++b)
         if (live[b]) finish(b, p, step);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
