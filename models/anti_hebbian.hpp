@@ -78,6 +78,12 @@ struct FoldPair {
 DS_HD FoldPair fold_map(const ReducedShared& s, double w, double v) {
     return FoldPair{(1.0 + s.G) * w + s.F * v, s.B * w + s.A * v};
 }
+// The same map for w0's pair of coefficients, which also takes
+// materialize_discrete's -G w0 (into w) and -B w0 (into v).
+DS_HD FoldPair fold_map_w0(const ReducedShared& s, double w, double v) {
+    const FoldPair m = fold_map(s, w, v);
+    return FoldPair{m.w - s.G, m.v - s.B};
+}
 
 // Continuous form (A = 1, B = F = e = 0): only w changes.
 template <class T>

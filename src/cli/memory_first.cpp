@@ -49,6 +49,7 @@ MemoryBound stack(const SimConfig& cfg) {
     const StackParams& st = cfg.stack;
     RunPlan skeleton;  // make_stack_plan's sizes, without its tables
     skeleton.kind = PlanKind::stack;
+    skeleton.periodic_border = st.border == BorderInput::periodic;
     long double tables = 0, largest = -1;
     size_t largest_layer = 0;
     bool fits = true;
@@ -62,6 +63,9 @@ MemoryBound stack(const SimConfig& cfg) {
             pl.g = g;
             pl.neurons = g.neurons();
             pl.fan_in = g.fan_in();
+            // The periods decide the block groups (run_memory_bytes counts them).
+            pl.period = module_period(st, g);
+            pl.in_period = l == 0 ? first_pattern_period(pl.period * g.stride, g.k) : skeleton.layers.back().period;
             // order (neurons), snr_rows (<= neurons), module_offsets and
             // snr_offsets (<= neurons + 1 each), module_of_cell (c_out x
             // period^2), all int64 (build_lc_modules).

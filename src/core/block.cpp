@@ -611,14 +611,14 @@ void BlockedLayer<T>::presentation(int64_t q, PresentationIntegrator<T>& it, Lay
     // neuron, so the earlier presentations' coefficients are not touched: their
     // shared fold matrices are, and the raw c_q, e_q are stored once.
     const ReducedShared sh = it.shared();
-    // The map is fold_map (models/anti_hebbian.hpp); w0's pair also takes -G w0, -B w0.
-    const FoldPair nw = fold_map(sh, aw_, bw_), nv = fold_map(sh, av_, bv_), n0 = fold_map(sh, a0_, b0_);
+    // The map is fold_map (models/anti_hebbian.hpp); w0's pair's is fold_map_w0.
+    const FoldPair nw = fold_map(sh, aw_, bw_), nv = fold_map(sh, av_, bv_), n0 = fold_map_w0(sh, a0_, b0_);
     aw_ = nw.w;
     av_ = nv.w;
-    a0_ = n0.w - sh.G;
+    a0_ = n0.w;
     bw_ = nw.v;
     bv_ = nv.v;
-    b0_ = n0.v - sh.B;
+    b0_ = n0.v;
     // This presentation's map [[1 + G, F], [B, A]] times a fold, column by column.
     auto then = [&](const Fold& o) {
         const FoldPair c0 = fold_map(sh, o.f00, o.f10), c1 = fold_map(sh, o.f01, o.f11);

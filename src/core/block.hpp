@@ -81,6 +81,13 @@ struct BlockDrives {
     UninitVector<T> wx, w0x, vx;
 };
 
+// Bytes a BlockedLayer keeps between blocks: its own arrays, and its drives
+// (BlockDrives, which layers may share). Not a block boundary's per-thread
+// scratch (block_scratch_bytes, core/block_plan.hpp).
+struct BlockBytes {
+    long double own = 0, drives = 0;
+};
+
 template <class T>
 class BlockedLayer {
 public:
@@ -115,6 +122,9 @@ public:
     bool coefficients_finite() const;
     // Floating-point operations of the block's matrix products (benchmark).
     double flops(int64_t nb) const;
+    // What its arrays hold now (capacities), for the memory estimate's test.
+    BlockBytes held() const;
+    const BlockDrives<T>* drives() const { return dr_.get(); }
 
 private:
     int64_t n_ = 0, k_ = 0, pmax_ = 0, nb_ = 0;
@@ -161,6 +171,17 @@ private:
     BlockGemm<T> gemm_{};                // the kernels of the instruction set in use
     double aw_ = 1, av_ = 0, a0_ = 0, bw_ = 0, bv_ = 1, b0_ = 0;
 };
+
+template <class T>
+BlockBytes BlockedLayer<T>::held() const {
+    auto bytes = [](const auto& v) { return static_cast<long double>(v.capacity()) * sizeof(v[0]); };
+    BlockBytes b;
+    b.own = bytes(X_) + bytes(ce_) + bytes(z_) + bytes(corr_) + bytes(pre_) + bytes(fold_) + bytes(slot_group_) +
+            bytes(tasks_) + bytes(runs_) + bytes(run_off_) + bytes(groups_.members) + bytes(groups_.offsets);
+    for (const std::vector<T>& g : gram_) b.own += bytes(g) + sizeof(g);
+    if (dr_) b.drives = bytes(dr_->wx) + bytes(dr_->w0x) + bytes(dr_->vx);
+    return b;
+}
 
 extern template class BlockedLayer<double>;
 extern template class BlockedLayer<float>;

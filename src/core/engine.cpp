@@ -16,11 +16,13 @@
 #include <type_traits>
 
 #include "core/block.hpp"
+#include "core/block_plan.hpp"
 #include "core/first_touch.hpp"
 #include "core/input_source.hpp"
 #include "core/inputs.hpp"
 #include "core/layer_block.hpp"
 #include "core/presentation.hpp"
+#include "core/run_loop.hpp"
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/sleep_profile.hpp"
@@ -168,7 +170,8 @@ void init_blocks(const SimConfig& cfg, const RunPlan& plan, const std::vector<st
     }
 }
 
-// One run of a plan through the engine's loop: the set-up, then presentation
+// One run of a plan through the run loop (run_presentations,
+// core/run_loop.hpp), whose policy it is: the set-up, then presentation
 // after presentation (a block of them or one alone), each step a named
 // method. When things happen is RunSchedule's (core/run_schedule.hpp), what
 // is said RunReport's (core/run_report.hpp).
@@ -178,6 +181,14 @@ public:
     EngineRun(const SimConfig& cfg, const RunPlan& plan, const std::vector<std::vector<double>>& initial,
               RunObserver& observer, const RunState* resume);
     RunResult run();
+
+    // Its policy for the run loop (core/run_loop.hpp).
+    bool live() const { return true; }
+    bool stop_requested() { return observer_.stop_requested(); }
+    void interrupted() { result_.status = RunStatus::interrupted; }
+    bool blocked() const { return !blocked_.empty(); }
+    bool block_of_presentations(int64_t nb);  // below, with the blocked presentations
+    bool presentation_alone();                // below, with a presentation alone
 
 private:
     void make_integrators();
@@ -195,11 +206,9 @@ private:
     void flush_blocks();
     void take_inputs(int l, int64_t q);
     std::pair<int64_t, int> run_block(int64_t p0, int64_t step0, int64_t nb);
-    bool block_of_presentations(int64_t nb);
     // A presentation alone.
     void inputs_of(int l);
     void segment(int l, size_t seg);
-    bool presentation_alone();
     RunResult finish();
 
     const SimConfig& cfg_;
@@ -295,19 +304,9 @@ template <class T>
 void EngineRun<T>::setup_blocked() {
     const int64_t block = sch_.block();
     if (!(block > 1 && cfg_.model == ModelKind::ei_rate && !observer_.wants_inputs())) return;
-    blocked_.resize(L_);
     // run_block takes the layers one after another (start, presentations,
-    // end): one set of drives serves them all (BlockDrives, core/block.hpp).
-    const auto drives = std::make_shared<BlockDrives<T>>();
-    for (int l = 0; l < L_; ++l) {
-        InputGroups g;
-        if (!source_->block_groups(l, g)) {
-            blocked_.clear();
-            break;
-        }
-        blocked_[l].setup(plan_.layers[l].neurons, plan_.layers[l].fan_in, std::move(g), block, !sp_.continuous,
-                          drives);
-    }
+    // end): one set of drives serves them all (core/block_plan.hpp).
+    setup_blocked_layers(plan_, *source_, block, !sp_.continuous, blocked_);
 }
 
 template <class T>
@@ -561,17 +560,7 @@ RunResult EngineRun<T>::finish() {
 template <class T>
 RunResult EngineRun<T>::run() {
     if (!resume_) begin();
-    for (; p_ < P_; ++p_) {
-        if (observer_.stop_requested()) {
-            result_.status = RunStatus::interrupted;
-            break;
-        }
-        if (const int64_t nb = sch_.block_length(p_, !blocked_.empty()); nb > 1) {
-            if (!block_of_presentations(nb)) break;
-            continue;
-        }
-        if (!presentation_alone()) break;
-    }
+    run_presentations(sch_, p_, *this);  // core/run_loop.hpp, with this run as its policy
     return finish();
 }
 
@@ -589,10 +578,13 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
     // initial weights: 11 values per weight. Without state copies: the block's
     // three, the initial weights and the result's w: 5. Inputs: a single layer's x (one
     // row per neuron with noise); a stack's receptive fields per position and,
-    // with noise, one row per neuron. Counted in doubles, in long double to
-    // stay meaningful for absurd sizes.
+    // with noise, one row per neuron, and its block groups' rows. Counted in
+    // doubles, in long double to stay meaningful for absurd sizes.
+    const int64_t blk = std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations);
+    const std::vector<int64_t> groups = block_group_counts(plan);
     long double values = 0;
-    for (const LayerPlan& pl : plan.layers) {
+    for (int l = 0; l < plan.num_layers(); ++l) {
+        const LayerPlan& pl = plan.layers[l];
         const long double nk = static_cast<long double>(pl.neurons) * static_cast<long double>(pl.fan_in);
         values += (state_copies ? 11 : 5) * nk + 4 * static_cast<long double>(pl.neurons);
         if (cfg.input.noise_std > 0) values += nk;
@@ -601,14 +593,17 @@ long long run_memory_bytes(const SimConfig& cfg, const RunPlan& plan, bool state
                       static_cast<long double>(pl.g.c_in) * pl.g.h_in * pl.g.w_in;
         else
             values += pl.fan_in;
-        // Blocked presentations: five n x block arrays (drives, coefficients)
-        // and the block's inputs twice (this block's and the next's, padded
-        // to 64 bytes, + 8), counted for one input group: a stack's few dozen
-        // groups' inputs are small against the n x block arrays.
-        const long double blk = static_cast<long double>(std::min<int64_t>(cfg.dynamics.block, cfg.run.presentations));
-        if (blk > 1) values += 5 * static_cast<long double>(pl.neurons) * blk + blk * blk + 2 * (blk + 8) * pl.fan_in;
+        if (blk > 1 && plan.kind == PlanKind::stack)
+            values += static_cast<long double>(groups[l]) * pl.fan_in;
     }
-    const long double bytes = values * 8;
+    long double bytes = values * 8;
+    // Blocked presentations: what setup_blocked_layers allocates (each
+    // layer's coefficients and inputs, one set of drives for the largest
+    // layer) and each thread's boundary scratch (core/block_plan.hpp).
+    if (blk > 1) {
+        const bool momentum = cfg.effective_form() != PlasticityForm::continuous;
+        bytes += blocked_plan_bytes(plan, blk, momentum, sizeof(double), omp_get_max_threads());
+    }
     return bytes > 9e18L ? static_cast<long long>(9e18) : static_cast<long long>(bytes);
 }
 

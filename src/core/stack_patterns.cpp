@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "core/first_touch.hpp"
 #include "models/lane_sums.hpp"
@@ -220,22 +221,60 @@ void StackPatterns<T>::gather_field(int l, int64_t q, T* row) const {
         }
 }
 
+namespace {
+
+// The taps of output position o along one axis of n inputs, modulo layer l's
+// input period (-1: zero padding). Positions with the same key along both
+// axes see the same input row in every presentation: one block group.
+std::vector<int> tap_key(const RunPlan& plan, int l, int o, int n) {
+    const LayerPlan& pl = plan.layers[l];
+    const LcGeometry& g = pl.g;
+    const int P = pl.in_period;
+    std::vector<int> key(static_cast<size_t>(g.k));
+    for (int t = 0; t < g.k; ++t) {
+        const int i = o * g.stride - g.padding + t;
+        key[t] = (i < 0 || i >= n) && !plan.periodic_border ? -1 : ((i % P) + P) % P;
+    }
+    return key;
+}
+
+}  // namespace
+
+int64_t stack_block_group_count(const RunPlan& plan, int l) {
+    const LcGeometry& g = plan.layers[l].g;
+    const int P = plan.layers[l].in_period;
+    // Distinct keys of one axis. Positions whose taps all fall inside the
+    // input (or every position, periodic) have keys that repeat with period
+    // P in o, so P of them suffice: the count stays cheap for any size.
+    auto distinct = [&](int outs, int n) {
+        std::set<std::vector<int>> keys;
+        int inside = 0;
+        for (int o = 0; o < outs; ++o) {
+            const int64_t first = int64_t(o) * g.stride - g.padding, last = first + g.k - 1;
+            const bool interior = plan.periodic_border || (first >= 0 && last < n);
+            if (interior && inside++ >= P) {
+                if (plan.periodic_border) break;
+                // Skip to the first position whose last tap leaves the input.
+                const int64_t out_from = (int64_t(n) - g.k + g.padding) / g.stride + 1;
+                if (out_from <= o) continue;
+                o = static_cast<int>(std::min<int64_t>(out_from, outs)) - 1;
+                continue;
+            }
+            keys.insert(tap_key(plan, l, o, n));
+        }
+        return static_cast<int64_t>(keys.size());
+    };
+    // block_groups' key is the pair (row key, column key): every pair occurs.
+    return distinct(g.h_out(), g.h_in) * distinct(g.w_out(), g.w_in);
+}
+
 template <class T>
 bool StackPatterns<T>::block_groups(int l, InputGroups& out) {
     if (noise_ > 0.0) return false;
     const LayerPlan& pl = plan_.layers[l];
     const LcGeometry& g = pl.g;
-    const int k = g.k, ho = g.h_out(), wo = g.w_out(), P = pl.in_period;
-    const bool periodic = plan_.periodic_border;
-    // The tap offsets of one axis modulo the pattern's period (-1: zero padding).
-    auto axis_key = [&](int o, int n) {
-        std::vector<int> key(static_cast<size_t>(k));
-        for (int t = 0; t < k; ++t) {
-            const int i = o * g.stride - g.padding + t;
-            key[t] = (i < 0 || i >= n) && !periodic ? -1 : ((i % P) + P) % P;
-        }
-        return key;
-    };
+    const int ho = g.h_out(), wo = g.w_out();
+    auto axis_key = [&](int o, int n) { return tap_key(plan_, l, o, n); };
     const int64_t hw = int64_t(ho) * wo;
     std::map<std::vector<int>, int64_t> ids;
     std::vector<int64_t> cls(static_cast<size_t>(hw));

@@ -52,6 +52,10 @@ private:
     std::vector<T> means_;
 };
 
+// The number of block groups of stacked layer l (StackPatterns::block_groups
+// without noise), from the plan alone: for the memory estimate.
+int64_t stack_block_group_count(const RunPlan& plan, int l);
+
 extern template class StackPatterns<double>;
 extern template class StackPatterns<float>;
 

@@ -14,15 +14,14 @@ namespace {
 
 std::string layer_key(size_t l) { return "stack.layers[" + std::to_string(l) + "]"; }
 
-// Smallest divisor of q that is >= min(k, q).
+}  // namespace
+
 int first_pattern_period(int q, int k) {
     const int lo = std::min(k, q);
     for (int d = std::max(1, lo); d <= q; ++d)
         if (q % d == 0) return d;
     return q;
 }
-
-}  // namespace
 
 // Module structure of one layer: sorted order, offsets, cell -> module map,
 // SNR rows (non-border neurons of modules with at least two of them).

@@ -13,4 +13,8 @@ void build_lc_modules(LayerPlan& pl);
 // A layer's module period p (grid: its kernel; period:<P>: P; full: 1).
 int module_period(const StackParams& stack, const LcGeometry& g);
 
+// The first layer's input pattern period P0: the smallest divisor of
+// q = p_0 s_0 that is >= min(k, q).
+int first_pattern_period(int q, int k);
+
 }  // namespace dynshare

@@ -86,4 +86,20 @@ void download(const DeviceApi& dev, std::vector<V>& dst, const V* src, size_t co
     if (count) device_check(dev.to_host(dst.data(), src, count * sizeof(V)), "copy from device");
 }
 
+// The copies of a runner that works on one DeviceApi: a runner derives from it
+// (privately) and writes up(dst, host) / down(host, src, count).
+class DeviceCopies {
+protected:
+    explicit DeviceCopies(const DeviceApi& dev) : dev_(dev) {}
+    template <class V>
+    void up(V* dst, const std::vector<V>& src) const {
+        upload(dev_, dst, src);
+    }
+    template <class V>
+    void down(std::vector<V>& dst, const V* src, size_t count) const {
+        download(dev_, dst, src, count);
+    }
+    const DeviceApi& dev_;
+};
+
 }  // namespace dynshare::cuda

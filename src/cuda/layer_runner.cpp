@@ -122,10 +122,10 @@ CovArrays carve_cov(cuda::Arena& a, int64_t block, size_t kk) {
 
 // Runs of one batch key (src/cuda/batching.hpp), all at once on the device.
 template <class T>
-class GroupRunner {
+class GroupRunner : private cuda::DeviceCopies {
 public:
     GroupRunner(const cuda::DeviceApi& dev, const std::vector<LayerJob>& jobs, const BatchOptions& opt)
-        : dev_(dev), jobs_(jobs), opt_(opt) {
+        : DeviceCopies(dev), jobs_(jobs), opt_(opt) {
         const SimConfig& c = *jobs.front().cfg;
         shape_.method = layer_method_of(c);
         shape_.n = c.layer.neurons;
@@ -335,14 +335,6 @@ public:
     }
 
 private:
-    template <class V>
-    void up(V* dst, const std::vector<V>& src) {
-        cuda::upload(dev_, dst, src);
-    }
-    template <class V>
-    void down(std::vector<V>& dst, const V* src, size_t count) {
-        cuda::download(dev_, dst, src, count);
-    }
     void download_state() {
         const size_t G = jobs_.size(), nk = static_cast<size_t>(n_) * K_;
         down(hw_, st_.w, G * nk);
@@ -397,7 +389,6 @@ private:
         }
     }
 
-    const cuda::DeviceApi& dev_;
     const std::vector<LayerJob>& jobs_;
     BatchOptions opt_;
     cuda::BatchShape shape_;

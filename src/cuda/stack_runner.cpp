@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/run_loop.hpp"
 #include "core/run_report.hpp"
 #include "core/run_schedule.hpp"
 #include "core/step_params.hpp"
@@ -166,10 +167,10 @@ const char* launch(const cuda::DeviceApi& dev, const cuda::StackLaunch<double>& 
 // launch covers all R runs (blockIdx.y), so the loop below runs once per
 // batch; what it reports, it reports per run, as R separate engine runs would.
 template <class T>
-class StackRunner {
+class StackRunner : private cuda::DeviceCopies {
 public:
     StackRunner(const cuda::DeviceApi& dev, std::vector<const SimConfig*> cfgs, const RunPlan& plan)
-        : dev_(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
+        : DeviceCopies(dev), cfgs_(std::move(cfgs)), cfg_(*cfgs_.front()), plan_(plan), L_(plan.num_layers()),
           R_(static_cast<int>(cfgs_.size())) {}
     StackRunner(const StackRunner&) = delete;
     StackRunner& operator=(const StackRunner&) = delete;
@@ -186,14 +187,6 @@ public:
                                const RunState* resume = nullptr, const ResidentWeights* resident = nullptr);
 
 private:
-    template <class V>
-    void up(V* dst, const std::vector<V>& src) {
-        cuda::upload(dev_, dst, src);
-    }
-    template <class V>
-    void down(std::vector<V>& dst, const V* src, size_t count) {
-        cuda::download(dev_, dst, src, count);
-    }
     void op(int which, int l, int64_t p = 0, int64_t s0 = 0, int64_t j_from = 0, int64_t j_to = 0,
             int materialized = 0, bool active = true, float* ext = nullptr) {
         cuda::StackLaunch<T> a;
@@ -222,7 +215,6 @@ private:
     // (the CPU's module average, in the CPU's order).
     std::vector<LayerSnr> metrics(int l, bool materialized);
 
-    const cuda::DeviceApi& dev_;
     const std::vector<const SimConfig*> cfgs_;
     const SimConfig& cfg_;  // the batch's loop structure (the same in every run)
     const RunPlan& plan_;
@@ -497,17 +489,20 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
         for (int b = 0; b < R; ++b) observers[b]->on_record(0, 0.0, nls[b], mas[b]);
     }
     std::vector<double> fin;
-    for (; p < P && any_live(); ++p) {
+    auto stop_requested = [&] {
         bool stop = false;
         for (int b = 0; b < R; ++b) stop = stop || (live[b] && observers[b]->stop_requested());
-        if (stop) {  // Ctrl-C: every run of the batch stops at this boundary
-            for (int b = 0; b < R; ++b)
-                if (live[b]) {
-                    results[b].status = RunStatus::interrupted;
-                    finish(b, p, step);
-                }
-            break;
-        }
+        return stop;
+    };
+    auto interrupted = [&] {  // Ctrl-C: every run of the batch stops at this boundary
+        for (int b = 0; b < R; ++b)
+            if (live[b]) {
+                results[b].status = RunStatus::interrupted;
+                finish(b, p, step);
+            }
+    };
+    // Presentation p of every live run; false: none is left.
+    auto presentation = [&] {
         for (int l = 0; l < L; ++l) {
             is_active[l] = sch.plastic(l, p) ? 1 : 0;
             s0[l] = sch.layer_clock(l, step);
@@ -572,7 +567,7 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
             for (int l = 0; l < L; ++l) segment(l, seg);
             if (seg + 1 < stops.size()) ok = record_inside(seg);
         }
-        if (!ok) break;
+        if (!ok) return false;
         step += S;
         for (int b = 0; b < R; ++b) {
             if (!live[b]) continue;
@@ -591,7 +586,12 @@ std::vector<RunResult> StackRunner<T>::run(const std::vector<RunObserver*>& obse
             if (opt.checkpoints && states[b] && sch.checkpoint_after(p))
                 observers[b]->on_checkpoint(snapshot(b, p + 1, step));
         }
-    }
+        return true;
+    };
+    // The one run loop (core/run_loop.hpp); the batch goes on while any of
+    // its runs does, presentation by presentation.
+    PresentationPolicy policy(any_live, stop_requested, interrupted, presentation);
+    run_presentations(sch, p, policy);
     for (int b = 0; b < R; ++b)
         if (live[b]) finish(b, p, step);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

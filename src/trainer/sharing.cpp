@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Instant and Hebbian sharing in LibTorch on the layer's own device; both
-// SNR metrics are the core's (include/dynshare/snr.hpp) on a host copy. Module membership is an index per output position
-// (y mod p) * p + (x mod p), so module sums are one index_add_.
+// Instant and Hebbian sharing in LibTorch on the layer's own device; the
+// Hebbian modes' Eq. 4 is models/ideal.hpp's on whole tensors, and both SNR
+// metrics are the core's (include/dynshare/snr.hpp) on a host copy. Module
+// membership is an index per output position (y mod p) * p + (x mod p), so
+// module sums are one index_add_.
 #include "trainer/sharing.hpp"
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include "dynshare/errors.hpp"
 #include "dynshare/sleep_phase.hpp"
 #include "dynshare/snr.hpp"
+#include "models/ideal.hpp"
 
 namespace dynshare::trainer {
 namespace {
@@ -81,9 +84,9 @@ void share_hebbian_authors(LocallyConnected2dImpl& layer, int p, uint64_t seed) 
         auto img = tile.repeat({1, 1, reps_y, reps_x}).narrow(2, 0, g.h_in).narrow(3, 0, g.w_in).to(dev);
         auto x = lc_patches(img, g).to(w.dtype());                      // (L, M, F)
         auto z = torch::bmm(x, w.permute({1, 2, 0})).permute({2, 0, 1});  // (c_out, L, M)
-        auto r = (z - module_mean(z, ids, p * p + 1).index_select(1, ids)) * keep;
+        auto r = ideal_centered(z, module_mean(z, ids, p * p + 1).index_select(1, ids)) * keep;
         auto hebb = torch::bmm(r.permute({1, 0, 2}), x).permute({1, 0, 2}) / double(H::patterns);  // (c_out, L, F)
-        w.sub_(H::lr * (hebb + H::gamma * (w - saved)));
+        ideal_batch_step(w, saved, hebb, H::gamma, H::lr);  // models/ideal.hpp, on the mean over patterns
     }
 }
 
@@ -154,9 +157,11 @@ void share_hebbian(LocallyConnected2dImpl& layer, int p, int64_t presentations, 
         auto x = lc_patches(img, g).to(w.dtype());                      // (L, M, F)
         auto z = torch::bmm(x, w.permute({1, 2, 0}));                   // (L, M, c_out)
         z = z.permute({2, 0, 1});                                       // (c_out, L, M)
-        auto r = z - module_mean(z, ids, p * p).index_select(1, ids);
+        // Eq. 4 from models/ideal.hpp on the whole layer: the centred drives,
+        // their Hebbian terms summed over the patterns (one GEMM), the step.
+        auto r = ideal_centered(z, module_mean(z, ids, p * p).index_select(1, ids));
         auto hebb = torch::bmm(r.permute({1, 0, 2}), x).permute({1, 0, 2});  // (c_out, L, F)
-        w.sub_(lr * (hebb + gamma * (w - w0)));
+        ideal_batch_step(w, w0, hebb, gamma, lr);
     }
 }
 
