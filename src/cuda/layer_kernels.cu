@@ -252,7 +252,7 @@ __global__ void __launch_bounds__(1024) chunk_kernel(BatchShape shape, BatchStat
             const T z = act ? drive(sh) : T(0);
             // models/ei_rate.hpp's stage sequence; each stage's module mean
             // is a block sum over the neurons' stage points.
-            T k[4], kq[4];
+            T k[4] = {}, kq[4] = {};  // set stage by stage (nvcc cannot see that a stage reads only earlier ones)
             rk4_stages<T>(dt, [&](int st, T c) {
                 const T y = st == 0 ? s.r : rk4_point<T>(s.r, c, k[st - 1]);
                 const T yq = st == 0 ? q : rk4_point<T>(q, c, kq[st - 1]);
