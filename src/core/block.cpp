@@ -286,6 +286,78 @@ DS_VECTOR_CLONES DS_NO_CALL_PATTERNS void presentation_task(const PresentationTa
     presentation_task_body(a, tk, runs, nruns);
 }
 
+// What one task of BlockedLayer::boundary's end reads and writes (see
+// there): the fold of the block's raw coordinates into Cw, Cv, and the
+// materialisation w <- aw w + av v + a0 w0 + (Cw X^T), v likewise.
+template <class T>
+struct EndTask {
+    int64_t n, P, k, nb_end;
+    bool momentum;
+    const int64_t* mem;           // slot -> neuron (null: identity)
+    const T* ce;                  // ce_
+    const T *f00, *f01, *f10, *f11;
+    T *cw, *cv;                   // the chunk's folded coefficients (rows x nb_end)
+    const T *tw, *tv;             // the chunk's C X^T (rows x k)
+    T aw, av, a0, bw, bv, b0;     // the end's coefficients
+    T *w, *v;                     // the layer's weights, in place
+    const T* w0;
+};
+
+// Cw (and Cv) of a chunk of slots, row r of the block's coordinates at a time.
+template <class T>
+inline __attribute__((always_inline)) void fold_body(const EndTask<T>& a, const BlockTask& tk) {
+    const int64_t n = a.n, nb_end = a.nb_end, rows = tk.r1 - tk.r0;
+    T* __restrict cw = a.cw;
+    T* __restrict cv = a.cv;
+    for (int64_t r = 0; r < nb_end; ++r) {
+        const T* __restrict c = a.ce + r * n + tk.r0;
+        const T f00 = a.f00[r];
+        if (a.momentum) {
+            const T* __restrict e = a.ce + (a.P + r) * n + tk.r0;
+            const T f01 = a.f01[r], f10 = a.f10[r], f11 = a.f11[r];
+            for (int64_t j = 0; j < rows; ++j) {
+                cw[j * nb_end + r] = f00 * c[j] + f01 * e[j];
+                cv[j * nb_end + r] = f10 * c[j] + f11 * e[j];
+            }
+        } else {
+            for (int64_t j = 0; j < rows; ++j) cw[j * nb_end + r] = f00 * c[j];
+        }
+    }
+}
+
+// The chunk's new weights, each entry read before it is written (in place).
+template <class T>
+inline __attribute__((always_inline)) void materialise_body(const EndTask<T>& a, const BlockTask& tk) {
+    const int64_t k = a.k;
+    const T aw = a.aw, av = a.av, a0 = a.a0, bw = a.bw, bv = a.bv, b0 = a.b0;
+    for (int64_t s = tk.r0; s < tk.r1; ++s) {
+        const int64_t i = a.mem ? a.mem[s] : s;
+        const T* ws = a.w + i * k;
+        const T* __restrict w0 = a.w0 + i * k;
+        const T* __restrict pw = a.tw + (s - tk.r0) * k;
+        T* wo = a.w + i * k;
+        if (a.momentum) {
+            const T* vs = a.v + i * k;
+            const T* __restrict pv = a.tv + (s - tk.r0) * k;
+            T* vo = a.v + i * k;
+            for (int64_t j = 0; j < k; ++j) {
+                const T w = ws[j], v = vs[j], w0j = w0[j];
+                wo[j] = aw * w + av * v + a0 * w0j + pw[j];
+                vo[j] = bw * w + bv * v + b0 * w0j + pv[j];
+            }
+        } else {
+            for (int64_t j = 0; j < k; ++j) wo[j] = aw * ws[j] + a0 * w0[j] + pw[j];
+        }
+    }
+}
+
+// Cloned for wider vectors (core/vector_clones.hpp; contraction is off, so
+// every clone rounds as the portable one does).
+DS_VECTOR_CLONES void fold_task(const EndTask<double>& a, const BlockTask& tk) { fold_body(a, tk); }
+DS_VECTOR_CLONES void fold_task(const EndTask<float>& a, const BlockTask& tk) { fold_body(a, tk); }
+DS_VECTOR_CLONES void materialise_task(const EndTask<double>& a, const BlockTask& tk) { materialise_body(a, tk); }
+DS_VECTOR_CLONES void materialise_task(const EndTask<float>& a, const BlockTask& tk) { materialise_body(a, tk); }
+
 }  // namespace
 
 InputGroups single_group(int64_t n) {
@@ -387,6 +459,9 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
         std::vector<T> cw(static_cast<size_t>(kChunk * nb_end)), cv(momentum_ ? cw.size() : 0);
         std::vector<T> tw(end ? static_cast<size_t>(kChunk * k) : 0), tv(momentum_ ? tw.size() : 0);
         const T* crow[kChunk];
+        const EndTask<T> et{n, P, k, nb_end, momentum_, id ? nullptr : mem, ce_.data(),
+                            f00.data(), f01.data(), f10.data(), f11.data(), cw.data(), cv.data(),
+                            tw.data(), tv.data(), aw, av, a0, bw, bv, b0, b.w.data(), b.v.data(), b.w0.data()};
         // Start: the chunk's rows where they are (slot s is neuron mem[s]): no
         // copy of the weights into slot order. The drives come out slot-major
         // and are stored presentation-major (q n + s), so that each
@@ -406,18 +481,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
             const int64_t g = tk.g, rows = tk.r1 - tk.r0;
             if (end) {
                 const T* x = inputs(old, g);
-                for (int64_t r = 0; r < nb_end; ++r) {
-                    const T* c = &ce_[r * n + tk.r0];
-                    if (momentum_) {
-                        const T* e = &ce_[(P + r) * n + tk.r0];
-                        for (int64_t j = 0; j < rows; ++j) {
-                            cw[j * nb_end + r] = f00[r] * c[j] + f01[r] * e[j];
-                            cv[j * nb_end + r] = f10[r] * c[j] + f11[r] * e[j];
-                        }
-                    } else {
-                        for (int64_t j = 0; j < rows; ++j) cw[j * nb_end + r] = f00[r] * c[j];
-                    }
-                }
+                fold_task(et, tk);
                 const auto t_g = Clock::now();
                 for (int64_t r = 0; r < rows; ++r) crow[r] = &cw[r * nb_end];
                 gemm_.update(rows, k, nb_end, crow, x, k, tw.data(), k, false);
@@ -426,26 +490,7 @@ void BlockedLayer<T>::boundary(LayerBlock<T>& b, bool end, int64_t nb) {
                     gemm_.update(rows, k, nb_end, crow, x, k, tv.data(), k, false);
                 }
                 gemm_s += seconds_since(t_g);
-                for (int64_t s = tk.r0; s < tk.r1; ++s) {
-                    const int64_t i = id ? s : mem[s];
-                    // In place (ws is wo): each entry is read before it is written.
-                    const T* ws = &b.w[i * k];
-                    const T* __restrict w0 = &b.w0[i * k];
-                    const T* __restrict pw = tw.data() + (s - tk.r0) * k;
-                    T* wo = &b.w[i * k];
-                    if (momentum_) {
-                        const T* vs = &b.v[i * k];
-                        const T* __restrict pv = tv.data() + (s - tk.r0) * k;
-                        T* vo = &b.v[i * k];
-                        for (int64_t j = 0; j < k; ++j) {
-                            const T w = ws[j], v = vs[j], w0j = w0[j];
-                            wo[j] = aw * w + av * v + a0 * w0j + pw[j];
-                            vo[j] = bw * w + bv * v + b0 * w0j + pv[j];
-                        }
-                    } else {
-                        for (int64_t j = 0; j < k; ++j) wo[j] = aw * ws[j] + a0 * w0[j] + pw[j];
-                    }
-                }
+                materialise_task(et, tk);
             }
             if (nb > 0) {
                 if (g != xr_group) {
