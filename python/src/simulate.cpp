@@ -27,11 +27,12 @@ py::dict simulate(const std::optional<std::string>& path, const std::optional<st
     // Everything is validated before the output is created (as cmd_simulate).
     const SimConfig cfg = resolve_config(path, text, origin, sets);
     check_output(out, overwrite, "out");
+    // The run's thread count first: the memory bound counts each thread's block scratch.
+    const OmpThreads omp(threads);
     cli::check_memory_from_config(cfg);  // before the plan sizes its tables (src/cli/memory_first.hpp)
     const RunPlan plan = make_plan(cfg);
     const auto backend = cli::choose_backend(backend_name, cfg, plan, true, "simulate");
     const std::string yaml = to_yaml(cfg);
-    const OmpThreads omp(threads);
     Watch watch(std::move(progress));
     RunResult result;
     {

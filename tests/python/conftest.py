@@ -3,6 +3,7 @@
 package) and BUILD/dynshare (the CLI it is compared with). BUILD is
 $DYNSHARE_BUILD or <repo>/build."""
 import os
+import signal
 import sys
 
 import pytest
@@ -23,3 +24,14 @@ def cli():
     if not os.access(CLI, os.X_OK):
         pytest.fail(f"no CLI at {CLI} (build first: bash scripts/build.sh)")
     return CLI
+
+
+@pytest.fixture
+def terminal_sigint():
+    """SIGINT as a terminal user has it: Python's KeyboardInterrupt handler.
+    A process started in the background by a non-interactive shell (`cmd &`,
+    nohup) inherits SIGINT as ignored, and Python then installs no handler, so
+    the Ctrl-C tests install it themselves and restore what was there."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, saved)

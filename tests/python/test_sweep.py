@@ -77,7 +77,7 @@ def test_yaml_string_sweep_and_errors():
         dynshare.sweep(SWEEP, set={"dynamics.alpha": 5})
 
 
-def test_ctrl_c_stops_a_sweep_and_keeps_a_valid_file(tmp_path):
+def test_ctrl_c_stops_a_sweep_and_keeps_a_valid_file(terminal_sigint, tmp_path):
     import os
     import signal
     import threading
